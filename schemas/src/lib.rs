@@ -1,0 +1,20 @@
+//! Friction's wire contracts: the Avro schemas of every topic value (`schemas/avro/*.avsc`), the Rust
+//! types that mirror them, and the codec that writes and reads Avro single-object encoding
+//! (`C3 01` + the writer schema's CRC-64-AVRO fingerprint + the datum), so any consumer can find the
+//! writer schema among the embedded ones without a registry.
+//!
+//! Schemas only evolve compatibly: `registry::check_compatibility` is run by the tests over every
+//! family's consecutive versions.
+
+pub mod apikey;
+pub mod codec;
+pub mod event;
+pub mod registry;
+
+pub use apikey::{hash_api_key, ApiKeyRecord};
+pub use codec::{decode, encode, encode_to_vec, CodecError, Record};
+pub use event::RawEvent;
+
+/// The JSON Schema of the ingest API (`POST /v1/events` and `POST /v1/logs`), served by the gateway at
+/// `GET /v1/schema/events.json`.
+pub const INGEST_JSON_SCHEMA: &str = include_str!("../json/events.schema.json");

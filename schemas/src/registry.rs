@@ -1,0 +1,97 @@
+//! Every embedded schema, by family and version, and lookup by single-object fingerprint.
+
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+use apache_avro::rabin::Rabin;
+use apache_avro::schema_compatibility::SchemaCompatibility;
+use apache_avro::Schema;
+
+/// One schema version of one family (e.g. `event` v1).
+#[derive(Debug)]
+pub struct SchemaVersion {
+    pub family: &'static str,
+    pub version: u32,
+    pub schema: Schema,
+    /// CRC-64-AVRO (Rabin) fingerprint of the canonical form, as used by single-object encoding.
+    pub fingerprint: [u8; 8],
+}
+
+/// The sources, oldest first within a family. Adding a version: add the file here; the tests check it
+/// against the previous one.
+const SOURCES: &[(&str, u32, &str)] = &[
+    ("event", 1, include_str!("../avro/event.v1.avsc")),
+    ("apikey", 1, include_str!("../avro/apikey.v1.avsc")),
+];
+
+pub struct Registry {
+    versions: Vec<SchemaVersion>,
+    by_fingerprint: HashMap<[u8; 8], usize>,
+}
+
+/// Upper bound on one allocation while decoding: a corrupt length prefix must not make a consumer
+/// allocate gigabytes (messages are at most a few MiB).
+pub const MAX_DECODE_ALLOCATION: usize = 16 * 1024 * 1024;
+
+static REGISTRY: LazyLock<Registry> = LazyLock::new(|| {
+    apache_avro::max_allocation_bytes(MAX_DECODE_ALLOCATION);
+    let mut versions = Vec::with_capacity(SOURCES.len());
+    for (family, version, source) in SOURCES {
+        // The sources are compiled in and covered by tests; a parse failure is a build defect.
+        let schema = Schema::parse_str(source)
+            .unwrap_or_else(|e| panic!("embedded schema {family} v{version} does not parse: {e}"));
+        let fingerprint = fingerprint_of(&schema);
+        versions.push(SchemaVersion { family, version: *version, schema, fingerprint });
+    }
+    let by_fingerprint = versions.iter().enumerate().map(|(i, v)| (v.fingerprint, i)).collect();
+    Registry { versions, by_fingerprint }
+});
+
+/// The fingerprint bytes single-object encoding puts after `C3 01`: Rabin, little-endian.
+pub fn fingerprint_of(schema: &Schema) -> [u8; 8] {
+    let fp = schema.fingerprint::<Rabin>();
+    let mut out = [0u8; 8];
+    let n = fp.bytes.len().min(8);
+    out[..n].copy_from_slice(&fp.bytes[..n]);
+    out
+}
+
+impl Registry {
+    pub fn get() -> &'static Registry {
+        &REGISTRY
+    }
+
+    /// The newest version of a family: what writers use.
+    pub fn latest(&self, family: &str) -> Option<&SchemaVersion> {
+        self.versions.iter().filter(|v| v.family == family).max_by_key(|v| v.version)
+    }
+
+    pub fn by_fingerprint(&self, fingerprint: &[u8; 8]) -> Option<&SchemaVersion> {
+        self.by_fingerprint.get(fingerprint).map(|&i| &self.versions[i])
+    }
+
+    /// All versions of a family, oldest first.
+    pub fn family(&self, family: &str) -> Vec<&SchemaVersion> {
+        let mut v: Vec<_> = self.versions.iter().filter(|v| v.family == family).collect();
+        v.sort_by_key(|v| v.version);
+        v
+    }
+
+    pub fn families(&self) -> Vec<&'static str> {
+        let mut f: Vec<_> = self.versions.iter().map(|v| v.family).collect();
+        f.sort_unstable();
+        f.dedup();
+        f
+    }
+}
+
+/// Whether `newer` can be deployed after `older`: readers on `newer` read data written with `older`
+/// (backward) and readers still on `older` read data written with `newer` (forward). Returns what
+/// is incompatible, in words.
+pub fn check_compatibility(older: &Schema, newer: &Schema) -> Result<(), String> {
+    SchemaCompatibility::can_read(older, newer)
+        .map_err(|e| format!("new readers cannot read old data: {e}"))?;
+    SchemaCompatibility::can_read(newer, older)
+        .map_err(|e| format!("old readers cannot read new data: {e}"))?;
+    Ok(())
+}
