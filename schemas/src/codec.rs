@@ -36,9 +36,7 @@ pub enum CodecError {
 
 /// Appends the single-object encoding of `value` to `out`.
 pub fn encode<T: Record>(value: &T, out: &mut Vec<u8>) -> Result<(), CodecError> {
-    let latest = Registry::get()
-        .latest(T::FAMILY)
-        .ok_or(CodecError::UnknownFamily(T::FAMILY))?;
+    let latest = Registry::get().latest(T::FAMILY).ok_or(CodecError::UnknownFamily(T::FAMILY))?;
     out.extend_from_slice(&MARKER);
     out.extend_from_slice(&latest.fingerprint);
     write_avro_datum_ref(&latest.schema, value, out).map_err(|e| CodecError::Encode(e.to_string()))?;
@@ -69,12 +67,10 @@ pub fn decode<T: Record>(bytes: &[u8]) -> Result<T, CodecError> {
     if writer.family != T::FAMILY {
         return Err(CodecError::WrongFamily { found: writer.family, expected: T::FAMILY });
     }
-    let reader = registry
-        .latest(T::FAMILY)
-        .ok_or(CodecError::UnknownFamily(T::FAMILY))?;
+    let reader = registry.latest(T::FAMILY).ok_or(CodecError::UnknownFamily(T::FAMILY))?;
     let mut datum = &bytes[HEADER_LEN..];
     let reader_schema = (reader.version != writer.version).then_some(&reader.schema);
-    let value = from_avro_datum(&writer.schema, &mut datum, reader_schema)
-        .map_err(|e| CodecError::Decode(e.to_string()))?;
+    let value =
+        from_avro_datum(&writer.schema, &mut datum, reader_schema).map_err(|e| CodecError::Decode(e.to_string()))?;
     from_value::<T>(&value).map_err(|e| CodecError::Decode(e.to_string()))
 }

@@ -19,10 +19,8 @@ pub struct SchemaVersion {
 
 /// The sources, oldest first within a family. Adding a version: add the file here; the tests check it
 /// against the previous one.
-const SOURCES: &[(&str, u32, &str)] = &[
-    ("event", 1, include_str!("../avro/event.v1.avsc")),
-    ("apikey", 1, include_str!("../avro/apikey.v1.avsc")),
-];
+const SOURCES: &[(&str, u32, &str)] =
+    &[("event", 1, include_str!("../avro/event.v1.avsc")), ("apikey", 1, include_str!("../avro/apikey.v1.avsc"))];
 
 pub struct Registry {
     versions: Vec<SchemaVersion>,
@@ -34,7 +32,7 @@ pub struct Registry {
 pub const MAX_DECODE_ALLOCATION: usize = 16 * 1024 * 1024;
 
 static REGISTRY: LazyLock<Registry> = LazyLock::new(|| {
-    apache_avro::max_allocation_bytes(MAX_DECODE_ALLOCATION);
+    apache_avro::util::max_allocation_bytes(MAX_DECODE_ALLOCATION);
     let mut versions = Vec::with_capacity(SOURCES.len());
     for (family, version, source) in SOURCES {
         // The sources are compiled in and covered by tests; a parse failure is a build defect.
@@ -89,9 +87,7 @@ impl Registry {
 /// (backward) and readers still on `older` read data written with `newer` (forward). Returns what
 /// is incompatible, in words.
 pub fn check_compatibility(older: &Schema, newer: &Schema) -> Result<(), String> {
-    SchemaCompatibility::can_read(older, newer)
-        .map_err(|e| format!("new readers cannot read old data: {e}"))?;
-    SchemaCompatibility::can_read(newer, older)
-        .map_err(|e| format!("old readers cannot read new data: {e}"))?;
+    SchemaCompatibility::can_read(older, newer).map_err(|e| format!("new readers cannot read old data: {e}"))?;
+    SchemaCompatibility::can_read(newer, older).map_err(|e| format!("old readers cannot read new data: {e}"))?;
     Ok(())
 }

@@ -72,10 +72,7 @@ fn apikey_round_trips_and_hash_is_sha256_hex() {
         updated_at: 42,
     };
     assert_eq!(rec.key_hash.len(), 64);
-    assert_eq!(
-        hash_api_key("abc"),
-        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-    );
+    assert_eq!(hash_api_key("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     let back: ApiKeyRecord = decode(&encode_to_vec(&rec).expect("encode")).expect("decode");
     assert_eq!(back, rec);
 }
@@ -98,10 +95,7 @@ fn decode_names_what_is_wrong() {
         updated_at: 1,
     };
     let bytes = encode_to_vec(&key).expect("encode");
-    assert!(matches!(
-        decode::<RawEvent>(&bytes),
-        Err(CodecError::WrongFamily { found: "apikey", expected: "event" })
-    ));
+    assert!(matches!(decode::<RawEvent>(&bytes), Err(CodecError::WrongFamily { found: "apikey", expected: "event" })));
     let event = encode_to_vec(&full_event()).expect("encode");
     assert!(matches!(decode::<RawEvent>(&event[..event.len() / 2]), Err(CodecError::Decode(_))));
 }
@@ -124,10 +118,7 @@ fn every_family_evolves_compatibly() {
 
 #[test]
 fn compatibility_check_rejects_breaking_changes() {
-    let v1 = Schema::parse_str(
-        r#"{"type":"record","name":"R","fields":[{"name":"a","type":"string"}]}"#,
-    )
-    .expect("v1");
+    let v1 = Schema::parse_str(r#"{"type":"record","name":"R","fields":[{"name":"a","type":"string"}]}"#).expect("v1");
     let added_with_default = Schema::parse_str(
         r#"{"type":"record","name":"R","fields":[{"name":"a","type":"string"},{"name":"b","type":"long","default":0}]}"#,
     )
@@ -136,10 +127,8 @@ fn compatibility_check_rejects_breaking_changes() {
         r#"{"type":"record","name":"R","fields":[{"name":"a","type":"string"},{"name":"b","type":"long"}]}"#,
     )
     .expect("v2b");
-    let retyped = Schema::parse_str(
-        r#"{"type":"record","name":"R","fields":[{"name":"a","type":"long"}]}"#,
-    )
-    .expect("v2c");
+    let retyped =
+        Schema::parse_str(r#"{"type":"record","name":"R","fields":[{"name":"a","type":"long"}]}"#).expect("v2c");
     assert!(check_compatibility(&v1, &added_with_default).is_ok());
     assert!(check_compatibility(&v1, &added_without_default).is_err());
     assert!(check_compatibility(&v1, &retyped).is_err());

@@ -1,0 +1,158 @@
+//! The store's error type.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong in the relational store.
+///
+/// Variants name the rule or the thing that is wrong, so the CLI and the console can show them to
+/// people as they are. Database connection trouble is told apart by [`StoreError::is_unavailable`],
+/// because stages react to it by pausing rather than by failing.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database URL is not one the store can use.
+    #[error("invalid database URL {url}: {reason}")]
+    InvalidUrl {
+        /// The URL, with any password hidden.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// The data directory for the default SQLite database cannot be used.
+    #[error("cannot use data directory {}: {reason}", path.display())]
+    DataDir {
+        /// The directory.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// A project name breaks the naming rule.
+    #[error("invalid project name {name:?}: {reason}")]
+    InvalidProjectName {
+        /// The name as given.
+        name: String,
+        /// The rule it breaks.
+        reason: String,
+    },
+
+    /// An API key label is not acceptable.
+    #[error("invalid API key label: {reason}")]
+    InvalidKeyLabel {
+        /// The rule it breaks.
+        reason: String,
+    },
+
+    /// A project with this name already exists.
+    #[error("project {0:?} already exists")]
+    ProjectExists(String),
+
+    /// No project has this name (or id).
+    #[error("project {0:?} not found")]
+    ProjectNotFound(String),
+
+    /// No API key has this id or prefix.
+    #[error("API key {0:?} not found (give the key's id or its prefix)")]
+    KeyNotFound(String),
+
+    /// A prefix matches more than one API key, so it cannot say which one is meant.
+    #[error("API key prefix {prefix:?} matches {matches} keys; give the key's id or a longer prefix")]
+    AmbiguousKeyPrefix {
+        /// The prefix as given.
+        prefix: String,
+        /// How many keys it matches.
+        matches: usize,
+    },
+
+    /// A schema migration failed; the transaction it ran in was rolled back.
+    #[error("migration {version} ({name}) failed: {source}")]
+    Migration {
+        /// The migration's version.
+        version: i64,
+        /// The migration's name.
+        name: &'static str,
+        /// The database's error.
+        #[source]
+        source: sqlx::Error,
+    },
+
+    /// Any other database error.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+impl StoreError {
+    /// Whether the error means the database cannot be reached right now (connection refused or
+    /// lost, pool timed out, server shutting down, SQLite file busy), as opposed to a request or
+    /// data that is wrong. Stages use it to pause their input and retry later instead of
+    /// dead-lettering messages or exiting (DESIGN §5: a database outage pauses the stages).
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            StoreError::Database(e) | StoreError::Migration { source: e, .. } => sqlx_error_is_unavailable(e),
+            _ => false,
+        }
+    }
+}
+
+/// The classification behind [`StoreError::is_unavailable`], for code that holds a bare
+/// [`sqlx::Error`].
+pub fn sqlx_error_is_unavailable(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => {
+            if let Some(pg) = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
+                postgres_code_is_unavailable(pg.code())
+            } else if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+                db.code().and_then(|code| code.parse::<i32>().ok()).is_some_and(sqlite_code_is_unavailable)
+            } else {
+                false
+            }
+        }
+        _ => false,
+    }
+}
+
+/// SQLSTATEs that mean "the server cannot serve you now": class 08 (connection exception),
+/// 57P01..57P03 (shutting down, crashed, starting up), 53300 (too many connections).
+fn postgres_code_is_unavailable(code: &str) -> bool {
+    code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "53300")
+}
+
+/// SQLite's SQLITE_BUSY (5) and SQLITE_LOCKED (6), in any of their extended forms: another
+/// connection holds the lock for longer than the busy timeout.
+fn sqlite_code_is_unavailable(code: i32) -> bool {
+    matches!(code & 0xff, 5 | 6)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connectivity_errors_are_unavailable() {
+        assert!(StoreError::Database(sqlx::Error::PoolTimedOut).is_unavailable());
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        assert!(StoreError::Database(sqlx::Error::Io(io)).is_unavailable());
+        assert!(StoreError::Migration { version: 1, name: "x", source: sqlx::Error::PoolTimedOut }.is_unavailable());
+    }
+
+    #[test]
+    fn request_errors_are_not_unavailable() {
+        assert!(!StoreError::Database(sqlx::Error::RowNotFound).is_unavailable());
+        assert!(!StoreError::Database(sqlx::Error::PoolClosed).is_unavailable());
+        assert!(!StoreError::ProjectExists("a".into()).is_unavailable());
+        assert!(!StoreError::KeyNotFound("a".into()).is_unavailable());
+    }
+
+    #[test]
+    fn sqlstate_and_sqlite_codes() {
+        assert!(postgres_code_is_unavailable("08006"));
+        assert!(postgres_code_is_unavailable("57P01"));
+        assert!(postgres_code_is_unavailable("53300"));
+        assert!(!postgres_code_is_unavailable("23505"));
+        assert!(sqlite_code_is_unavailable(5));
+        assert!(sqlite_code_is_unavailable(517)); // SQLITE_BUSY_SNAPSHOT
+        assert!(sqlite_code_is_unavailable(262)); // SQLITE_LOCKED_SHAREDCACHE
+        assert!(!sqlite_code_is_unavailable(2067)); // SQLITE_CONSTRAINT_UNIQUE
+    }
+}
