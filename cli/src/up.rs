@@ -130,6 +130,14 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}", args.console_addr))?;
     let gateway = friction_gateway::start(args.gateway.clone(), &kafka, &health, shutdown.clone()).await?;
 
+    // Announce only once the gateway can authenticate the key it prints.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !gateway.keys.is_ready() {
+        if std::time::Instant::now() > deadline {
+            anyhow::bail!("the gateway did not load API keys from {} within 30 s", args.gateway.apikeys_topic);
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     println!("api key: {secret}");
     eprintln!("gateway: http://{}/v1/events", gateway.addr);
     eprintln!("console: http://{console}/readyz (metrics at /metrics)");

@@ -1,0 +1,213 @@
+//! The `friction` binary as an operator runs it: key management output, errors that name what is
+//! wrong, and `friction up` end to end on its embedded broker (start, accept the seed event, stop on
+//! SIGTERM, reuse its key on the next start).
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+fn friction(dir: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_friction"))
+        .args(args)
+        .env("FRICTION_DATA_DIR", dir)
+        .env_remove("DATABASE_URL")
+        .env_remove("FRICTION_BROKERS")
+        .output()
+        .expect("friction runs")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn keys_create_prints_only_the_key_and_list_never_shows_it() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let out = friction(dir.path(), &["projects", "create", "shop"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
+    let out = friction(dir.path(), &["keys", "create", "--project", "shop", "--label", "web"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 1, "stdout is only the key: {stdout:?}");
+    let secret = lines[0];
+    assert!(secret.starts_with("frk_") && secret.len() == 68, "{secret}");
+    assert!(text(&out.stderr).contains("no broker given"), "explains that nothing was published");
+
+    let out = friction(dir.path(), &["keys", "list"]);
+    let listing = text(&out.stdout);
+    assert!(listing.contains(&secret[..12]) && listing.contains("shop") && listing.contains("active"), "{listing}");
+    assert!(!listing.contains(&secret[12..]), "the secret is never listed");
+
+    let out = friction(dir.path(), &["keys", "revoke", &secret[..12]]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let listing = text(&friction(dir.path(), &["keys", "list", "--json"]).stdout);
+    let row: serde_json::Value = serde_json::from_str(listing.lines().next().expect("row")).expect("json");
+    assert!(row["revoked_at_ms"].as_i64().is_some(), "{row}");
+}
+
+#[test]
+fn bad_input_is_refused_with_a_clear_error() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let out = friction(dir.path(), &["projects", "create", "Bad Name!"]);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(err.contains("Bad Name!") && err.contains("project name"), "{err}");
+
+    let out = friction(dir.path(), &["keys", "create", "--project", "missing"]);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("missing"), "{}", text(&out.stderr));
+    assert!(out.stdout.is_empty(), "no key printed on failure");
+
+    let out = friction(dir.path(), &["keys", "revoke", "frk_nothing"]);
+    assert!(!out.status.success());
+
+    let out = friction(dir.path(), &["topics", "apply"]);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("--brokers"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn help_describes_every_command() {
+    let out = Command::new(env!("CARGO_BIN_EXE_friction")).arg("--help").output().expect("runs");
+    let help = text(&out.stdout);
+    for cmd in ["up", "topics", "projects", "keys", "migrate"] {
+        assert!(help.contains(cmd), "{help}");
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_friction")).args(["up", "--help"]).output().expect("runs");
+    let help = text(&out.stdout);
+    for flag in ["--data-dir", "--gateway-addr", "--console-addr", "--brokers", "DATABASE_URL"] {
+        assert!(help.contains(flag), "missing {flag} in {help}");
+    }
+}
+
+struct Up {
+    child: Child,
+    key: String,
+    gateway: String,
+    stderr_rx: mpsc::Receiver<String>,
+}
+
+fn start_up(dir: &Path) -> Up {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_friction"))
+        .args(["up", "--gateway-addr", "127.0.0.1:0", "--console-addr", "127.0.0.1:0"])
+        .env("FRICTION_DATA_DIR", dir)
+        .env("FRICTION_LOG", "warn")
+        .env_remove("DATABASE_URL")
+        .env_remove("FRICTION_BROKERS")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("friction up starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, stderr_rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut key = String::new();
+    BufReader::new(stdout).read_line(&mut key).expect("api key line");
+    let key = key
+        .trim()
+        .strip_prefix("api key: ")
+        .unwrap_or_else(|| panic!("first stdout line is the key: {key:?}"))
+        .to_string();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let gateway = loop {
+        let line =
+            stderr_rx.recv_timeout(Duration::from_secs(60)).expect("friction up prints where the gateway listens");
+        if let Some(rest) = line.strip_prefix("gateway: http://") {
+            break rest.trim_end_matches("/v1/events").to_string();
+        }
+        assert!(Instant::now() < deadline);
+    };
+    Up { child, key, gateway, stderr_rx }
+}
+
+fn post(addr: &str, key: &str, body: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
+    write!(
+        stream,
+        "POST /v1/events HTTP/1.1\r\nHost: {addr}\r\nX-API-Key: {key}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("write");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("read");
+    let status = response.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let body = response.split("\r\n\r\n").nth(1).unwrap_or("").to_string();
+    (status, body)
+}
+
+fn sigterm(child: &Child) {
+    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill");
+    assert!(status.success());
+}
+
+fn wait_exit(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            return status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("did not exit within {limit:?} of SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn friction_up_accepts_the_seed_event_stops_on_sigterm_and_reuses_its_key() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let seed = r#"{"events": [{"eventType": "click", "timestamp": "2024-01-15T10:00:00Z", "sessionId": "test-1", "route": "/checkout", "target": {"type": "button"}, "metadata": {}}]}"#;
+
+    let mut up = start_up(dir.path());
+    assert!(up.key.starts_with("frk_"));
+    let file = std::fs::read_to_string(dir.path().join("api-key")).expect("key file");
+    assert_eq!(file.trim(), up.key);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.path().join("api-key")).expect("meta").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+    let (status, body) = post(&up.gateway, &up.key, seed);
+    assert_eq!(status, 202, "{body}");
+    assert_eq!(body, r#"{"accepted":1,"rejected":[]}"#);
+    assert_eq!(post(&up.gateway, "frk_wrong", seed).0, 401);
+
+    // A key created by another command while `up` runs reaches the gateway through the embedded broker.
+    let out = friction(dir.path(), &["keys", "create", "--project", "default"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let second = text(&out.stdout).trim().to_string();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (status, _) = post(&up.gateway, &second, seed);
+        if status == 202 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "new key not accepted: {status}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    sigterm(&up.child);
+    let status = wait_exit(&mut up.child, Duration::from_secs(20));
+    let log: Vec<String> = up.stderr_rx.try_iter().collect();
+    assert!(status.success(), "exit {status:?}; stderr: {log:?}");
+    assert!(!dir.path().join("brokers").exists(), "the embedded broker's address file is removed");
+
+    let mut again = start_up(dir.path());
+    assert_eq!(again.key, up.key, "later starts reuse the key");
+    assert_eq!(post(&again.gateway, &again.key, seed).0, 202);
+    sigterm(&again.child);
+    assert!(wait_exit(&mut again.child, Duration::from_secs(20)).success());
+}
