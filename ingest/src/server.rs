@@ -31,7 +31,13 @@ pub enum StartError {
 
 /// Serves the ingest API on `listener` until `shutdown`; in-flight requests finish first.
 pub async fn serve(state: Arc<GatewayState>, listener: TcpListener, shutdown: Shutdown) -> std::io::Result<()> {
+    use axum::serve::ListenerExt;
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "could not set TCP_NODELAY");
+        }
+    });
     axum::serve(listener, app).with_graceful_shutdown(async move { shutdown.wait().await }).await
 }
 

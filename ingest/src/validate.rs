@@ -281,7 +281,12 @@ pub struct Validated<'a> {
     pub rejected: Vec<Rejected>,
 }
 
+/// Parses JSON; only when that fails is it parsed again with path tracking, so the error names the
+/// field (`target.x: invalid type ...`) without slowing the common case.
 fn parse_with_path<'a, T: Deserialize<'a>>(text: &'a str) -> Result<T, String> {
+    if let Ok(value) = serde_json::from_str::<T>(text) {
+        return Ok(value);
+    }
     let mut de = serde_json::Deserializer::from_str(text);
     let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();

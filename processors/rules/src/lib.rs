@@ -1,0 +1,1 @@
+//! Frustration rules: pure functions over a session's ordered events (in progress).

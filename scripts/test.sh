@@ -1,0 +1,185 @@
+#!/usr/bin/env bash
+# The README's test command: installs what is missing, starts the local services
+# (scripts/services.sh), runs the whole Rust suite once with cargo-nextest against them, and stops
+# the services it started (only those), also on failure or Ctrl-C.
+#
+# Usage: scripts/test.sh [NEXTEST ARGS...]
+#   scripts/test.sh                      # everything
+#   scripts/test.sh -E 'test(foo)'       # extra arguments go to `cargo nextest run`
+#
+# Environment:
+#   FRICTION_SERVICES_DIR   where the services keep their data (default <repo>/.services)
+#   FRICTION_SKIP_FMT=1     skip the `cargo fmt --check` phase
+#   FRICTION_KEEP_SERVICES=1  leave the services this run started running afterwards
+#
+# The tests read FRICTION_TEST_BROKERS, FRICTION_TEST_POSTGRES_URL and FRICTION_TEST_CLICKHOUSE_URL.
+
+set -euo pipefail
+
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$REPO_ROOT"
+
+# shellcheck source=scripts/services.sh
+source "$REPO_ROOT/scripts/services.sh"
+
+# Debian packages the workspace's build needs beyond the machine's toolchain: rdkafka-sys builds
+# librdkafka from source with its configure script and make (C/C++ compilers, perl, python3),
+# and links zlib found through pkg-config; curl is used to probe ClickHouse.
+BUILD_PACKAGES=(gcc g++ make perl pkg-config zlib1g-dev curl)
+
+T_START=$SECONDS
+PHASES=()
+
+# phase_done NAME START: record and print how long a phase took.
+phase_done() {
+    local line
+    line=$(printf '%-10s %5d s' "$1" $((SECONDS - $2)))
+    PHASES+=("$line")
+    log "$1 took $((SECONDS - $2)) s"
+}
+
+# run_child CMD...: run CMD in the background and wait for it. Bash runs a trap only once the
+# foreground command has finished, so this is what lets a TERM or Ctrl-C stop a long build or test
+# run at once and still stop the services.
+CHILD=""
+run_child() {
+    local rc=0
+    "$@" &
+    CHILD=$!
+    wait "$CHILD" || rc=$?
+    CHILD=""
+    return "$rc"
+}
+
+STARTED=()
+cleanup() {
+    local rc=$?
+    set +e
+    if [[ -n $CHILD ]] && kill -0 "$CHILD" 2>/dev/null; then
+        log "interrupted: stopping cargo (pid $CHILD)"
+        # Its children first: when CHILD is a subshell running a pipeline, it dies at once and
+        # they would no longer be found by their parent.
+        command -v pkill >/dev/null && pkill -TERM -P "$CHILD"
+        kill -TERM "$CHILD" 2>/dev/null
+        wait "$CHILD" 2>/dev/null
+    fi
+    if [[ ${#STARTED[@]} -gt 0 ]]; then
+        if [[ ${FRICTION_KEEP_SERVICES:-0} == 1 ]]; then
+            log "leaving running (FRICTION_KEEP_SERVICES=1): ${STARTED[*]}"
+        else
+            log "stopping the services this run started: ${STARTED[*]}"
+            local i
+            take_lock
+            # Stop in reverse order of start.
+            for ((i = ${#STARTED[@]} - 1; i >= 0; i--)); do
+                service_do stop "${STARTED[i]}"
+            done
+        fi
+    fi
+    if [[ ${#PHASES[@]} -gt 0 ]]; then
+        log "elapsed time per phase:"
+        printf '    %s\n' "${PHASES[@]}"
+        printf '    %-10s %5d s\n' total $((SECONDS - T_START))
+    fi
+    # Repeat nextest's summary so that it is the last thing a log reader sees.
+    if [[ -n ${TEST_LOG:-} && -f $TEST_LOG ]]; then
+        grep -E '^ *Summary \[' "$TEST_LOG" | tail -n 1
+        rm -f "$TEST_LOG"
+    fi
+    exit "$rc"
+}
+trap cleanup EXIT
+
+# -- phase: install ----------------------------------------------------------------------------
+t=$SECONDS
+log "phase: install (Debian packages, cargo-nextest, tansu, PostgreSQL, ClickHouse)"
+ensure_packages "${BUILD_PACKAGES[@]}"
+if ! cargo nextest --version >/dev/null 2>&1; then
+    log "installing cargo-nextest"
+    cargo install cargo-nextest --locked
+fi
+tansu_install
+pg_install
+ch_install
+phase_done install "$t"
+
+# -- phase: services ---------------------------------------------------------------------------
+# From here on, Ctrl-C or a TERM ends the run through the cleanup, which stops what we started.
+trap 'exit 130' INT
+trap 'exit 143' TERM
+t=$SECONDS
+log "phase: services ($SERVICES_DIR)"
+take_lock # waits while another services.sh / test.sh is starting or stopping services
+for s in "${ALL_SERVICES[@]}"; do
+    if service_do running "$s"; then
+        log "$s: already running; this run will leave it running"
+        service_do start "$s" # prints where it listens
+    else
+        STARTED+=("$s")
+        service_do start "$s"
+    fi
+done
+write_env_file
+exec 9>&- # release the lock; nothing started from here on inherits it
+# shellcheck source=/dev/null
+source "$ENV_FILE"
+export FRICTION_TEST_BROKERS FRICTION_TEST_POSTGRES_URL FRICTION_TEST_CLICKHOUSE_URL
+log "test environment ($ENV_FILE):"
+cat "$ENV_FILE"
+phase_done services "$t"
+
+# -- phase: fmt --------------------------------------------------------------------------------
+fmt_failed=0
+if [[ ${FRICTION_SKIP_FMT:-0} == 1 ]]; then
+    log "phase: fmt skipped (FRICTION_SKIP_FMT=1)"
+elif ! cargo fmt --version >/dev/null 2>&1; then
+    warn "cargo fmt is not installed; skipping the format check"
+else
+    t=$SECONDS
+    log "phase: fmt (cargo fmt --all -- --check)"
+    if ! cargo fmt --all -- --check; then
+        fmt_failed=1
+        warn "cargo fmt --check found unformatted code (run 'cargo fmt --all'); running the tests anyway"
+    fi
+    phase_done fmt "$t"
+fi
+
+# -- phase: build ------------------------------------------------------------------------------
+t=$SECONDS
+log "phase: build (cargo nextest run --workspace --no-run)"
+build_rc=0
+run_child cargo nextest run --workspace --no-run || build_rc=$?
+phase_done build "$t"
+if [[ $build_rc -ne 0 ]]; then
+    log "FAILED: the build (cargo exited with $build_rc); no test ran"
+    exit "$build_rc"
+fi
+
+# -- phase: test -------------------------------------------------------------------------------
+t=$SECONDS
+log "phase: test (cargo nextest run --workspace --no-fail-fast${*:+ $*})"
+test_rc=0
+# nextest_logged ARGS...: nextest with a copy of its output in $TEST_LOG; nextest's exit code.
+nextest_logged() {
+    cargo nextest run --workspace --no-fail-fast "$@" 2>&1 | tee "$TEST_LOG"
+    return "${PIPESTATUS[0]}"
+}
+if [[ -t 2 ]]; then
+    # A terminal keeps nextest's progress bar and colours.
+    run_child cargo nextest run --workspace --no-fail-fast "$@" || test_rc=$?
+else
+    # In CI, keep a copy of the output to repeat the summary line at the very end.
+    TEST_LOG=$(mktemp "${TMPDIR:-/tmp}/friction-test.XXXXXX")
+    run_child nextest_logged "$@" || test_rc=$?
+fi
+phase_done test "$t"
+
+if [[ $test_rc -ne 0 ]]; then
+    log "FAILED: cargo nextest exited with $test_rc"
+    exit "$test_rc"
+fi
+if [[ $fmt_failed -ne 0 ]]; then
+    log "FAILED: the tests passed but cargo fmt --check did not"
+    exit 1
+fi
+log "all tests passed"
