@@ -7,6 +7,7 @@ pub mod config;
 pub mod kafka;
 pub mod logging;
 pub mod shutdown;
+pub mod stage;
 pub mod topics;
 
 pub use admin::{serve_admin, Health};

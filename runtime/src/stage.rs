@@ -1,0 +1,592 @@
+//! The consume → process → produce → commit loop every stage runs, with dead letters and keyed
+//! state kept in a compacted changelog topic.
+//!
+//! Delivery (DESIGN §5): at least once. A commit cycle (every `commit_max_messages` messages or
+//! `commit_interval`, on revocation and on shutdown) does, in order: (1) ask the handler for the
+//! state it changed; (2) wait until every output of the processed messages is acknowledged;
+//! (3) write the changed state, and for each partition a marker with the next input offset, to the
+//! changelog, and wait for those acknowledgements; (4) commit the input offsets. A crash anywhere
+//! before (4) replays input: after (2) the outputs are already durable and the replay's copies carry
+//! the same deterministic ids; after (3) the restored state already contains the replayed messages,
+//! and the marker makes the stage skip them.
+//!
+//! State: the changelog has one partition per input partition (stages' inputs are co-partitioned by
+//! key). When a partition is assigned, its changelog partition is read from the beginning into the
+//! handler before any input of it is processed; when revoked, a commit cycle runs and the handler
+//! drops the partition's state. Two copies of a stage in one group split the partitions, and state
+//! follows a partition when it moves.
+//!
+//! Backpressure: outputs go through librdkafka's bounded queue; when it is full the loop waits
+//! (and stops polling input) instead of buffering more.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use rdkafka::client::ClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
+use rdkafka::error::KafkaError;
+use rdkafka::message::{BorrowedMessage, Header, Message, OwnedHeaders};
+use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
+use rdkafka::types::RDKafkaErrorCode;
+use rdkafka::{Offset, TopicPartitionList};
+
+use crate::admin::HealthHandle;
+use crate::config::KafkaArgs;
+use crate::kafka::{consumer_config, producer_config, reader_config, KafkaSetupError};
+use crate::shutdown::Shutdown;
+
+/// The changelog key under which the runtime stores, per partition, the next input offset whose
+/// effects are not yet in the state. Handlers never see it.
+pub const OFFSET_MARKER_KEY: &[u8] = b"\0friction.offset";
+
+/// How a stage runs. Defaults in [`StageConfig::new`].
+#[derive(Debug, Clone)]
+pub struct StageConfig {
+    /// The consumer group and the `stage` label of every metric.
+    pub name: String,
+    pub input_topics: Vec<String>,
+    /// Compacted topic holding the handler's state; `None` for stateless stages.
+    pub changelog_topic: Option<String>,
+    pub deadletter_topic: String,
+    /// Commit after this many input messages (default 10,000)...
+    pub commit_max_messages: usize,
+    /// ...or this much time (default 1 s), whichever comes first.
+    pub commit_interval: Duration,
+    /// How often the handler's `on_tick` runs for time-driven output (default 200 ms).
+    pub tick_interval: Duration,
+    /// More dead letters than this in one minute stops the stage (default 100).
+    pub max_dead_letters_per_minute: u32,
+    /// Longest wait for the broker to acknowledge a commit cycle's writes (default 30 s).
+    pub flush_timeout: Duration,
+}
+
+impl StageConfig {
+    pub fn new(name: impl Into<String>, input_topics: Vec<String>) -> Self {
+        StageConfig {
+            name: name.into(),
+            input_topics,
+            changelog_topic: None,
+            deadletter_topic: crate::topics::DEADLETTER.into(),
+            commit_max_messages: 10_000,
+            commit_interval: Duration::from_secs(1),
+            tick_interval: Duration::from_millis(200),
+            max_dead_letters_per_minute: 100,
+            flush_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// One record a handler wants produced.
+#[derive(Debug, Clone)]
+pub struct OutRecord {
+    pub topic: Arc<str>,
+    pub key: Vec<u8>,
+    pub payload: Vec<u8>,
+}
+
+/// What a handler produces while processing: output records and state changes.
+#[derive(Debug, Default)]
+pub struct Outputs {
+    records: Vec<OutRecord>,
+    state: Vec<(i32, Vec<u8>, Option<Vec<u8>>)>,
+}
+
+impl Outputs {
+    pub fn send(&mut self, topic: &Arc<str>, key: impl Into<Vec<u8>>, payload: Vec<u8>) {
+        self.records.push(OutRecord { topic: topic.clone(), key: key.into(), payload });
+    }
+    /// Records the new state of `key` in `partition` (written to the changelog at the next commit).
+    pub fn put_state(&mut self, partition: i32, key: impl Into<Vec<u8>>, value: Vec<u8>) {
+        self.state.push((partition, key.into(), Some(value)));
+    }
+    /// Records that `key` has no state any more (a tombstone in the changelog).
+    pub fn delete_state(&mut self, partition: i32, key: impl Into<Vec<u8>>) {
+        self.state.push((partition, key.into(), None));
+    }
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty() && self.state.is_empty()
+    }
+}
+
+/// A stage's logic. Called from one thread; never concurrently.
+pub trait StageHandler: Send + 'static {
+    /// One input message. An `Err` dead-letters the message (with the error text) and moves on.
+    fn on_message(
+        &mut self,
+        partition: i32,
+        offset: i64,
+        key: Option<&[u8]>,
+        payload: &[u8],
+        now_ms: i64,
+        out: &mut Outputs,
+    ) -> Result<(), String>;
+    /// Time passes for an assigned partition (watermarks, timeouts).
+    fn on_tick(&mut self, _partition: i32, _now_ms: i64, _out: &mut Outputs) {}
+    /// Before a commit: record every state change since the last call with `out.put_state` /
+    /// `out.delete_state`.
+    fn flush_state(&mut self, _out: &mut Outputs) {}
+    /// A changelog record of `partition`, read while restoring (`None` = deleted).
+    fn restore(&mut self, _partition: i32, _key: &[u8], _value: Option<&[u8]>) -> Result<(), String> {
+        Ok(())
+    }
+    /// Restoring `partition` is complete; its input follows.
+    fn restored(&mut self, _partition: i32, _now_ms: i64) {}
+    /// `partition` moved away: drop its state.
+    fn revoke(&mut self, _partition: i32) {}
+    /// (entries, approximate bytes) of the state held, for metrics.
+    fn state_stats(&self) -> (usize, usize) {
+        (0, 0)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StageError {
+    #[error(transparent)]
+    Setup(#[from] KafkaSetupError),
+    #[error("kafka: {0}")]
+    Kafka(#[from] KafkaError),
+    #[error("stage {stage}: the broker did not acknowledge {what} ({detail}); nothing was committed")]
+    Produce { stage: String, what: &'static str, detail: String },
+    #[error("stage {stage}: {count} dead letters within a minute (limit {limit}); stopping instead of dead-lettering everything. Last error: {last}")]
+    TooManyDeadLetters { stage: String, count: u32, limit: u32, last: String },
+    #[error("stage {stage}: restoring partition {partition} from {topic} failed: {detail}")]
+    Restore { stage: String, topic: String, partition: i32, detail: String },
+}
+
+/// Counts delivery failures so a commit cycle can refuse to commit past lost output.
+#[derive(Default)]
+pub struct DeliveryTracker {
+    failures: AtomicU64,
+    last_error: Mutex<Option<String>>,
+}
+
+impl ClientContext for DeliveryTracker {}
+
+impl ProducerContext for DeliveryTracker {
+    type DeliveryOpaque = ();
+    fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
+        if let Err((e, _)) = result {
+            self.failures.fetch_add(1, Ordering::Relaxed);
+            if let Ok(mut last) = self.last_error.lock() {
+                *last = Some(e.to_string());
+            }
+        }
+    }
+}
+
+struct Core<H: StageHandler> {
+    config: StageConfig,
+    kafka: KafkaArgs,
+    handler: H,
+    producer: ThreadedProducer<DeliveryTracker>,
+    deadletter_topic: Arc<str>,
+    changelog_topic: Option<Arc<str>>,
+    assigned: BTreeSet<(String, i32)>,
+    /// Next offset to commit, per (topic, partition), for messages processed since the last commit.
+    processed: HashMap<(String, i32), i64>,
+    /// Per partition: offsets below this are already in the restored state.
+    skip_below: HashMap<i32, i64>,
+    uncommitted: usize,
+    last_commit: Instant,
+    dead_letter_window: (Instant, u32),
+    fatal: Option<StageError>,
+    outputs: Outputs,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(poisoned) => poisoned.into_inner(),
+    }
+}
+
+impl<H: StageHandler> Core<H> {
+    fn stage(&self) -> String {
+        self.config.name.clone()
+    }
+
+    /// Enqueues a record, waiting while the producer queue is full (backpressure).
+    fn enqueue(
+        &self,
+        topic: &str,
+        key: &[u8],
+        payload: Option<&[u8]>,
+        partition: Option<i32>,
+        headers: Option<OwnedHeaders>,
+    ) -> Result<(), StageError> {
+        let mut record: BaseRecord<'_, [u8], [u8], ()> = BaseRecord::to(topic).key(key);
+        if let Some(p) = payload {
+            record = record.payload(p);
+        }
+        if let Some(p) = partition {
+            record = record.partition(p);
+        }
+        if let Some(h) = headers {
+            record = record.headers(h);
+        }
+        let mut record = record;
+        loop {
+            match self.producer.send(record) {
+                Ok(()) => return Ok(()),
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
+                    record = r;
+                    metrics::counter!("friction_stage_backpressure_waits_total", "stage" => self.stage()).increment(1);
+                    self.producer.poll(Duration::from_millis(50));
+                }
+                Err((e, _)) => {
+                    return Err(StageError::Produce { stage: self.stage(), what: "an output", detail: e.to_string() })
+                }
+            }
+        }
+    }
+
+    fn send_outputs(&mut self) -> Result<(), StageError> {
+        let records = std::mem::take(&mut self.outputs.records);
+        let n = records.len();
+        for r in &records {
+            self.enqueue(&r.topic, &r.key, Some(&r.payload), None, None)?;
+        }
+        if n > 0 {
+            metrics::counter!("friction_stage_produced_total", "stage" => self.stage()).increment(n as u64);
+        }
+        Ok(())
+    }
+
+    fn handle(&mut self, msg: &BorrowedMessage<'_>) -> Result<(), StageError> {
+        let (topic, partition, offset) = (msg.topic(), msg.partition(), msg.offset());
+        let skip = self.skip_below.get(&partition).is_some_and(|&below| offset < below);
+        if !skip {
+            let now = crate::now_ms();
+            let payload = msg.payload().unwrap_or(&[]);
+            let mut outputs = std::mem::take(&mut self.outputs);
+            let result = self.handler.on_message(partition, offset, msg.key(), payload, now, &mut outputs);
+            self.outputs = outputs;
+            if let Err(error) = result {
+                self.dead_letter(msg, &error)?;
+            }
+            self.send_outputs()?;
+            metrics::counter!("friction_stage_processed_total", "stage" => self.stage()).increment(1);
+        } else {
+            metrics::counter!("friction_stage_skipped_restored_total", "stage" => self.stage()).increment(1);
+        }
+        self.processed.insert((topic.to_string(), partition), offset + 1);
+        self.uncommitted += 1;
+        Ok(())
+    }
+
+    fn dead_letter(&mut self, msg: &BorrowedMessage<'_>, error: &str) -> Result<(), StageError> {
+        let now = Instant::now();
+        if now.duration_since(self.dead_letter_window.0) > Duration::from_secs(60) {
+            self.dead_letter_window = (now, 0);
+        }
+        self.dead_letter_window.1 += 1;
+        let count = self.dead_letter_window.1;
+        let limit = self.config.max_dead_letters_per_minute;
+        tracing::warn!(stage = %self.config.name, topic = msg.topic(), partition = msg.partition(), offset = msg.offset(), error, "dead-lettering a message");
+        metrics::counter!("friction_stage_dead_letters_total", "stage" => self.stage()).increment(1);
+        if count > limit {
+            return Err(StageError::TooManyDeadLetters { stage: self.stage(), count, limit, last: error.to_string() });
+        }
+        let partition = msg.partition().to_string();
+        let offset = msg.offset().to_string();
+        let headers = OwnedHeaders::new()
+            .insert(Header { key: "source.topic", value: Some(msg.topic()) })
+            .insert(Header { key: "source.partition", value: Some(partition.as_str()) })
+            .insert(Header { key: "source.offset", value: Some(offset.as_str()) })
+            .insert(Header { key: "stage", value: Some(self.config.name.as_str()) })
+            .insert(Header { key: "error", value: Some(error) });
+        let topic = self.deadletter_topic.clone();
+        self.enqueue(&topic, msg.key().unwrap_or(&[]), msg.payload(), None, Some(headers))
+    }
+
+    fn tick(&mut self) -> Result<(), StageError> {
+        let now = crate::now_ms();
+        let partitions: BTreeSet<i32> = self.assigned.iter().map(|(_, p)| *p).collect();
+        let mut outputs = std::mem::take(&mut self.outputs);
+        for p in partitions {
+            self.handler.on_tick(p, now, &mut outputs);
+        }
+        self.outputs = outputs;
+        self.send_outputs()
+    }
+
+    fn flush_producer(&self, what: &'static str) -> Result<(), StageError> {
+        self.producer.flush(self.config.flush_timeout).map_err(|e| StageError::Produce {
+            stage: self.stage(),
+            what,
+            detail: e.to_string(),
+        })?;
+        let failures = self.producer.context().failures.swap(0, Ordering::Relaxed);
+        if failures > 0 {
+            let detail = lock(&self.producer.context().last_error).clone().unwrap_or_default();
+            return Err(StageError::Produce {
+                stage: self.stage(),
+                what,
+                detail: format!("{failures} failed: {detail}"),
+            });
+        }
+        Ok(())
+    }
+
+    /// Outputs durable → state durable → offsets committed. See the module doc.
+    fn commit_cycle(&mut self, consumer: &BaseConsumer<StageContext<H>>) -> Result<(), StageError> {
+        let started = Instant::now();
+        let mut outputs = std::mem::take(&mut self.outputs);
+        self.handler.flush_state(&mut outputs);
+        self.outputs = outputs;
+        self.send_outputs()?;
+        self.flush_producer("outputs")?;
+
+        let state = std::mem::take(&mut self.outputs.state);
+        if let Some(changelog) = self.changelog_topic.clone() {
+            for (partition, key, value) in &state {
+                self.enqueue(&changelog, key, value.as_deref(), Some(*partition), None)?;
+            }
+            let mut markers: BTreeMap<i32, i64> = BTreeMap::new();
+            for ((_, p), next) in &self.processed {
+                let e = markers.entry(*p).or_insert(*next);
+                *e = (*e).max(*next);
+            }
+            for (partition, next) in markers {
+                self.enqueue(&changelog, OFFSET_MARKER_KEY, Some(&next.to_be_bytes()), Some(partition), None)?;
+            }
+            self.flush_producer("state changes")?;
+        }
+
+        if !self.processed.is_empty() {
+            let mut tpl = TopicPartitionList::new();
+            for ((topic, p), next) in &self.processed {
+                tpl.add_partition_offset(topic, *p, Offset::Offset(*next))?;
+            }
+            consumer.commit(&tpl, CommitMode::Sync)?;
+            self.processed.clear();
+        }
+        metrics::histogram!("friction_stage_commit_seconds", "stage" => self.stage())
+            .record(started.elapsed().as_secs_f64());
+        metrics::histogram!("friction_stage_batch_messages", "stage" => self.stage()).record(self.uncommitted as f64);
+        let (entries, bytes) = self.handler.state_stats();
+        metrics::gauge!("friction_stage_state_entries", "stage" => self.stage()).set(entries as f64);
+        metrics::gauge!("friction_stage_state_bytes", "stage" => self.stage()).set(bytes as f64);
+        self.uncommitted = 0;
+        self.last_commit = Instant::now();
+        Ok(())
+    }
+
+    fn restore_partition(&mut self, partition: i32) -> Result<(), StageError> {
+        let Some(changelog) = self.changelog_topic.clone() else {
+            return Ok(());
+        };
+        let started = Instant::now();
+        let fail = |detail: String| StageError::Restore {
+            stage: self.config.name.clone(),
+            topic: changelog.to_string(),
+            partition,
+            detail,
+        };
+        let reader: BaseConsumer = reader_config(&self.kafka)?.create()?;
+        let (low, high) =
+            reader.fetch_watermarks(&changelog, partition, Duration::from_secs(10)).map_err(|e| fail(e.to_string()))?;
+        let mut records = 0u64;
+        if high > low {
+            let mut tpl = TopicPartitionList::new();
+            tpl.add_partition_offset(&changelog, partition, Offset::Beginning)?;
+            reader.assign(&tpl)?;
+            let deadline = Instant::now() + Duration::from_secs(120);
+            loop {
+                if let Some(result) = reader.poll(Duration::from_millis(100)) {
+                    let msg = result.map_err(|e| fail(e.to_string()))?;
+                    let key = msg.key().unwrap_or(&[]);
+                    if key == OFFSET_MARKER_KEY {
+                        if let Some(bytes) = msg.payload().and_then(|p| <[u8; 8]>::try_from(p).ok()) {
+                            self.skip_below.insert(partition, i64::from_be_bytes(bytes));
+                        }
+                    } else {
+                        self.handler.restore(partition, key, msg.payload()).map_err(fail)?;
+                    }
+                    records += 1;
+                    if msg.offset() + 1 >= high {
+                        break;
+                    }
+                } else {
+                    let caught_up = reader
+                        .position()
+                        .ok()
+                        .and_then(|pos| pos.find_partition(&changelog, partition).map(|e| e.offset()))
+                        .is_some_and(|o| matches!(o, Offset::Offset(o) if o >= high));
+                    if caught_up {
+                        break;
+                    }
+                }
+                if Instant::now() > deadline {
+                    return Err(fail(format!("not caught up with offset {high} after 120 s")));
+                }
+            }
+        }
+        self.handler.restored(partition, crate::now_ms());
+        let took = started.elapsed();
+        metrics::histogram!("friction_stage_restore_seconds", "stage" => self.stage()).record(took.as_secs_f64());
+        tracing::info!(stage = %self.config.name, partition, records, ms = took.as_millis() as u64, "partition state restored");
+        Ok(())
+    }
+}
+
+/// The consumer context: runs the commit cycle and the state hand-over inside rebalances.
+pub struct StageContext<H: StageHandler> {
+    core: Arc<Mutex<Core<H>>>,
+}
+
+impl<H: StageHandler> ClientContext for StageContext<H> {}
+
+impl<H: StageHandler> ConsumerContext for StageContext<H> {
+    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Revoke(tpl) = rebalance {
+            let mut core = lock(&self.core);
+            if core.fatal.is_some() {
+                return;
+            }
+            if let Err(e) = core.commit_cycle(consumer) {
+                tracing::error!(error = %e, "commit before revocation failed");
+                core.fatal = Some(e);
+                return;
+            }
+            for elem in tpl.elements() {
+                let p = elem.partition();
+                core.assigned.remove(&(elem.topic().to_string(), p));
+                core.skip_below.remove(&p);
+                core.handler.revoke(p);
+                tracing::info!(stage = %core.config.name, topic = elem.topic(), partition = p, "partition revoked");
+            }
+        }
+    }
+
+    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Assign(tpl) = rebalance {
+            let mut core = lock(&self.core);
+            if core.fatal.is_some() {
+                return;
+            }
+            let partitions: BTreeSet<i32> = tpl.elements().iter().map(|e| e.partition()).collect();
+            for p in partitions {
+                if let Err(e) = core.restore_partition(p) {
+                    tracing::error!(error = %e, "restore failed");
+                    core.fatal = Some(e);
+                    return;
+                }
+            }
+            for elem in tpl.elements() {
+                core.assigned.insert((elem.topic().to_string(), elem.partition()));
+                tracing::info!(stage = %core.config.name, topic = elem.topic(), partition = elem.partition(), "partition assigned");
+            }
+        }
+    }
+}
+
+/// Starts a stage on its own thread. The thread returns when `shutdown` is triggered (after a final
+/// commit) or with the error that stopped the stage.
+pub fn spawn_stage<H: StageHandler>(
+    config: StageConfig,
+    kafka: &KafkaArgs,
+    handler: H,
+    shutdown: Shutdown,
+    health: Option<HealthHandle>,
+) -> Result<std::thread::JoinHandle<Result<(), StageError>>, StageError> {
+    let producer: ThreadedProducer<DeliveryTracker> =
+        producer_config(kafka)?.create_with_context(DeliveryTracker::default())?;
+    let core = Arc::new(Mutex::new(Core {
+        deadletter_topic: Arc::from(config.deadletter_topic.as_str()),
+        changelog_topic: config.changelog_topic.as_deref().map(Arc::from),
+        config: config.clone(),
+        kafka: kafka.clone(),
+        handler,
+        producer,
+        assigned: BTreeSet::new(),
+        processed: HashMap::new(),
+        skip_below: HashMap::new(),
+        uncommitted: 0,
+        last_commit: Instant::now(),
+        dead_letter_window: (Instant::now(), 0),
+        fatal: None,
+        outputs: Outputs::default(),
+    }));
+    let mut consumer_cfg: ClientConfig = consumer_config(kafka, &config.name)?;
+    consumer_cfg.set("max.poll.interval.ms", "300000");
+    let consumer: BaseConsumer<StageContext<H>> =
+        consumer_cfg.create_with_context(StageContext { core: core.clone() })?;
+    let topics: Vec<&str> = config.input_topics.iter().map(String::as_str).collect();
+    consumer.subscribe(&topics)?;
+    let name = config.name.clone();
+    let thread = std::thread::Builder::new()
+        .name(format!("stage-{name}"))
+        .spawn(move || {
+            let result = run_loop(&consumer, &core, &config, &shutdown, health.as_ref());
+            if let Some(h) = &health {
+                h.set(false);
+            }
+            match &result {
+                Ok(()) => tracing::info!(stage = %config.name, "stage stopped"),
+                Err(e) => tracing::error!(stage = %config.name, error = %e, "stage failed"),
+            }
+            consumer.unsubscribe();
+            result
+        })
+        .map_err(|e| StageError::Produce { stage: name, what: "a thread", detail: e.to_string() })?;
+    Ok(thread)
+}
+
+fn run_loop<H: StageHandler>(
+    consumer: &BaseConsumer<StageContext<H>>,
+    core: &Arc<Mutex<Core<H>>>,
+    config: &StageConfig,
+    shutdown: &Shutdown,
+    health: Option<&HealthHandle>,
+) -> Result<(), StageError> {
+    let mut last_tick = Instant::now();
+    let mut last_lag = Instant::now();
+    if let Some(h) = health {
+        h.set(true);
+    }
+    while !shutdown.is_triggered() {
+        let polled = consumer.poll(Duration::from_millis(50));
+        let mut core = lock(core);
+        if let Some(e) = core.fatal.take() {
+            return Err(e);
+        }
+        match polled {
+            Some(Ok(msg)) => core.handle(&msg)?,
+            Some(Err(e)) => tracing::warn!(stage = %config.name, error = %e, "consumer error"),
+            None => {}
+        }
+        if last_tick.elapsed() >= config.tick_interval {
+            core.tick()?;
+            last_tick = Instant::now();
+        }
+        // Idle cycles are cheap (nothing to write) and make tick output durable promptly.
+        if core.uncommitted >= config.commit_max_messages || core.last_commit.elapsed() >= config.commit_interval {
+            core.commit_cycle(consumer)?;
+        }
+        if last_lag.elapsed() >= Duration::from_secs(10) {
+            report_lag(consumer, &core);
+            last_lag = Instant::now();
+        }
+    }
+    let mut core = lock(core);
+    core.tick()?;
+    core.commit_cycle(consumer)
+}
+
+fn report_lag<H: StageHandler>(consumer: &BaseConsumer<StageContext<H>>, core: &Core<H>) {
+    let Ok(position) = consumer.position() else { return };
+    for (topic, p) in &core.assigned {
+        let Ok((_, high)) = consumer.fetch_watermarks(topic, *p, Duration::from_secs(1)) else { continue };
+        if let Some(Offset::Offset(pos)) = position.find_partition(topic, *p).map(|e| e.offset()) {
+            metrics::gauge!("friction_stage_consumer_lag", "stage" => core.config.name.clone(), "partition" => p.to_string())
+                .set((high - pos).max(0) as f64);
+        }
+    }
+}
