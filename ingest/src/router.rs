@@ -173,8 +173,19 @@ async fn post_logs(State(state): State<Arc<GatewayState>>, request: Request) -> 
     ingest(state, request, Endpoint::Logs).await
 }
 
+static REQUEST_COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// The caller's `X-Request-Id`, or a process-unique one; echoed in the answer and in logs.
+fn request_id(headers: &HeaderMap) -> HeaderValue {
+    headers.get("x-request-id").filter(|v| v.len() <= 128).cloned().unwrap_or_else(|| {
+        let n = REQUEST_COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        HeaderValue::from_str(&format!("gw-{}-{n}", std::process::id())).unwrap_or(HeaderValue::from_static("gw"))
+    })
+}
+
 async fn ingest(state: Arc<GatewayState>, request: Request, endpoint: Endpoint) -> Response {
     let started = Instant::now();
+    let request_id = request_id(request.headers());
     let result = handle(&state, request, endpoint).await;
     let status = match &result {
         Ok(_) => StatusCode::ACCEPTED,
@@ -182,17 +193,30 @@ async fn ingest(state: Arc<GatewayState>, request: Request, endpoint: Endpoint) 
     };
     metrics::counter!("friction_gateway_requests_total", "status" => status.as_str().to_owned()).increment(1);
     metrics::histogram!("friction_gateway_request_seconds").record(started.elapsed().as_secs_f64());
-    match result {
-        Ok(accepted) => (StatusCode::ACCEPTED, Json(accepted)).into_response(),
+    let rid = request_id.to_str().unwrap_or("");
+    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let mut response = match result {
+        Ok(accepted) => {
+            tracing::debug!(
+                request_id = rid,
+                latency_ms,
+                accepted = accepted.accepted,
+                rejected = accepted.rejected.len(),
+                "batch accepted"
+            );
+            (StatusCode::ACCEPTED, Json(accepted)).into_response()
+        }
         Err(e) => {
             if e.status().is_server_error() {
-                tracing::warn!(status = %e.status(), error = %e, "ingest request failed");
+                tracing::warn!(request_id = rid, latency_ms, status = %e.status(), error = %e, "ingest request failed");
             } else {
-                tracing::debug!(status = %e.status(), error = %e, "ingest request refused");
+                tracing::debug!(request_id = rid, latency_ms, status = %e.status(), error = %e, "ingest request refused");
             }
             e.into_response()
         }
-    }
+    };
+    response.headers_mut().insert("x-request-id", request_id);
+    response
 }
 
 async fn handle(state: &GatewayState, request: Request, endpoint: Endpoint) -> Result<Accepted, GatewayError> {
