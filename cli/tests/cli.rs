@@ -10,13 +10,34 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 fn friction(dir: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_friction"))
-        .args(args)
-        .env("FRICTION_DATA_DIR", dir)
-        .env_remove("DATABASE_URL")
-        .env_remove("FRICTION_BROKERS")
-        .output()
-        .expect("friction runs")
+    friction_with_db(dir, None, args)
+}
+
+fn friction_with_db(dir: &Path, database_url: Option<&str>, args: &[&str]) -> std::process::Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_friction"));
+    cmd.args(args).env("FRICTION_DATA_DIR", dir).env_remove("FRICTION_BROKERS");
+    match database_url {
+        Some(url) => cmd.env("DATABASE_URL", url),
+        None => cmd.env_remove("DATABASE_URL"),
+    };
+    cmd.output().expect("friction runs")
+}
+
+/// SQLite (None) always; PostgreSQL in a fresh schema when FRICTION_TEST_POSTGRES_URL is set.
+fn databases() -> Vec<Option<String>> {
+    let mut dbs = vec![None];
+    if let Some(admin_url) = std::env::var("FRICTION_TEST_POSTGRES_URL").ok().filter(|u| !u.is_empty()) {
+        let schema = format!("friction_cli_{:016x}", rand::random::<u64>());
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        rt.block_on(async {
+            let store = friction_store::Store::connect(&admin_url).await.expect("postgres reachable");
+            sqlx::raw_sql(&format!("CREATE SCHEMA {schema}")).execute(store.pool()).await.expect("schema");
+            store.close().await;
+        });
+        let separator = if admin_url.contains('?') { '&' } else { '?' };
+        dbs.push(Some(format!("{admin_url}{separator}options=-csearch_path%3D{schema}")));
+    }
+    dbs
 }
 
 fn text(b: &[u8]) -> String {
@@ -25,7 +46,14 @@ fn text(b: &[u8]) -> String {
 
 #[test]
 fn keys_create_prints_only_the_key_and_list_never_shows_it() {
+    for db in databases() {
+        key_lifecycle(db.as_deref());
+    }
+}
+
+fn key_lifecycle(db: Option<&str>) {
     let dir = tempfile::tempdir().expect("tmp");
+    let friction = |dir: &Path, args: &[&str]| friction_with_db(dir, db, args);
     let out = friction(dir.path(), &["projects", "create", "shop"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
 
