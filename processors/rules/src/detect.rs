@@ -1,0 +1,411 @@
+//! The entry point: run every rule over one session's events and emit what the horizon allows.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use crate::config::Rules;
+use crate::episode;
+use crate::event::{Event, EventKind};
+use crate::keys;
+use crate::rules;
+use crate::signal::{Detection, Evidence, Horizon, Signal, SignalKind};
+use crate::suppress::Suppression;
+
+/// Version of the rule logic, recorded in evidence. Bump when a rule's behaviour changes.
+pub const RULE_VERSION: u32 = 1;
+
+/// When a candidate's verdict became known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Decided {
+    /// At this event time.
+    At(i64),
+    /// When the session closed (its window was still open).
+    AtClose,
+    /// Not yet; would be decided at the given time if no new event arrived (`None`: only by a
+    /// future event or the session closing).
+    Pending(Option<i64>),
+}
+
+impl Decided {
+    pub(crate) fn is_pending(self) -> bool {
+        matches!(self, Self::Pending(_))
+    }
+
+    pub(crate) fn at_ms(self) -> Option<i64> {
+        match self {
+            Self::At(t) => Some(t),
+            _ => None,
+        }
+    }
+
+    /// The later of two decisions: pending dominates, then session close, then the later time.
+    pub(crate) fn max(self, other: Self) -> Self {
+        match (self, other) {
+            (Self::Pending(a), Self::Pending(b)) => Self::Pending(match (a, b) {
+                (Some(x), Some(y)) => Some(x.max(y)),
+                _ => None,
+            }),
+            (p @ Self::Pending(_), _) | (_, p @ Self::Pending(_)) => p,
+            (Self::AtClose, _) | (_, Self::AtClose) => Self::AtClose,
+            (Self::At(a), Self::At(b)) => Self::At(a.max(b)),
+        }
+    }
+}
+
+/// Per-call context shared by the rules.
+pub(crate) struct Cx<'e, 'a> {
+    pub ev: &'e [Event<'a>],
+    pub rules: &'e Rules,
+    pub h: Horizon,
+    /// Indices of click events, in order.
+    pub clicks: Vec<usize>,
+    /// Element-key hash per click (parallel to `clicks`) when the key identifies one element
+    /// (the SDK's key or a selector); `None` for empty or tag-only keys, which never make two
+    /// clicks "the same element".
+    pub click_keys: Vec<Option<u64>>,
+    /// Hash of the reported element key per click, whatever its source (groups records and
+    /// episodes exactly as signals are keyed).
+    pub click_rec: Vec<u64>,
+    /// Candidates anchored before this were judged by earlier calls and may lack their look-back
+    /// context (the caller pruned events): they are skipped.
+    pub skip_before: Option<i64>,
+}
+
+impl<'e, 'a> Cx<'e, 'a> {
+    fn new(ev: &'e [Event<'a>], h: Horizon, rules: &'e Rules) -> Self {
+        let mut clicks = Vec::new();
+        let mut click_keys = Vec::new();
+        let mut click_rec = Vec::new();
+        for (i, e) in ev.iter().enumerate() {
+            if let EventKind::Click { target, .. } = &e.kind {
+                clicks.push(i);
+                let (h, src) = keys::element_key_hash(target);
+                click_keys.push((src == keys::KeySource::Identifying).then_some(h));
+                click_rec.push(h);
+            }
+        }
+        let skip_before = h.retained_from_ms.map(|r| r.saturating_add(rules.max_lookback_ms()));
+        Self { ev, rules, h, clicks, click_keys, click_rec, skip_before }
+    }
+
+    /// Decided by an event at `t` that is in the slice.
+    pub(crate) fn by_event(&self, t: i64) -> Decided {
+        if t <= self.h.watermark_ms || self.h.session_closed {
+            Decided::At(t)
+        } else {
+            Decided::Pending(Some(t))
+        }
+    }
+
+    /// Decided when event time reaches `t` (a window end).
+    pub(crate) fn by_time(&self, t: i64) -> Decided {
+        if t <= self.h.watermark_ms {
+            Decided::At(t)
+        } else if self.h.session_closed {
+            Decided::AtClose
+        } else {
+            Decided::Pending(Some(t))
+        }
+    }
+
+    pub(crate) fn skip(&self, anchor_ms: i64) -> bool {
+        self.skip_before.is_some_and(|s| anchor_ms < s)
+    }
+
+    /// The earliest time anything not yet emitted can still depend on, before look-back.
+    pub(crate) fn base_ms(&self) -> i64 {
+        let r = self.rules.config();
+        self.h.watermark_ms.saturating_sub(r.episode_window_ms).saturating_sub(self.rules.max_decision_ms())
+    }
+}
+
+/// How a candidate's key is known: exactly, or only its namespace (form abandonment reports the
+/// last field touched, unknown until the view ends).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum KeyMatch {
+    Exact(u64),
+    Prefix(&'static str),
+}
+
+/// Every candidate, signal or not, so episodes can tell when no more members can appear.
+#[derive(Debug, Clone)]
+pub(crate) struct Record<'e> {
+    pub tab: Option<&'e str>,
+    pub view: &'e str,
+    pub key: KeyMatch,
+    pub anchor_ms: i64,
+    pub decided: Decided,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Class {
+    Signal,
+    Suppressed(Suppression),
+    Undetermined,
+}
+
+/// A decided candidate with a verdict worth reporting.
+#[derive(Debug, Clone)]
+pub(crate) struct Outcome<'e> {
+    pub class: Class,
+    pub tab: Option<&'e str>,
+    pub view: &'e str,
+    pub key_hash: u64,
+    pub decided: Decided,
+    pub signal: Signal,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Out<'e> {
+    pub records: Vec<Record<'e>>,
+    pub outcomes: Vec<Outcome<'e>>,
+    /// (start, last) of click trains: bursts chained without a reset (see `rules::rage`).
+    pub trains: Vec<(i64, i64)>,
+    /// Times that must stay retained (context events of candidates not yet decided).
+    pub interest: Vec<i64>,
+}
+
+impl<'e> Out<'e> {
+    pub(crate) fn record(
+        &mut self,
+        tab: Option<&'e str>,
+        view: &'e str,
+        key: KeyMatch,
+        anchor_ms: i64,
+        decided: Decided,
+    ) {
+        self.records.push(Record { tab, view, key, anchor_ms, decided });
+    }
+
+    /// Records a decided candidate and its outcome.
+    pub(crate) fn outcome(&mut self, class: Class, e: &'e Event<'_>, decided: Decided, signal: Signal) {
+        let key_hash = keys::fnv(&signal.element_key);
+        self.record(e.tab_id.as_deref(), &e.view_id, KeyMatch::Exact(key_hash), signal.start_ms, decided);
+        self.outcomes.push(Outcome { class, tab: e.tab_id.as_deref(), view: &e.view_id, key_hash, decided, signal });
+    }
+}
+
+/// Builds a signal anchored at event `anchor`.
+pub(crate) struct Draft {
+    pub kind: SignalKind,
+    pub label: Cow<'static, str>,
+    pub element_key: String,
+    pub end_ms: i64,
+    pub evidence: Evidence,
+    pub unresponsive: bool,
+}
+
+pub(crate) fn build_signal(anchor: &Event<'_>, decided: Decided, d: Draft) -> Signal {
+    let id = keys::signal_id(&anchor.session_id, anchor.tab_id.as_deref(), d.kind, &d.element_key, &anchor.event_id);
+    Signal {
+        id,
+        kind: d.kind,
+        unresponsive: d.unresponsive,
+        label: d.label,
+        session_id: anchor.session_id.to_string(),
+        tab_id: anchor.tab_id.as_deref().map(str::to_owned),
+        view_id: anchor.view_id.to_string(),
+        route_template: keys::route_template(&anchor.route),
+        element_key: d.element_key,
+        start_ms: anchor.timestamp_ms,
+        end_ms: d.end_ms.max(anchor.timestamp_ms),
+        decided_at_ms: decided.at_ms(),
+        evidence: d.evidence,
+    }
+}
+
+#[allow(clippy::cast_precision_loss)]
+fn ms(v: i64) -> f64 {
+    v as f64
+}
+
+/// The thresholds a rule uses, by config field name.
+pub(crate) fn thresholds(kind: SignalKind, rules: &Rules) -> BTreeMap<Cow<'static, str>, f64> {
+    let c = rules.config();
+    let mut m: BTreeMap<Cow<'static, str>, f64> = BTreeMap::new();
+    let mut put = |k: &'static str, v: f64| {
+        m.insert(Cow::Borrowed(k), v);
+    };
+    match kind {
+        SignalKind::RageClick => {
+            put("rage_min_clicks", f64::from(c.rage_min_clicks));
+            put("rage_max_gap_ms", ms(c.rage_max_gap_ms));
+            put("rage_max_span_ms", ms(c.rage_max_span_ms));
+            put("rage_radius_px", c.rage_radius_px);
+            put("rage_unresponsive_ms", ms(c.rage_unresponsive_ms));
+            put("rage_unresponsive_clicks", f64::from(c.rage_unresponsive_clicks));
+            put("responsive_repeat_ms", ms(c.responsive_repeat_ms));
+        }
+        SignalKind::DeadClick | SignalKind::SlowClick | SignalKind::Undetermined | SignalKind::DisabledClick => {
+            put("dead_window_ms", ms(c.dead_window_ms));
+            put("slow_after_ms", ms(c.slow_after_ms));
+            put("click_debounce_ms", ms(c.click_debounce_ms));
+            put("far_mutation_ms", ms(c.far_mutation_ms));
+            put("network_initiated_ms", ms(c.network_initiated_ms));
+            put("scroll_liveness_ms", ms(c.scroll_liveness_ms));
+            put("selection_liveness_ms", ms(c.selection_liveness_ms));
+            put("focus_liveness_ms", ms(c.focus_liveness_ms));
+            put("visibility_liveness_ms", ms(c.visibility_liveness_ms));
+            put("pointerdown_lookback_ms", ms(c.pointerdown_lookback_ms));
+            put("busy_window_ms", ms(c.busy_window_ms));
+            put("busy_mutations_per_sec", c.busy_mutations_per_sec);
+        }
+        SignalKind::ErrorClick => {
+            put("error_window_ms", ms(c.error_window_ms));
+            put("network_initiated_ms", ms(c.network_initiated_ms));
+            put("dead_window_ms", ms(c.dead_window_ms));
+        }
+        SignalKind::UTurn => {
+            put("u_turn_max_ms", ms(c.u_turn_max_ms));
+            put("u_turn_max_clicks", f64::from(c.u_turn_max_clicks));
+            put("u_turn_max_scroll_px", c.u_turn_max_scroll_px);
+        }
+        SignalKind::FormAbandon => {
+            put("form_abandon_min_ms", ms(c.form_abandon_min_ms));
+            put("form_abandon_min_fields", f64::from(c.form_abandon_min_fields));
+        }
+        SignalKind::ValidationLoop => {
+            put("validation_loop_min_submits", f64::from(c.validation_loop_min_submits));
+            put("validation_window_ms", ms(c.validation_window_ms));
+        }
+        SignalKind::ServerError => {}
+    }
+    m
+}
+
+/// A fresh evidence record for `kind`.
+pub(crate) fn evidence(kind: SignalKind, rules: &Rules, event_ids: Vec<String>) -> Evidence {
+    Evidence {
+        rule: Cow::Borrowed(kind.as_str()),
+        rule_version: RULE_VERSION,
+        thresholds: thresholds(kind, rules),
+        event_ids,
+        ..Evidence::default()
+    }
+}
+
+pub(crate) fn measure(ev: &mut Evidence, name: &'static str, v: f64) {
+    ev.measurements.insert(Cow::Borrowed(name), v);
+}
+
+pub(crate) fn measure_ms(ev: &mut Evidence, name: &'static str, v: i64) {
+    measure(ev, name, ms(v));
+}
+
+pub(crate) fn detail(ev: &mut Evidence, name: &'static str, v: impl Into<String>) {
+    ev.details.insert(Cow::Borrowed(name), v.into());
+}
+
+/// Runs the suppression checks in order; returns the first match and fills `checked`.
+pub(crate) fn check(
+    checks: &[(Suppression, &dyn Fn() -> bool)],
+    checked: &mut Vec<Suppression>,
+) -> Option<Suppression> {
+    for (s, f) in checks {
+        checked.push(*s);
+        if f() {
+            return Some(*s);
+        }
+    }
+    None
+}
+
+fn emitted(decided: Decided, h: Horizon) -> bool {
+    let after = h.emitted_through_ms;
+    match decided {
+        Decided::At(t) => after.is_none_or(|a| t > a) && (t <= h.watermark_ms || h.session_closed),
+        Decided::AtClose => h.session_closed,
+        Decided::Pending(_) => false,
+    }
+}
+
+/// Judges everything decidable in one session's events at the given horizon.
+///
+/// # Contract
+/// - `events` are one session's events ordered by `(timestamp_ms, seq)` as the sessionizer emits
+///   them. They must include every event with `timestamp_ms <= horizon.watermark_ms`; later ones
+///   may be present too. Out-of-order input never panics but is out of contract.
+/// - Every candidate gets a decision time that depends only on the events (never on the
+///   watermark). A call returns the items decided in `(emitted_through_ms, watermark_ms]`, or every
+///   item decided after `emitted_through_ms` if the session is closed. Chain calls with
+///   [`Horizon::next`] and each signal, suppressed candidate and episode is emitted exactly once,
+///   whatever the batching; the union equals one call over the closed session.
+/// - Nothing is emitted whose window is still open at the watermark: a dead click waits for its
+///   7 s, a rage burst for its gap to elapse, an episode for its 10 s and all its candidates.
+/// - The caller may drop events with `timestamp_ms < retain_from_ms` of the result, provided it
+///   passes that value as `retained_from_ms` next time.
+/// - Ids are deterministic, so even re-running the same horizon twice is harmless downstream.
+pub fn detect(events: &[Event<'_>], horizon: Horizon, rules: &Rules) -> Detection {
+    let cx = Cx::new(events, horizon, rules);
+    let mut out = Out::default();
+    rules::rage::run(&cx, &mut out);
+    rules::click::run(&cx, &mut out);
+    rules::nav::run(&cx, &mut out);
+    rules::form::run(&cx, &mut out);
+    rules::server::run(&cx, &mut out);
+    let composed = episode::compose(&cx, &out);
+
+    let mut det = Detection::default();
+    let mut next: Option<i64> = None;
+    let mut wake = |d: Decided| {
+        if let Decided::Pending(Some(t)) = d {
+            next = Some(next.map_or(t, |n: i64| n.min(t)));
+        }
+    };
+    for r in &out.records {
+        wake(r.decided);
+    }
+    for (_, d) in &composed.episodes {
+        wake(*d);
+    }
+    det.next_decision_ms = next;
+
+    // Retention: everything that can still matter, widened so that no click train or episode
+    // chain is cut in the middle (their later parts depend on their starts).
+    let mut interest = cx.base_ms();
+    for r in out.records.iter().filter(|r| r.decided.is_pending()) {
+        interest = interest.min(r.anchor_ms);
+    }
+    for &t in out.interest.iter().chain(composed.pinned.iter()) {
+        interest = interest.min(t);
+    }
+    loop {
+        let mut changed = false;
+        for &(start, last) in out.trains.iter().chain(composed.chains.iter()) {
+            if last >= interest && start < interest {
+                interest = start;
+                changed = true;
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    det.retain_from_ms = interest.saturating_sub(rules.max_lookback_ms()).min(horizon.watermark_ms);
+    if let Some(prev) = horizon.retained_from_ms {
+        // Never ask for events the caller no longer has.
+        det.retain_from_ms = det.retain_from_ms.max(prev);
+    }
+
+    for o in out.outcomes {
+        if !emitted(o.decided, horizon) {
+            continue;
+        }
+        match o.class {
+            Class::Signal => det.signals.push(o.signal),
+            Class::Undetermined => det.undetermined.push(o.signal),
+            Class::Suppressed(reason) => det.suppressed.push(crate::signal::Suppressed { reason, candidate: o.signal }),
+        }
+    }
+    for (ep, d) in composed.episodes {
+        if emitted(d, horizon) {
+            det.episodes.push(ep);
+        }
+    }
+    let order = |s: &Signal| (s.start_ms, crate::signal::episode_priority(s.kind, s.unresponsive), s.id.clone());
+    det.signals.sort_by_cached_key(order);
+    det.undetermined.sort_by_cached_key(order);
+    det.suppressed.sort_by_cached_key(|s| order(&s.candidate));
+    det.episodes.sort_by_cached_key(|e| (e.start_ms, e.id.clone()));
+    det
+}

@@ -1,0 +1,74 @@
+//! Server errors from log lines (DESIGN §4): every line at or above `server_error_min_level` is a
+//! `server_error` signal keyed by `log:<service>:<normalized message>` — numbers, ids, hex, UUIDs
+//! and e-mail addresses replaced — so the same error with different values groups into one
+//! incident, and a storm of identical lines within the episode window is one episode.
+
+use std::borrow::Cow;
+
+use crate::detect::{self, build_signal, Class, Cx, Draft, Out};
+use crate::event::EventKind;
+use crate::keys;
+use crate::signal::SignalKind;
+
+/// Longest element key kept for a log line (the fingerprint hashes it anyway; this keeps
+/// incident listings readable and state small).
+const MAX_KEY_BYTES: usize = 256;
+
+pub(crate) fn run<'e>(cx: &Cx<'e, '_>, out: &mut Out<'e>) {
+    let min = cx.rules.config().server_error_min_level;
+    for e in cx.ev {
+        let EventKind::Log { service, level, message } = &e.kind else {
+            continue;
+        };
+        if *level < min || cx.skip(e.timestamp_ms) {
+            continue;
+        }
+        let decided = cx.by_event(e.timestamp_ms);
+        let mut key = format!("log:{}:{}", service.trim(), keys::normalize_log_message(message));
+        if key.len() > MAX_KEY_BYTES {
+            let mut cut = MAX_KEY_BYTES;
+            while !key.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            key.truncate(cut);
+        }
+        if decided.is_pending() {
+            out.record(
+                e.tab_id.as_deref(),
+                &e.view_id,
+                detect::KeyMatch::Exact(keys::fnv(&key)),
+                e.timestamp_ms,
+                decided,
+            );
+            continue;
+        }
+        let kind = SignalKind::ServerError;
+        let mut ev = detect::evidence(kind, cx.rules, vec![e.event_id.to_string()]);
+        detect::detail(&mut ev, "service", service.trim());
+        detect::detail(
+            &mut ev,
+            "level",
+            match level {
+                crate::LogLevel::Trace => "trace",
+                crate::LogLevel::Debug => "debug",
+                crate::LogLevel::Info => "info",
+                crate::LogLevel::Warn => "warn",
+                crate::LogLevel::Error => "error",
+                crate::LogLevel::Fatal => "fatal",
+            },
+        );
+        let signal = build_signal(
+            e,
+            decided,
+            Draft {
+                kind,
+                label: Cow::Borrowed("server_error"),
+                element_key: key,
+                end_ms: e.timestamp_ms,
+                evidence: ev,
+                unresponsive: false,
+            },
+        );
+        out.outcome(Class::Signal, e, decided, signal);
+    }
+}
