@@ -10,10 +10,14 @@ pub mod apikey;
 pub mod codec;
 pub mod event;
 pub mod registry;
+pub mod sessionized;
+pub mod signal;
 
 pub use apikey::{hash_api_key, ApiKeyRecord};
 pub use codec::{decode, encode, encode_to_vec, CodecError, Record};
 pub use event::RawEvent;
+pub use sessionized::{SessionSummary, Sessionized};
+pub use signal::{EvidenceRecord, SignalRecord};
 
 /// The JSON Schema of the ingest API (`POST /v1/events` and `POST /v1/logs`), served by the gateway at
 /// `GET /v1/schema/events.json`.

@@ -19,8 +19,13 @@ pub struct SchemaVersion {
 
 /// The sources, oldest first within a family. Adding a version: add the file here; the tests check it
 /// against the previous one.
-const SOURCES: &[(&str, u32, &str)] =
-    &[("event", 1, include_str!("../avro/event.v1.avsc")), ("apikey", 1, include_str!("../avro/apikey.v1.avsc"))];
+const SOURCES: &[(&str, u32, &str)] = &[
+    ("event", 1, include_str!("../avro/event.v1.avsc")),
+    ("apikey", 1, include_str!("../avro/apikey.v1.avsc")),
+    ("sessionized", 1, include_str!("../avro/sessionized.v1.avsc")),
+    ("session", 1, include_str!("../avro/session.v1.avsc")),
+    ("signal", 1, include_str!("../avro/signal.v1.avsc")),
+];
 
 pub struct Registry {
     versions: Vec<SchemaVersion>,

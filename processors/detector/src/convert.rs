@@ -1,0 +1,190 @@
+//! Sessionized Avro records → the rules' input model, and signals → their Avro record.
+
+use std::borrow::Cow;
+
+use friction_rules::{
+    Event, EventKind, LogLevel, Modifiers, MouseButton, NavigationKind, Signal, Target as RuleTarget,
+};
+use friction_schemas::sessionized::Sessionized;
+use friction_schemas::signal::{EvidenceRecord, SignalRecord};
+
+fn own(s: &str) -> Cow<'static, str> {
+    Cow::Owned(s.to_string())
+}
+
+fn own_opt(s: &Option<Cow<'_, str>>) -> Option<Cow<'static, str>> {
+    s.as_deref().map(own)
+}
+
+fn navigation_kind(kind: &str) -> NavigationKind {
+    match kind {
+        "push" => NavigationKind::Push,
+        "pop" => NavigationKind::Pop,
+        "replace" => NavigationKind::Replace,
+        "reload" => NavigationKind::Reload,
+        "hash" => NavigationKind::Hash,
+        _ => NavigationKind::Load,
+    }
+}
+
+fn log_level(level: &str) -> LogLevel {
+    match level {
+        "trace" => LogLevel::Trace,
+        "debug" => LogLevel::Debug,
+        "warn" | "warning" => LogLevel::Warn,
+        "error" | "err" => LogLevel::Error,
+        "fatal" | "critical" => LogLevel::Fatal,
+        _ => LogLevel::Info,
+    }
+}
+
+/// The leading number of a length bucket such as `"6-20"` or `"21+"`; 0 when absent.
+fn length_bucket(bucket: Option<&str>) -> u32 {
+    bucket
+        .and_then(|b| b.split(|c: char| !c.is_ascii_digit()).find(|s| !s.is_empty()))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+/// The rules' view of one sessionized event (owned: it may be kept in state). `None` for event
+/// types the rules do not know.
+pub fn to_rule_event(s: &Sessionized<'_>) -> Option<Event<'static>> {
+    let e = &s.event;
+    let kind = match e.event_type.as_ref() {
+        "click" => {
+            let click = e.click.as_ref();
+            let has = |m: &str| click.is_some_and(|c| c.modifiers.iter().any(|x| x.eq_ignore_ascii_case(m)));
+            let t = e.target.clone().unwrap_or_default();
+            let href = own_opt(&t.href);
+            let download = href.as_deref().is_some_and(|h| h.contains("download"));
+            EventKind::Click {
+                button: MouseButton::from_dom(click.map(|c| c.button.clamp(0, 255) as u16).unwrap_or(0)),
+                modifiers: Modifiers { alt: has("alt"), ctrl: has("ctrl"), meta: has("meta"), shift: has("shift") },
+                target: RuleTarget {
+                    selector: own_opt(&t.selector),
+                    key: own_opt(&t.key),
+                    tag: own_opt(&t.tag),
+                    role: own_opt(&t.role),
+                    text: own_opt(&t.text),
+                    x: t.x,
+                    y: t.y,
+                    interactive: t.interactive,
+                    disabled: t.disabled.unwrap_or(false),
+                    href,
+                    new_tab: t.new_tab.unwrap_or(false),
+                    download,
+                    ignore: t.ignore.iter().map(|i| own(i)).collect(),
+                    r#type: own_opt(&t.r#type),
+                },
+            }
+        }
+        "pageview" => {
+            let n = e.navigation.as_ref();
+            EventKind::Pageview {
+                navigation: navigation_kind(n.map(|n| n.kind.as_ref()).unwrap_or("load")),
+                from: n.and_then(|n| own_opt(&n.from)),
+                to: n.and_then(|n| own_opt(&n.to)),
+            }
+        }
+        "mutation" => {
+            let m = e.mutation.clone().unwrap_or_default();
+            EventKind::Mutation { count: m.count.clamp(0, u32::MAX as i64) as u32, near_target: m.near_target }
+        }
+        "network" => {
+            let n = e.network.as_ref()?;
+            EventKind::Network {
+                method: own(&n.method),
+                url: own(&n.url),
+                status: n.status.and_then(|s| u16::try_from(s).ok()),
+                duration_ms: n.duration_ms.filter(|d| d.is_finite() && *d >= 0.0).map(|d| d as u64),
+                initiator: own_opt(&n.initiator),
+            }
+        }
+        "error" => {
+            let x = e.error.as_ref()?;
+            EventKind::Error {
+                error_type: x.r#type.as_deref().map(own).unwrap_or_default(),
+                message: own(&x.message),
+                fingerprint: own_opt(&x.fingerprint),
+            }
+        }
+        "scroll" => {
+            let sc = e.scroll.clone().unwrap_or_default();
+            EventKind::Scroll { dy: sc.dy, y: sc.y }
+        }
+        "selection" => EventKind::Selection {
+            length: e.selection.as_ref().map(|s| s.length.clamp(0, u32::MAX as i64) as u32).unwrap_or(0),
+        },
+        "focus" => EventKind::Focus,
+        "visibility" => EventKind::Visibility { hidden: e.visibility.as_ref().is_some_and(|v| v.state == "hidden") },
+        "input" => {
+            let i = e.input.as_ref()?;
+            EventKind::Input {
+                field_key: own(&i.field_key),
+                length_bucket: length_bucket(i.length_bucket.as_deref()),
+                invalid: i.invalid,
+            }
+        }
+        "submit" => EventKind::Submit { form_key: e.submit.as_ref().map(|s| own(&s.form_key)) },
+        "custom" => EventKind::Custom { name: e.custom.as_ref().map(|c| own(&c.name)).unwrap_or_default() },
+        "log" => {
+            let l = e.log.as_ref()?;
+            EventKind::Log { service: own(&l.service), level: log_level(&l.level), message: own(&l.message) }
+        }
+        _ => return None,
+    };
+    Some(Event {
+        event_id: own(&e.event_id),
+        session_id: own(&s.session_key),
+        tab_id: own_opt(&e.tab_id),
+        view_id: own(&s.view_id),
+        seq: u64::try_from(s.seq).unwrap_or(0),
+        timestamp_ms: e.timestamp,
+        route: e.route.as_deref().map(own).unwrap_or_default(),
+        url: own_opt(&e.url),
+        kind,
+    })
+}
+
+/// Context a signal record carries beyond what the rules know.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+pub struct SessionContext {
+    pub project_id: String,
+    pub user_id: Option<String>,
+    pub release: Option<String>,
+    pub url: Option<String>,
+}
+
+pub fn to_signal_record(signal: &Signal, ctx: &SessionContext) -> SignalRecord {
+    let ev = &signal.evidence;
+    SignalRecord {
+        id: signal.id.clone(),
+        project_id: ctx.project_id.clone(),
+        fingerprint: signal.fingerprint(&ctx.project_id),
+        kind: signal.kind.as_str().to_string(),
+        unresponsive: signal.unresponsive,
+        label: signal.label.to_string(),
+        session_id: signal.session_id.clone(),
+        tab_id: signal.tab_id.clone(),
+        view_id: signal.view_id.clone(),
+        route_template: signal.route_template.clone(),
+        element_key: signal.element_key.clone(),
+        start_ms: signal.start_ms,
+        end_ms: signal.end_ms,
+        decided_at_ms: signal.decided_at_ms,
+        user_id: ctx.user_id.clone(),
+        release: ctx.release.clone(),
+        url: ctx.url.clone(),
+        episode_id: None,
+        evidence: EvidenceRecord {
+            rule: ev.rule.to_string(),
+            rule_version: i32::try_from(ev.rule_version).unwrap_or(i32::MAX),
+            thresholds: ev.thresholds.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+            event_ids: ev.event_ids.clone(),
+            measurements: ev.measurements.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+            details: ev.details.iter().map(|(k, v)| (k.to_string(), v.clone())).collect(),
+            suppressions_checked: ev.suppressions_checked.iter().map(|s| s.as_str().to_string()).collect(),
+            liveness_json: serde_json::to_string(&ev.liveness).unwrap_or_else(|_| "[]".into()),
+        },
+    }
+}

@@ -1,0 +1,300 @@
+//! Per-partition detector state and the stage handler around it.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+use friction_rules::{detect, Event, Horizon};
+use friction_runtime::stage::{Outputs, StageHandler};
+use friction_schemas::sessionized::Sessionized;
+use friction_schemas::{decode, encode_to_vec};
+use serde::{Deserialize, Serialize};
+
+use crate::convert::{to_rule_event, to_signal_record, SessionContext};
+use crate::rules_file::RulesByProject;
+
+/// Reserved changelog key of a partition's clock.
+const PARTITION_KEY: &str = "\u{0}partition";
+
+#[derive(Debug, Clone)]
+pub struct DetectorConfig {
+    /// A session with no event for this long (event time) is closed: its open windows are judged
+    /// and its state dropped. Match the sessionizer's inactivity gap. Default 30 min.
+    pub session_gap_ms: i64,
+    /// Wall-clock time a partition must be quiet before its watermark starts advancing on its own.
+    /// Default 2 s.
+    pub idle_grace_ms: i64,
+    pub signals_topic: Arc<str>,
+}
+
+impl Default for DetectorConfig {
+    fn default() -> Self {
+        DetectorConfig {
+            session_gap_ms: 30 * 60 * 1000,
+            idle_grace_ms: 2_000,
+            signals_topic: Arc::from(friction_runtime::topics::SIGNALS),
+        }
+    }
+}
+
+/// One session's state: the events the rules may still look at, and how far it was judged.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct SessionState {
+    pub context: SessionContext,
+    pub events: Vec<Event<'static>>,
+    pub emitted_through_ms: Option<i64>,
+    pub retained_from_ms: Option<i64>,
+    pub last_event_ms: i64,
+    pub next_decision_ms: Option<i64>,
+    /// New events since the last judgement.
+    #[serde(default)]
+    pub touched: bool,
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+struct PartitionClock {
+    max_event_ms: Option<i64>,
+    newest_arrival_wall_ms: i64,
+}
+
+/// Every session of one input partition.
+#[derive(Default)]
+pub struct PartitionDetector {
+    sessions: HashMap<String, SessionState>,
+    clock: PartitionClock,
+    dirty: BTreeSet<String>,
+    deleted: BTreeSet<String>,
+    clock_dirty: bool,
+}
+
+/// What one judgement produced.
+#[derive(Default)]
+pub struct Judged {
+    pub signals: Vec<friction_schemas::signal::SignalRecord>,
+    pub suppressed: Vec<&'static str>,
+}
+
+impl PartitionDetector {
+    /// The partition's event-time watermark at wall-clock `now`.
+    pub fn watermark(&self, now_wall_ms: i64, cfg: &DetectorConfig) -> Option<i64> {
+        let max = self.clock.max_event_ms?;
+        let idle = now_wall_ms - self.clock.newest_arrival_wall_ms - cfg.idle_grace_ms;
+        Some(max.saturating_add(idle.max(0)))
+    }
+
+    pub fn open_sessions(&self) -> usize {
+        self.sessions.len()
+    }
+
+    /// Adds one sessionized event to its session (judged at the next [`Self::judge`]).
+    pub fn ingest(&mut self, s: &Sessionized<'_>, now_wall_ms: i64) {
+        let Some(event) = to_rule_event(s) else { return };
+        let key = s.session_key.to_string();
+        let st = self.sessions.entry(key.clone()).or_default();
+        if st.context.project_id.is_empty() {
+            st.context.project_id = s.event.project_id.to_string();
+        }
+        if let Some(u) = &s.event.user_id {
+            st.context.user_id = Some(u.to_string());
+        }
+        if let Some(r) = &s.event.release {
+            st.context.release = Some(r.to_string());
+        }
+        if let Some(u) = &s.event.url {
+            st.context.url = Some(u.to_string());
+        }
+        let ts = event.timestamp_ms;
+        if st.retained_from_ms.is_some_and(|from| ts < from) {
+            // Older than anything the rules still look at: already judged.
+            metrics::counter!("friction_detector_late_events_ignored_total").increment(1);
+            return;
+        }
+        // Keep (timestamp, seq) order; late events slot in.
+        let pos = st.events.partition_point(|e| (e.timestamp_ms, e.seq) <= (ts, event.seq));
+        st.events.insert(pos, event);
+        st.last_event_ms = st.last_event_ms.max(ts);
+        st.touched = true;
+        self.dirty.insert(key);
+        let newer = self.clock.max_event_ms.is_none_or(|m| ts >= m);
+        if newer {
+            self.clock.max_event_ms = Some(ts);
+            self.clock.newest_arrival_wall_ms = now_wall_ms;
+            self.clock_dirty = true;
+        }
+    }
+
+    /// Judges every session that has new events, a decision due, or has closed.
+    pub fn judge(&mut self, now_wall_ms: i64, cfg: &DetectorConfig, rules: &RulesByProject) -> Judged {
+        let mut out = Judged::default();
+        let Some(wm) = self.watermark(now_wall_ms, cfg) else { return out };
+        let due: Vec<String> = self
+            .sessions
+            .iter()
+            .filter(|(_, st)| {
+                st.touched
+                    || st.next_decision_ms.is_some_and(|d| d <= wm)
+                    || wm > st.last_event_ms.saturating_add(cfg.session_gap_ms)
+            })
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in due {
+            let Some(st) = self.sessions.get_mut(&key) else { continue };
+            let closed = wm > st.last_event_ms.saturating_add(cfg.session_gap_ms);
+            let horizon = Horizon {
+                emitted_through_ms: st.emitted_through_ms,
+                watermark_ms: wm,
+                session_closed: closed,
+                retained_from_ms: st.retained_from_ms,
+            };
+            let rules = rules.for_project(&st.context.project_id);
+            let detection = detect(&st.events, horizon, rules);
+            for s in &detection.signals {
+                out.signals.push(to_signal_record(s, &st.context));
+            }
+            for s in &detection.suppressed {
+                out.suppressed.push(s.reason.as_str());
+            }
+            st.emitted_through_ms = Some(st.emitted_through_ms.map_or(wm, |e| e.max(wm)));
+            st.next_decision_ms = detection.next_decision_ms;
+            st.touched = false;
+            if closed {
+                self.sessions.remove(&key);
+                self.dirty.remove(&key);
+                self.deleted.insert(key);
+                continue;
+            }
+            let keep_from = detection.retain_from_ms;
+            if st.retained_from_ms.is_none_or(|r| keep_from > r) {
+                st.events.retain(|e| e.timestamp_ms >= keep_from);
+                st.retained_from_ms = Some(keep_from);
+            }
+            self.dirty.insert(key);
+        }
+        out
+    }
+
+    /// State changes since the last call: (key, Some(json)) or (key, None) for deleted sessions.
+    pub fn take_changes(&mut self) -> Vec<(String, Option<Vec<u8>>)> {
+        let mut changes = Vec::new();
+        for key in std::mem::take(&mut self.deleted) {
+            changes.push((key, None));
+        }
+        for key in std::mem::take(&mut self.dirty) {
+            if let Some(st) = self.sessions.get(&key) {
+                if let Ok(json) = serde_json::to_vec(st) {
+                    changes.push((key, Some(json)));
+                }
+            }
+        }
+        if std::mem::take(&mut self.clock_dirty) {
+            if let Ok(json) = serde_json::to_vec(&self.clock) {
+                changes.push((PARTITION_KEY.to_string(), Some(json)));
+            }
+        }
+        changes
+    }
+
+    pub fn restore(&mut self, key: &str, value: Option<&[u8]>) -> Result<(), String> {
+        if key == PARTITION_KEY {
+            if let Some(v) = value {
+                self.clock = serde_json::from_slice(v).map_err(|e| format!("partition clock: {e}"))?;
+            }
+            return Ok(());
+        }
+        match value {
+            Some(v) => {
+                let st: SessionState = serde_json::from_slice(v).map_err(|e| format!("session {key}: {e}"))?;
+                self.sessions.insert(key.to_string(), st);
+            }
+            None => {
+                self.sessions.remove(key);
+            }
+        }
+        Ok(())
+    }
+
+    pub fn approx_bytes(&self) -> usize {
+        self.sessions
+            .iter()
+            .map(|(k, s)| k.len() + 128 + s.events.len() * std::mem::size_of::<Event<'static>>() * 2)
+            .sum()
+    }
+}
+
+/// The detector stage handler: one [`PartitionDetector`] per assigned partition.
+pub struct DetectorHandler {
+    config: DetectorConfig,
+    rules: RulesByProject,
+    partitions: HashMap<i32, PartitionDetector>,
+}
+
+impl DetectorHandler {
+    pub fn new(config: DetectorConfig, rules: RulesByProject) -> Self {
+        DetectorHandler { config, rules, partitions: HashMap::new() }
+    }
+
+    fn emit(&mut self, partition: i32, now_ms: i64, out: &mut Outputs) {
+        let Some(p) = self.partitions.get_mut(&partition) else { return };
+        let judged = p.judge(now_ms, &self.config, &self.rules);
+        for reason in judged.suppressed {
+            metrics::counter!("friction_detector_suppressed_total", "reason" => reason).increment(1);
+        }
+        for record in judged.signals {
+            metrics::counter!("friction_detector_signals_total", "kind" => record.kind.clone()).increment(1);
+            match encode_to_vec(&record) {
+                Ok(bytes) => out.send(&self.config.signals_topic, record.fingerprint.clone(), bytes),
+                Err(e) => tracing::error!(error = %e, signal = %record.id, "could not encode a signal"),
+            }
+        }
+    }
+}
+
+impl StageHandler for DetectorHandler {
+    fn on_message(
+        &mut self,
+        partition: i32,
+        _offset: i64,
+        _key: Option<&[u8]>,
+        payload: &[u8],
+        now_ms: i64,
+        _out: &mut Outputs,
+    ) -> Result<(), String> {
+        let s: Sessionized<'static> = decode(payload).map_err(|e| format!("not a sessionized event: {e}"))?;
+        self.partitions.entry(partition).or_default().ingest(&s, now_ms);
+        Ok(())
+    }
+
+    fn on_tick(&mut self, partition: i32, now_ms: i64, out: &mut Outputs) {
+        self.emit(partition, now_ms, out);
+    }
+
+    fn flush_state(&mut self, out: &mut Outputs) {
+        let now = friction_runtime::now_ms();
+        let partitions: Vec<i32> = self.partitions.keys().copied().collect();
+        for p in partitions {
+            self.emit(p, now, out);
+            if let Some(det) = self.partitions.get_mut(&p) {
+                for (key, value) in det.take_changes() {
+                    match value {
+                        Some(v) => out.put_state(p, key.into_bytes(), v),
+                        None => out.delete_state(p, key.into_bytes()),
+                    }
+                }
+            }
+        }
+    }
+
+    fn restore(&mut self, partition: i32, key: &[u8], value: Option<&[u8]>) -> Result<(), String> {
+        let key = std::str::from_utf8(key).map_err(|e| format!("state key is not UTF-8: {e}"))?;
+        self.partitions.entry(partition).or_default().restore(key, value)
+    }
+
+    fn revoke(&mut self, partition: i32) {
+        self.partitions.remove(&partition);
+    }
+
+    fn state_stats(&self) -> (usize, usize) {
+        let sessions = self.partitions.values().map(|p| p.open_sessions()).sum();
+        let bytes = self.partitions.values().map(|p| p.approx_bytes()).sum();
+        (sessions, bytes)
+    }
+}

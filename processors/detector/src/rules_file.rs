@@ -1,0 +1,100 @@
+//! Rule thresholds per project, from a YAML or JSON file:
+//!
+//! ```yaml
+//! default:            # any RuleConfig field; unset fields keep their documented defaults
+//!   dead_click_timeout_ms: 7000
+//! projects:
+//!   3f2a9c0d1e4b5a6f: # project id
+//!     rage_min_clicks: 4
+//! ```
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use friction_rules::{RuleConfig, Rules};
+use serde::Deserialize;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RulesFile {
+    #[serde(default)]
+    default: Option<RuleConfig>,
+    #[serde(default)]
+    projects: BTreeMap<String, RuleConfig>,
+}
+
+/// The rules in effect for each project.
+pub struct RulesByProject {
+    default: Rules,
+    projects: HashMap<String, Rules>,
+}
+
+impl Default for RulesByProject {
+    fn default() -> Self {
+        RulesByProject { default: Rules::default(), projects: HashMap::new() }
+    }
+}
+
+impl RulesByProject {
+    pub fn for_project(&self, project_id: &str) -> &Rules {
+        self.projects.get(project_id).unwrap_or(&self.default)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RulesFileError {
+    #[error("reading {path}: {source}")]
+    Read { path: String, source: std::io::Error },
+    #[error("{path}: {message}")]
+    Parse { path: String, message: String },
+    #[error("{path}: {scope}: {source}")]
+    Invalid { path: String, scope: String, source: friction_rules::ConfigError },
+}
+
+/// Parses a rules file's text (YAML; JSON is YAML too).
+pub fn parse_rules(text: &str, path: &str) -> Result<RulesByProject, RulesFileError> {
+    let file: RulesFile = serde_norway::from_str(text)
+        .map_err(|e| RulesFileError::Parse { path: path.into(), message: e.to_string() })?;
+    let default_cfg = file.default.unwrap_or_default();
+    let default = Rules::new(default_cfg).map_err(|source| RulesFileError::Invalid {
+        path: path.into(),
+        scope: "default".into(),
+        source,
+    })?;
+    let mut projects = HashMap::new();
+    for (project, cfg) in file.projects {
+        let rules = Rules::new(cfg).map_err(|source| RulesFileError::Invalid {
+            path: path.into(),
+            scope: format!("projects.{project}"),
+            source,
+        })?;
+        projects.insert(project, rules);
+    }
+    Ok(RulesByProject { default, projects })
+}
+
+pub fn load_rules(path: Option<&Path>) -> Result<RulesByProject, RulesFileError> {
+    match path {
+        None => Ok(RulesByProject::default()),
+        Some(p) => {
+            let display = p.display().to_string();
+            let text =
+                std::fs::read_to_string(p).map_err(|source| RulesFileError::Read { path: display.clone(), source })?;
+            parse_rules(&text, &display)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_fields_and_bad_values_are_named() {
+        let err =
+            parse_rules("default:\n  rage_minimum: 3\n", "r.yaml").err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(err.contains("rage_minimum"), "{err}");
+        assert!(parse_rules("projects:\n  p1: {}\n", "r.yaml").is_ok());
+        assert!(parse_rules("", "r.yaml").is_ok() || parse_rules("{}", "r.yaml").is_ok());
+    }
+}

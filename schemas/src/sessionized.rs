@@ -1,0 +1,109 @@
+//! What the sessionizer produces: every event placed in its split session and view
+//! (`friction.sessionized.v1`, family `sessionized`) and one summary per closed split session
+//! (`friction.sessions.v1`, family `session`).
+//!
+//! Both are keyed by the input key `project_id:session_id`, so a session's events and its summaries
+//! stay on the partition its input came from. A split session is named by its `session_key`
+//! (`<sessionId>#<anchor ms>`); see `avro/sessionized.v1.avsc` and `avro/session.v1.avsc` for every
+//! field's meaning.
+
+use std::borrow::Cow;
+
+use serde::{Deserialize, Serialize};
+
+use crate::codec::Record;
+use crate::event::RawEvent;
+
+/// `closeReason` of a split that ended because the watermark passed its last event time plus the
+/// inactivity gap, or because a later event came after that gap.
+pub const CLOSE_INACTIVITY: &str = "inactivity";
+/// `closeReason` of a split that ended because it reached the maximum session duration.
+pub const CLOSE_MAX_DURATION: &str = "max_duration";
+
+/// One event placed in its split session and view. Strings are `Cow` like in [`RawEvent`], so a
+/// stage can emit borrowed data; decoded records own their strings (`Sessionized<'static>`).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Sessionized<'a> {
+    /// The input event, unchanged.
+    pub event: RawEvent<'a>,
+    /// `<sessionId>#<anchor>`: the split session.
+    pub session_key: Cow<'a, str>,
+    /// 0-based position in the split session's output.
+    pub seq: i64,
+    /// Client viewId, or `<sessionKey>:v<viewIndex>` when the client gave none.
+    pub view_id: Cow<'a, str>,
+    /// 0-based view number within the split session.
+    pub view_index: i32,
+    /// Arrived after the watermark passed its time; emitted at once, out of time order.
+    pub late: bool,
+    /// The split's anchor: event time of its first event, epoch ms.
+    pub session_start: i64,
+}
+
+impl Record for Sessionized<'_> {
+    const FAMILY: &'static str = "sessionized";
+}
+
+impl Sessionized<'_> {
+    /// The Kafka key: the input key `project_id:session_id`.
+    pub fn key(&self) -> String {
+        self.event.key()
+    }
+}
+
+/// The summary of one closed split session.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionSummary {
+    pub project_id: String,
+    pub session_id: String,
+    /// `<sessionId>#<anchor>`, as on the split's sessionized events.
+    pub session_key: String,
+    /// Earliest event time in the split (epoch ms); late events may lie before the anchor.
+    pub start: i64,
+    /// Latest event time in the split (epoch ms).
+    pub end: i64,
+    /// `end - start`.
+    pub duration_ms: i64,
+    /// Events emitted for the split, late ones included, duplicates excluded.
+    pub events: i64,
+    /// Number of views (highest viewIndex + 1).
+    pub views: i64,
+    /// Events of type `click`.
+    pub clicks: i64,
+    /// Events of type `error` plus log lines of level `error` or `fatal`.
+    pub errors: i64,
+    /// Distinct routes in first-emitted order, at most [`MAX_SUMMARY_ROUTES`].
+    pub routes: Vec<String>,
+    /// More distinct routes were seen than `routes` holds.
+    pub routes_truncated: bool,
+    /// Release of the last emitted event that named one.
+    pub release: Option<String>,
+    /// userId of the last emitted event that named one.
+    pub user_id: Option<String>,
+    /// [`CLOSE_INACTIVITY`] or [`CLOSE_MAX_DURATION`].
+    pub close_reason: String,
+    /// Events of the split flagged `late`.
+    pub late_events: i64,
+    /// Duplicate eventIds dropped while this split was current.
+    pub duplicates_dropped: i64,
+}
+
+/// How many distinct routes a summary lists.
+pub const MAX_SUMMARY_ROUTES: usize = 50;
+
+impl Record for SessionSummary {
+    const FAMILY: &'static str = "session";
+}
+
+impl SessionSummary {
+    /// The Kafka key: `project_id:session_id`.
+    pub fn key(&self) -> String {
+        let mut k = String::with_capacity(self.project_id.len() + 1 + self.session_id.len());
+        k.push_str(&self.project_id);
+        k.push(':');
+        k.push_str(&self.session_id);
+        k
+    }
+}

@@ -1,0 +1,49 @@
+//! A frustration signal on `friction.signals.v1` (schema family `signal`), keyed by its incident
+//! fingerprint so one incident is counted by one consumer.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::codec::Record;
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SignalRecord {
+    pub id: String,
+    pub project_id: String,
+    pub fingerprint: String,
+    pub kind: String,
+    pub unresponsive: bool,
+    pub label: String,
+    pub session_id: String,
+    pub tab_id: Option<String>,
+    pub view_id: String,
+    pub route_template: String,
+    pub element_key: String,
+    pub start_ms: i64,
+    pub end_ms: i64,
+    pub decided_at_ms: Option<i64>,
+    pub user_id: Option<String>,
+    pub release: Option<String>,
+    pub url: Option<String>,
+    pub episode_id: Option<String>,
+    pub evidence: EvidenceRecord,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EvidenceRecord {
+    pub rule: String,
+    pub rule_version: i32,
+    pub thresholds: BTreeMap<String, f64>,
+    pub event_ids: Vec<String>,
+    pub measurements: BTreeMap<String, f64>,
+    pub details: BTreeMap<String, String>,
+    pub suppressions_checked: Vec<String>,
+    pub liveness_json: String,
+}
+
+impl Record for SignalRecord {
+    const FAMILY: &'static str = "signal";
+}
