@@ -539,6 +539,22 @@ ch_status() {
 }
 
 # ---------------------------------------------------------------------------------------------
+# The browser SDK's tests (not a service): Debian's headless Chromium, Node.js 20 or later, and the
+# npm packages of sdk/package-lock.json (playwright-core drives /usr/bin/chromium; no browser download).
+
+sdk_install() {
+    ensure_packages chromium
+    if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+        ensure_packages nodejs npm
+    fi
+    local major
+    major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+    ((major >= 20)) || die "the SDK tests need Node.js 20 or later (found $(node --version 2>/dev/null || echo none))"
+    log "sdk: npm ci (sdk/package-lock.json)"
+    (cd "$SERVICES_REPO_ROOT/sdk" && npm ci --no-audit --no-fund --prefer-offline --loglevel=error)
+}
+
+# ---------------------------------------------------------------------------------------------
 # dispatch
 
 ENV_FILE="$SERVICES_DIR/env"

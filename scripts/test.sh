@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The README's test command: installs what is missing, starts the local services
-# (scripts/services.sh), runs the whole Rust suite once with cargo-nextest against them, and stops
-# the services it started (only those), also on failure or Ctrl-C.
+# (scripts/services.sh), runs the whole Rust suite once with cargo-nextest against them, then the
+# browser SDK's tests (sdk/: Node's test runner, headless Chromium, the demo shop, the real gateway),
+# and stops the services it started (only those), also on failure or Ctrl-C.
 #
 # Usage: scripts/test.sh [NEXTEST ARGS...]
 #   scripts/test.sh                      # everything
@@ -11,6 +12,7 @@
 #   FRICTION_SERVICES_DIR   where the services keep their data (default <repo>/.services)
 #   FRICTION_SKIP_FMT=1     skip the `cargo fmt --check` phase
 #   FRICTION_KEEP_SERVICES=1  leave the services this run started running afterwards
+#   FRICTION_SKIP_SDK=1     skip the browser SDK phase (and installing Chromium and its npm packages)
 #
 # The tests read FRICTION_TEST_BROKERS, FRICTION_TEST_POSTGRES_URL and FRICTION_TEST_CLICKHOUSE_URL.
 
@@ -42,6 +44,7 @@ phase_done() {
 # foreground command has finished, so this is what lets a TERM or Ctrl-C stop a long build or test
 # run at once and still stop the services.
 CHILD=""
+SDK_PGID="" # the SDK phase runs in its own process group (node, Chromium, friction up)
 run_child() {
     local rc=0
     "$@" &
@@ -55,6 +58,16 @@ STARTED=()
 cleanup() {
     local rc=$?
     set +e
+    if [[ -n $SDK_PGID ]] && kill -0 "$SDK_PGID" 2>/dev/null; then
+        log "interrupted: stopping the SDK tests (process group $SDK_PGID)"
+        kill -TERM -- "-$SDK_PGID" 2>/dev/null
+        local i
+        for ((i = 0; i < 25; i++)); do
+            kill -0 -- "-$SDK_PGID" 2>/dev/null || break
+            sleep 0.2
+        done
+        kill -KILL -- "-$SDK_PGID" 2>/dev/null
+    fi
     if [[ -n $CHILD ]] && kill -0 "$CHILD" 2>/dev/null; then
         log "interrupted: stopping cargo (pid $CHILD)"
         # Its children first: when CHILD is a subshell running a pipeline, it dies at once and
@@ -81,6 +94,9 @@ cleanup() {
         printf '    %s\n' "${PHASES[@]}"
         printf '    %-10s %5d s\n' total $((SECONDS - T_START))
     fi
+    if [[ -n ${SDK_SUMMARY:-} ]]; then
+        printf 'sdk tests: %s\n' "$SDK_SUMMARY"
+    fi
     # Repeat nextest's summary so that it is the last thing a log reader sees.
     if [[ -n ${TEST_LOG:-} && -f $TEST_LOG ]]; then
         grep -E '^ *Summary \[' "$TEST_LOG" | tail -n 1
@@ -92,7 +108,7 @@ trap cleanup EXIT
 
 # -- phase: install ----------------------------------------------------------------------------
 t=$SECONDS
-log "phase: install (Debian packages, cargo-nextest, tansu, PostgreSQL, ClickHouse)"
+log "phase: install (Debian packages, cargo-nextest, tansu, PostgreSQL, ClickHouse, Chromium, SDK npm packages)"
 ensure_packages "${BUILD_PACKAGES[@]}"
 if ! cargo nextest --version >/dev/null 2>&1; then
     log "installing cargo-nextest"
@@ -101,6 +117,9 @@ fi
 tansu_install
 pg_install
 ch_install
+if [[ ${FRICTION_SKIP_SDK:-0} != 1 ]]; then
+    sdk_install
+fi
 phase_done install "$t"
 
 # -- phase: services ---------------------------------------------------------------------------
@@ -124,6 +143,10 @@ exec 9>&- # release the lock; nothing started from here on inherits it
 # shellcheck source=/dev/null
 source "$ENV_FILE"
 export FRICTION_TEST_BROKERS FRICTION_TEST_POSTGRES_URL FRICTION_TEST_CLICKHOUSE_URL
+# tansu 0.6.0's SQLite engine panics in its idempotent-producer check under load
+# (tansu-storage lite.rs "more or less than one row") and then refuses every request, so the tests
+# talk to it without producer idempotence. Production defaults (and docker-compose's Kafka) keep it on.
+export FRICTION_TEST_KAFKA_PROPERTIES="${FRICTION_TEST_KAFKA_PROPERTIES:-enable.idempotence=false}"
 log "test environment ($ENV_FILE):"
 cat "$ENV_FILE"
 phase_done services "$t"
@@ -174,9 +197,41 @@ else
 fi
 phase_done test "$t"
 
+# -- phase: sdk --------------------------------------------------------------------------------
+# The browser SDK: unit tests, headless Chromium against a recording endpoint, the demo shop, and
+# one test against the real gateway (`friction up`, built above). Runs whether or not the Rust tests
+# passed, so one run shows both.
+sdk_rc=0
+if [[ ${FRICTION_SKIP_SDK:-0} == 1 ]]; then
+    log "phase: sdk skipped (FRICTION_SKIP_SDK=1)"
+else
+    t=$SECONDS
+    log "phase: sdk (cd sdk && npm test: Node's test runner, headless Chromium, demo shop, real gateway)"
+    SDK_LOG=$(mktemp "${TMPDIR:-/tmp}/friction-sdk-test.XXXXXX")
+    # Its own process group, so that an interrupt stops node, Chromium and friction up together.
+    (
+        cd "$REPO_ROOT/sdk"
+        exec setsid bash -c 'npm run --silent test 2>&1 | tee "$1"; exit "${PIPESTATUS[0]}"' sdk-test "$SDK_LOG"
+    ) &
+    CHILD=$!
+    SDK_PGID=$CHILD
+    wait "$CHILD" || sdk_rc=$?
+    CHILD=""
+    SDK_PGID=""
+    sdk_pass=$(sed -n 's/^ℹ pass \([0-9]*\)$/\1/p' "$SDK_LOG" | tail -n 1)
+    sdk_fail=$(sed -n 's/^ℹ fail \([0-9]*\)$/\1/p' "$SDK_LOG" | tail -n 1)
+    SDK_SUMMARY="${sdk_pass:-0} passed, ${sdk_fail:-?} failed (exit $sdk_rc)"
+    rm -f "$SDK_LOG"
+    phase_done sdk "$t"
+fi
+
 if [[ $test_rc -ne 0 ]]; then
-    log "FAILED: cargo nextest exited with $test_rc"
+    log "FAILED: cargo nextest exited with $test_rc (the SDK tests exited with $sdk_rc)"
     exit "$test_rc"
+fi
+if [[ $sdk_rc -ne 0 ]]; then
+    log "FAILED: the SDK tests (cd sdk && npm test) exited with $sdk_rc"
+    exit "$sdk_rc"
 fi
 if [[ $fmt_failed -ne 0 ]]; then
     log "FAILED: the tests passed but cargo fmt --check did not"

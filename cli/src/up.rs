@@ -31,6 +31,37 @@ pub struct UpArgs {
     pub kafka: KafkaArgs,
     #[command(flatten)]
     pub gateway: GatewayArgs,
+    /// Detector thresholds per project (YAML/JSON with `default:` and `projects:`); defaults otherwise.
+    #[arg(long, env = "FRICTION_RULES_FILE")]
+    pub rules_file: Option<std::path::PathBuf>,
+}
+
+type StageThread = std::thread::JoinHandle<Result<(), friction_runtime::stage::StageError>>;
+
+/// The sessionizer and the detector, each its own consumer group, as their binaries run them.
+fn start_stages(
+    kafka: &KafkaArgs,
+    rules_file: Option<&Path>,
+    health: &Health,
+    shutdown: &Shutdown,
+) -> anyhow::Result<Vec<(&'static str, StageThread)>> {
+    use friction_runtime::stage::{spawn_stage, StageConfig};
+    use friction_runtime::topics;
+
+    let mut sessionizer = StageConfig::new("friction-sessionizer", vec![topics::EVENTS.to_string()]);
+    sessionizer.changelog_topic = Some("friction.sessionizer.changelog.v1".into());
+    let handler = friction_sessionizer::handler::SessionizerHandler::new(
+        friction_sessionizer::SessionizerConfig::default(),
+        friction_sessionizer::handler::SessionizerTopics::default(),
+    )?;
+    let s = spawn_stage(sessionizer, kafka, handler, shutdown.clone(), Some(health.register("sessionizer")))?;
+
+    let mut detector = StageConfig::new("friction-detector", vec![topics::SESSIONIZED.to_string()]);
+    detector.changelog_topic = Some("friction.detector.changelog.v1".into());
+    let rules = friction_detector::load_rules(rules_file)?;
+    let handler = friction_detector::DetectorHandler::new(friction_detector::DetectorConfig::default(), rules);
+    let d = spawn_stage(detector, kafka, handler, shutdown.clone(), Some(health.register("detector")))?;
+    Ok(vec![("sessionizer", s), ("detector", d)])
 }
 
 /// Reuses the key in `DIR/api-key` if the store still has it active, or creates a new one.
@@ -129,6 +160,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", args.console_addr))?;
     let gateway = friction_gateway::start(args.gateway.clone(), &kafka, &health, shutdown.clone()).await?;
+    let stages = start_stages(&kafka, args.rules_file.as_deref(), &health, &shutdown)?;
 
     // Announce only once the gateway can authenticate the key it prints.
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
@@ -142,10 +174,18 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     eprintln!("gateway: http://{}/v1/events", gateway.addr);
     eprintln!("console: http://{console}/readyz (metrics at /metrics)");
     eprintln!("key file: {}", data_dir.join("api-key").display());
+    eprintln!("stages: sessionizer, detector (signals on {})", friction_runtime::topics::SIGNALS);
     eprintln!("friction is up; Ctrl-C to stop");
 
     let result = gateway.server.await;
     shutdown.trigger();
+    for (name, thread) in stages {
+        match tokio::task::spawn_blocking(move || thread.join()).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(e))) => eprintln!("{name} stopped with an error: {e}"),
+            _ => eprintln!("{name} did not stop cleanly"),
+        }
+    }
     if embedded.is_some() {
         let _ = std::fs::remove_file(brokers_file(&data_dir));
     }

@@ -30,6 +30,11 @@ fn base_config(args: &KafkaArgs) -> Result<ClientConfig, KafkaSetupError> {
         // Nagle's algorithm plus delayed ACKs adds ~40 ms to small produce requests.
         .set("socket.nagle.disable", "true")
         .set("log_level", "4");
+    Ok(config)
+}
+
+/// The operator's `--kafka-property key=value` settings, applied last so they override defaults.
+fn apply_overrides(mut config: ClientConfig, args: &KafkaArgs) -> Result<ClientConfig, KafkaSetupError> {
     for prop in &args.kafka_properties {
         let (k, v) = prop.split_once('=').ok_or_else(|| KafkaSetupError::BadProperty(prop.clone()))?;
         config.set(k.trim(), v.trim());
@@ -54,7 +59,7 @@ pub fn producer_config(args: &KafkaArgs) -> Result<ClientConfig, KafkaSetupError
         .set("batch.num.messages", "10000")
         .set("partitioner", "murmur2_random")
         .set("statistics.interval.ms", "0");
-    Ok(config)
+    apply_overrides(config, args)
 }
 
 /// Consumer defaults: manual commits (a stage commits only what is durable), start from the
@@ -69,7 +74,7 @@ pub fn consumer_config(args: &KafkaArgs, group_id: &str) -> Result<ClientConfig,
         .set("session.timeout.ms", "10000")
         .set("heartbeat.interval.ms", "1000")
         .set("enable.partition.eof", "false");
-    Ok(config)
+    apply_overrides(config, args)
 }
 
 /// A consumer that reads without a group (assigned partitions, no commits): key caches and tests.
@@ -81,7 +86,7 @@ pub fn reader_config(args: &KafkaArgs) -> Result<ClientConfig, KafkaSetupError> 
         .set("enable.auto.offset.store", "false")
         .set("auto.offset.reset", "earliest")
         .set("enable.partition.eof", "false");
-    Ok(config)
+    apply_overrides(config, args)
 }
 
 /// librdkafka's in-process mock cluster, run on its own thread (the handle is not `Send`), with

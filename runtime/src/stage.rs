@@ -143,6 +143,17 @@ pub trait StageHandler: Send + 'static {
     fn state_stats(&self) -> (usize, usize) {
         (0, 0)
     }
+    /// The lowest input offset of `partition` the handler still needs after a restore (e.g. events
+    /// it buffers but keeps in its state only by offset). Commits never go past it, so a restarted
+    /// stage reads those messages again. `None`: nothing held back.
+    fn commit_floor(&self, _partition: i32) -> Option<i64> {
+        None
+    }
+    /// True when the handler recognises replayed input itself (by offset); the runtime then passes
+    /// every message instead of skipping those already reflected in the restored state.
+    fn recognises_replays(&self) -> bool {
+        false
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -197,6 +208,10 @@ struct Core<H: StageHandler> {
     dead_letter_window: (Instant, u32),
     fatal: Option<StageError>,
     outputs: Outputs,
+    /// Partitions read up to their end (librdkafka's partition-EOF, from the fetch high watermark)
+    /// with nothing since. Only these get ticks: "nothing arrived" on a partition with input still
+    /// waiting means "not read yet", not "quiet", and a backlog must not look idle.
+    at_end: BTreeSet<i32>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -260,7 +275,8 @@ impl<H: StageHandler> Core<H> {
 
     fn handle(&mut self, msg: &BorrowedMessage<'_>) -> Result<(), StageError> {
         let (topic, partition, offset) = (msg.topic(), msg.partition(), msg.offset());
-        let skip = self.skip_below.get(&partition).is_some_and(|&below| offset < below);
+        let skip =
+            !self.handler.recognises_replays() && self.skip_below.get(&partition).is_some_and(|&below| offset < below);
         if !skip {
             let now = crate::now_ms();
             let payload = msg.payload().unwrap_or(&[]);
@@ -307,7 +323,8 @@ impl<H: StageHandler> Core<H> {
 
     fn tick(&mut self) -> Result<(), StageError> {
         let now = crate::now_ms();
-        let partitions: BTreeSet<i32> = self.assigned.iter().map(|(_, p)| *p).collect();
+        let partitions: BTreeSet<i32> =
+            self.assigned.iter().map(|(_, p)| *p).filter(|p| self.at_end.contains(p)).collect();
         let mut outputs = std::mem::take(&mut self.outputs);
         for p in partitions {
             self.handler.on_tick(p, now, &mut outputs);
@@ -362,7 +379,11 @@ impl<H: StageHandler> Core<H> {
         if !self.processed.is_empty() {
             let mut tpl = TopicPartitionList::new();
             for ((topic, p), next) in &self.processed {
-                tpl.add_partition_offset(topic, *p, Offset::Offset(*next))?;
+                let commit = match self.handler.commit_floor(*p) {
+                    Some(floor) => floor.min(*next),
+                    None => *next,
+                };
+                tpl.add_partition_offset(topic, *p, Offset::Offset(commit))?;
             }
             consumer.commit(&tpl, CommitMode::Sync)?;
             self.processed.clear();
@@ -441,7 +462,14 @@ pub struct StageContext<H: StageHandler> {
     core: Arc<Mutex<Core<H>>>,
 }
 
-impl<H: StageHandler> ClientContext for StageContext<H> {}
+impl<H: StageHandler> ClientContext for StageContext<H> {
+    fn error(&self, error: KafkaError, reason: &str) {
+        // Reaching a partition's end is how ticks are gated, not an error.
+        if !matches!(error, KafkaError::PartitionEOF(_)) {
+            tracing::error!(error = %error, reason, "librdkafka error");
+        }
+    }
+}
 
 impl<H: StageHandler> ConsumerContext for StageContext<H> {
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
@@ -480,6 +508,8 @@ impl<H: StageHandler> ConsumerContext for StageContext<H> {
                 }
             }
             for elem in tpl.elements() {
+                // No ticks until the partition has been read to its end.
+                core.at_end.remove(&elem.partition());
                 core.assigned.insert((elem.topic().to_string(), elem.partition()));
                 tracing::info!(stage = %core.config.name, topic = elem.topic(), partition = elem.partition(), "partition assigned");
             }
@@ -513,9 +543,10 @@ pub fn spawn_stage<H: StageHandler>(
         dead_letter_window: (Instant::now(), 0),
         fatal: None,
         outputs: Outputs::default(),
+        at_end: BTreeSet::new(),
     }));
     let mut consumer_cfg: ClientConfig = consumer_config(kafka, &config.name)?;
-    consumer_cfg.set("max.poll.interval.ms", "300000");
+    consumer_cfg.set("max.poll.interval.ms", "300000").set("enable.partition.eof", "true");
     let consumer: BaseConsumer<StageContext<H>> =
         consumer_cfg.create_with_context(StageContext { core: core.clone() })?;
     let topics: Vec<&str> = config.input_topics.iter().map(String::as_str).collect();
@@ -558,7 +589,13 @@ fn run_loop<H: StageHandler>(
             return Err(e);
         }
         match polled {
-            Some(Ok(msg)) => core.handle(&msg)?,
+            Some(Ok(msg)) => {
+                core.at_end.remove(&msg.partition());
+                core.handle(&msg)?
+            }
+            Some(Err(KafkaError::PartitionEOF(p))) => {
+                core.at_end.insert(p);
+            }
             Some(Err(e)) => tracing::warn!(stage = %config.name, error = %e, "consumer error"),
             None => {}
         }
@@ -580,6 +617,7 @@ fn run_loop<H: StageHandler>(
     core.commit_cycle(consumer)
 }
 
+/// Reports consumer lag per partition (high watermark − position).
 fn report_lag<H: StageHandler>(consumer: &BaseConsumer<StageContext<H>>, core: &Core<H>) {
     let Ok(position) = consumer.position() else { return };
     for (topic, p) in &core.assigned {

@@ -20,6 +20,27 @@ pub fn brokers() -> String {
     })
 }
 
+/// Kafka settings for the test broker: defaults, plus `FRICTION_TEST_KAFKA_PROPERTIES`
+/// (comma-separated `key=value`). scripts/test.sh sets `enable.idempotence=false` there because
+/// tansu 0.6.0's SQLite engine panics in its idempotent-producer check under load
+/// (`lite.rs: more or less than one row`) and then refuses every request.
+pub fn kafka() -> friction_runtime::KafkaArgs {
+    let mut args = friction_runtime::KafkaArgs::with_brokers(brokers());
+    args.kafka_properties = kafka_properties();
+    args
+}
+
+/// The extra properties of [`kafka`], for binaries started by tests (`--kafka-property`).
+pub fn kafka_properties() -> Vec<String> {
+    std::env::var("FRICTION_TEST_KAFKA_PROPERTIES")
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
 /// A name no other test run uses.
 pub fn unique(prefix: &str) -> String {
     format!("{prefix}.{}", uuid::Uuid::new_v4().simple())

@@ -131,7 +131,7 @@ async fn signals_come_out_keyed_by_fingerprint_and_survive_a_restart() {
         unique("e2e.det.group"),
     );
     create_topics(&brokers, &[(&input, 3), (&signals, 3), (&changelog, 3), (&dlq, 1)]).await;
-    let kafka = KafkaArgs::with_brokers(&brokers);
+    let kafka = friction_e2e::kafka();
     const SESSIONS: usize = 30;
 
     // First part: a page load and two clicks per session.

@@ -56,7 +56,7 @@ async fn ten_thousand_events_round_trip_through_the_broker() {
     let events_topic = unique("e2e.events");
     let apikeys_topic = unique("e2e.apikeys");
     create_topics(&brokers, &[(&events_topic, 4), (&apikeys_topic, 1)]).await;
-    let kafka = KafkaArgs::with_brokers(&brokers);
+    let kafka = friction_e2e::kafka();
     let dir = tempfile::tempdir().expect("tmp");
     let (_store, key) = store_with_key(dir.path()).await;
     friction_cli::keys::publish_keys(&kafka, &apikeys_topic, std::slice::from_ref(&key.key))
@@ -166,7 +166,7 @@ async fn a_revoked_key_is_refused_within_seconds_of_keys_revoke() {
     let events_topic = unique("e2e.events");
     let apikeys_topic = unique("e2e.apikeys");
     create_topics(&brokers, &[(&events_topic, 1), (&apikeys_topic, 1)]).await;
-    let kafka = KafkaArgs::with_brokers(&brokers);
+    let kafka = friction_e2e::kafka();
     let dir = tempfile::tempdir().expect("tmp");
     let (_store, key) = store_with_key(dir.path()).await;
     friction_cli::keys::publish_keys(&kafka, &apikeys_topic, std::slice::from_ref(&key.key))
@@ -217,7 +217,7 @@ async fn topics_apply_creates_missing_and_reports_differences() {
             "topics:\n  - {{name: {a}, partitions: 2, cleanup: delete, retention_ms: 3600000, key: k, value_schema: event}}\n  - {{name: {b}, partitions: {partitions_b}, cleanup: compact, retention_ms: -1, key: k, value_schema: apikey}}\n"
         )
     };
-    let kafka = KafkaArgs::with_brokers(&brokers);
+    let kafka = friction_e2e::kafka();
     let admin: rdkafka::admin::AdminClient<rdkafka::client::DefaultClientContext> =
         friction_runtime::kafka::producer_config(&kafka).expect("config").create().expect("admin");
     let specs = friction_runtime::topics::parse(&yaml(1)).expect("yaml");

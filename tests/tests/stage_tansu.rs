@@ -177,7 +177,7 @@ fn assert_no_count_lost(seen: &BTreeMap<String, Vec<u64>>, expected: &BTreeMap<S
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn state_survives_a_restart_and_bad_messages_are_dead_lettered() {
     let t = topics().await;
-    let kafka = KafkaArgs::with_brokers(brokers());
+    let kafka = friction_e2e::kafka();
     let mut first = messages(20, 50, 0);
     first.insert(10, ("key-3".into(), b"bad".to_vec()));
     produce(&kafka, &t.input, &first).await;
@@ -222,7 +222,7 @@ async fn state_survives_a_restart_and_bad_messages_are_dead_lettered() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_members_split_partitions_and_state_follows_a_partition() {
     let t = topics().await;
-    let kafka = KafkaArgs::with_brokers(brokers());
+    let kafka = friction_e2e::kafka();
     let (stop_a, handle_a) = start(&t, &kafka);
     produce(&kafka, &t.input, &messages(16, 40, 0)).await;
     let out = reader(&t.output, 4);

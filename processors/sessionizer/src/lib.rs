@@ -1,0 +1,95 @@
+//! The sessionizer's logic, pure and I/O-free: it turns the events of one input partition of
+//! `friction.events.v1` into `friction.sessionized.v1` records (each event placed in its session,
+//! view and sequence) and `friction.sessions.v1` summaries, and describes its own state as
+//! changelog records. The `friction-sessionizer` binary wires it to Kafka.
+//!
+//! # Model
+//!
+//! Everything runs on event time (the `timestamp` the gateway already corrected for client clock
+//! skew). Each input partition has one [`PartitionState`] with one watermark:
+//!
+//! * **watermark** = newest event time seen − `allowed_lateness_ms` (10 s); every event before the
+//!   watermark has been released. A partition that receives nothing moves it on by the wall-clock
+//!   time passed since its newest event arrived, never straight to the wall clock
+//!   ([`PartitionState::advance`]).
+//! * **ordering**: an event is buffered per key (`project_id:session_id`) and released, in
+//!   (timestamp, eventId) order, once the watermark is past it. Across keys, releases and session
+//!   closes happen in time order too, so the whole output is a pure function of the input.
+//! * **duplicates**: the last `dedup_ids` (64) eventIds of a key are remembered as 64-bit hashes; a
+//!   repeat is dropped and counted (`duplicatesDropped`). Events without an id are never duplicates.
+//! * **late events**: an event that arrives behind the watermark is still processed, as a late part
+//!   of its session: emitted at once (next `seq`, current view), flagged `late`, counted. If its key
+//!   has an open split it joins that split, whatever its time (we never reopen or re-split history).
+//!   If not (its session closed already), it opens a new split named after its own time, which stays
+//!   open until the watermark is `allowed_lateness_ms` further, so a late batch forms one split.
+//! * **splits**: a released event starts a new split when it comes at least `inactivity_gap_ms`
+//!   (30 min) after the split's latest event, or at least `max_session_ms` (24 h) after its first.
+//!   A split is named `<sessionId>#<anchor>`, anchor = event time of its first event: deterministic,
+//!   unique per key without remembering earlier splits, and identical on every replay.
+//! * **close**: a split closes when the watermark reaches min(latest event + gap, anchor + max):
+//!   from then on no on-time event can join it. Its [`SessionSummary`] is emitted and its state
+//!   dropped. Never by wall clock, except through the idle rule above. `closeReason` names the
+//!   deadline that bound (a split quiet at its 24 h mark closes as `max_duration`).
+//! * **views**: view 0 starts with the split; a later on-time pageview / navigation event, or an event
+//!   whose client `viewId` differs from the current view's, starts the next. `viewId` is the client's
+//!   when known, else `<sessionKey>:v<viewIndex>`.
+//! * **log lines** (`eventType` `log`, `sessionId` `log:<service>`) are treated like any session:
+//!   ordered, deduplicated, split and summarised (errors count `error`/`fatal` lines), so the
+//!   detector sees them in time order like everything else. A busy log stream is bounded by
+//!   `max_buffered_per_session`: past it, its oldest buffered line is released at once, so a hot key
+//!   degrades to arrival order instead of growing (an event behind what its key already released
+//!   is then emitted as late).
+//! * **time semantics at the edges**: an event exactly at the watermark is on time; a gap of exactly
+//!   `inactivity_gap_ms` splits; ties in time are ordered by eventId, then across keys by key, and a
+//!   close comes before an event of the same time.
+//!
+//! # State and restarts
+//!
+//! [`PartitionState::drain_changelog`] returns the records to write to the compacted changelog
+//! (per key, plus the partition record under [`PARTITION_KEY`]), in the order they must be written;
+//! [`PartitionState::restore`] loads them back. Buffered events are persisted as their input
+//! offsets, not their content (a key's record stays small however busy it is), so after a restore
+//! the runtime must consume input from [`PartitionState::min_needed_offset`] — simplest: never
+//! commit an input offset past it. Replayed input is recognised by offset: it changes nothing
+//! twice, and events that were buffered are buffered again. The encoding is described in
+//! [`state`](crate::state) and rejects anything malformed with a [`StateError`].
+//!
+//! Determinism: with the same input (events and offsets) the outputs are identical, records and
+//! order. The wall-clock arguments matter only through the idle rule, i.e. only when a partition
+//! sits idle; a replay that reads fast sees (almost) no idle time, which is why the idle rule adds
+//! wall time to the newest event time rather than using the wall clock itself.
+
+mod config;
+pub mod handler;
+mod hash;
+mod partition;
+mod session;
+pub mod state;
+mod synthetic;
+
+use friction_schemas::{SessionSummary, Sessionized};
+
+pub use config::{ConfigError, SessionizerConfig};
+pub use partition::{ChangelogRecord, Ingested, PartitionState, Stats, PARTITION_KEY};
+pub use state::{StateError, STATE_VERSION};
+pub use synthetic::{synthetic_stream, SyntheticStream};
+
+/// One output record with its Kafka key (`project_id:session_id`, the input key).
+#[derive(Debug, Clone, PartialEq)]
+// Sessionized is ~99% of the outputs. Boxing it would cost an allocation per event (through the
+// allocator's slow path: it is over 1 KB) to save space only in the caller's reused output vector.
+#[allow(clippy::large_enum_variant)]
+pub enum Emitted {
+    /// For `friction.sessionized.v1`.
+    Sessionized { key: String, record: Sessionized<'static> },
+    /// For `friction.sessions.v1`.
+    Summary { key: String, record: SessionSummary },
+}
+
+impl Emitted {
+    pub fn key(&self) -> &str {
+        match self {
+            Emitted::Sessionized { key, .. } | Emitted::Summary { key, .. } => key,
+        }
+    }
+}

@@ -1,0 +1,726 @@
+//! The state of one input partition: every key's session plus the partition's event-time clock.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::mem;
+use std::sync::Arc;
+
+use friction_schemas::RawEvent;
+
+use crate::config::{ConfigError, SessionizerConfig};
+use crate::hash::event_id_hash;
+use crate::session::{emit_into, Buffered, EventStore, KeyState, Split};
+use crate::state::{self, PartitionRecord, StateError};
+use crate::Emitted;
+
+/// The changelog key under which the partition-level state (watermark, newest event time, last
+/// applied input offset) is stored. It starts with NUL, which no `project_id:session_id` key does.
+pub const PARTITION_KEY: &str = "\u{0}partition";
+
+/// What `ingest` did with an event (for metrics; the outputs are in `out`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ingested {
+    /// Waiting in its session's reorder buffer until the watermark passes it (it may already have
+    /// been released by this very call, e.g. by the buffer cap).
+    Buffered,
+    /// Arrived after the watermark had passed its time: emitted at once, flagged late.
+    Late,
+    /// Its eventId was among the session's recent ones: dropped and counted.
+    Duplicate,
+    /// Its input offset had already been applied before the state was restored: skipped.
+    Replayed,
+    /// Read again after a restore because it was still buffered when the state was written.
+    Rebuffered,
+}
+
+/// Counters since this `PartitionState` was created (not persisted): for metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Input events applied (replays not included).
+    pub events_in: u64,
+    pub duplicates_dropped: u64,
+    pub late_events: u64,
+    /// Events released before the watermark because their session's buffer was full.
+    pub forced_releases: u64,
+    pub replays_skipped: u64,
+    pub rebuffered: u64,
+    pub sessionized_out: u64,
+    pub summaries_out: u64,
+}
+
+/// One changelog write: `value: None` is a tombstone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangelogRecord {
+    pub key: String,
+    pub value: Option<Vec<u8>>,
+}
+
+type Queue = BinaryHeap<Reverse<(i64, Arc<str>)>>;
+
+/// A set of input offsets that are added (almost always) in increasing order and removed in any
+/// order, with its minimum: a sorted deque with removal marks, cleaned from the front. Cheaper than
+/// a B-tree for the one insert and one removal every buffered event costs; its length is bounded
+/// by the offsets between the oldest buffered event and the newest.
+#[derive(Debug, Default)]
+struct OffsetSet {
+    /// (offset, still in the set), sorted by offset.
+    entries: VecDeque<(i64, bool)>,
+    live: usize,
+}
+
+impl OffsetSet {
+    fn insert(&mut self, offset: i64) {
+        match self.entries.back() {
+            Some(&(last, _)) if last >= offset => {
+                // Out of order (restore): keep it sorted.
+                match self.entries.binary_search_by_key(&offset, |e| e.0) {
+                    Ok(i) => {
+                        if !self.entries[i].1 {
+                            self.entries[i].1 = true;
+                            self.live += 1;
+                        }
+                    }
+                    Err(i) => {
+                        self.entries.insert(i, (offset, true));
+                        self.live += 1;
+                    }
+                }
+            }
+            _ => {
+                self.entries.push_back((offset, true));
+                self.live += 1;
+            }
+        }
+    }
+
+    fn remove(&mut self, offset: i64) {
+        if let Ok(i) = self.entries.binary_search_by_key(&offset, |e| e.0) {
+            if self.entries[i].1 {
+                self.entries[i].1 = false;
+                self.live -= 1;
+            }
+        }
+        while self.entries.front().is_some_and(|e| !e.1) {
+            self.entries.pop_front();
+        }
+        if self.entries.is_empty() && self.entries.capacity() > 4096 {
+            self.entries = VecDeque::new();
+        }
+    }
+
+    fn first(&self) -> Option<i64> {
+        self.entries.front().map(|e| e.0)
+    }
+
+    fn len(&self) -> usize {
+        self.live
+    }
+
+    fn capacity_bytes(&self) -> usize {
+        self.entries.capacity() * std::mem::size_of::<(i64, bool)>()
+    }
+}
+
+/// The partition-wide indexes over the keys. Queue entries are lazy: a key's entry may be stale
+/// (the `*_queued` fields of its state say which one is live) and is then dropped or re-queued when
+/// it comes up, so an event costs O(log n) and no entry is ever searched for.
+#[derive(Debug, Default)]
+struct Indexes {
+    /// (event time of the key's earliest buffered event, key): what to release next.
+    release: Queue,
+    /// (close deadline, or an earlier lower bound of it, key): what to close next.
+    close: Queue,
+    /// Input offsets of all buffered (and, after a restore, not yet re-read) events.
+    needed: OffsetSet,
+    /// Keys changed since the last changelog drain.
+    dirty: Vec<Arc<str>>,
+    /// Keys whose session closed with nothing left, to be tombstoned.
+    idle: Vec<Arc<str>>,
+    /// The buffered events themselves.
+    store: EventStore,
+    /// After a restore: per key, the input offsets of events that were buffered when the state was
+    /// written and have not been read again yet (sorted). Empty in steady state.
+    pending: HashMap<Arc<str>, Vec<i64>>,
+}
+
+impl Indexes {
+    /// Gives back the memory of a release queue that emptied after a burst (its capacity otherwise
+    /// stays at the peak number of buffering keys).
+    fn shrink_release_queue(&mut self) {
+        let (len, cap) = (self.release.len(), self.release.capacity());
+        if cap > 1024 && len < cap / 4 {
+            self.release.shrink_to(len * 2);
+        }
+    }
+}
+
+/// All sessions of one input partition plus that partition's watermark.
+///
+/// Event time only: the watermark is the newest event time seen minus the allowed lateness, and
+/// moves on without input only by the wall-clock time since the newest event arrived (see
+/// [`PartitionState::advance`]). Outputs are a pure function of the input sequence (events with
+/// their offsets) and of the wall-clock arguments, which matter only when the partition is idle.
+#[derive(Debug)]
+pub struct PartitionState {
+    cfg: SessionizerConfig,
+    sessions: HashMap<Arc<str>, Box<KeyState>>,
+    idx: Indexes,
+    /// Every event with a time before this has been released; an arriving event before it is late.
+    watermark: i64,
+    max_event_time: Option<i64>,
+    applied_offset: Option<i64>,
+    /// Wall clock at the newest event's arrival, or when the idle clock was (re)started after a
+    /// restore. Not persisted: a restored partition never counts the time it was away as idle time.
+    last_arrival_wall_ms: Option<i64>,
+    partition_dirty: bool,
+    /// `restore` was called: the queues are rebuilt before the next event.
+    queues_stale: bool,
+    scratch_key: String,
+    stats: Stats,
+}
+
+impl PartitionState {
+    pub fn new(cfg: SessionizerConfig) -> Result<Self, ConfigError> {
+        cfg.validate()?;
+        Ok(Self {
+            cfg,
+            sessions: HashMap::new(),
+            idx: Indexes::default(),
+            watermark: i64::MIN,
+            max_event_time: None,
+            applied_offset: None,
+            last_arrival_wall_ms: None,
+            partition_dirty: false,
+            queues_stale: false,
+            scratch_key: String::new(),
+            stats: Stats::default(),
+        })
+    }
+
+    pub fn config(&self) -> &SessionizerConfig {
+        &self.cfg
+    }
+
+    /// Takes one input event (its offset in the input partition, which must grow from call to
+    /// call) and appends to `out` whatever it and the watermark it moves release.
+    ///
+    /// In order: the idle rule is applied for `now_wall_ms` (exactly as if [`Self::advance`] had been
+    /// called first, so interleaving `advance` calls never changes the output); then a duplicate
+    /// eventId is dropped, an event behind the watermark is emitted at once as late, and any other
+    /// event is buffered; then the watermark becomes max(event time seen) − allowed lateness and
+    /// everything it passes is released in (time, key, eventId) order, with sessions closing in time
+    /// order between them.
+    ///
+    /// Offsets at or below what the restored state already applied are replays: they do not change
+    /// the state again, except that events that were buffered when the state was written are
+    /// buffered again ([`Ingested::Rebuffered`]).
+    pub fn ingest(
+        &mut self,
+        offset: i64,
+        event: RawEvent<'static>,
+        now_wall_ms: i64,
+        out: &mut Vec<Emitted>,
+    ) -> Ingested {
+        self.rebuild_queues_if_stale();
+        let partition_replay = self.applied_offset.is_some_and(|a| offset <= a);
+        if !partition_replay {
+            self.idle_advance(now_wall_ms);
+            self.process(out);
+        }
+
+        self.scratch_key.clear();
+        self.scratch_key.reserve(event.project_id.len() + 1 + event.session_id.len());
+        self.scratch_key.push_str(&event.project_id);
+        self.scratch_key.push(':');
+        self.scratch_key.push_str(&event.session_id);
+
+        let ts = event.timestamp;
+        let mut ctx =
+            Ctx { cfg: &self.cfg, idx: &mut self.idx, stats: &mut self.stats, watermark: self.watermark, out };
+        let outcome = match self.sessions.get_mut(self.scratch_key.as_str()) {
+            Some(st) => ctx.apply(st, partition_replay, offset, event),
+            None if partition_replay => Ingested::Replayed,
+            None => {
+                let key: Arc<str> = Arc::from(self.scratch_key.as_str());
+                let project_len = u32::try_from(event.project_id.len()).unwrap_or(u32::MAX);
+                let st = self.sessions.entry(key.clone()).or_insert_with(|| Box::new(KeyState::new(key, project_len)));
+                ctx.apply(st, false, offset, event)
+            }
+        };
+        match outcome {
+            Ingested::Replayed => self.stats.replays_skipped += 1,
+            Ingested::Rebuffered => self.stats.rebuffered += 1,
+            _ => self.stats.events_in += 1,
+        }
+
+        if !partition_replay {
+            self.applied_offset = Some(offset);
+            self.last_arrival_wall_ms = Some(now_wall_ms);
+            let max = self.max_event_time.map_or(ts, |m| m.max(ts));
+            self.max_event_time = Some(max);
+            self.watermark = self.watermark.max(max.saturating_sub(self.cfg.allowed_lateness_ms));
+            self.partition_dirty = true;
+        }
+        self.process(out);
+        outcome
+    }
+
+    /// The idle rule (DESIGN §4): a partition that receives nothing moves its watermark on by the
+    /// wall-clock time passed since its newest event arrived — never straight to the wall clock, so
+    /// old (backfilled, replayed) data is judged as when it was new. This is what closes the last
+    /// session of a quiet night and releases the last click of a session. Appends what it releases
+    /// and closes to `out`.
+    ///
+    /// After a restore the idle clock starts at the first call (the time the partition was away is
+    /// not idle time of its data).
+    pub fn advance(&mut self, now_wall_ms: i64, out: &mut Vec<Emitted>) {
+        self.rebuild_queues_if_stale();
+        self.idle_advance(now_wall_ms);
+        self.process(out);
+    }
+
+    fn idle_advance(&mut self, now_wall_ms: i64) {
+        let Some(max) = self.max_event_time else { return };
+        let Some(arrived) = self.last_arrival_wall_ms else {
+            self.last_arrival_wall_ms = Some(now_wall_ms);
+            return;
+        };
+        let idle = now_wall_ms.saturating_sub(arrived).max(0);
+        let wm = max.saturating_sub(self.cfg.allowed_lateness_ms).saturating_add(idle);
+        if wm > self.watermark {
+            self.watermark = wm;
+            self.partition_dirty = true;
+        }
+    }
+
+    /// Releases buffered events before the watermark and closes sessions whose deadline it reached,
+    /// in time order (a close before an event of the same time).
+    fn process(&mut self, out: &mut Vec<Emitted>) {
+        let wm = self.watermark;
+        loop {
+            let release = self.idx.release.peek().map(|Reverse((t, _))| *t).filter(|t| *t < wm);
+            let close = self.idx.close.peek().map(|Reverse((t, _))| *t).filter(|t| *t <= wm);
+            let take_close = match (release, close) {
+                (None, None) => break,
+                (Some(r), Some(c)) => c <= r,
+                (None, Some(_)) => true,
+                (Some(_), None) => false,
+            };
+            if take_close {
+                self.pop_close(out);
+            } else {
+                self.pop_release(out);
+            }
+        }
+    }
+
+    fn pop_release(&mut self, out: &mut Vec<Emitted>) {
+        let Some(Reverse((t, key))) = self.idx.release.pop() else { return };
+        let Some(st) = self.sessions.get_mut(&*key) else { return };
+        if st.release_queued() != Some(t) {
+            return; // stale entry
+        }
+        st.set_release_queued(None);
+        let Some(front_ts) = st.front_ts() else { return };
+        if front_ts != t {
+            // The buffer's head changed since this entry was queued (a forced release).
+            st.set_release_queued(Some(front_ts));
+            self.idx.release.push(Reverse((front_ts, key)));
+            return;
+        }
+        let Some(b) = st.pop_front() else { return };
+        if let Some(next) = st.front_ts() {
+            st.set_release_queued(Some(next));
+            self.idx.release.push(Reverse((next, key)));
+        } else {
+            self.idx.shrink_release_queue();
+        }
+        let mut ctx =
+            Ctx { cfg: &self.cfg, idx: &mut self.idx, stats: &mut self.stats, watermark: self.watermark, out };
+        ctx.touch(st);
+        ctx.idx.needed.remove(b.offset);
+        if let Some(event) = ctx.idx.store.take(b.slot) {
+            ctx.emit_on_time(st, event);
+        }
+    }
+
+    fn pop_close(&mut self, out: &mut Vec<Emitted>) {
+        let Some(Reverse((t, key))) = self.idx.close.pop() else { return };
+        let Some(st) = self.sessions.get_mut(&*key) else { return };
+        if st.close_queued() != Some(t) {
+            return; // stale entry
+        }
+        st.set_close_queued(None);
+        let Some(split) = st.split.as_ref() else { return };
+        let deadline = split.deadline(&self.cfg);
+        if deadline > t {
+            // The split grew since this entry was queued: wait for its real deadline.
+            st.set_close_queued(Some(deadline));
+            self.idx.close.push(Reverse((deadline, key)));
+            return;
+        }
+        let reason = split.reason_at_deadline(&self.cfg);
+        let mut ctx =
+            Ctx { cfg: &self.cfg, idx: &mut self.idx, stats: &mut self.stats, watermark: self.watermark, out };
+        ctx.touch(st);
+        ctx.close(st, reason);
+        if st.is_idle() {
+            if self.cfg.changelog {
+                self.idx.idle.push(key);
+            } else {
+                self.sessions.remove(&*key);
+            }
+        }
+    }
+
+    /// The changelog writes for everything changed since the last call, in the order they must be
+    /// produced (to the changelog partition with the same number as the input partition):
+    ///
+    /// 1. every changed key's state, sorted by key (a session, or a "closed" marker for a key whose
+    ///    session closed with nothing left);
+    /// 2. the partition record (`PARTITION_KEY`), when it changed;
+    /// 3. tombstones for closed markers that the partition record now covers.
+    ///
+    /// With this order a crash in the middle of a flush never leaves a key older than the partition
+    /// record, which is what makes the replay rules of [`Self::ingest`] exact.
+    pub fn drain_changelog(&mut self) -> Vec<ChangelogRecord> {
+        let mut dirty = mem::take(&mut self.idx.dirty);
+        dirty.sort_unstable();
+        dirty.dedup();
+        let mut records = Vec::with_capacity(dirty.len() + 1);
+        for key in dirty {
+            if let Some(st) = self.sessions.get_mut(&*key) {
+                st.dirty = false;
+                let pending = self.idx.pending.get(&key).map_or(&[][..], Vec::as_slice);
+                records.push(ChangelogRecord { key: key.to_string(), value: Some(state::encode_key(st, pending)) });
+            }
+        }
+        if self.partition_dirty {
+            self.partition_dirty = false;
+            records.push(ChangelogRecord { key: PARTITION_KEY.to_owned(), value: Some(self.partition_bytes()) });
+        }
+        let mut idle = mem::take(&mut self.idx.idle);
+        idle.sort_unstable();
+        idle.dedup();
+        for key in idle {
+            let Some(st) = self.sessions.get(&*key) else { continue };
+            if !st.is_idle() {
+                continue; // a new session started for the key
+            }
+            if self.applied_offset.is_some_and(|a| st.last_offset <= a) && !st.dirty {
+                self.sessions.remove(&*key);
+                records.push(ChangelogRecord { key: key.to_string(), value: None });
+            } else {
+                self.idx.idle.push(key);
+            }
+        }
+        records
+    }
+
+    /// The current changelog value of `key` (or of [`PARTITION_KEY`]); `None` when nothing is kept
+    /// for it (a tombstone).
+    pub fn snapshot(&self, key: &str) -> Option<Vec<u8>> {
+        if key == PARTITION_KEY {
+            return Some(self.partition_bytes());
+        }
+        let pending = self.idx.pending.get(key).map_or(&[][..], Vec::as_slice);
+        self.sessions.get(key).map(|st| state::encode_key(st, pending))
+    }
+
+    fn partition_bytes(&self) -> Vec<u8> {
+        state::encode_partition(&PartitionRecord {
+            watermark: self.watermark,
+            max_event_time: self.max_event_time,
+            applied_offset: self.applied_offset,
+        })
+    }
+
+    /// Loads one changelog record (read from the beginning of the partition's changelog, in order,
+    /// before any input): `None` is a tombstone. A record that does not decode is an error and
+    /// changes nothing.
+    ///
+    /// Afterwards, input must be consumed from [`Self::min_needed_offset`] (when it is `Some` and
+    /// before the committed offset) so the events that were buffered are read again.
+    pub fn restore(&mut self, key: &str, value: Option<&[u8]>) -> Result<(), StateError> {
+        if key == PARTITION_KEY {
+            let p = match value {
+                Some(bytes) => state::decode_partition(bytes, key)?,
+                None => PartitionRecord { watermark: i64::MIN, max_event_time: None, applied_offset: None },
+            };
+            self.watermark = p.watermark;
+            self.max_event_time = p.max_event_time;
+            self.applied_offset = p.applied_offset;
+            self.last_arrival_wall_ms = None;
+            self.partition_dirty = false;
+            self.queues_stale = true;
+            return Ok(());
+        }
+        let restored = match value {
+            Some(bytes) => Some(state::decode_key(bytes, key, self.cfg.dedup_ids)?),
+            None => None,
+        };
+        if let Some(old) = self.sessions.remove(key) {
+            for b in &old.buffer {
+                self.idx.needed.remove(b.offset);
+                self.idx.store.take(b.slot);
+            }
+        }
+        for o in self.idx.pending.remove(key).unwrap_or_default() {
+            self.idx.needed.remove(o);
+        }
+        if let Some((st, pending)) = restored {
+            for &o in &pending {
+                self.idx.needed.insert(o);
+            }
+            if !pending.is_empty() {
+                self.idx.pending.insert(st.key.clone(), pending);
+            }
+            if st.is_idle() {
+                self.idx.idle.push(st.key.clone());
+            }
+            self.sessions.insert(st.key.clone(), Box::new(st));
+        }
+        self.queues_stale = true;
+        Ok(())
+    }
+
+    fn rebuild_queues_if_stale(&mut self) {
+        if !self.queues_stale {
+            return;
+        }
+        self.queues_stale = false;
+        self.idx.release.clear();
+        self.idx.close.clear();
+        for st in self.sessions.values_mut() {
+            st.set_release_queued(None);
+            st.set_close_queued(None);
+            if let Some(front) = st.front_ts() {
+                st.set_release_queued(Some(front));
+                self.idx.release.push(Reverse((front, st.key.clone())));
+            }
+            if let Some(split) = &st.split {
+                let d = split.deadline(&self.cfg);
+                st.set_close_queued(Some(d));
+                self.idx.close.push(Reverse((d, st.key.clone())));
+            }
+        }
+    }
+
+    /// The oldest input offset whose event is still needed (buffered, or to be read again after a
+    /// restore); `None` when nothing is buffered. The input offset committed for this partition must
+    /// not pass it, or a crash would lose the buffered events (the changelog stores their offsets,
+    /// not their content).
+    pub fn min_needed_offset(&self) -> Option<i64> {
+        self.idx.needed.first()
+    }
+
+    /// The last input offset applied (persisted with the partition record).
+    pub fn applied_offset(&self) -> Option<i64> {
+        self.applied_offset
+    }
+
+    /// The current watermark: every event before it has been released. `None` before any event.
+    pub fn watermark(&self) -> Option<i64> {
+        (self.watermark != i64::MIN).then_some(self.watermark)
+    }
+
+    /// Keys with an open session or buffered events.
+    pub fn open_sessions(&self) -> usize {
+        self.sessions.values().filter(|st| !st.is_idle()).count()
+    }
+
+    /// Buffered events (not yet released), including those still to be re-read after a restore.
+    pub fn buffered_events(&self) -> usize {
+        self.idx.needed.len()
+    }
+
+    pub fn stats(&self) -> Stats {
+        self.stats
+    }
+
+    /// An estimate of the heap and inline bytes the state holds (for the state-size metric and the
+    /// per-session budget of DESIGN §9): the session map, each key's state and strings, the queues,
+    /// and buffered events.
+    pub fn approx_state_bytes(&self) -> usize {
+        use std::mem::size_of;
+        let map = self.sessions.capacity() * (size_of::<(Arc<str>, Box<KeyState>)>() + 1);
+        let queues = (self.idx.release.capacity() + self.idx.close.capacity()) * size_of::<Reverse<(i64, Arc<str>)>>();
+        let needed = self.idx.needed.capacity_bytes();
+        let lists = (self.idx.dirty.capacity() + self.idx.idle.capacity()) * size_of::<Arc<str>>();
+        let keys: usize = self.sessions.values().map(|st| key_state_bytes(st, &self.idx.store)).sum();
+        let store = self.idx.store.capacity_bytes();
+        size_of::<Self>() + map + queues + needed + lists + keys + store
+    }
+}
+
+fn key_state_bytes(st: &KeyState, store: &EventStore) -> usize {
+    use std::mem::size_of;
+    // Arc<str> allocation: two counters + the bytes.
+    let key = 16 + st.key.len();
+    let ring = st.ring.capacity() * size_of::<u64>();
+    let waiting = st.buffer.capacity() * size_of::<Buffered>()
+        + st.buffer.iter().map(|b| store.get(b.slot).map_or(0, event_heap_bytes)).sum::<usize>();
+    let split = st.split.as_ref().map_or(0, |s| {
+        s.routes.len()
+            + s.view_client.as_ref().map_or(0, |v| v.len())
+            + s.release.as_ref().map_or(0, |v| v.len())
+            + s.user_id.as_ref().map_or(0, |v| v.len())
+    });
+    size_of::<KeyState>() + key + ring + waiting + split
+}
+
+/// Rough heap bytes of an event's strings (the large ones; optional payloads counted by their text).
+fn event_heap_bytes(e: &RawEvent<'_>) -> usize {
+    let opt = |s: &Option<std::borrow::Cow<'_, str>>| s.as_ref().map_or(0, |s| s.len());
+    e.project_id.len()
+        + e.session_id.len()
+        + e.event_id.len()
+        + e.event_type.len()
+        + e.metadata.len()
+        + opt(&e.user_id)
+        + opt(&e.tab_id)
+        + opt(&e.view_id)
+        + opt(&e.url)
+        + opt(&e.route)
+        + opt(&e.release)
+        + e.target.as_ref().map_or(0, |t| 256 + opt(&t.selector) + opt(&t.text) + opt(&t.href))
+        + e.error.as_ref().map_or(0, |x| x.message.len() + opt(&x.stack))
+        + e.network.as_ref().map_or(0, |n| n.url.len() + 64)
+        + e.log
+            .as_ref()
+            .map_or(0, |l| l.message.len() + l.attributes.iter().map(|(k, v)| k.len() + v.len() + 48).sum::<usize>())
+        + opt(&e.context.user_agent)
+}
+
+/// What the per-event work borrows: everything but the session map.
+struct Ctx<'a> {
+    cfg: &'a SessionizerConfig,
+    idx: &'a mut Indexes,
+    stats: &'a mut Stats,
+    watermark: i64,
+    out: &'a mut Vec<Emitted>,
+}
+
+impl Ctx<'_> {
+    fn touch(&mut self, st: &mut KeyState) {
+        if self.cfg.changelog && !st.dirty {
+            st.dirty = true;
+            self.idx.dirty.push(st.key.clone());
+        }
+    }
+
+    /// The per-key part of `ingest`.
+    fn apply(&mut self, st: &mut KeyState, partition_replay: bool, offset: i64, event: RawEvent<'static>) -> Ingested {
+        if partition_replay || offset <= st.last_offset {
+            // Applied before the state was written. Only an event that was still buffered then is
+            // taken again (its offset is in `pending`); everything else it did is in the state.
+            if st.has_pending() && self.take_pending(st, offset) {
+                self.buffer(st, offset, event);
+                return Ingested::Rebuffered;
+            }
+            return Ingested::Replayed;
+        }
+        self.touch(st);
+        st.last_offset = offset;
+        st.project_len = u32::try_from(event.project_id.len()).unwrap_or(u32::MAX);
+
+        if let Some(h) = event_id_hash(&event.event_id) {
+            if st.seen(h) {
+                match st.split.as_mut() {
+                    Some(split) => split.dups = split.dups.saturating_add(1),
+                    None => st.pending_dups = st.pending_dups.saturating_add(1),
+                }
+                self.stats.duplicates_dropped += 1;
+                return Ingested::Duplicate;
+            }
+            st.remember(h, self.cfg.dedup_ids);
+        }
+
+        let ts = event.timestamp;
+        if ts < self.watermark || ts < st.released_through {
+            self.stats.late_events += 1;
+            if st.split.is_none() {
+                // Its session already closed (or has not started yet): a late event opens a split of
+                // its own, which collects the rest of a late batch for one more allowed lateness.
+                let grace = self.watermark.saturating_add(self.cfg.allowed_lateness_ms);
+                st.split = Some(Split::new(ts, grace, mem::take(&mut st.pending_dups)));
+                self.queue_close(st);
+            }
+            self.emit(st, event, true);
+            return Ingested::Late;
+        }
+
+        self.idx.needed.insert(offset);
+        self.buffer(st, offset, event);
+        if st.buffer.len() > self.cfg.max_buffered_per_session {
+            if let Some(b) = st.pop_front() {
+                self.stats.forced_releases += 1;
+                self.idx.needed.remove(b.offset);
+                if let Some(event) = self.idx.store.take(b.slot) {
+                    self.emit_on_time(st, event);
+                }
+            }
+        }
+        Ingested::Buffered
+    }
+
+    /// Takes `offset` out of the key's offsets still to be re-read after a restore.
+    fn take_pending(&mut self, st: &mut KeyState, offset: i64) -> bool {
+        let Some(pending) = self.idx.pending.get_mut(&st.key) else { return false };
+        let Ok(i) = pending.binary_search(&offset) else { return false };
+        pending.remove(i);
+        if pending.is_empty() {
+            self.idx.pending.remove(&st.key);
+            st.set_has_pending(false);
+        }
+        true
+    }
+
+    fn buffer(&mut self, st: &mut KeyState, offset: i64, event: RawEvent<'static>) {
+        let ts = event.timestamp;
+        let at = st.insert(&mut self.idx.store, offset, event);
+        if at == 0 && st.release_queued().is_none_or(|q| q > ts) {
+            st.set_release_queued(Some(ts));
+            self.idx.release.push(Reverse((ts, st.key.clone())));
+        }
+    }
+
+    /// Makes sure the close queue holds an entry for the open split no later than its deadline.
+    fn queue_close(&mut self, st: &mut KeyState) {
+        let Some(split) = &st.split else { return };
+        let d = split.deadline(self.cfg);
+        if st.close_queued().is_none_or(|q| q > d) {
+            st.set_close_queued(Some(d));
+            self.idx.close.push(Reverse((d, st.key.clone())));
+        }
+    }
+
+    /// Emits an event released in order: first the split rules (a gap of at least the inactivity gap
+    /// since the split's latest event, or the maximum duration since its first, closes it and opens
+    /// a new one), then the view and sequence number.
+    fn emit_on_time(&mut self, st: &mut KeyState, event: RawEvent<'static>) {
+        let ts = event.timestamp;
+        st.released_through = st.released_through.max(ts);
+        if let Some(reason) = st.split.as_ref().and_then(|s| s.split_reason(ts, self.cfg)) {
+            self.close(st, reason);
+        }
+        if st.split.is_none() {
+            st.split = Some(Split::new(ts, i64::MIN, mem::take(&mut st.pending_dups)));
+            self.queue_close(st);
+        }
+        self.emit(st, event, false);
+    }
+
+    fn emit(&mut self, st: &mut KeyState, event: RawEvent<'static>, late: bool) {
+        let Some(split) = st.split.as_mut() else { return };
+        self.out.push(emit_into(&st.key, st.project_len, split, event, late));
+        self.stats.sessionized_out += 1;
+    }
+
+    fn close(&mut self, st: &mut KeyState, reason: &'static str) {
+        let Some(split) = st.split.take() else { return };
+        let record = st.summary(&split, reason);
+        self.out.push(Emitted::Summary { key: st.key.to_string(), record });
+        self.stats.summaries_out += 1;
+    }
+}

@@ -1,0 +1,428 @@
+//! The changelog encoding of the sessionizer's state (the values of
+//! `friction.sessionizer.changelog.v1`).
+//!
+//! A compact hand-rolled binary format rather than Avro: it is private to this stage, written for
+//! every changed key on every commit, and must be cheap. Layout, all integers LEB128 varints (`z` =
+//! zigzag for signed values), strings as varint length + UTF-8:
+//!
+//! ```text
+//! header     F7 <version=1> <kind>
+//! kind 1     session: project_len, z last_offset, z released_through, pending_dups,
+//!            ring_len, ring_len × u64 LE (oldest first),
+//!            offsets_len, z first offset, varint deltas (ascending input offsets of buffered events),
+//!            split flag 0|1, then the split: z anchor, z start, z end, z grace_until, view_index,
+//!            opt-str view_client, events (= next seq), clicks, errors, late, dups, route_count, routes…,
+//!            truncated 0|1, opt-str release, opt-str user_id
+//! kind 2     closed: z last_offset (the key's session closed; kept only as a replay guard)
+//! kind 3     partition (under `PARTITION_KEY`): z watermark, opt z max_event_time, opt z applied_offset
+//! opt-x      0 = none, 1 = some followed by x
+//! ```
+//!
+//! Buffered events are stored as their input offsets, not their content: after a restore they are
+//! read again from the input (see `PartitionState::min_needed_offset`). Decoding checks every length
+//! against the bytes left and rejects trailing bytes, so garbage is an error, never a panic or a
+//! huge allocation.
+
+use std::sync::Arc;
+
+use friction_schemas::sessionized::MAX_SUMMARY_ROUTES;
+
+use crate::session::{KeyState, Split, ROUTE_SEP};
+
+const MAGIC: u8 = 0xF7;
+/// The format version written. Decoding accepts exactly the versions it knows.
+pub const STATE_VERSION: u8 = 1;
+const KIND_SESSION: u8 = 1;
+const KIND_CLOSED: u8 = 2;
+const KIND_PARTITION: u8 = 3;
+
+/// Why a changelog value could not be restored.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StateError {
+    #[error("state record is empty or shorter than its 3-byte header")]
+    TooShort,
+    #[error("state record does not start with the sessionizer marker byte F7 (found {0:#04x})")]
+    BadMagic(u8),
+    #[error("state format version {0} is not supported (this build reads version {STATE_VERSION})")]
+    UnsupportedVersion(u8),
+    #[error("unknown state record kind {0}")]
+    UnknownKind(u8),
+    #[error("a {kind} record cannot be stored under key {key:?}")]
+    KindMismatch { kind: &'static str, key: String },
+    #[error("state record is truncated")]
+    Truncated,
+    #[error("state record is corrupt: {0}")]
+    Corrupt(&'static str),
+}
+
+/// The partition-level state: watermark, newest event time, last applied input offset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct PartitionRecord {
+    pub watermark: i64,
+    pub max_event_time: Option<i64>,
+    pub applied_offset: Option<i64>,
+}
+
+struct Writer(Vec<u8>);
+
+impl Writer {
+    fn new(kind: u8, capacity: usize) -> Self {
+        let mut v = Vec::with_capacity(capacity);
+        v.extend_from_slice(&[MAGIC, STATE_VERSION, kind]);
+        Self(v)
+    }
+    fn u8(&mut self, b: u8) {
+        self.0.push(b);
+    }
+    fn var(&mut self, mut n: u64) {
+        while n >= 0x80 {
+            self.0.push((n as u8) | 0x80);
+            n >>= 7;
+        }
+        self.0.push(n as u8);
+    }
+    fn zig(&mut self, n: i64) {
+        self.var(((n << 1) ^ (n >> 63)) as u64);
+    }
+    fn len(&mut self, n: usize) {
+        self.var(n as u64);
+    }
+    fn str(&mut self, s: &str) {
+        self.len(s.len());
+        self.0.extend_from_slice(s.as_bytes());
+    }
+    fn opt_str(&mut self, s: Option<&str>) {
+        match s {
+            None => self.u8(0),
+            Some(s) => {
+                self.u8(1);
+                self.str(s);
+            }
+        }
+    }
+    fn opt_zig(&mut self, n: Option<i64>) {
+        match n {
+            None => self.u8(0),
+            Some(n) => {
+                self.u8(1);
+                self.zig(n);
+            }
+        }
+    }
+}
+
+struct Reader<'a> {
+    buf: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    fn u8(&mut self) -> Result<u8, StateError> {
+        let (&b, rest) = self.buf.split_first().ok_or(StateError::Truncated)?;
+        self.buf = rest;
+        Ok(b)
+    }
+    fn var(&mut self) -> Result<u64, StateError> {
+        let mut n: u64 = 0;
+        for shift in (0..64).step_by(7) {
+            let b = self.u8()?;
+            let bits = u64::from(b & 0x7f);
+            if shift == 63 && bits > 1 {
+                return Err(StateError::Corrupt("varint overflows 64 bits"));
+            }
+            n |= bits << shift;
+            if b & 0x80 == 0 {
+                return Ok(n);
+            }
+        }
+        Err(StateError::Corrupt("varint longer than 10 bytes"))
+    }
+    fn zig(&mut self) -> Result<i64, StateError> {
+        let n = self.var()?;
+        Ok(((n >> 1) as i64) ^ -((n & 1) as i64))
+    }
+    fn u32(&mut self) -> Result<u32, StateError> {
+        u32::try_from(self.var()?).map_err(|_| StateError::Corrupt("value exceeds 32 bits"))
+    }
+    fn flag(&mut self) -> Result<bool, StateError> {
+        match self.u8()? {
+            0 => Ok(false),
+            1 => Ok(true),
+            _ => Err(StateError::Corrupt("flag is neither 0 nor 1")),
+        }
+    }
+    /// A count of items of at least `min_item_bytes` each: never more than the bytes left can hold,
+    /// so a corrupt count cannot make us allocate.
+    fn count(&mut self, min_item_bytes: usize) -> Result<usize, StateError> {
+        let n = usize::try_from(self.var()?).map_err(|_| StateError::Truncated)?;
+        if n.saturating_mul(min_item_bytes) > self.buf.len() {
+            return Err(StateError::Truncated);
+        }
+        Ok(n)
+    }
+    fn bytes(&mut self, n: usize) -> Result<&'a [u8], StateError> {
+        if n > self.buf.len() {
+            return Err(StateError::Truncated);
+        }
+        let (head, rest) = self.buf.split_at(n);
+        self.buf = rest;
+        Ok(head)
+    }
+    fn str(&mut self) -> Result<&'a str, StateError> {
+        let n = self.count(1)?;
+        std::str::from_utf8(self.bytes(n)?).map_err(|_| StateError::Corrupt("string is not UTF-8"))
+    }
+    fn opt_str(&mut self) -> Result<Option<&'a str>, StateError> {
+        if self.flag()? {
+            Ok(Some(self.str()?))
+        } else {
+            Ok(None)
+        }
+    }
+    fn opt_zig(&mut self) -> Result<Option<i64>, StateError> {
+        if self.flag()? {
+            Ok(Some(self.zig()?))
+        } else {
+            Ok(None)
+        }
+    }
+    fn u64_le(&mut self) -> Result<u64, StateError> {
+        let b = self.bytes(8)?;
+        let mut a = [0u8; 8];
+        a.copy_from_slice(b);
+        Ok(u64::from_le_bytes(a))
+    }
+    fn finish(self) -> Result<(), StateError> {
+        if self.buf.is_empty() {
+            Ok(())
+        } else {
+            Err(StateError::Corrupt("trailing bytes after the record"))
+        }
+    }
+}
+
+/// Checks the header and returns the record kind and the body.
+fn header(bytes: &[u8]) -> Result<(u8, Reader<'_>), StateError> {
+    let [magic, version, kind, body @ ..] = bytes else { return Err(StateError::TooShort) };
+    if *magic != MAGIC {
+        return Err(StateError::BadMagic(*magic));
+    }
+    if *version != STATE_VERSION {
+        return Err(StateError::UnsupportedVersion(*version));
+    }
+    Ok((*kind, Reader { buf: body }))
+}
+
+pub(crate) fn encode_partition(p: &PartitionRecord) -> Vec<u8> {
+    let mut w = Writer::new(KIND_PARTITION, 32);
+    w.zig(p.watermark);
+    w.opt_zig(p.max_event_time);
+    w.opt_zig(p.applied_offset);
+    w.0
+}
+
+pub(crate) fn decode_partition(bytes: &[u8], key: &str) -> Result<PartitionRecord, StateError> {
+    let (kind, mut r) = header(bytes)?;
+    match kind {
+        KIND_PARTITION => {}
+        KIND_SESSION | KIND_CLOSED => {
+            return Err(StateError::KindMismatch { kind: "session", key: key.to_owned() });
+        }
+        other => return Err(StateError::UnknownKind(other)),
+    }
+    let p = PartitionRecord { watermark: r.zig()?, max_event_time: r.opt_zig()?, applied_offset: r.opt_zig()? };
+    r.finish()?;
+    Ok(p)
+}
+
+/// Encodes one key's state: a closed marker when nothing is open or waiting, else the session.
+/// `pending` are the key's offsets still to be re-read after a restore.
+pub(crate) fn encode_key(st: &KeyState, pending: &[i64]) -> Vec<u8> {
+    if st.is_idle() {
+        let mut w = Writer::new(KIND_CLOSED, 16);
+        w.zig(st.last_offset);
+        return w.0;
+    }
+    let mut w = Writer::new(KIND_SESSION, 128 + st.ring.len() * 8);
+    w.var(u64::from(st.project_len));
+    w.zig(st.last_offset);
+    w.zig(st.released_through);
+    w.var(u64::from(st.pending_dups));
+    w.len(st.ring.len());
+    for h in st.ring_chronological() {
+        w.0.extend_from_slice(&h.to_le_bytes());
+    }
+    let mut offsets: Vec<i64> = st.buffered_offsets().chain(pending.iter().copied()).collect();
+    offsets.sort_unstable();
+    offsets.dedup();
+    w.len(offsets.len());
+    let mut prev = None;
+    for o in offsets {
+        match prev {
+            None => w.zig(o),
+            Some(p) => w.var(o.abs_diff(p)),
+        }
+        prev = Some(o);
+    }
+    match &st.split {
+        None => w.u8(0),
+        Some(s) => {
+            w.u8(1);
+            w.zig(s.anchor);
+            w.zig(s.start);
+            w.zig(s.end);
+            w.zig(s.grace_until);
+            w.var(u64::from(s.view_index));
+            w.opt_str(s.view_client.as_deref());
+            w.var(s.events);
+            for n in [s.clicks, s.errors, s.late, s.dups] {
+                w.var(u64::from(n));
+            }
+            w.var(u64::from(s.route_count));
+            if s.route_count > 0 {
+                for r in s.routes.split(ROUTE_SEP) {
+                    w.str(r);
+                }
+            }
+            w.u8(u8::from(s.routes_truncated));
+            w.opt_str(s.release.as_deref());
+            w.opt_str(s.user_id.as_deref());
+        }
+    }
+    w.0
+}
+
+/// Decodes one key's state and the input offsets of its buffered events (to be re-read).
+/// `dedup_ids` trims a ring written with a larger setting (the newest ids are kept).
+pub(crate) fn decode_key(bytes: &[u8], key: &str, dedup_ids: usize) -> Result<(KeyState, Vec<i64>), StateError> {
+    let (kind, mut r) = header(bytes)?;
+    let mut st = KeyState::new(Arc::from(key), 0);
+    match kind {
+        KIND_CLOSED => {
+            st.last_offset = r.zig()?;
+            r.finish()?;
+            return Ok((st, Vec::new()));
+        }
+        KIND_SESSION => {}
+        KIND_PARTITION => return Err(StateError::KindMismatch { kind: "partition", key: key.to_owned() }),
+        other => return Err(StateError::UnknownKind(other)),
+    }
+    st.project_len = r.u32()?;
+    let plen = usize::try_from(st.project_len).map_err(|_| StateError::Corrupt("project length"))?;
+    if key.as_bytes().get(plen) != Some(&b':') {
+        return Err(StateError::Corrupt("project length does not match the key"));
+    }
+    st.last_offset = r.zig()?;
+    st.released_through = r.zig()?;
+    st.pending_dups = r.u32()?;
+
+    let ring_len = r.count(8)?;
+    let skip = ring_len.saturating_sub(dedup_ids);
+    st.ring.reserve_exact(ring_len - skip);
+    for i in 0..ring_len {
+        let h = r.u64_le()?;
+        if i >= skip {
+            st.ring.push(h);
+        }
+    }
+    // Full ring, oldest first: the next write replaces index 0.
+    st.ring_head = 0;
+
+    let n_offsets = r.count(1)?;
+    let mut pending = Vec::with_capacity(n_offsets);
+    let mut prev: Option<i64> = None;
+    for _ in 0..n_offsets {
+        let o = match prev {
+            None => r.zig()?,
+            Some(p) => {
+                let d = i64::try_from(r.var()?).map_err(|_| StateError::Corrupt("offset delta"))?;
+                if d == 0 {
+                    return Err(StateError::Corrupt("buffered offsets are not strictly ascending"));
+                }
+                p.checked_add(d).ok_or(StateError::Corrupt("offset overflows"))?
+            }
+        };
+        if o > st.last_offset {
+            return Err(StateError::Corrupt("buffered offset after the key's last applied offset"));
+        }
+        pending.push(o);
+        prev = Some(o);
+    }
+
+    st.set_has_pending(!pending.is_empty());
+
+    if r.flag()? {
+        let mut s = Split::new(r.zig()?, i64::MIN, 0);
+        s.start = r.zig()?;
+        s.end = r.zig()?;
+        s.grace_until = r.zig()?;
+        s.view_index = r.u32()?;
+        s.view_client = r.opt_str()?.map(Box::from);
+        s.events = r.var()?;
+        s.clicks = r.u32()?;
+        s.errors = r.u32()?;
+        s.late = r.u32()?;
+        s.dups = r.u32()?;
+        let n_routes = r.count(1)?;
+        if n_routes > MAX_SUMMARY_ROUTES {
+            return Err(StateError::Corrupt("more routes than a summary keeps"));
+        }
+        let mut routes = String::new();
+        for i in 0..n_routes {
+            let route = r.str()?;
+            if route.is_empty() || route.contains(ROUTE_SEP) {
+                return Err(StateError::Corrupt("invalid route"));
+            }
+            if i > 0 {
+                routes.push(ROUTE_SEP);
+            }
+            routes.push_str(route);
+        }
+        s.routes = routes.into_boxed_str();
+        s.route_count = u8::try_from(n_routes).map_err(|_| StateError::Corrupt("route count"))?;
+        s.routes_truncated = r.flag()?;
+        s.release = r.opt_str()?.map(Box::from);
+        s.user_id = r.opt_str()?.map(Box::from);
+        if s.start > s.end {
+            return Err(StateError::Corrupt("split starts after it ends"));
+        }
+        st.split = Some(s);
+    }
+    r.finish()?;
+    Ok((st, pending))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn varints_round_trip_at_the_edges() {
+        for n in [0i64, 1, -1, 63, -64, 64, i64::MAX, i64::MIN, 1 << 40] {
+            let mut w = Writer(Vec::new());
+            w.zig(n);
+            let mut r = Reader { buf: &w.0 };
+            assert_eq!(r.zig(), Ok(n));
+            assert!(r.finish().is_ok());
+        }
+        let mut r = Reader { buf: &[0xff; 11] };
+        assert!(matches!(r.var(), Err(StateError::Corrupt(_))));
+        let mut r = Reader { buf: &[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02] };
+        assert!(matches!(r.var(), Err(StateError::Corrupt(_))));
+    }
+
+    #[test]
+    fn partition_record_round_trips_and_checks_header() {
+        let p = PartitionRecord { watermark: -3, max_event_time: Some(7), applied_offset: None };
+        let bytes = encode_partition(&p);
+        assert_eq!(decode_partition(&bytes, "k"), Ok(p));
+        let mut bad = bytes.clone();
+        bad[1] = 9;
+        assert_eq!(decode_partition(&bad, "k"), Err(StateError::UnsupportedVersion(9)));
+        bad[0] = 0;
+        assert_eq!(decode_partition(&bad, "k"), Err(StateError::BadMagic(0)));
+        assert_eq!(decode_partition(&bytes[..2], "k"), Err(StateError::TooShort));
+        let mut trailing = bytes;
+        trailing.push(0);
+        assert!(matches!(decode_partition(&trailing, "k"), Err(StateError::Corrupt(_))));
+    }
+}
