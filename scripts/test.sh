@@ -146,7 +146,7 @@ export FRICTION_TEST_BROKERS FRICTION_TEST_POSTGRES_URL FRICTION_TEST_CLICKHOUSE
 # tansu 0.6.0's SQLite engine panics in its idempotent-producer check under load
 # (tansu-storage lite.rs "more or less than one row") and then refuses every request, so the tests
 # talk to it without producer idempotence. Production defaults (and docker-compose's Kafka) keep it on.
-export FRICTION_TEST_KAFKA_PROPERTIES="${FRICTION_TEST_KAFKA_PROPERTIES:-enable.idempotence=false}"
+export FRICTION_TEST_KAFKA_PROPERTIES="${FRICTION_TEST_KAFKA_PROPERTIES:-enable.idempotence=false,max.in.flight.requests.per.connection=1}"
 log "test environment ($ENV_FILE):"
 cat "$ENV_FILE"
 phase_done services "$t"
