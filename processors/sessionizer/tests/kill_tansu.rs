@@ -140,6 +140,7 @@ impl Drop for Proc {
 }
 
 fn sessionizer(t: &Topics) -> Proc {
+    let log = std::env::var("SZ_LOG").unwrap_or_else(|_| "warn".into());
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_friction-sessionizer"));
     for prop in friction_e2e::kafka_properties() {
         cmd.args(["--kafka-property", &prop]);
@@ -169,7 +170,7 @@ fn sessionizer(t: &Topics) -> Proc {
             "--admin-addr",
             "127.0.0.1:0",
             "--log",
-            "warn",
+            &log,
         ])
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
