@@ -1,6 +1,12 @@
 //! Load generators and benchmarks. Each bench measures Friction against a baseline in the same run
 //! and reports the ratio (DESIGN §9); absolute numbers depend on the machine.
 
+pub mod anchors;
+pub mod corpus;
+pub mod quality;
+pub mod rng;
+pub mod stream;
+
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;

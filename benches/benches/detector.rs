@@ -1,0 +1,591 @@
+//! Detector throughput, in process, on one thread (DESIGN §9: ≥ 1M events/s per core), against
+//! baselines over the same events in the same run.
+//!
+//! The input is one partition's stream: realistic corpus sessions (pageviews, clicks with their
+//! responses, scrolls, requests, inputs, rage bursts, dead clicks, ...; `src/corpus.rs`) shifted so
+//! about DETECTOR_CONCURRENCY of them are active at once, merged in event-time order as the
+//! sessionizer emits them (`src/stream.rs`).
+//!
+//! Runs:
+//! - baselines: a checksum over every record's fields (decode-free iteration), and cloning every
+//!   record (an allocation-per-string pass, the same kind of work as the detector's conversion);
+//! - `PartitionDetector` (the stage's logic without Kafka): `ingest` every record and `judge` every
+//!   10,000 records — the runtime's commit cycle, which at ≥ 1M events/s comes before its 200 ms
+//!   tick — with `take_changes` (the state written to the changelog) at each commit;
+//! - the same, judging every 200 ms of *event time* (a live partition with little traffic: many
+//!   judgements for few events);
+//! - `DetectorHandler` as the runtime drives it: Avro-decode each payload (`on_message`), tick and
+//!   flush state every 10,000 messages, signals encoded to Avro; its baseline is decoding alone;
+//! - `friction_rules::detect` alone over whole closed sessions;
+//! - through the broker (librdkafka's in-process mock cluster): the first DETECTOR_BROKER_EVENTS
+//!   records produced to `friction.sessionized.v1`, then consumed by the detector stage
+//!   (`spawn_stage` with `DetectorHandler`: decode, rules, signals produced, state to the
+//!   changelog, offsets committed) and by a bare `BaseConsumer` on the same topic (reading only,
+//!   and reading + Avro-decoding). Each rate is first to last message, so group joins are excluded.
+//!
+//! `cargo bench -p friction-benches --bench detector`
+//! (env: DETECTOR_EVENTS, default 300000; DETECTOR_CONCURRENCY, default 2000; DETECTOR_SEED;
+//! DETECTOR_HANDLER_EVENTS, default 100000: the first records of the stream for the decode and
+//! handler runs (Avro decoding is slow, see the README); DETECTOR_BROKER_EVENTS, default 50000,
+//! 0 skips the broker part;
+//! DETECTOR_ONLY=partition|handler|detect|broker to run one part, e.g. under `perf record`).
+
+use std::collections::BTreeMap;
+use std::hint::black_box;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use friction_benches::corpus;
+use friction_benches::stream::{self, Stream};
+use friction_detector::convert::to_rule_event;
+use friction_detector::{DetectorConfig, DetectorHandler, PartitionDetector, RulesByProject};
+use friction_rules::{detect, Horizon, Rules};
+use friction_runtime::kafka::{consumer_config, producer_config, EmbeddedBroker};
+use friction_runtime::stage::{spawn_stage, Outputs, StageConfig, StageHandler};
+use friction_runtime::{topics, KafkaArgs, Shutdown};
+use friction_schemas::sessionized::Sessionized;
+use friction_schemas::{decode, encode_to_vec};
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::Message;
+use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
+
+fn env_num(name: &str, default: u64) -> u64 {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn fnv(h: &mut u64, bytes: &[u8]) {
+    for b in bytes {
+        *h ^= u64::from(*b);
+        *h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+}
+
+/// Baseline: touch every record's identifying fields, no allocation.
+fn checksum(records: &[Sessionized<'_>]) -> u64 {
+    let mut h = 0xcbf2_9ce4_8422_2325u64;
+    for r in records {
+        fnv(&mut h, r.session_key.as_bytes());
+        fnv(&mut h, r.event.event_id.as_bytes());
+        fnv(&mut h, r.event.event_type.as_bytes());
+        fnv(&mut h, &r.event.timestamp.to_le_bytes());
+        if let Some(t) = &r.event.target {
+            fnv(&mut h, t.key.as_deref().unwrap_or("").as_bytes());
+        }
+    }
+    h
+}
+
+struct Run {
+    name: String,
+    events: usize,
+    elapsed: Duration,
+    note: String,
+}
+
+impl Run {
+    fn rate(&self) -> f64 {
+        self.events as f64 / self.elapsed.as_secs_f64()
+    }
+}
+
+/// The best of `n` timings of `f` (baselines are short; the best is the least disturbed).
+fn best_of<T>(n: usize, mut f: impl FnMut() -> T) -> (Duration, T) {
+    let mut best = Duration::MAX;
+    let mut out = None;
+    for _ in 0..n {
+        let t = Instant::now();
+        let v = f();
+        best = best.min(t.elapsed());
+        out = Some(v);
+    }
+    (best, out.expect("n ≥ 1"))
+}
+
+enum Cadence {
+    EveryEvents(usize),
+    EventTimeMs(i64),
+}
+
+struct PartitionStats {
+    signals: BTreeMap<String, u64>,
+    judges: u64,
+    max_open: usize,
+    max_bytes: usize,
+    state_writes: u64,
+    state_bytes: u64,
+    t_ingest: Duration,
+    t_judge: Duration,
+    t_state: Duration,
+}
+
+fn run_partition(records: &[Sessionized<'_>], cadence: &Cadence, rules: &RulesByProject) -> PartitionStats {
+    let cfg = DetectorConfig::default();
+    let mut p = PartitionDetector::default();
+    let mut st = PartitionStats {
+        signals: BTreeMap::new(),
+        judges: 0,
+        max_open: 0,
+        max_bytes: 0,
+        state_writes: 0,
+        state_bytes: 0,
+        t_ingest: Duration::ZERO,
+        t_judge: Duration::ZERO,
+        t_state: Duration::ZERO,
+    };
+    // Wall clock 0 throughout: the watermark is the newest event time (no idle advancement).
+    let now = 0;
+    let mut next_judge = records.first().map_or(0, |r| r.event.timestamp);
+    let judge = |p: &mut PartitionDetector, now: i64, st: &mut PartitionStats| {
+        let t = Instant::now();
+        let j = p.judge(now, &cfg, rules);
+        st.t_judge += t.elapsed();
+        st.judges += 1;
+        for s in j.signals {
+            *st.signals.entry(if s.unresponsive { format!("{}:unresponsive", s.kind) } else { s.kind }).or_insert(0) +=
+                1;
+        }
+    };
+    for (i, r) in records.iter().enumerate() {
+        // Two clock reads per record: tens of ns against microseconds of work.
+        let t = Instant::now();
+        p.ingest(r, now);
+        st.t_ingest += t.elapsed();
+        match cadence {
+            Cadence::EveryEvents(n) => {
+                if (i + 1) % n == 0 {
+                    judge(&mut p, now, &mut st);
+                }
+            }
+            Cadence::EventTimeMs(ms) => {
+                if r.event.timestamp >= next_judge {
+                    judge(&mut p, now, &mut st);
+                    next_judge = r.event.timestamp + ms;
+                }
+            }
+        }
+        if (i + 1) % 10_000 == 0 {
+            st.max_open = st.max_open.max(p.open_sessions());
+            st.max_bytes = st.max_bytes.max(p.approx_bytes());
+            let t = Instant::now();
+            for (_, v) in p.take_changes() {
+                st.state_writes += 1;
+                st.state_bytes += v.map_or(0, |v| v.len() as u64);
+            }
+            st.t_state += t.elapsed();
+        }
+    }
+    // Close every session: wall-clock time far ahead advances the watermark past every gap.
+    judge(&mut p, 10_000_000_000_000, &mut st);
+    for (_, v) in p.take_changes() {
+        st.state_writes += 1;
+        st.state_bytes += v.map_or(0, |v| v.len() as u64);
+    }
+    assert_eq!(p.open_sessions(), 0, "every session closed");
+    st
+}
+
+/// What a consumer saw: first and last message, how many, and the pauses (gaps ≥ 100 ms between
+/// consecutive messages: count, total).
+#[derive(Default)]
+struct Seen {
+    first: Option<Instant>,
+    last: Option<Instant>,
+    count: u64,
+    pauses: u64,
+    paused: Duration,
+}
+
+type Clock = Arc<Mutex<Seen>>;
+
+fn tick(clock: &Clock) {
+    let now = Instant::now();
+    let mut c = clock.lock().unwrap_or_else(|p| p.into_inner());
+    c.first.get_or_insert(now);
+    if let Some(last) = c.last {
+        let gap = now - last;
+        if gap >= Duration::from_millis(100) {
+            c.pauses += 1;
+            c.paused += gap;
+        }
+    }
+    c.last = Some(now);
+    c.count += 1;
+}
+
+fn seen(clock: &Clock) -> (u64, Duration) {
+    let c = clock.lock().unwrap_or_else(|p| p.into_inner());
+    let d = match (c.first, c.last) {
+        (Some(a), Some(b)) => b - a,
+        _ => Duration::ZERO,
+    };
+    (c.count, d)
+}
+
+fn pauses(clock: &Clock) -> String {
+    let c = clock.lock().unwrap_or_else(|p| p.into_inner());
+    format!("{} pauses ≥ 100 ms between messages, {:.1} s in total", c.pauses, c.paused.as_secs_f64())
+}
+
+/// The detector handler, timing the messages it processes.
+struct Timed<H> {
+    inner: H,
+    clock: Clock,
+}
+
+impl<H: StageHandler> StageHandler for Timed<H> {
+    fn on_message(
+        &mut self,
+        partition: i32,
+        offset: i64,
+        key: Option<&[u8]>,
+        payload: &[u8],
+        now_ms: i64,
+        out: &mut Outputs,
+    ) -> Result<(), String> {
+        let r = self.inner.on_message(partition, offset, key, payload, now_ms, out);
+        tick(&self.clock);
+        r
+    }
+    fn on_tick(&mut self, partition: i32, now_ms: i64, out: &mut Outputs) {
+        self.inner.on_tick(partition, now_ms, out);
+    }
+    fn flush_state(&mut self, out: &mut Outputs) {
+        self.inner.flush_state(out);
+    }
+    fn restore(&mut self, partition: i32, key: &[u8], value: Option<&[u8]>) -> Result<(), String> {
+        self.inner.restore(partition, key, value)
+    }
+    fn restored(&mut self, partition: i32, now_ms: i64) {
+        self.inner.restored(partition, now_ms);
+    }
+    fn revoke(&mut self, partition: i32) {
+        self.inner.revoke(partition);
+    }
+    fn state_stats(&self) -> (usize, usize) {
+        self.inner.state_stats()
+    }
+    fn commit_floor(&self, partition: i32) -> Option<i64> {
+        self.inner.commit_floor(partition)
+    }
+    fn recognises_replays(&self) -> bool {
+        self.inner.recognises_replays()
+    }
+}
+
+/// Waits until `clock` has seen `n` messages (or 10 minutes pass).
+fn wait_for(clock: &Clock, n: u64) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(600);
+    while Instant::now() < deadline {
+        if seen(clock).0 >= n {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+/// A bare consumer group on the same topic: reads `n` messages, optionally decoding each.
+fn bare_consumer(kafka: &KafkaArgs, group: &str, n: u64, decode_each: bool) -> (u64, Duration, String) {
+    let consumer: BaseConsumer = consumer_config(kafka, group).expect("config").create().expect("consumer");
+    consumer.subscribe(&[topics::SESSIONIZED]).expect("subscribe");
+    let clock: Clock = Arc::default();
+    let deadline = Instant::now() + Duration::from_secs(600);
+    let mut bytes = 0usize;
+    while seen(&clock).0 < n && Instant::now() < deadline {
+        match consumer.poll(Duration::from_millis(100)) {
+            Some(Ok(m)) => {
+                let payload = m.payload().unwrap_or_default();
+                bytes += payload.len();
+                if decode_each {
+                    black_box(decode::<Sessionized<'static>>(payload).is_ok());
+                }
+                tick(&clock);
+            }
+            Some(Err(e)) => eprintln!("bare consumer: {e}"),
+            None => {}
+        }
+    }
+    black_box(bytes);
+    let (count, d) = seen(&clock);
+    (count, d, pauses(&clock))
+}
+
+fn broker_runs(records: &[Sessionized<'_>], runs: &mut Vec<Run>) {
+    let embedded = EmbeddedBroker::start(&topics::catalogue()).expect("embedded broker");
+    let kafka = KafkaArgs::with_brokers(embedded.bootstrap_servers());
+    let producer: ThreadedProducer<DefaultProducerContext> =
+        producer_config(&kafka).expect("config").create().expect("producer");
+    for r in records {
+        let payload = encode_to_vec(r).expect("encode");
+        let key = r.key();
+        let mut rec = BaseRecord::to(topics::SESSIONIZED).key(&key).payload(&payload);
+        loop {
+            match producer.send(rec) {
+                Ok(()) => break,
+                Err((_, back)) => {
+                    rec = back;
+                    producer.poll(Duration::from_millis(5));
+                }
+            }
+        }
+    }
+    producer.flush(Duration::from_secs(120)).expect("flushed");
+    let n = records.len() as u64;
+
+    let (count, d, p) = bare_consumer(&kafka, "bench-bare", n, false);
+    runs.push(Run {
+        name: "broker baseline: bare BaseConsumer, read only".into(),
+        events: count as usize,
+        elapsed: d,
+        note: p,
+    });
+    let (count, d, p) = bare_consumer(&kafka, "bench-bare-decode", n, true);
+    runs.push(Run {
+        name: "broker baseline: bare BaseConsumer, read + Avro-decode".into(),
+        events: count as usize,
+        elapsed: d,
+        note: p,
+    });
+
+    let clock: Clock = Arc::default();
+    let shutdown = Shutdown::new();
+    let mut stage = StageConfig::new("bench-detector", vec![topics::SESSIONIZED.to_string()]);
+    stage.changelog_topic = Some("friction.detector.changelog.v1".into());
+    let handler = Timed {
+        inner: DetectorHandler::new(DetectorConfig::default(), RulesByProject::default()),
+        clock: clock.clone(),
+    };
+    let handle = spawn_stage(stage, &kafka, handler, shutdown.clone(), None).expect("stage");
+    let done = wait_for(&clock, n);
+    let (count, d) = seen(&clock);
+    shutdown.trigger();
+    let result = handle.join();
+    runs.push(Run {
+        name: "broker: detector stage (spawn_stage + DetectorHandler)".into(),
+        events: count as usize,
+        elapsed: d,
+        note: format!(
+            "{}{}; {}",
+            if done { "" } else { "TIMED OUT; " },
+            match result {
+                Ok(Ok(())) => "stopped cleanly".to_string(),
+                Ok(Err(e)) => format!("stage error: {e}"),
+                Err(_) => "stage thread panicked".to_string(),
+            },
+            pauses(&clock)
+        ),
+    });
+}
+
+fn main() {
+    let target = env_num("DETECTOR_EVENTS", 300_000) as usize;
+    let concurrency = env_num("DETECTOR_CONCURRENCY", 2000) as usize;
+    let seed = env_num("DETECTOR_SEED", 7);
+    let only = std::env::var("DETECTOR_ONLY").ok();
+    let want = |part: &str| only.as_deref().is_none_or(|o| o == part);
+
+    let t = Instant::now();
+    let Stream { records, sessions, span_ms, mean_session_ms } = stream::interleaved(target, concurrency, seed);
+    let n = records.len();
+    println!(
+        "stream: {n} events, {sessions} sessions (mean {:.0} s, ~{concurrency} active at once), {:.1} min of event time \
+         ({:.0} events/s of event time); built in {:.1?}",
+        mean_session_ms as f64 / 1000.0,
+        span_ms as f64 / 60_000.0,
+        n as f64 / (span_ms as f64 / 1000.0),
+        t.elapsed()
+    );
+    let mut runs: Vec<Run> = Vec::new();
+
+    let (d, h) = best_of(5, || checksum(black_box(&records)));
+    black_box(h);
+    runs.push(Run {
+        name: "baseline: checksum over every record (no allocation)".into(),
+        events: n,
+        elapsed: d,
+        note: String::new(),
+    });
+    let (d, _) = best_of(3, || {
+        let mut bytes = 0usize;
+        for r in &records {
+            let c = black_box(r.clone());
+            bytes += c.event.event_id.len();
+        }
+        bytes
+    });
+    runs.push(Run { name: "baseline: clone every record".into(), events: n, elapsed: d, note: String::new() });
+    let (d, _) = best_of(3, || records.iter().filter_map(|r| black_box(to_rule_event(r))).count());
+    runs.push(Run {
+        name: "component: to_rule_event (conversion inside ingest)".into(),
+        events: n,
+        elapsed: d,
+        note: String::new(),
+    });
+
+    let rules = RulesByProject::default();
+    let mut cadence_signals: Vec<BTreeMap<String, u64>> = Vec::new();
+    if want("partition") {
+        for (name, cadence) in [
+            (
+                "PartitionDetector: ingest, judge every 10,000 events, state at each commit",
+                Cadence::EveryEvents(10_000),
+            ),
+            ("PartitionDetector: ingest, judge every 200 ms of event time", Cadence::EventTimeMs(200)),
+        ] {
+            let t = Instant::now();
+            let st = run_partition(&records, &cadence, &rules);
+            let elapsed = t.elapsed();
+            let total: u64 = st.signals.values().sum();
+            runs.push(Run {
+                name: name.into(),
+                events: n,
+                elapsed,
+                note: format!(
+                    "time: ingest {:.0} %, judge {:.0} %, state serialisation {:.0} %; {} judges, {total} signals, \
+                     ≤{} open sessions (~{} KiB state), {} state writes ({:.1} MiB JSON)",
+                    100.0 * st.t_ingest.as_secs_f64() / elapsed.as_secs_f64(),
+                    100.0 * st.t_judge.as_secs_f64() / elapsed.as_secs_f64(),
+                    100.0 * st.t_state.as_secs_f64() / elapsed.as_secs_f64(),
+                    st.judges,
+                    st.max_open,
+                    st.max_bytes / 1024,
+                    st.state_writes,
+                    st.state_bytes as f64 / 1_048_576.0
+                ),
+            });
+            cadence_signals.push(st.signals);
+        }
+    }
+
+    let handler_n = (env_num("DETECTOR_HANDLER_EVENTS", 100_000) as usize).min(n);
+    if want("handler") && handler_n > 0 {
+        let payloads: Vec<Vec<u8>> = records[..handler_n].iter().map(|r| encode_to_vec(r).expect("encode")).collect();
+        let n = handler_n;
+        let avg = payloads.iter().map(Vec::len).sum::<usize>() / n.max(1);
+        let (d, _) =
+            best_of(3, || payloads.iter().filter(|p| black_box(decode::<Sessionized<'static>>(p)).is_ok()).count());
+        runs.push(Run {
+            name: "baseline: Avro-decode every payload (what a bare consumer of the topic must do)".into(),
+            events: n,
+            elapsed: d,
+            note: format!("{avg} bytes per record"),
+        });
+        let t = Instant::now();
+        let mut h = DetectorHandler::new(DetectorConfig::default(), RulesByProject::default());
+        let mut out = Outputs::default();
+        let mut produced = 0usize;
+        // Wall-clock time as the runtime passes it (flush_state reads the clock itself).
+        for (i, p) in payloads.iter().enumerate() {
+            h.on_message(0, i as i64, None, p, friction_runtime::now_ms(), &mut out).expect("decodes");
+            if (i + 1) % 10_000 == 0 {
+                h.on_tick(0, friction_runtime::now_ms(), &mut out);
+                h.flush_state(&mut out);
+                produced += out.len();
+                out = Outputs::default();
+            }
+        }
+        h.on_tick(0, friction_runtime::now_ms() + 1_000_000_000_000, &mut out);
+        produced += out.len();
+        let elapsed = t.elapsed();
+        runs.push(Run {
+            name: "DetectorHandler: decode + ingest, tick + flush state every 10,000 messages".into(),
+            events: n,
+            elapsed,
+            note: format!("{produced} output records (signals)"),
+        });
+    }
+
+    let mut batch_signals: BTreeMap<String, u64> = BTreeMap::new();
+    if want("detect") {
+        // The same sessions, whole and closed, straight into the rules.
+        let mut sessions_ev = Vec::with_capacity(sessions);
+        for i in 0..sessions {
+            let mut r = friction_benches::rng::Rng::new(seed ^ (i as u64 + 1).wrapping_mul(0xD6E8_FEB8_6659_FD93));
+            sessions_ev.push(corpus::session(&mut r, i).events);
+        }
+        let events: usize = sessions_ev.iter().map(Vec::len).sum();
+        let r = Rules::default();
+        let t = Instant::now();
+        let mut count = 0usize;
+        for ev in &sessions_ev {
+            let last = ev.last().map_or(0, |e| e.timestamp_ms);
+            let det = detect(black_box(ev), Horizon::closed(last), &r);
+            for s in &det.signals {
+                *batch_signals
+                    .entry(if s.unresponsive {
+                        format!("{}:unresponsive", s.kind.as_str())
+                    } else {
+                        s.kind.as_str().to_string()
+                    })
+                    .or_insert(0) += 1;
+            }
+            count += det.signals.len();
+        }
+        let elapsed = t.elapsed();
+        runs.push(Run {
+            name: "friction_rules::detect alone, one call per whole closed session".into(),
+            events,
+            elapsed,
+            note: format!("{count} signals"),
+        });
+    }
+
+    let broker_n = env_num("DETECTOR_BROKER_EVENTS", 50_000) as usize;
+    if want("broker") && broker_n > 0 {
+        broker_runs(&records[..broker_n.min(n)], &mut runs);
+    }
+
+    let base = runs[0].rate();
+    println!("\n| run | events | time | events/s | vs checksum baseline | notes |");
+    println!("|---|---:|---:|---:|---:|---|");
+    for r in &runs {
+        println!(
+            "| {} | {} | {:.3} s | {:.0} | {:.4} | {} |",
+            r.name,
+            r.events,
+            r.elapsed.as_secs_f64(),
+            r.rate(),
+            r.rate() / base,
+            r.note
+        );
+    }
+    println!();
+    for r in runs.iter().filter(|r| r.name.starts_with("PartitionDetector") || r.name.starts_with("DetectorHandler")) {
+        let verdict = if r.rate() >= 1_000_000.0 { "met" } else { "NOT met" };
+        println!("{}: {:.0} events/s on one thread (target ≥ 1M: {verdict})", r.name, r.rate());
+    }
+    let rate = |prefix: &str| runs.iter().find(|r| r.name.starts_with(prefix)).map(Run::rate);
+    if let (Some(stage), Some(bare), Some(bare_dec)) = (
+        rate("broker: detector stage"),
+        rate("broker baseline: bare BaseConsumer, read only"),
+        rate("broker baseline: bare BaseConsumer, read + Avro"),
+    ) {
+        let verdict = |x: f64| if x >= 0.8 { "met" } else { "NOT met" };
+        println!(
+            "through the broker: detector stage / bare consumer = {:.1} % (target ≥ 80 %: {}); / bare consumer that also decodes = {:.1} % ({})",
+            100.0 * stage / bare,
+            verdict(stage / bare),
+            100.0 * stage / bare_dec,
+            verdict(stage / bare_dec)
+        );
+    }
+    if !cadence_signals.is_empty() && !batch_signals.is_empty() {
+        println!(
+            "\nsignals by kind: detect() on whole sessions | PartitionDetector judging every 10,000 events | every 200 ms of event time"
+        );
+        let mut kinds: std::collections::BTreeSet<&String> = batch_signals.keys().collect();
+        for c in &cadence_signals {
+            kinds.extend(c.keys());
+        }
+        for k in kinds {
+            let b = batch_signals.get(k).copied().unwrap_or(0);
+            let cs: Vec<u64> = cadence_signals.iter().map(|c| c.get(k).copied().unwrap_or(0)).collect();
+            let same = cs.iter().all(|&c| c == b);
+            println!(
+                "  {k}: {b} | {}{}",
+                cs.iter().map(u64::to_string).collect::<Vec<_>>().join(" | "),
+                if same { "" } else { "  ← differs" }
+            );
+        }
+    }
+}
