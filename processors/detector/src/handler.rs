@@ -78,7 +78,9 @@ impl PartitionDetector {
     pub fn watermark(&self, now_wall_ms: i64, cfg: &DetectorConfig) -> Option<i64> {
         let max = self.clock.max_event_ms?;
         let idle = now_wall_ms - self.clock.newest_arrival_wall_ms - cfg.idle_grace_ms;
-        Some(max.saturating_add(idle.max(0)))
+        // One millisecond behind the newest event: another event with the same timestamp (from
+        // another session of the partition) may still come, and must not find its window judged.
+        Some(max.saturating_sub(1).saturating_add(idle.max(0)))
     }
 
     pub fn open_sessions(&self) -> usize {

@@ -164,3 +164,22 @@ fn a_click_that_gets_a_response_is_not_a_signal_and_sessions_close() {
         changes.iter().map(|(k, v)| (k, v.is_some())).collect::<Vec<_>>()
     );
 }
+
+#[test]
+fn an_event_tied_with_the_newest_time_of_another_session_is_still_in_time() {
+    let rules = RulesByProject::default();
+    let mut p = PartitionDetector::default();
+    let wall = 3_000_000;
+    p.ingest(&sessionized("a", 0, T0, "pageview"), wall);
+    p.ingest(&sessionized("a", 1, T0 + 1_000, "click"), wall);
+    // Another session reaches exactly the end of the click's 7 s window first...
+    p.ingest(&sessionized("b", 0, T0 + 8_000, "pageview"), wall);
+    let judged = p.judge(wall, &cfg(), &rules);
+    assert!(judged.signals.iter().all(|s| s.session_id != "a#0"), "decided before its own events of that millisecond");
+    // ...then the click's response, in the same millisecond: a slow click, not a dead one.
+    p.ingest(&sessionized("a", 2, T0 + 8_000, "mutation"), wall);
+    p.ingest(&sessionized("b", 1, T0 + 20_000, "pageview"), wall);
+    let kinds: Vec<String> =
+        p.judge(wall, &cfg(), &rules).signals.into_iter().filter(|s| s.session_id == "a#0").map(|s| s.kind).collect();
+    assert_eq!(kinds, vec!["slow_click".to_string()]);
+}
