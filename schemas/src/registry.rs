@@ -8,13 +8,24 @@ use apache_avro::schema_compatibility::SchemaCompatibility;
 use apache_avro::Schema;
 
 /// One schema version of one family (e.g. `event` v1).
-#[derive(Debug)]
 pub struct SchemaVersion {
     pub family: &'static str,
     pub version: u32,
     pub schema: Schema,
     /// CRC-64-AVRO (Rabin) fingerprint of the canonical form, as used by single-object encoding.
     pub fingerprint: [u8; 8],
+    /// A reader with the schema's names resolved once, instead of on every message.
+    pub reader: apache_avro::GenericSingleObjectReader,
+}
+
+impl std::fmt::Debug for SchemaVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SchemaVersion")
+            .field("family", &self.family)
+            .field("version", &self.version)
+            .field("fingerprint", &self.fingerprint)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The sources, oldest first within a family. Adding a version: add the file here; the tests check it
@@ -44,7 +55,9 @@ static REGISTRY: LazyLock<Registry> = LazyLock::new(|| {
         let schema = Schema::parse_str(source)
             .unwrap_or_else(|e| panic!("embedded schema {family} v{version} does not parse: {e}"));
         let fingerprint = fingerprint_of(&schema);
-        versions.push(SchemaVersion { family, version: *version, schema, fingerprint });
+        let reader = apache_avro::GenericSingleObjectReader::new(schema.clone())
+            .unwrap_or_else(|e| panic!("embedded schema {family} v{version} cannot be resolved: {e}"));
+        versions.push(SchemaVersion { family, version: *version, schema, fingerprint, reader });
     }
     let by_fingerprint = versions.iter().enumerate().map(|(i, v)| (v.fingerprint, i)).collect();
     Registry { versions, by_fingerprint }
