@@ -86,12 +86,7 @@ fn start(
     stage.commit_interval = Duration::from_millis(300);
     // No idle advancement here: the pause between the two halves must not close the bursts' windows
     // (in production the sessionizer keeps event time moving); event time alone drives decisions.
-    let config = DetectorConfig {
-        session_gap_ms: 60_000,
-        idle_grace_ms: 3_600_000,
-        signals_topic: Arc::from(signals),
-        ..DetectorConfig::default()
-    };
+    let config = DetectorConfig { session_gap_ms: 60_000, idle_grace_ms: 3_600_000, signals_topic: Arc::from(signals) };
     let shutdown = Shutdown::new();
     let handle =
         spawn_stage(stage, kafka, DetectorHandler::new(config, RulesByProject::default()), shutdown.clone(), None)

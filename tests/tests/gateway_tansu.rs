@@ -209,7 +209,6 @@ async fn a_revoked_key_is_refused_within_seconds_of_keys_revoke() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn topics_apply_creates_missing_and_reports_differences() {
-    let brokers = brokers();
     let a = unique("e2e.apply.a");
     let b = unique("e2e.apply.b");
     let yaml = |partitions_b: i32| {

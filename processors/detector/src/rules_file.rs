@@ -24,15 +24,10 @@ struct RulesFile {
 }
 
 /// The rules in effect for each project.
+#[derive(Default)]
 pub struct RulesByProject {
     default: Rules,
     projects: HashMap<String, Rules>,
-}
-
-impl Default for RulesByProject {
-    fn default() -> Self {
-        RulesByProject { default: Rules::default(), projects: HashMap::new() }
-    }
 }
 
 impl RulesByProject {
