@@ -223,7 +223,14 @@ impl PartitionState {
     ) -> Ingested {
         self.rebuild_queues_if_stale();
         let partition_replay = self.applied_offset.is_some_and(|a| offset <= a);
-        if !partition_replay {
+        if partition_replay {
+            // Input is arriving (being re-read): the partition is not idle. Without this, a tick
+            // during a slow replay would count the replay as idle time and move the watermark past
+            // the new input that follows it, which would then come out late.
+            if self.max_event_time.is_some() {
+                self.last_arrival_wall_ms = Some(now_wall_ms);
+            }
+        } else {
             self.idle_advance(now_wall_ms);
             self.process(out);
         }
