@@ -50,12 +50,21 @@ async fn store_with_key(dir: &std::path::Path) -> (Store, friction_store::NewApi
     (store, key)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ten_thousand_events_round_trip_through_the_broker() {
+/// Fresh topics, a store with one key published to the key topic, and a gateway that loaded it.
+struct Fixture {
+    brokers: String,
+    events_topic: String,
+    apikeys_topic: String,
+    key: friction_store::NewApiKey,
+    gw: Running,
+    _dir: tempfile::TempDir,
+}
+
+async fn fixture(event_partitions: i32) -> Fixture {
     let brokers = brokers();
     let events_topic = unique("e2e.events");
     let apikeys_topic = unique("e2e.apikeys");
-    create_topics(&brokers, &[(&events_topic, 4), (&apikeys_topic, 1)]).await;
+    create_topics(&brokers, &[(&events_topic, event_partitions), (&apikeys_topic, 1)]).await;
     let kafka = friction_e2e::kafka();
     let dir = tempfile::tempdir().expect("tmp");
     let (_store, key) = store_with_key(dir.path()).await;
@@ -63,6 +72,12 @@ async fn ten_thousand_events_round_trip_through_the_broker() {
         .await
         .expect("publish key");
     let gw = start_gateway(&kafka, &events_topic, &apikeys_topic).await;
+    Fixture { brokers, events_topic, apikeys_topic, key, gw, _dir: dir }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_thousand_events_round_trip_through_the_broker() {
+    let Fixture { brokers, events_topic, key, gw, _dir, .. } = fixture(4).await;
 
     // 10,000 events over 40 sessions, in batches of 100, each session's events in time order.
     const TOTAL: usize = 10_000;
@@ -162,17 +177,7 @@ async fn ten_thousand_events_round_trip_through_the_broker() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_revoked_key_is_refused_within_seconds_of_keys_revoke() {
-    let brokers = brokers();
-    let events_topic = unique("e2e.events");
-    let apikeys_topic = unique("e2e.apikeys");
-    create_topics(&brokers, &[(&events_topic, 1), (&apikeys_topic, 1)]).await;
-    let kafka = friction_e2e::kafka();
-    let dir = tempfile::tempdir().expect("tmp");
-    let (_store, key) = store_with_key(dir.path()).await;
-    friction_cli::keys::publish_keys(&kafka, &apikeys_topic, std::slice::from_ref(&key.key))
-        .await
-        .expect("publish key");
-    let gw = start_gateway(&kafka, &events_topic, &apikeys_topic).await;
+    let Fixture { brokers, apikeys_topic, key, gw, _dir: dir, .. } = fixture(1).await;
     let client = http_client();
     let seed = r#"{"events": [{"eventType": "click", "timestamp": "2024-01-15T10:00:00Z", "sessionId": "test-1", "route": "/checkout", "target": {"type": "button"}, "metadata": {}}]}"#;
     assert_eq!(post_json(&client, &gw.url, &key.secret, seed.into()).await.0, 202);
