@@ -180,10 +180,8 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     let result = gateway.server.await;
     shutdown.trigger();
     for (name, thread) in stages {
-        match tokio::task::spawn_blocking(move || thread.join()).await {
-            Ok(Ok(Ok(()))) => {}
-            Ok(Ok(Err(e))) => eprintln!("{name} stopped with an error: {e}"),
-            _ => eprintln!("{name} did not stop cleanly"),
+        if let Err(e) = friction_runtime::stage::wait_stage(name, thread).await {
+            eprintln!("{name} stopped with an error: {e}");
         }
     }
     if embedded.is_some() {

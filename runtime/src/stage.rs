@@ -168,6 +168,35 @@ pub enum StageError {
     TooManyDeadLetters { stage: String, count: u32, limit: u32, last: String },
     #[error("stage {stage}: restoring partition {partition} from {topic} failed: {detail}")]
     Restore { stage: String, topic: String, partition: i32, detail: String },
+    #[error("stage {0}: its thread panicked")]
+    Panicked(String),
+    #[error("admin server: {0}")]
+    Admin(#[from] std::io::Error),
+}
+
+/// Waits, from async code, for a thread started by [`spawn_stage`].
+pub async fn wait_stage(name: &str, thread: std::thread::JoinHandle<Result<(), StageError>>) -> Result<(), StageError> {
+    match tokio::task::spawn_blocking(move || thread.join()).await {
+        Ok(Ok(result)) => result,
+        _ => Err(StageError::Panicked(name.to_string())),
+    }
+}
+
+/// What a stage binary does: admin server, signal handling, the stage, until SIGTERM or failure.
+pub async fn run_stage_process<H: StageHandler>(
+    admin_addr: std::net::SocketAddr,
+    config: StageConfig,
+    kafka: &KafkaArgs,
+    handler: H,
+) -> Result<(), StageError> {
+    let shutdown = Shutdown::new();
+    shutdown.trigger_on_signals();
+    let health = crate::admin::Health::default();
+    let admin = crate::admin::serve_admin(admin_addr, health.clone(), shutdown.clone()).await?;
+    tracing::info!(%admin, "admin server listening: /metrics /healthz /readyz");
+    let name = config.name.clone();
+    let thread = spawn_stage(config, kafka, handler, shutdown, Some(health.register("stage")))?;
+    wait_stage(&name, thread).await
 }
 
 /// Counts delivery failures so a commit cycle can refuse to commit past lost output.

@@ -7,8 +7,8 @@ use anyhow::Context as _;
 use clap::Parser;
 use friction_detector::{load_rules, DetectorConfig, DetectorHandler};
 use friction_runtime::config::AdminArgs;
-use friction_runtime::stage::{spawn_stage, StageConfig};
-use friction_runtime::{serve_admin, CommonArgs, Health, KafkaArgs, Shutdown};
+use friction_runtime::stage::{run_stage_process, StageConfig};
+use friction_runtime::{CommonArgs, KafkaArgs};
 
 /// Friction's detector: frustration rules over sessionized events, signals with evidence.
 #[derive(Parser)]
@@ -44,11 +44,6 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     friction_runtime::logging::init(cli.common.log_format, &cli.common.log);
     let rules = load_rules(cli.rules_file.as_deref())?;
-    let shutdown = Shutdown::new();
-    shutdown.trigger_on_signals();
-    let health = Health::default();
-    let admin = serve_admin(cli.admin.admin_addr, health.clone(), shutdown.clone()).await?;
-    tracing::info!(%admin, "admin server listening: /metrics /healthz /readyz");
     let mut stage = StageConfig::new(cli.group, vec![cli.input_topic]);
     stage.changelog_topic = Some(cli.changelog_topic);
     stage.deadletter_topic = cli.deadletter_topic;
@@ -57,11 +52,7 @@ async fn main() -> anyhow::Result<()> {
         signals_topic: Arc::from(cli.signals_topic.as_str()),
         ..DetectorConfig::default()
     };
-    let handle =
-        spawn_stage(stage, &cli.kafka, DetectorHandler::new(config, rules), shutdown, Some(health.register("stage")))?;
-    tokio::task::spawn_blocking(move || handle.join())
-        .await?
-        .map_err(|_| anyhow::anyhow!("detector thread panicked"))?
-        .context("detector stopped")?;
-    Ok(())
+    run_stage_process(cli.admin.admin_addr, stage, &cli.kafka, DetectorHandler::new(config, rules))
+        .await
+        .context("detector stopped")
 }

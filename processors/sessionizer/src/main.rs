@@ -5,8 +5,8 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use clap::Parser;
 use friction_runtime::config::AdminArgs;
-use friction_runtime::stage::{spawn_stage, StageConfig};
-use friction_runtime::{serve_admin, CommonArgs, Health, KafkaArgs, Shutdown};
+use friction_runtime::stage::{run_stage_process, StageConfig};
+use friction_runtime::{CommonArgs, KafkaArgs};
 use friction_sessionizer::handler::{SessionizerHandler, SessionizerTopics};
 use friction_sessionizer::SessionizerConfig;
 
@@ -62,19 +62,9 @@ async fn main() -> anyhow::Result<()> {
         sessions: Arc::from(cli.sessions_topic.as_str()),
     };
     let handler = SessionizerHandler::new(config, topics).context("invalid sessionizer settings")?;
-    let shutdown = Shutdown::new();
-    shutdown.trigger_on_signals();
-    let health = Health::default();
-    let admin = serve_admin(cli.admin.admin_addr, health.clone(), shutdown.clone()).await?;
-    tracing::info!(%admin, "admin server listening: /metrics /healthz /readyz");
     let mut stage = StageConfig::new(cli.group, vec![cli.events_topic]);
     stage.changelog_topic = Some(cli.changelog_topic);
     stage.deadletter_topic = cli.deadletter_topic;
     stage.commit_max_messages = cli.commit_max_messages;
-    let handle = spawn_stage(stage, &cli.kafka, handler, shutdown, Some(health.register("stage")))?;
-    tokio::task::spawn_blocking(move || handle.join())
-        .await?
-        .map_err(|_| anyhow::anyhow!("sessionizer thread panicked"))?
-        .context("sessionizer stopped")?;
-    Ok(())
+    run_stage_process(cli.admin.admin_addr, stage, &cli.kafka, handler).await.context("sessionizer stopped")
 }
