@@ -32,19 +32,14 @@ pub struct SessionizerHandler {
     topics: SessionizerTopics,
     partitions: HashMap<i32, PartitionState>,
     emitted: Vec<Emitted>,
-    buf: Vec<u8>,
+    /// Size of the last encoded output: the capacity to allocate for the next one.
+    last_size: usize,
 }
 
 impl SessionizerHandler {
     pub fn new(config: SessionizerConfig, topics: SessionizerTopics) -> Result<Self, crate::ConfigError> {
         config.validate()?;
-        Ok(SessionizerHandler {
-            config,
-            topics,
-            partitions: HashMap::new(),
-            emitted: Vec::new(),
-            buf: Vec::with_capacity(1024),
-        })
+        Ok(SessionizerHandler { config, topics, partitions: HashMap::new(), emitted: Vec::new(), last_size: 1024 })
     }
 
     fn partition(&mut self, partition: i32) -> &mut PartitionState {
@@ -58,13 +53,17 @@ impl SessionizerHandler {
 
     fn send_emitted(&mut self, out: &mut Outputs) {
         for emitted in self.emitted.drain(..) {
-            self.buf.clear();
+            // Each output owns its bytes until it is produced: encode straight into them.
+            let mut bytes = Vec::with_capacity(self.last_size);
             let (topic, key, result) = match &emitted {
-                Emitted::Sessionized { key, record } => (&self.topics.sessionized, key, encode(record, &mut self.buf)),
-                Emitted::Summary { key, record } => (&self.topics.sessions, key, encode(record, &mut self.buf)),
+                Emitted::Sessionized { key, record } => (&self.topics.sessionized, key, encode(record, &mut bytes)),
+                Emitted::Summary { key, record } => (&self.topics.sessions, key, encode(record, &mut bytes)),
             };
             match result {
-                Ok(()) => out.send(topic, key.as_bytes(), self.buf.clone()),
+                Ok(()) => {
+                    self.last_size = bytes.len();
+                    out.send(topic, key.as_bytes(), bytes);
+                }
                 Err(e) => tracing::error!(error = %e, key, "could not encode a sessionizer output"),
             }
         }
