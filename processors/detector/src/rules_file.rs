@@ -90,6 +90,8 @@ mod tests {
             parse_rules("default:\n  rage_minimum: 3\n", "r.yaml").err().map(|e| e.to_string()).unwrap_or_default();
         assert!(err.contains("rage_minimum"), "{err}");
         assert!(parse_rules("projects:\n  p1: {}\n", "r.yaml").is_ok());
-        assert!(parse_rules("", "r.yaml").is_ok() || parse_rules("{}", "r.yaml").is_ok());
+        assert!(parse_rules("{}", "r.yaml").is_ok());
+        let bad = parse_rules("projects:\n  p1: {rage_min_clicks: 0}\n", "r.yaml").err().map(|e| e.to_string());
+        assert!(bad.as_deref().is_some_and(|e| e.contains("projects.p1")), "{bad:?}");
     }
 }
