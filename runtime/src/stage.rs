@@ -2,7 +2,8 @@
 //! state kept in a compacted changelog topic.
 //!
 //! Delivery (DESIGN §5): at least once. A commit cycle (every `commit_max_messages` messages or
-//! `commit_interval`, on revocation and on shutdown) does, in order: (1) ask the handler for the
+//! `commit_interval`, on revocation and on shutdown) does, in order: (0) let the handler make its
+//! side effects durable (`persist`: a sink's transaction); (1) ask the handler for the
 //! state it changed; (2) wait until every output of the processed messages is acknowledged;
 //! (3) write the changed state, and for each partition a marker with the next input offset, to the
 //! changelog, and wait for those acknowledgements; (4) commit the input offsets. A crash anywhere
@@ -128,6 +129,13 @@ pub trait StageHandler: Send + 'static {
     ) -> Result<(), String>;
     /// Time passes for an assigned partition (watermarks, timeouts).
     fn on_tick(&mut self, _partition: i32, _now_ms: i64, _out: &mut Outputs) {}
+    /// First step of a commit cycle: make the side effects of the messages since the last cycle
+    /// durable (a sink's database transaction), recording any output they cause with `out.send`.
+    /// An `Err` stops the stage without committing, so the messages are read again after a
+    /// restart; handlers retry transient failures themselves (while they do, input waits).
+    fn persist(&mut self, _out: &mut Outputs) -> Result<(), String> {
+        Ok(())
+    }
     /// Before a commit: record every state change since the last call with `out.put_state` /
     /// `out.delete_state`.
     fn flush_state(&mut self, _out: &mut Outputs) {}
@@ -166,6 +174,8 @@ pub enum StageError {
     Produce { stage: String, what: &'static str, detail: String },
     #[error("stage {stage}: {count} dead letters within a minute (limit {limit}); stopping instead of dead-lettering everything. Last error: {last}")]
     TooManyDeadLetters { stage: String, count: u32, limit: u32, last: String },
+    #[error("stage {stage}: could not make its work durable ({detail}); nothing was committed")]
+    Persist { stage: String, detail: String },
     #[error("stage {stage}: restoring partition {partition} from {topic} failed: {detail}")]
     Restore { stage: String, topic: String, partition: i32, detail: String },
     #[error("stage {0}: its thread panicked")]
@@ -383,6 +393,12 @@ impl<H: StageHandler> Core<H> {
     /// Outputs durable → state durable → offsets committed. See the module doc.
     fn commit_cycle(&mut self, consumer: &BaseConsumer<StageContext<H>>) -> Result<(), StageError> {
         let started = Instant::now();
+        let mut outputs = std::mem::take(&mut self.outputs);
+        let persisted = self.handler.persist(&mut outputs);
+        self.outputs = outputs;
+        if let Err(detail) = persisted {
+            return Err(StageError::Persist { stage: self.stage(), detail });
+        }
         let mut outputs = std::mem::take(&mut self.outputs);
         self.handler.flush_state(&mut outputs);
         self.outputs = outputs;

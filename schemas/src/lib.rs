@@ -9,6 +9,7 @@
 pub mod apikey;
 pub mod codec;
 pub mod event;
+pub mod incident;
 pub mod registry;
 pub mod sessionized;
 pub mod signal;
@@ -16,6 +17,7 @@ pub mod signal;
 pub use apikey::{hash_api_key, ApiKeyRecord};
 pub use codec::{decode, encode, encode_to_vec, CodecError, Record};
 pub use event::RawEvent;
+pub use incident::{EvidenceSample, IncidentChange};
 pub use sessionized::{SessionSummary, Sessionized};
 pub use signal::{EvidenceRecord, SignalRecord};
 

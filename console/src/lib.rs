@@ -1,0 +1,1 @@
+//! The console API (work in progress).

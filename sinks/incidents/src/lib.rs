@@ -1,0 +1,1 @@
+//! The incidents stage (work in progress).

@@ -1,0 +1,1 @@
+//! The warehouse stage (work in progress).
