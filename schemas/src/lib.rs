@@ -19,7 +19,7 @@ pub use codec::{decode, encode, encode_to_vec, CodecError, Record};
 pub use event::RawEvent;
 pub use incident::{EvidenceSample, IncidentChange};
 pub use sessionized::{SessionSummary, Sessionized};
-pub use signal::{EvidenceRecord, SignalRecord};
+pub use signal::{EpisodeMember, EvidenceRecord, SignalRecord};
 
 /// The JSON Schema of the ingest API (`POST /v1/events` and `POST /v1/logs`), served by the gateway at
 /// `GET /v1/schema/events.json`.

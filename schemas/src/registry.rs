@@ -36,6 +36,7 @@ const SOURCES: &[(&str, u32, &str)] = &[
     ("sessionized", 1, include_str!("../avro/sessionized.v1.avsc")),
     ("session", 1, include_str!("../avro/session.v1.avsc")),
     ("signal", 1, include_str!("../avro/signal.v1.avsc")),
+    ("signal", 2, include_str!("../avro/signal.v2.avsc")),
     ("incident", 1, include_str!("../avro/incident.v1.avsc")),
 ];
 

@@ -1,5 +1,9 @@
 //! A frustration signal on `friction.signals.v1` (schema family `signal`), keyed by its incident
 //! fingerprint so one incident is counted by one consumer.
+//!
+//! Since v2 one record stands for one episode (DESIGN §4): `kind`, `label` and `fingerprint` are
+//! the primary member's, `labels` lists every member's label and `members` keeps each merged
+//! signal's own evidence summary. v1 records decode with both empty.
 
 use std::collections::BTreeMap;
 
@@ -28,7 +32,30 @@ pub struct SignalRecord {
     pub release: Option<String>,
     pub url: Option<String>,
     pub episode_id: Option<String>,
+    /// Every label of the episode, most important first; empty in v1 records.
+    #[serde(default)]
+    pub labels: Vec<String>,
     pub evidence: EvidenceRecord,
+    /// The signals merged into this one (primary included), in start order; empty in v1 records.
+    #[serde(default)]
+    pub members: Vec<EpisodeMember>,
+}
+
+/// One signal merged into an episode record: enough to explain it without the raw events.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EpisodeMember {
+    pub id: String,
+    pub kind: String,
+    pub unresponsive: bool,
+    pub label: String,
+    pub start_ms: i64,
+    pub end_ms: i64,
+    pub rule: String,
+    pub rule_version: i32,
+    pub event_ids: Vec<String>,
+    pub measurements: BTreeMap<String, f64>,
+    pub details: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]

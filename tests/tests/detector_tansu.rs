@@ -188,7 +188,11 @@ async fn signals_come_out_keyed_by_fingerprint_and_survive_a_restart() {
             rages[0].evidence.event_ids
         );
         assert_eq!(rages[0].route_template, "/orders/:id/pay");
+        // Published as one episode: the dead click on the same button is a label, not a signal.
+        assert_eq!(rages[0].labels, ["rage_click:unresponsive", "dead_click"], "{session}");
+        assert!(rages[0].episode_id.is_some());
     }
+    assert!(got.iter().all(|(_, s)| s.kind != "dead_click"), "a dead click was published on its own");
     // Same route template and element across sessions: one fingerprint, one incident.
     let fingerprints: BTreeSet<&str> = per_session.values().map(|r| r[0].fingerprint.as_str()).collect();
     assert_eq!(fingerprints.len(), 1);

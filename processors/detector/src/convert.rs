@@ -3,10 +3,11 @@
 use std::borrow::Cow;
 
 use friction_rules::{
-    Event, EventKind, LogLevel, Modifiers, MouseButton, NavigationKind, Signal, Target as RuleTarget,
+    episode_priority, Episode, Event, EventKind, Evidence, LogLevel, Modifiers, MouseButton, NavigationKind, Signal,
+    Target as RuleTarget,
 };
 use friction_schemas::sessionized::Sessionized;
-use friction_schemas::signal::{EvidenceRecord, SignalRecord};
+use friction_schemas::signal::{EpisodeMember, EvidenceRecord, SignalRecord};
 
 fn own(s: &str) -> Cow<'static, str> {
     Cow::Owned(s.to_string())
@@ -155,8 +156,61 @@ pub struct SessionContext {
     pub url: Option<String>,
 }
 
+fn evidence_record(ev: &Evidence) -> EvidenceRecord {
+    EvidenceRecord {
+        rule: ev.rule.to_string(),
+        rule_version: i32::try_from(ev.rule_version).unwrap_or(i32::MAX),
+        thresholds: ev.thresholds.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+        event_ids: ev.event_ids.clone(),
+        measurements: ev.measurements.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+        details: ev.details.iter().map(|(k, v)| (k.to_string(), v.clone())).collect(),
+        suppressions_checked: ev.suppressions_checked.iter().map(|s| s.as_str().to_string()).collect(),
+        liveness_json: serde_json::to_string(&ev.liveness).unwrap_or_else(|_| "[]".into()),
+    }
+}
+
+fn member(s: &Signal) -> EpisodeMember {
+    let ev = &s.evidence;
+    EpisodeMember {
+        id: s.id.clone(),
+        kind: s.kind.as_str().to_string(),
+        unresponsive: s.unresponsive,
+        label: s.label.to_string(),
+        start_ms: s.start_ms,
+        end_ms: s.end_ms,
+        rule: ev.rule.to_string(),
+        rule_version: i32::try_from(ev.rule_version).unwrap_or(i32::MAX),
+        event_ids: ev.event_ids.clone(),
+        measurements: ev.measurements.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+        details: ev.details.iter().map(|(k, v)| (k.to_string(), v.clone())).collect(),
+    }
+}
+
+/// One signal record for a whole episode: the primary member (episode priority, then the earliest)
+/// gives kind, label, id and fingerprint, so a rage burst on a dead button is one incident, not
+/// two; every member's label and events are carried. `None` for an episode without members.
+pub fn to_episode_record(ep: &Episode, ctx: &SessionContext) -> Option<SignalRecord> {
+    let primary = ep.signals.iter().min_by_key(|s| (episode_priority(s.kind, s.unresponsive), s.start_ms))?;
+    let mut record = to_signal_record(primary, ctx);
+    record.episode_id = Some(ep.id.clone());
+    record.labels = ep.labels.iter().map(|l| l.to_string()).collect();
+    record.start_ms = ep.start_ms;
+    record.end_ms = ep.end_ms;
+    record.decided_at_ms = ep.decided_at_ms;
+    // The primary's events first, then every other member's, each once.
+    for s in &ep.signals {
+        for id in &s.evidence.event_ids {
+            if !record.evidence.event_ids.contains(id) {
+                record.evidence.event_ids.push(id.clone());
+            }
+        }
+    }
+    record.members = ep.signals.iter().map(member).collect();
+    Some(record)
+}
+
+/// The record of a single signal (no episode).
 pub fn to_signal_record(signal: &Signal, ctx: &SessionContext) -> SignalRecord {
-    let ev = &signal.evidence;
     SignalRecord {
         id: signal.id.clone(),
         project_id: ctx.project_id.clone(),
@@ -176,15 +230,8 @@ pub fn to_signal_record(signal: &Signal, ctx: &SessionContext) -> SignalRecord {
         release: ctx.release.clone(),
         url: ctx.url.clone(),
         episode_id: None,
-        evidence: EvidenceRecord {
-            rule: ev.rule.to_string(),
-            rule_version: i32::try_from(ev.rule_version).unwrap_or(i32::MAX),
-            thresholds: ev.thresholds.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
-            event_ids: ev.event_ids.clone(),
-            measurements: ev.measurements.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
-            details: ev.details.iter().map(|(k, v)| (k.to_string(), v.clone())).collect(),
-            suppressions_checked: ev.suppressions_checked.iter().map(|s| s.as_str().to_string()).collect(),
-            liveness_json: serde_json::to_string(&ev.liveness).unwrap_or_else(|_| "[]".into()),
-        },
+        labels: vec![signal.label.to_string()],
+        evidence: evidence_record(&signal.evidence),
+        members: Vec::new(),
     }
 }

@@ -9,7 +9,7 @@ use friction_schemas::sessionized::Sessionized;
 use friction_schemas::{decode, encode_to_vec};
 use serde::{Deserialize, Serialize};
 
-use crate::convert::{to_rule_event, to_signal_record, SessionContext};
+use crate::convert::{to_episode_record, to_rule_event, SessionContext};
 use crate::rules_file::RulesByProject;
 
 /// Reserved changelog key of a partition's clock.
@@ -69,6 +69,7 @@ pub struct PartitionDetector {
 /// What one judgement produced.
 #[derive(Default)]
 pub struct Judged {
+    /// One record per closed episode (its members merged), see [`to_episode_record`].
     pub signals: Vec<friction_schemas::signal::SignalRecord>,
     pub suppressed: Vec<&'static str>,
 }
@@ -149,8 +150,11 @@ impl PartitionDetector {
             };
             let rules = rules.for_project(&st.context.project_id);
             let detection = detect(&st.events, horizon, rules);
-            for s in &detection.signals {
-                out.signals.push(to_signal_record(s, &st.context));
+            // Published per episode, not per member signal: members on one element within the
+            // episode window share one fingerprint (DESIGN §4). Every issue-kind signal is a member
+            // of exactly one episode, which `detect` emits once it is closed.
+            for ep in &detection.episodes {
+                out.signals.extend(to_episode_record(ep, &st.context));
             }
             for s in &detection.suppressed {
                 out.suppressed.push(s.reason.as_str());

@@ -1,6 +1,7 @@
 //! `friction-detector`: runs the frustration rules of `friction-rules` over each session's
 //! sessionized events and emits signals with their evidence to `friction.signals.v1`, keyed by the
-//! incident fingerprint. Per-session state (the events the rules still need, and what was already
+//! incident fingerprint: one record per episode (signals in one session, view and element within
+//! the episode window), of the primary kind, with every member's label and events. Per-session state (the events the rules still need, and what was already
 //! judged) lives in the stage runtime's changelog, so it survives restarts and follows partitions.
 //!
 //! Time is event time. A partition's watermark is the newest event time it has seen (the

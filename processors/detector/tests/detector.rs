@@ -95,6 +95,47 @@ fn an_unresponsive_rage_burst_becomes_a_signal_once_its_window_closes() {
 }
 
 #[test]
+fn a_rage_burst_on_a_dead_button_is_published_as_one_episode_with_both_labels() {
+    let rules = RulesByProject::default();
+    let mut p = PartitionDetector::default();
+    let wall = 7_000_000;
+    for s in rage_session("s5", T0) {
+        p.ingest(&s, wall);
+    }
+    p.ingest(&sessionized("other", 0, T0 + 21_000, "pageview"), wall);
+    let judged = p.judge(wall, &cfg(), &rules);
+    let mine: Vec<_> = judged.signals.iter().filter(|s| s.session_id == "s5#0").collect();
+    assert_eq!(mine.len(), 1, "{:?}", mine.iter().map(|s| (&s.kind, &s.labels)).collect::<Vec<_>>());
+    let s = mine[0];
+    // Primary by episode priority: unresponsive rage > dead.
+    assert_eq!((s.kind.as_str(), s.unresponsive, s.label.as_str()), ("rage_click", true, "rage_click:unresponsive"));
+    assert_eq!(s.labels, vec!["rage_click:unresponsive".to_string(), "dead_click".to_string()]);
+    assert!(s.episode_id.is_some());
+    let kinds: Vec<&str> = s.members.iter().map(|m| m.kind.as_str()).collect();
+    assert_eq!(kinds.len(), 2, "{kinds:?}");
+    assert!(kinds.contains(&"rage_click") && kinds.contains(&"dead_click"), "{kinds:?}");
+    // The primary's id (deterministic) and fingerprint.
+    let rage = s.members.iter().find(|m| m.kind == "rage_click").expect("rage member");
+    assert_eq!(s.id, rage.id);
+    let clicks: Vec<String> = (1..=4).map(|i| format!("s5-{i}")).collect();
+    for c in &clicks {
+        assert!(s.evidence.event_ids.contains(c), "{c} missing from {:?}", s.evidence.event_ids);
+    }
+    let dead = s.members.iter().find(|m| m.kind == "dead_click").expect("dead member");
+    assert!(dead.event_ids.iter().all(|e| s.evidence.event_ids.contains(e)), "dead click's events are carried");
+
+    // The same stream again (a replay) gives the same record.
+    let mut again = PartitionDetector::default();
+    for e in rage_session("s5", T0) {
+        again.ingest(&e, wall);
+    }
+    again.ingest(&sessionized("other", 0, T0 + 21_000, "pageview"), wall);
+    let replay = again.judge(wall, &cfg(), &rules);
+    let r = replay.signals.iter().find(|x| x.session_id == "s5#0").expect("replayed");
+    assert_eq!(r, s);
+}
+
+#[test]
 fn restored_state_continues_exactly_like_the_original() {
     let rules = RulesByProject::default();
     let wall = 5_000_000;
@@ -135,8 +176,10 @@ fn a_quiet_partition_judges_its_last_click_by_idle_wall_time() {
     p.ingest(&sessionized("s3", 1, T0 + 1_000, "click"), wall);
     // 5 s of wall time: within the 7 s dead-click window (plus the 2 s grace): undecided.
     assert!(p.judge(wall + 5_000, &cfg(), &rules).signals.is_empty());
-    // 12 s later the window has closed in event time through idle advancement.
-    let judged = p.judge(wall + 12_000, &cfg(), &rules);
+    // 12 s: the dead click is decided, but its episode (10 s from the click) is still open.
+    assert!(p.judge(wall + 12_000, &cfg(), &rules).signals.is_empty());
+    // 14 s later the episode has closed in event time through idle advancement.
+    let judged = p.judge(wall + 14_000, &cfg(), &rules);
     let kinds: Vec<&str> = judged.signals.iter().map(|s| s.kind.as_str()).collect();
     assert_eq!(kinds, vec!["dead_click"], "{kinds:?}");
 }

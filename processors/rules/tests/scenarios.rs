@@ -216,6 +216,18 @@ fn check(s: &Scenario) -> Vec<String> {
             errs.push("an episode contains an undetermined signal".into());
         }
     }
+    // The detector publishes one record per episode: every signal must be in exactly one, or it
+    // would be lost (or counted twice) downstream.
+    for x in &d.signals {
+        let n = d.episodes.iter().filter(|ep| ep.signals.iter().any(|m| m.id == x.id)).count();
+        if n != 1 {
+            errs.push(format!("signal {} ({}) is in {n} episodes, not one", x.id, x.kind.as_str()));
+        }
+    }
+    let members: usize = d.episodes.iter().map(|ep| ep.signals.len()).sum();
+    if members != d.signals.len() {
+        errs.push(format!("episodes hold {members} signals, {} were reported", d.signals.len()));
+    }
     // The false-positive class is real (a naive rule flags it) and we do not flag it.
     for k in exp.get("naiveFlags").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str) {
         if !naive_flags(k, &s.events) {
