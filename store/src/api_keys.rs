@@ -78,7 +78,7 @@ pub fn hash_api_key(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
-fn normalize_label(label: Option<&str>) -> Result<Option<String>, StoreError> {
+pub(crate) fn normalize_label(label: Option<&str>) -> Result<Option<String>, StoreError> {
     let Some(label) = label.map(str::trim).filter(|l| !l.is_empty()) else {
         return Ok(None);
     };

@@ -64,6 +64,23 @@ pub enum StoreError {
         matches: usize,
     },
 
+    /// A console role name that is not viewer, engineer or admin.
+    #[error("unknown role {0:?} (expected viewer, engineer or admin)")]
+    UnknownRole(String),
+
+    /// No console token has this id or prefix.
+    #[error("console token {0:?} not found (give the token's id or its prefix)")]
+    TokenNotFound(String),
+
+    /// A prefix matches more than one console token.
+    #[error("console token prefix {prefix:?} matches {matches} tokens; give the token's id")]
+    AmbiguousTokenPrefix {
+        /// The prefix as given.
+        prefix: String,
+        /// How many tokens it matches.
+        matches: usize,
+    },
+
     /// A schema migration failed; the transaction it ran in was rolled back.
     #[error("migration {version} ({name}) failed: {source}")]
     Migration {

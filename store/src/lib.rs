@@ -17,8 +17,11 @@
 
 mod api_keys;
 mod error;
+mod incidents;
 mod migrate;
 mod projects;
+pub mod testing;
+mod tokens;
 mod url;
 
 use std::path::Path;
@@ -30,7 +33,11 @@ use sqlx::AnyPool;
 
 pub use api_keys::{generate_api_key_secret, hash_api_key, ApiKey, NewApiKey, API_KEY_PREFIX, API_KEY_PREFIX_LEN};
 pub use error::{sqlx_error_is_unavailable, StoreError};
+pub use incidents::{
+    EvidenceSample, Incident, IncidentCursor, IncidentFilter, IncidentSort, IncidentStatus, IncidentTx, UnknownStatus,
+};
 pub use migrate::{AppliedMigration, Migration, MIGRATIONS};
+pub use tokens::{AuditEntry, ConsoleToken, NewConsoleToken, Role, CONSOLE_TOKEN_PREFIX, CONSOLE_TOKEN_PREFIX_LEN};
 pub use projects::{validate_project_name, Project, PROJECT_NAME_MAX_LEN};
 pub use url::redact_url;
 

@@ -28,11 +28,14 @@ pub struct Migration {
 
 /// Every migration, in order. To change the schema, add
 /// `migrations/NNNN_name.sql` and a line here (a test checks that the two agree).
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "projects_and_keys",
-    sql: include_str!("../migrations/0001_projects_and_keys.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration { version: 1, name: "projects_and_keys", sql: include_str!("../migrations/0001_projects_and_keys.sql") },
+    Migration {
+        version: 2,
+        name: "incidents_and_tokens",
+        sql: include_str!("../migrations/0002_incidents_and_tokens.sql"),
+    },
+];
 
 /// A row of `_friction_migrations`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]

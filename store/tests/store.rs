@@ -11,84 +11,7 @@ use sqlx::Row;
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 type TestResult = Result<(), BoxError>;
 
-const POSTGRES_ENV: &str = "FRICTION_TEST_POSTGRES_URL";
-
-/// One database for one test, dropped afterwards.
-struct TestDb {
-    store: Store,
-    /// The URL of this very database, to open more stores on it ("other processes").
-    url: String,
-    /// Keeps the SQLite file's directory alive.
-    dir: Option<tempfile::TempDir>,
-    /// The PostgreSQL schema to drop afterwards, and the URL to drop it through.
-    pg_schema: Option<(String, String)>,
-}
-
-impl TestDb {
-    fn name(&self) -> &'static str {
-        self.store.backend().as_str()
-    }
-
-    async fn another_store(&self) -> Result<Store, StoreError> {
-        Store::connect(&self.url).await
-    }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        let Some((admin_url, schema)) = self.pg_schema.take() else {
-            return;
-        };
-        // Drop may run inside the test's runtime, which cannot be blocked on; use a thread with
-        // its own. Failing to clean up only leaves an empty schema behind, so it is not fatal.
-        let cleanup = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-            runtime.block_on(async {
-                let admin = Store::connect(&admin_url).await?;
-                let sql = format!("SET lock_timeout = '5s'; DROP SCHEMA IF EXISTS {schema} CASCADE");
-                sqlx::raw_sql(&sql).execute(admin.pool()).await?;
-                admin.close().await;
-                Ok::<_, BoxError>(())
-            })?;
-            Ok::<_, BoxError>(())
-        });
-        match cleanup.join() {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => eprintln!("could not drop test schema: {e}"),
-            Err(_) => eprintln!("could not drop test schema: cleanup thread panicked"),
-        }
-    }
-}
-
-/// A fresh SQLite file and, if configured, a fresh PostgreSQL schema; not migrated.
-async fn test_dbs() -> Result<Vec<TestDb>, BoxError> {
-    let mut dbs = Vec::new();
-
-    let dir = tempfile::tempdir()?;
-    let url = format!("sqlite://{}", dir.path().join("friction.db").display());
-    dbs.push(TestDb { store: Store::connect(&url).await?, url, dir: Some(dir), pg_schema: None });
-
-    if let Some(admin_url) = std::env::var(POSTGRES_ENV).ok().filter(|u| !u.is_empty()) {
-        let schema = format!("friction_test_{:016x}", rand::random::<u64>());
-        let admin = Store::connect(&admin_url).await?;
-        sqlx::raw_sql(&format!("CREATE SCHEMA {schema}")).execute(admin.pool()).await?;
-        admin.close().await;
-        let separator = if admin_url.contains('?') { '&' } else { '?' };
-        let url = format!("{admin_url}{separator}options=-csearch_path%3D{schema}");
-        let store = Store::connect(&url).await?;
-        dbs.push(TestDb { store, url, dir: None, pg_schema: Some((admin_url, schema)) });
-    }
-    Ok(dbs)
-}
-
-/// [`test_dbs`], migrated.
-async fn migrated_dbs() -> Result<Vec<TestDb>, BoxError> {
-    let dbs = test_dbs().await?;
-    for db in &dbs {
-        db.store.migrate().await?;
-    }
-    Ok(dbs)
-}
+use friction_store::testing::{migrated_dbs, test_dbs, POSTGRES_ENV};
 
 /// Names of the tables in the store's database (or schema).
 async fn table_names(store: &Store) -> Result<BTreeSet<String>, sqlx::Error> {
@@ -341,9 +264,9 @@ async fn api_key_secret_is_returned_once_and_only_its_hash_is_stored() -> TestRe
             assert!(!value.contains(hidden), "{}: secret stored in {value:?}", db.name());
         }
         // On SQLite, also look at the bytes of the database files themselves.
-        if let Some(dir) = &db.dir {
+        if let Some(dir) = db.dir() {
             let mut files = 0;
-            for entry in std::fs::read_dir(dir.path())? {
+            for entry in std::fs::read_dir(dir)? {
                 let bytes = std::fs::read(entry?.path())?;
                 files += 1;
                 assert!(
@@ -503,7 +426,7 @@ async fn foreign_keys_are_enforced() -> TestResult {
 async fn ping_backend_and_close() -> TestResult {
     for db in test_dbs().await? {
         db.store.ping().await?;
-        let expected = if db.dir.is_some() { Backend::Sqlite } else { Backend::Postgres };
+        let expected = if db.dir().is_some() { Backend::Sqlite } else { Backend::Postgres };
         assert_eq!(db.store.backend(), expected);
         assert!(db.store.url_for_display().starts_with(db.name()));
         db.store.close().await;

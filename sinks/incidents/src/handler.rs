@@ -1,0 +1,121 @@
+//! The stage handler: decode and check signals as they arrive, count the batch in one store
+//! transaction when the runtime commits ([`StageHandler::persist`]), publish every incident the
+//! batch touched. Offsets are committed only after the transaction and the publications.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use friction_runtime::stage::{Outputs, StageHandler};
+use friction_schemas::{decode, encode_to_vec, SignalRecord};
+use friction_store::Store;
+
+use crate::apply::{apply_batch, ApplyError};
+use crate::model::{self, IncidentConfig};
+
+/// How the stage runs. Defaults in [`IncidentsStageConfig::default`].
+#[derive(Debug, Clone)]
+pub struct IncidentsStageConfig {
+    pub incidents: IncidentConfig,
+    /// Where incident changes go. Default `friction.incidents.v1`.
+    pub incidents_topic: Arc<str>,
+    /// How long a batch keeps being retried while the database is unreachable or busy before the
+    /// stage stops with the error. Input waits meanwhile (a database outage pauses the stage).
+    /// Default 10 minutes.
+    pub max_retry: Duration,
+}
+
+impl Default for IncidentsStageConfig {
+    fn default() -> Self {
+        IncidentsStageConfig {
+            incidents: IncidentConfig::default(),
+            incidents_topic: Arc::from(friction_runtime::topics::INCIDENTS),
+            max_retry: Duration::from_secs(600),
+        }
+    }
+}
+
+/// The incidents stage's logic. Stateless in Kafka terms: its state is the store.
+pub struct IncidentsHandler {
+    store: Store,
+    runtime: tokio::runtime::Handle,
+    config: IncidentsStageConfig,
+    batch: Vec<SignalRecord>,
+}
+
+impl IncidentsHandler {
+    /// `runtime` runs the store's futures; the stage thread blocks on them (it must not be one of
+    /// the runtime's own threads).
+    pub fn new(store: Store, runtime: tokio::runtime::Handle, config: IncidentsStageConfig) -> Self {
+        IncidentsHandler { store, runtime, config, batch: Vec::new() }
+    }
+
+    fn store_batch(&self, now_ms: i64) -> Result<Vec<crate::apply::Touched>, ApplyError> {
+        let started = std::time::Instant::now();
+        let mut delay = Duration::from_millis(50);
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            let result = self.runtime.block_on(apply_batch(&self.store, &self.batch, &self.config.incidents, now_ms));
+            match result {
+                Ok(touched) => return Ok(touched),
+                Err(e) if e.is_transient() && started.elapsed() < self.config.max_retry => {
+                    metrics::counter!("friction_incidents_batch_retries_total").increment(1);
+                    if attempt == 1 || attempt % 20 == 0 {
+                        tracing::warn!(error = %e, attempt, signals = self.batch.len(), "storing signals failed; retrying (input waits)");
+                    }
+                    std::thread::sleep(delay);
+                    delay = (delay * 2).min(Duration::from_secs(5));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+impl StageHandler for IncidentsHandler {
+    fn on_message(
+        &mut self,
+        _partition: i32,
+        _offset: i64,
+        _key: Option<&[u8]>,
+        payload: &[u8],
+        _now_ms: i64,
+        _out: &mut Outputs,
+    ) -> Result<(), String> {
+        let signal: SignalRecord = decode(payload).map_err(|e| format!("undecodable signal: {e}"))?;
+        model::validate(&signal).map_err(|e| e.to_string())?;
+        self.batch.push(signal);
+        Ok(())
+    }
+
+    fn persist(&mut self, out: &mut Outputs) -> Result<(), String> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let now_ms = friction_runtime::now_ms();
+        let started = std::time::Instant::now();
+        let touched = self.store_batch(now_ms).map_err(|e| format!("storing {} signals: {e}", self.batch.len()))?;
+        metrics::histogram!("friction_incidents_batch_seconds").record(started.elapsed().as_secs_f64());
+        metrics::histogram!("friction_incidents_batch_signals").record(self.batch.len() as f64);
+        metrics::counter!("friction_incidents_signals_total").increment(self.batch.len() as u64);
+        for t in &touched {
+            let change = model::to_change(&t.incident, t.change, t.previous_status, now_ms);
+            let payload = encode_to_vec(&change).map_err(|e| format!("encoding incident {}: {e}", t.incident.id))?;
+            out.send(&self.config.incidents_topic, t.incident.id.as_bytes(), payload);
+            metrics::counter!("friction_incidents_changes_total", "change" => t.change.as_str()).increment(1);
+            if let Some(before) = t.previous_status {
+                tracing::info!(incident = %t.incident.id, from = %before, to = %t.incident.status, sessions = t.incident.sessions, "incident status changed");
+            }
+        }
+        self.batch.clear();
+        Ok(())
+    }
+
+    fn revoke(&mut self, _partition: i32) {
+        // The runtime persists before revoking, so nothing of the revoked partition is pending.
+    }
+
+    fn state_stats(&self) -> (usize, usize) {
+        (self.batch.len(), 0)
+    }
+}

@@ -1,0 +1,487 @@
+//! The decisions about incidents, as pure functions: what a signal changes in its incident
+//! (counts, samples, releases), when an incident is confirmed or regresses, how severe it is, and
+//! which status changes people may make. No I/O: the caller looks up what was already counted
+//! (signal ids, sessions, users) and passes the answers in.
+//!
+//! Everything a signal contributes is order-independent (sums, minima, maxima, bounded sets that
+//! keep the smallest elements), so the final incident does not depend on the order signals arrive
+//! in — the property tests check it.
+
+use std::collections::BTreeSet;
+
+use friction_schemas::SignalRecord;
+use friction_store::{EvidenceSample, Incident, IncidentStatus};
+
+/// Thresholds of grouping, confirmation and scoring. Defaults per research §12.5–12.7.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IncidentConfig {
+    /// Distinct sessions within [`IncidentConfig::confirm_window_ms`] that confirm an incident.
+    /// Default 3.
+    pub confirm_sessions: usize,
+    /// Default 24 h.
+    pub confirm_window_ms: i64,
+    /// Evidence samples kept per incident (the earliest signals). Default 10.
+    pub max_samples: usize,
+    /// Releases remembered per incident. Default 50.
+    pub max_releases: usize,
+    /// Route prefixes that matter most (checkout, signup...): their incidents score
+    /// [`IncidentConfig::critical_route_weight`] times higher. Default `/checkout`, `/cart`,
+    /// `/pay`, `/signup`, `/login`.
+    pub critical_routes: Vec<String>,
+    /// Default 2.
+    pub critical_route_weight: f64,
+    /// Score from which an incident with enough users is P1. Default 2.5.
+    pub p1_score: f64,
+    /// Affected users from which an incident can be P1. Default 10.
+    pub p1_min_users: i64,
+    /// Score from which an incident is P2 (else P3). Default 1.
+    pub p2_score: f64,
+}
+
+impl Default for IncidentConfig {
+    fn default() -> Self {
+        IncidentConfig {
+            confirm_sessions: 3,
+            confirm_window_ms: 24 * 60 * 60 * 1000,
+            max_samples: 10,
+            max_releases: 50,
+            critical_routes: ["/checkout", "/cart", "/pay", "/signup", "/login"].map(String::from).to_vec(),
+            critical_route_weight: 2.0,
+            p1_score: 2.5,
+            p1_min_users: 10,
+            p2_score: 1.0,
+        }
+    }
+}
+
+/// Every signal kind the incidents stage knows (DESIGN §3).
+pub const KINDS: &[&str] = &[
+    "rage_click",
+    "dead_click",
+    "slow_click",
+    "disabled_click",
+    "error_click",
+    "u_turn",
+    "form_abandon",
+    "validation_loop",
+    "server_error",
+];
+
+/// Why a signal cannot be counted (it is dead-lettered with this text).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidSignal {
+    #[error("signal field {0} is empty")]
+    Empty(&'static str),
+    #[error("signal kind {0:?} is unknown (expected one of {kinds})", kinds = KINDS.join(", "))]
+    UnknownKind(String),
+    #[error("signal {id}: endMs {end} is before startMs {start}")]
+    EndBeforeStart { id: String, start: i64, end: i64 },
+}
+
+/// Checks what counting relies on.
+pub fn validate(signal: &SignalRecord) -> Result<(), InvalidSignal> {
+    for (name, value) in [
+        ("id", &signal.id),
+        ("projectId", &signal.project_id),
+        ("fingerprint", &signal.fingerprint),
+        ("sessionId", &signal.session_id),
+    ] {
+        if value.trim().is_empty() {
+            return Err(InvalidSignal::Empty(name));
+        }
+    }
+    if !KINDS.contains(&signal.kind.as_str()) {
+        return Err(InvalidSignal::UnknownKind(signal.kind.clone()));
+    }
+    if signal.end_ms < signal.start_ms {
+        return Err(InvalidSignal::EndBeforeStart { id: signal.id.clone(), start: signal.start_ms, end: signal.end_ms });
+    }
+    Ok(())
+}
+
+/// An incident is identified by its fingerprint (DESIGN §3): one fingerprint, one incident.
+pub fn incident_id(signal: &SignalRecord) -> &str {
+    &signal.fingerprint
+}
+
+/// Who a signal affected: its user id, or its session when the user is anonymous (an anonymous
+/// session counts as a user of its own).
+pub fn user_key(signal: &SignalRecord) -> String {
+    match signal.user_id.as_deref().map(str::trim).filter(|u| !u.is_empty()) {
+        Some(user) => format!("u:{user}"),
+        None => format!("s:{}", signal.session_id),
+    }
+}
+
+/// The labels a signal carries: its own label and its kind (never empty).
+fn signal_labels(signal: &SignalRecord) -> impl Iterator<Item = &str> {
+    std::iter::once(signal.label.as_str()).chain(std::iter::once(signal.kind.as_str())).filter(|l| !l.is_empty())
+}
+
+/// A new incident for the first signal of its fingerprint, with nothing counted yet.
+pub fn new_incident(signal: &SignalRecord, now_ms: i64) -> Incident {
+    Incident {
+        id: incident_id(signal).to_owned(),
+        project_id: signal.project_id.clone(),
+        fingerprint: signal.fingerprint.clone(),
+        kind: signal.kind.clone(),
+        labels: Vec::new(),
+        title: title(&signal.kind, signal.unresponsive, &signal.element_key, &signal.route_template),
+        route_template: signal.route_template.clone(),
+        element_key: signal.element_key.clone(),
+        status: IncidentStatus::Open,
+        severity: 0.0,
+        priority: "P3".into(),
+        occurrences: 0,
+        sessions: 0,
+        users: 0,
+        first_seen_ms: signal.start_ms,
+        last_seen_ms: signal.end_ms,
+        confirmed_at_ms: None,
+        resolved_at_ms: None,
+        resolved_releases: None,
+        releases: Vec::new(),
+        latest_release: None,
+        generation: 1,
+        samples: Vec::new(),
+        version: 0,
+        created_at_ms: now_ms,
+        updated_at_ms: now_ms,
+    }
+}
+
+/// A plain title: what happened, on what, where.
+pub fn title(kind: &str, unresponsive: bool, element_key: &str, route_template: &str) -> String {
+    let what = match kind {
+        "rage_click" if unresponsive => "Rage clicks on an unresponsive element",
+        "rage_click" => "Rage clicks",
+        "dead_click" => "Dead click",
+        "slow_click" => "Slow response to a click",
+        "disabled_click" => "Clicks on a disabled control",
+        "error_click" => "Error after a click",
+        "u_turn" => "U-turn: users leave the page at once",
+        "form_abandon" => "Form abandoned",
+        "validation_loop" => "Validation loop in a form",
+        "server_error" => "Server error",
+        other => other,
+    };
+    let element = if element_key.is_empty() { String::new() } else { format!(" on {element_key}") };
+    let route = if route_template.is_empty() { String::new() } else { format!(" at {route_template}") };
+    format!("{what}{element}{route}")
+}
+
+/// What was already counted, as the store answered for this signal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Novelty {
+    /// The signal's session had not affected this incident before.
+    pub new_session: bool,
+    /// Nor its user.
+    pub new_user: bool,
+}
+
+/// Adds a signal (never counted before) to its incident: occurrences, affected sessions and
+/// users, first/last seen, labels, releases and evidence samples. Status and score are separate
+/// ([`after_signal`], [`score`]).
+pub fn count_signal(incident: &mut Incident, signal: &SignalRecord, novelty: Novelty, config: &IncidentConfig) {
+    incident.occurrences += 1;
+    incident.sessions += i64::from(novelty.new_session);
+    incident.users += i64::from(novelty.new_user);
+    incident.first_seen_ms = incident.first_seen_ms.min(signal.start_ms);
+    incident.last_seen_ms = incident.last_seen_ms.max(signal.end_ms);
+
+    let mut labels: BTreeSet<String> = incident.labels.drain(..).collect();
+    labels.extend(signal_labels(signal).map(str::to_owned));
+    incident.labels = labels.into_iter().collect();
+    if signal.unresponsive && incident.kind == "rage_click" {
+        incident.title = title(&incident.kind, true, &incident.element_key, &incident.route_template);
+    }
+
+    if let Some(r) = signal.release.as_deref().filter(|r| !r.is_empty()) {
+        if let Err(at) = incident.releases.binary_search_by(|x| release_cmp(x, r)) {
+            incident.releases.insert(at, r.to_owned());
+            // Keep the newest releases.
+            let excess = incident.releases.len().saturating_sub(config.max_releases);
+            incident.releases.drain(..excess);
+        }
+        incident.latest_release = incident.releases.last().cloned();
+    }
+
+    let sample = EvidenceSample {
+        signal_id: signal.id.clone(),
+        session_id: signal.session_id.clone(),
+        user_id: signal.user_id.clone(),
+        release: signal.release.clone(),
+        url: signal.url.clone(),
+        label: signal.label.clone(),
+        start_ms: signal.start_ms,
+        end_ms: signal.end_ms,
+        evidence_json: serde_json::to_string(&signal.evidence).unwrap_or_else(|_| "{}".into()),
+    };
+    let key = |s: &EvidenceSample| (s.start_ms, s.signal_id.clone());
+    let at = incident.samples.partition_point(|s| key(s) < key(&sample));
+    if at < config.max_samples {
+        incident.samples.insert(at, sample);
+        incident.samples.truncate(config.max_samples);
+    }
+}
+
+/// Release names in natural order: digit runs compare as numbers, so `1.10.0` is newer than
+/// `1.9.2` and `v10` than `v9`. The newest release is the greatest.
+pub fn release_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    let (mut x, mut y) = (a.as_bytes(), b.as_bytes());
+    loop {
+        match (x.first(), y.first()) {
+            (None, None) => return a.cmp(b),
+            (None, Some(_)) => return Ordering::Less,
+            (Some(_), None) => return Ordering::Greater,
+            (Some(c), Some(d)) if c.is_ascii_digit() && d.is_ascii_digit() => {
+                let nx = x.iter().take_while(|b| b.is_ascii_digit()).count();
+                let ny = y.iter().take_while(|b| b.is_ascii_digit()).count();
+                let (dx, dy) = (&x[..nx], &y[..ny]);
+                let trim = |d: &[u8]| -> usize { d.iter().take_while(|b| **b == b'0').count() };
+                let (tx, ty) = (&dx[trim(dx)..], &dy[trim(dy)..]);
+                let ord = tx.len().cmp(&ty.len()).then_with(|| tx.cmp(ty));
+                if ord != Ordering::Equal {
+                    return ord;
+                }
+                x = &x[nx..];
+                y = &y[ny..];
+            }
+            (Some(c), Some(d)) => {
+                if c != d {
+                    return c.cmp(d);
+                }
+                x = &x[1..];
+                y = &y[1..];
+            }
+        }
+    }
+}
+
+/// Whether some window of `window_ms` holds signals of at least `min_sessions` distinct sessions.
+/// `points` are (start, session) sorted by start.
+pub fn window_confirms(points: &[(i64, String)], min_sessions: usize, window_ms: i64) -> bool {
+    if min_sessions == 0 {
+        return true;
+    }
+    let mut in_window: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    let mut lo = 0;
+    for (hi, (t, session)) in points.iter().enumerate() {
+        *in_window.entry(session.as_str()).or_insert(0) += 1;
+        while lo < hi && points[lo].0 < t.saturating_sub(window_ms) {
+            let s = points[lo].1.as_str();
+            if let Some(n) = in_window.get_mut(s) {
+                *n -= 1;
+                if *n == 0 {
+                    in_window.remove(s);
+                }
+            }
+            lo += 1;
+        }
+        if in_window.len() >= min_sessions {
+            return true;
+        }
+    }
+    false
+}
+
+/// Whether a signal seen after the incident was resolved means it came back: a signal from a
+/// release not seen before the resolution, or — without a release — one that started after it.
+/// Old clients still on the fixed-in release do not reopen it.
+pub fn regresses(incident: &Incident, signal: &SignalRecord) -> bool {
+    let Some(resolved_at) = incident.resolved_at_ms else { return false };
+    match signal.release.as_deref().filter(|r| !r.is_empty()) {
+        Some(release) => !incident.resolved_releases.as_deref().unwrap_or(&[]).iter().any(|r| r == release),
+        None => signal.start_ms > resolved_at,
+    }
+}
+
+/// The lifecycle step after a counted signal: open → confirmed when the window confirms it;
+/// resolved → regressed (a new generation) when the signal [`regresses`] it; ignored stays quiet.
+/// Returns the previous status when it changed.
+pub fn after_signal(
+    incident: &mut Incident,
+    signal: &SignalRecord,
+    window_confirms: bool,
+    now_ms: i64,
+) -> Option<IncidentStatus> {
+    let before = incident.status;
+    match before {
+        IncidentStatus::Open if window_confirms => {
+            incident.status = IncidentStatus::Confirmed;
+            incident.confirmed_at_ms = Some(now_ms);
+        }
+        IncidentStatus::Resolved if regresses(incident, signal) => {
+            incident.status = IncidentStatus::Regressed;
+            incident.generation += 1;
+            incident.resolved_at_ms = None;
+            incident.confirmed_at_ms.get_or_insert(now_ms);
+        }
+        _ => {}
+    }
+    (incident.status != before).then_some(before)
+}
+
+/// The kind's weight in the score (research §12.7 `w_type`).
+pub fn kind_weight(kind: &str, labels: &[String]) -> f64 {
+    match kind {
+        "error_click" => 1.0,
+        "rage_click" if labels.iter().any(|l| l.ends_with(":unresponsive")) => 0.9,
+        "server_error" => 0.8,
+        "dead_click" | "validation_loop" => 0.7,
+        "u_turn" | "form_abandon" => 0.5,
+        "slow_click" => 0.4,
+        "rage_click" | "disabled_click" => 0.3,
+        _ => 0.1,
+    }
+}
+
+/// Severity score and priority (research §12.7), with the factors computable from the incident
+/// alone: `log1p(users) × w_type × w_route × trend` (trend ×1.5 while regressed). Exposure and
+/// conversion factors need the warehouse and are 1 here. Rounded to 3 decimals so equal inputs give
+/// byte-equal output.
+pub fn score(incident: &Incident, config: &IncidentConfig) -> (f64, &'static str) {
+    let users = incident.users.max(0) as f64;
+    let route = &incident.route_template;
+    let critical = config.critical_routes.iter().any(|p| {
+        route == p || (route.starts_with(p.as_str()) && route.as_bytes().get(p.len()).is_some_and(|b| *b == b'/'))
+    });
+    let w_route = if critical { config.critical_route_weight } else { 1.0 };
+    let trend = if incident.status == IncidentStatus::Regressed { 1.5 } else { 1.0 };
+    let raw = users.ln_1p() * kind_weight(&incident.kind, &incident.labels) * w_route * trend;
+    let severity = (raw * 1000.0).round() / 1000.0;
+    let priority = if severity >= config.p1_score && incident.users >= config.p1_min_users {
+        "P1"
+    } else if severity >= config.p2_score {
+        "P2"
+    } else {
+        "P3"
+    };
+    (severity, priority)
+}
+
+/// Recomputes and stores the score.
+pub fn rescore(incident: &mut Incident, config: &IncidentConfig) {
+    let (severity, priority) = score(incident, config);
+    incident.severity = severity;
+    incident.priority = priority.to_owned();
+}
+
+/// A status change someone asked for that is not allowed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TransitionError {
+    #[error("status regressed is set by Friction when a resolved incident comes back; set resolved, ignored, open or confirmed")]
+    RegressedIsAutomatic,
+    #[error("incident {0} is not confirmed yet (it has not affected enough sessions); set open, resolved or ignored")]
+    NotConfirmed(String),
+}
+
+/// A person changes an incident's status (the console's PATCH). Resolving remembers the releases
+/// seen so far (a signal from another release regresses it); reopening an ignored or resolved
+/// incident puts it back to confirmed if it had been confirmed, else open. Returns the previous
+/// status when it changed; asking for the current status changes nothing.
+pub fn set_status(
+    incident: &mut Incident,
+    requested: IncidentStatus,
+    now_ms: i64,
+) -> Result<Option<IncidentStatus>, TransitionError> {
+    let before = incident.status;
+    let target = match requested {
+        IncidentStatus::Regressed => return Err(TransitionError::RegressedIsAutomatic),
+        IncidentStatus::Confirmed if incident.confirmed_at_ms.is_none() => {
+            return Err(TransitionError::NotConfirmed(incident.id.clone()))
+        }
+        IncidentStatus::Open if incident.confirmed_at_ms.is_some() => IncidentStatus::Confirmed,
+        other => other,
+    };
+    if target == before || (before == IncidentStatus::Regressed && target == IncidentStatus::Confirmed) {
+        return Ok(None);
+    }
+    incident.status = target;
+    match target {
+        IncidentStatus::Resolved => {
+            incident.resolved_at_ms = Some(now_ms);
+            incident.resolved_releases = Some(incident.releases.clone());
+        }
+        _ => {
+            incident.resolved_at_ms = None;
+        }
+    }
+    Ok(Some(before))
+}
+
+/// What kind of change a published snapshot stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeKind {
+    /// The incident's first signal.
+    Created,
+    /// New occurrences were counted.
+    Counted,
+    /// Its status moved (by a person or the lifecycle).
+    Status,
+    /// Nothing changed: the snapshot is sent again because its signals were replayed (after a
+    /// crash the earlier copy may never have been published).
+    Replayed,
+}
+
+impl ChangeKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeKind::Created => "created",
+            ChangeKind::Counted => "counted",
+            ChangeKind::Status => "status",
+            ChangeKind::Replayed => "replayed",
+        }
+    }
+}
+
+/// The record published on `friction.incidents.v1` for an incident's state.
+pub fn to_change(
+    incident: &Incident,
+    change: ChangeKind,
+    previous: Option<IncidentStatus>,
+    now_ms: i64,
+) -> friction_schemas::IncidentChange {
+    friction_schemas::IncidentChange {
+        id: incident.id.clone(),
+        project_id: incident.project_id.clone(),
+        fingerprint: incident.fingerprint.clone(),
+        kind: incident.kind.clone(),
+        labels: incident.labels.clone(),
+        title: incident.title.clone(),
+        route_template: incident.route_template.clone(),
+        element_key: incident.element_key.clone(),
+        status: incident.status.as_str().to_owned(),
+        previous_status: previous.map(|s| s.as_str().to_owned()),
+        change: change.as_str().to_owned(),
+        severity: incident.severity,
+        priority: incident.priority.clone(),
+        occurrences: incident.occurrences,
+        sessions: incident.sessions,
+        users: incident.users,
+        first_seen_ms: incident.first_seen_ms,
+        last_seen_ms: incident.last_seen_ms,
+        confirmed_at_ms: incident.confirmed_at_ms,
+        releases: incident.releases.clone(),
+        latest_release: incident.latest_release.clone(),
+        generation: i32::try_from(incident.generation).unwrap_or(i32::MAX),
+        version: incident.version,
+        changed_at_ms: now_ms,
+        samples: incident
+            .samples
+            .iter()
+            .map(|s| friction_schemas::EvidenceSample {
+                signal_id: s.signal_id.clone(),
+                session_id: s.session_id.clone(),
+                user_id: s.user_id.clone(),
+                release: s.release.clone(),
+                url: s.url.clone(),
+                label: s.label.clone(),
+                start_ms: s.start_ms,
+                end_ms: s.end_ms,
+                evidence_json: s.evidence_json.clone(),
+            })
+            .collect(),
+    }
+}

@@ -1,0 +1,287 @@
+//! The pure incident decisions: counting, confirmation window, regression, scoring, status
+//! changes, and (property tests) that the order of signals does not change the final incident.
+
+use std::collections::HashSet;
+
+use friction_incidents::model::{
+    self, after_signal, count_signal, new_incident, release_cmp, score, set_status, window_confirms, IncidentConfig,
+    Novelty, TransitionError,
+};
+use friction_schemas::SignalRecord;
+use friction_store::{Incident, IncidentStatus};
+use proptest::prelude::*;
+
+const HOUR: i64 = 3_600_000;
+
+fn signal(id: &str, session: &str, user: Option<&str>, start_ms: i64, release: Option<&str>) -> SignalRecord {
+    SignalRecord {
+        id: id.into(),
+        project_id: "p1".into(),
+        fingerprint: "fp1".into(),
+        kind: "rage_click".into(),
+        unresponsive: true,
+        label: "rage_click:unresponsive".into(),
+        session_id: session.into(),
+        view_id: "v1".into(),
+        route_template: "/checkout".into(),
+        element_key: "button#pay".into(),
+        start_ms,
+        end_ms: start_ms + 1500,
+        user_id: user.map(String::from),
+        release: release.map(String::from),
+        ..Default::default()
+    }
+}
+
+/// The store's part, in memory: which signals, sessions and users were counted, and the points
+/// the confirmation window is judged on.
+#[derive(Default)]
+struct Memory {
+    signals: HashSet<String>,
+    sessions: HashSet<String>,
+    users: HashSet<String>,
+    points: Vec<(i64, String)>,
+}
+
+fn apply(memory: &mut Memory, incident: &mut Option<Incident>, s: &SignalRecord, config: &IncidentConfig) {
+    let inc = incident.get_or_insert_with(|| new_incident(s, 0));
+    if !memory.signals.insert(s.id.clone()) {
+        return;
+    }
+    let novelty = Novelty {
+        new_session: memory.sessions.insert(s.session_id.clone()),
+        new_user: memory.users.insert(model::user_key(s)),
+    };
+    count_signal(inc, s, novelty, config);
+    memory.points.push((s.start_ms, s.session_id.clone()));
+    memory.points.sort();
+    let window = config.confirm_window_ms;
+    let near: Vec<(i64, String)> =
+        memory.points.iter().filter(|(t, _)| (t - s.start_ms).abs() <= window).cloned().collect();
+    let confirms = window_confirms(&near, config.confirm_sessions, window);
+    after_signal(inc, s, confirms, 0);
+    model::rescore(inc, config);
+}
+
+fn run(signals: &[SignalRecord]) -> Incident {
+    let config = IncidentConfig::default();
+    let mut memory = Memory::default();
+    let mut incident = None;
+    for s in signals {
+        apply(&mut memory, &mut incident, s, &config);
+    }
+    incident.expect("at least one signal")
+}
+
+#[test]
+fn three_sessions_within_a_day_confirm_and_each_session_counts_once() {
+    let signals = vec![
+        signal("a1", "s1", Some("alice"), 0, Some("1.0")),
+        signal("a2", "s1", Some("alice"), 10_000, Some("1.0")),
+        signal("b1", "s2", None, HOUR, Some("1.1")),
+    ];
+    let inc = run(&signals);
+    assert_eq!(inc.status, IncidentStatus::Open, "two sessions do not confirm");
+    assert_eq!((inc.occurrences, inc.sessions, inc.users), (3, 2, 2));
+
+    let mut more = signals.clone();
+    more.push(signal("c1", "s3", Some("carol"), 2 * HOUR, Some("1.10")));
+    let inc = run(&more);
+    assert_eq!(inc.status, IncidentStatus::Confirmed);
+    assert_eq!((inc.occurrences, inc.sessions, inc.users), (4, 3, 3));
+    assert_eq!(inc.releases, vec!["1.0", "1.1", "1.10"]);
+    assert_eq!(inc.latest_release.as_deref(), Some("1.10"));
+    assert_eq!(inc.first_seen_ms, 0);
+    assert_eq!(inc.last_seen_ms, 2 * HOUR + 1500);
+    assert_eq!(inc.labels, vec!["rage_click", "rage_click:unresponsive"]);
+    assert!(inc.title.contains("unresponsive") && inc.title.contains("/checkout"), "{}", inc.title);
+}
+
+#[test]
+fn sessions_spread_over_more_than_a_day_do_not_confirm() {
+    let inc = run(&[
+        signal("a", "s1", None, 0, None),
+        signal("b", "s2", None, 20 * HOUR, None),
+        signal("c", "s3", None, 45 * HOUR, None),
+    ]);
+    assert_eq!(inc.status, IncidentStatus::Open);
+    assert_eq!(inc.sessions, 3);
+}
+
+#[test]
+fn a_replayed_signal_changes_nothing() {
+    let once = run(&[signal("a", "s1", None, 0, None), signal("b", "s2", None, 5, None)]);
+    let twice = run(&[
+        signal("a", "s1", None, 0, None),
+        signal("b", "s2", None, 5, None),
+        signal("a", "s1", None, 0, None),
+        signal("b", "s2", None, 5, None),
+    ]);
+    assert_eq!(once, twice);
+}
+
+#[test]
+fn window_confirms_needs_distinct_sessions_inside_one_window() {
+    let p = |v: &[(i64, &str)]| v.iter().map(|(t, s)| (*t, s.to_string())).collect::<Vec<_>>();
+    assert!(!window_confirms(&p(&[(0, "a"), (1, "a"), (2, "b")]), 3, 10));
+    assert!(window_confirms(&p(&[(0, "a"), (1, "b"), (10, "c")]), 3, 10));
+    assert!(!window_confirms(&p(&[(0, "a"), (1, "b"), (11, "c")]), 3, 10));
+    assert!(window_confirms(&p(&[(0, "a"), (11, "b"), (12, "a"), (13, "c")]), 3, 10));
+    assert!(!window_confirms(&[], 1, 10));
+}
+
+#[test]
+fn resolved_incidents_regress_only_in_a_new_release() {
+    let mut inc = run(&[
+        signal("a", "s1", None, 0, Some("1.0")),
+        signal("b", "s2", None, 1, Some("1.0")),
+        signal("c", "s3", None, 2, Some("1.0")),
+    ]);
+    assert_eq!(set_status(&mut inc, IncidentStatus::Resolved, 100), Ok(Some(IncidentStatus::Confirmed)));
+    assert_eq!(inc.resolved_releases.as_deref(), Some(&["1.0".to_string()][..]));
+    // An old client still on 1.0: stays resolved.
+    let old = signal("d", "s4", None, 200, Some("1.0"));
+    assert_eq!(after_signal(&mut inc, &old, false, 300), None);
+    assert_eq!(inc.status, IncidentStatus::Resolved);
+    // 1.1 still has the problem: regressed, a new generation.
+    let new = signal("e", "s5", None, 400, Some("1.1"));
+    assert_eq!(after_signal(&mut inc, &new, false, 500), Some(IncidentStatus::Resolved));
+    assert_eq!((inc.status, inc.generation), (IncidentStatus::Regressed, 2));
+}
+
+#[test]
+fn without_releases_a_signal_after_the_resolution_regresses() {
+    let mut inc = run(&[signal("a", "s1", None, 0, None)]);
+    set_status(&mut inc, IncidentStatus::Resolved, 1_000).expect("resolve");
+    assert_eq!(after_signal(&mut inc, &signal("b", "s2", None, 500, None), false, 2_000), None);
+    assert_eq!(after_signal(&mut inc, &signal("c", "s3", None, 1_500, None), false, 2_000), Some(IncidentStatus::Resolved));
+}
+
+#[test]
+fn ignored_incidents_stay_quiet() {
+    let mut inc = run(&[signal("a", "s1", None, 0, None)]);
+    set_status(&mut inc, IncidentStatus::Ignored, 10).expect("ignore");
+    for (i, s) in ["s2", "s3", "s4"].iter().enumerate() {
+        let sig = signal(&format!("x{i}"), s, None, 20 + i as i64, None);
+        assert_eq!(after_signal(&mut inc, &sig, true, 30), None);
+    }
+    assert_eq!(inc.status, IncidentStatus::Ignored);
+}
+
+#[test]
+fn status_changes_people_may_make() {
+    let mut inc = run(&[signal("a", "s1", None, 0, None)]);
+    assert_eq!(set_status(&mut inc, IncidentStatus::Regressed, 1), Err(TransitionError::RegressedIsAutomatic));
+    assert!(matches!(set_status(&mut inc, IncidentStatus::Confirmed, 1), Err(TransitionError::NotConfirmed(_))));
+    assert_eq!(set_status(&mut inc, IncidentStatus::Open, 1), Ok(None), "already open");
+    assert_eq!(set_status(&mut inc, IncidentStatus::Ignored, 1), Ok(Some(IncidentStatus::Open)));
+    assert_eq!(set_status(&mut inc, IncidentStatus::Open, 2), Ok(Some(IncidentStatus::Ignored)));
+    inc.confirmed_at_ms = Some(5);
+    set_status(&mut inc, IncidentStatus::Resolved, 6).expect("resolve");
+    // Reopening a once-confirmed incident puts it back to confirmed.
+    assert_eq!(set_status(&mut inc, IncidentStatus::Open, 7), Ok(Some(IncidentStatus::Resolved)));
+    assert_eq!(inc.status, IncidentStatus::Confirmed);
+    assert_eq!(inc.resolved_at_ms, None);
+}
+
+#[test]
+fn score_grows_with_users_and_weights_kind_and_route() {
+    let config = IncidentConfig::default();
+    let mut inc = run(&[signal("a", "s1", None, 0, None)]);
+    inc.users = 1;
+    let (one, _) = score(&inc, &config);
+    inc.users = 100;
+    let (many, priority) = score(&inc, &config);
+    assert!(many > one, "{many} > {one}");
+    // log1p(100) × 0.9 (unresponsive rage) × 2 (checkout) ≈ 8.307
+    assert!((many - 8.307).abs() < 0.001, "{many}");
+    assert_eq!(priority, "P1");
+    inc.route_template = "/checkouts-archive".into();
+    let (elsewhere, _) = score(&inc, &config);
+    assert!((elsewhere - many / 2.0).abs() < 0.001, "prefix match is by path segment: {elsewhere}");
+    inc.users = 3;
+    assert_eq!(score(&inc, &config).1, "P2", "few users are never P1");
+    inc.kind = "error_click".into();
+    inc.labels = vec!["error_click".into()];
+    assert!(score(&inc, &config).0 > 1.0);
+}
+
+#[test]
+fn samples_are_the_earliest_and_bounded() {
+    let signals: Vec<SignalRecord> =
+        (0..25).rev().map(|i| signal(&format!("id{i:02}"), &format!("s{i}"), None, i * 1000, None)).collect();
+    let inc = run(&signals);
+    assert_eq!(inc.samples.len(), 10);
+    let ids: Vec<&str> = inc.samples.iter().map(|s| s.signal_id.as_str()).collect();
+    assert_eq!(ids, (0..10).map(|i| format!("id{i:02}")).collect::<Vec<_>>());
+}
+
+#[test]
+fn releases_compare_in_natural_order() {
+    use std::cmp::Ordering::*;
+    assert_eq!(release_cmp("1.10.0", "1.9.2"), Greater);
+    assert_eq!(release_cmp("v9", "v10"), Less);
+    assert_eq!(release_cmp("1.0", "1.0"), Equal);
+    assert_eq!(release_cmp("1.0", "1.0-rc1"), Less);
+    assert_eq!(release_cmp("2024-01-05", "2024-01-10"), Less);
+}
+
+#[test]
+fn invalid_signals_are_named() {
+    let mut s = signal("a", "s1", None, 0, None);
+    s.kind = "rage".into();
+    assert!(model::validate(&s).unwrap_err().to_string().contains("\"rage\""));
+    let mut s = signal("a", "", None, 0, None);
+    s.session_id = " ".into();
+    assert!(model::validate(&s).unwrap_err().to_string().contains("sessionId"));
+    let mut s = signal("a", "s1", None, 10, None);
+    s.end_ms = 5;
+    assert!(model::validate(&s).is_err());
+    assert!(model::validate(&signal("a", "s1", None, 0, None)).is_ok());
+}
+
+fn arb_signals() -> impl Strategy<Value = Vec<SignalRecord>> {
+    prop::collection::vec(
+        (0u8..12, 0u8..6, prop::option::of(0u8..4), 0i64..(72 * HOUR), prop::option::of(0u8..5)),
+        1..40,
+    )
+    .prop_map(|raw| {
+        raw.into_iter()
+            .map(|(id, session, user, start, release)| {
+                let user = user.map(|u| format!("user{u}"));
+                let release = release.map(|r| format!("1.{r}"));
+                // The same id always carries the same content (ids are content hashes).
+                let start = start - start % HOUR + i64::from(id) * 1000;
+                let session = format!("s{}", (u32::from(id) + u32::from(session)) % 7);
+                signal(&format!("sig{id}"), &session, user.as_deref(), start, release.as_deref())
+            })
+            .collect()
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    /// The order signals arrive in (and replays among them) does not change the final incident.
+    #[test]
+    fn order_does_not_change_the_incident(signals in arb_signals(), seed in any::<u64>()) {
+        // Signals with equal ids must be equal; keep the first of each id.
+        let mut seen = HashSet::new();
+        let signals: Vec<SignalRecord> = signals.into_iter().filter(|s| seen.insert(s.id.clone())).collect();
+        let mut shuffled = signals.clone();
+        let mut rng = seed;
+        for i in (1..shuffled.len()).rev() {
+            rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            shuffled.swap(i, (rng >> 33) as usize % (i + 1));
+        }
+        // Replays: some signals again at the end.
+        let replays: Vec<SignalRecord> = shuffled.iter().step_by(3).cloned().collect();
+        shuffled.extend(replays);
+        let a = run(&signals);
+        let mut b = run(&shuffled);
+        // The title and kind come from the first signal, equal for all here; creation time too.
+        b.created_at_ms = a.created_at_ms;
+        prop_assert_eq!(a.occurrences, signals.len() as i64);
+        prop_assert_eq!(&a, &b);
+    }
+}

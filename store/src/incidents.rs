@@ -1,0 +1,471 @@
+//! Incidents and the rows that make counting them idempotent (DESIGN §3, §4 Incidents).
+//!
+//! The incidents stage works inside one [`IncidentTx`] per batch of signals: it records each
+//! signal id (a replayed id is refused by the primary key, so it counts nothing), the sessions and
+//! users it affects (each once), and saves the incidents it changed with an optimistic version
+//! check, so two writers of one incident (a stage copy during a rebalance, the console) never lose
+//! each other's update: the loser's transaction is rolled back and its batch applied again.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use sqlx::any::AnyRow;
+use sqlx::{Any, Row, Transaction};
+
+use crate::{Store, StoreError};
+
+/// Where an incident is in its life (DESIGN §3 "Names the rest of the system relies on").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IncidentStatus {
+    /// Seen, not yet affecting enough sessions to act on.
+    Open,
+    /// Affects enough distinct sessions: worth a ticket.
+    Confirmed,
+    /// Someone fixed it.
+    Resolved,
+    /// Someone decided it does not matter; it stays quiet.
+    Ignored,
+    /// Resolved, then seen again in a newer release.
+    Regressed,
+}
+
+impl IncidentStatus {
+    /// Every status, in lifecycle order.
+    pub const ALL: [IncidentStatus; 5] = [
+        IncidentStatus::Open,
+        IncidentStatus::Confirmed,
+        IncidentStatus::Resolved,
+        IncidentStatus::Ignored,
+        IncidentStatus::Regressed,
+    ];
+
+    /// The name used in the API, the topic and the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IncidentStatus::Open => "open",
+            IncidentStatus::Confirmed => "confirmed",
+            IncidentStatus::Resolved => "resolved",
+            IncidentStatus::Ignored => "ignored",
+            IncidentStatus::Regressed => "regressed",
+        }
+    }
+}
+
+impl fmt::Display for IncidentStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A status name that is not one of [`IncidentStatus::ALL`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown incident status {0:?} (expected open, confirmed, resolved, ignored or regressed)")]
+pub struct UnknownStatus(pub String);
+
+impl FromStr for IncidentStatus {
+    type Err = UnknownStatus;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        IncidentStatus::ALL.into_iter().find(|st| st.as_str() == s).ok_or_else(|| UnknownStatus(s.to_owned()))
+    }
+}
+
+/// One evidence sample kept with an incident: a signal that counted, with its evidence as JSON.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EvidenceSample {
+    pub signal_id: String,
+    pub session_id: String,
+    pub user_id: Option<String>,
+    pub release: Option<String>,
+    pub url: Option<String>,
+    pub label: String,
+    pub start_ms: i64,
+    pub end_ms: i64,
+    /// The signal's evidence (rule, thresholds, event ids, measurements, suppressions), JSON text.
+    pub evidence_json: String,
+}
+
+/// A stored incident.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Incident {
+    pub id: String,
+    pub project_id: String,
+    pub fingerprint: String,
+    /// The primary kind (`rage_click`, `dead_click`, ...).
+    pub kind: String,
+    /// Every label seen, sorted (`rage_click:unresponsive`, ...).
+    pub labels: Vec<String>,
+    pub title: String,
+    pub route_template: String,
+    pub element_key: String,
+    pub status: IncidentStatus,
+    pub severity: f64,
+    /// `P1`, `P2` or `P3`.
+    pub priority: String,
+    pub occurrences: i64,
+    pub sessions: i64,
+    pub users: i64,
+    pub first_seen_ms: i64,
+    pub last_seen_ms: i64,
+    pub confirmed_at_ms: Option<i64>,
+    pub resolved_at_ms: Option<i64>,
+    /// The releases seen when it was last resolved: a signal from another release regresses it.
+    pub resolved_releases: Option<Vec<String>>,
+    /// Releases seen, sorted, bounded.
+    pub releases: Vec<String>,
+    /// The release of the newest signal.
+    pub latest_release: Option<String>,
+    /// Starts at 1; grows each time a resolved incident regresses.
+    pub generation: i64,
+    /// A bounded set of evidence samples (the earliest signals).
+    pub samples: Vec<EvidenceSample>,
+    /// Grows by one with every stored change; guards concurrent writers.
+    pub version: i64,
+    pub created_at_ms: i64,
+    pub updated_at_ms: i64,
+}
+
+const INCIDENT_COLUMNS: &str = "id, project_id, fingerprint, kind, labels, title, route_template, element_key, \
+     status, severity, priority, occurrences, sessions, users, first_seen, last_seen, confirmed_at, resolved_at, \
+     resolved_releases, releases, latest_release, generation, samples, version, created_at, updated_at";
+
+fn json_error(column: &str, e: serde_json::Error) -> sqlx::Error {
+    sqlx::Error::ColumnDecode { index: column.to_owned(), source: Box::new(e) }
+}
+
+fn incident_from_row(row: &AnyRow) -> Result<Incident, sqlx::Error> {
+    let labels: String = row.try_get(4)?;
+    let status: String = row.try_get(8)?;
+    let resolved_releases: Option<String> = row.try_get(18)?;
+    let releases: String = row.try_get(19)?;
+    let samples: String = row.try_get(22)?;
+    Ok(Incident {
+        id: row.try_get(0)?,
+        project_id: row.try_get(1)?,
+        fingerprint: row.try_get(2)?,
+        kind: row.try_get(3)?,
+        labels: serde_json::from_str(&labels).map_err(|e| json_error("labels", e))?,
+        title: row.try_get(5)?,
+        route_template: row.try_get(6)?,
+        element_key: row.try_get(7)?,
+        status: status.parse().map_err(|e| sqlx::Error::ColumnDecode { index: "status".into(), source: Box::new(e) })?,
+        severity: row.try_get(9)?,
+        priority: row.try_get(10)?,
+        occurrences: row.try_get(11)?,
+        sessions: row.try_get(12)?,
+        users: row.try_get(13)?,
+        first_seen_ms: row.try_get(14)?,
+        last_seen_ms: row.try_get(15)?,
+        confirmed_at_ms: row.try_get(16)?,
+        resolved_at_ms: row.try_get(17)?,
+        resolved_releases: resolved_releases
+            .map(|r| serde_json::from_str(&r))
+            .transpose()
+            .map_err(|e| json_error("resolved_releases", e))?,
+        releases: serde_json::from_str(&releases).map_err(|e| json_error("releases", e))?,
+        latest_release: row.try_get(20)?,
+        generation: row.try_get(21)?,
+        samples: serde_json::from_str(&samples).map_err(|e| json_error("samples", e))?,
+        version: row.try_get(23)?,
+        created_at_ms: row.try_get(24)?,
+        updated_at_ms: row.try_get(25)?,
+    })
+}
+
+/// The JSON columns of an incident, encoded.
+struct JsonColumns {
+    labels: String,
+    resolved_releases: Option<String>,
+    releases: String,
+    samples: String,
+}
+
+fn json_columns(i: &Incident) -> Result<JsonColumns, StoreError> {
+    let enc = |e: serde_json::Error| StoreError::Database(sqlx::Error::Encode(Box::new(e)));
+    Ok(JsonColumns {
+        labels: serde_json::to_string(&i.labels).map_err(enc)?,
+        resolved_releases: i.resolved_releases.as_ref().map(serde_json::to_string).transpose().map_err(enc)?,
+        releases: serde_json::to_string(&i.releases).map_err(enc)?,
+        samples: serde_json::to_string(&i.samples).map_err(enc)?,
+    })
+}
+
+/// How incident lists are ordered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum IncidentSort {
+    /// Most severe first (default).
+    #[default]
+    Severity,
+    /// Most recently seen first.
+    LastSeen,
+}
+
+/// Where the previous page ended: the sort value and id of its last incident.
+#[derive(Debug, Clone, PartialEq)]
+pub enum IncidentCursor {
+    Severity(f64, String),
+    LastSeen(i64, String),
+}
+
+/// Which incidents to list.
+#[derive(Debug, Clone, Default)]
+pub struct IncidentFilter {
+    pub project_id: Option<String>,
+    pub status: Option<IncidentStatus>,
+    pub kind: Option<String>,
+    pub route_template: Option<String>,
+    pub sort: IncidentSort,
+    /// At most this many (the caller bounds it).
+    pub limit: u32,
+    pub after: Option<IncidentCursor>,
+}
+
+enum Bind {
+    Text(String),
+    Int(i64),
+    Float(f64),
+}
+
+impl Store {
+    /// Starts the transaction a batch of signals is counted in.
+    pub async fn begin_incidents(&self) -> Result<IncidentTx, StoreError> {
+        Ok(IncidentTx { tx: self.pool.begin().await? })
+    }
+
+    /// The incident with this id.
+    pub async fn incident(&self, id: &str) -> Result<Option<Incident>, StoreError> {
+        let row = sqlx::query(&format!("SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(incident_from_row).transpose()?)
+    }
+
+    /// Incidents matching `filter`, in its order, at most `filter.limit`.
+    pub async fn list_incidents(&self, filter: &IncidentFilter) -> Result<Vec<Incident>, StoreError> {
+        let mut clauses: Vec<String> = Vec::new();
+        let mut binds: Vec<Bind> = Vec::new();
+        let mut push = |clause: &str, values: Vec<Bind>, binds: &mut Vec<Bind>| {
+            let mut clause = clause.to_owned();
+            for (i, v) in values.into_iter().enumerate() {
+                binds.push(v);
+                clause = clause.replace(&format!("?{}", i + 1), &format!("${}", binds.len()));
+            }
+            clauses.push(clause);
+        };
+        if let Some(p) = &filter.project_id {
+            push("project_id = ?1", vec![Bind::Text(p.clone())], &mut binds);
+        }
+        if let Some(s) = filter.status {
+            push("status = ?1", vec![Bind::Text(s.as_str().to_owned())], &mut binds);
+        }
+        if let Some(k) = &filter.kind {
+            push("kind = ?1", vec![Bind::Text(k.clone())], &mut binds);
+        }
+        if let Some(r) = &filter.route_template {
+            push("route_template = ?1", vec![Bind::Text(r.clone())], &mut binds);
+        }
+        match &filter.after {
+            Some(IncidentCursor::Severity(s, id)) => push(
+                "(severity < ?1 OR (severity = ?2 AND id > ?3))",
+                vec![Bind::Float(*s), Bind::Float(*s), Bind::Text(id.clone())],
+                &mut binds,
+            ),
+            Some(IncidentCursor::LastSeen(t, id)) => push(
+                "(last_seen < ?1 OR (last_seen = ?2 AND id > ?3))",
+                vec![Bind::Int(*t), Bind::Int(*t), Bind::Text(id.clone())],
+                &mut binds,
+            ),
+            None => {}
+        }
+        let order = match filter.sort {
+            IncidentSort::Severity => "severity DESC, id ASC",
+            IncidentSort::LastSeen => "last_seen DESC, id ASC",
+        };
+        let mut sql = format!("SELECT {INCIDENT_COLUMNS} FROM incidents");
+        if !clauses.is_empty() {
+            sql.push_str(" WHERE ");
+            sql.push_str(&clauses.join(" AND "));
+        }
+        sql.push_str(&format!(" ORDER BY {order} LIMIT {}", filter.limit));
+        let mut query = sqlx::query(&sql);
+        for b in binds {
+            query = match b {
+                Bind::Text(t) => query.bind(t),
+                Bind::Int(i) => query.bind(i),
+                Bind::Float(f) => query.bind(f),
+            };
+        }
+        let rows = query.fetch_all(&self.pool).await?;
+        Ok(rows.iter().map(incident_from_row).collect::<Result<_, _>>()?)
+    }
+}
+
+/// One batch's transaction over the incident tables. Dropping it without [`IncidentTx::commit`]
+/// rolls everything back.
+pub struct IncidentTx {
+    tx: Transaction<'static, Any>,
+}
+
+impl IncidentTx {
+    /// The incident with this id, as this transaction sees it.
+    pub async fn incident(&mut self, id: &str) -> Result<Option<Incident>, StoreError> {
+        let row = sqlx::query(&format!("SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&mut *self.tx)
+            .await?;
+        Ok(row.as_ref().map(incident_from_row).transpose()?)
+    }
+
+    /// Remembers a signal; `false` when its id was already counted (a replay).
+    pub async fn record_signal(
+        &mut self,
+        signal_id: &str,
+        incident_id: &str,
+        session_id: &str,
+        start_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO incident_signals (signal_id, incident_id, session_id, start_ms) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (signal_id) DO NOTHING",
+        )
+        .bind(signal_id)
+        .bind(incident_id)
+        .bind(session_id)
+        .bind(start_ms)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Remembers an affected session; `false` when it was already counted for this incident.
+    pub async fn record_session(&mut self, incident_id: &str, session_id: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO incident_sessions (incident_id, session_id) VALUES ($1, $2) \
+             ON CONFLICT (incident_id, session_id) DO NOTHING",
+        )
+        .bind(incident_id)
+        .bind(session_id)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Remembers an affected user; `false` when they were already counted for this incident.
+    pub async fn record_user(&mut self, incident_id: &str, user_key: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO incident_users (incident_id, user_key) VALUES ($1, $2) \
+             ON CONFLICT (incident_id, user_key) DO NOTHING",
+        )
+        .bind(incident_id)
+        .bind(user_key)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// (start, session) of every counted signal of the incident that started in `[from_ms, to_ms]`,
+    /// oldest first: what the confirmation window is judged on.
+    pub async fn signal_points(
+        &mut self,
+        incident_id: &str,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<(i64, String)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT start_ms, session_id FROM incident_signals \
+             WHERE incident_id = $1 AND start_ms >= $2 AND start_ms <= $3 ORDER BY start_ms, session_id",
+        )
+        .bind(incident_id)
+        .bind(from_ms)
+        .bind(to_ms)
+        .fetch_all(&mut *self.tx)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get::<i64, _>(0)?, r.try_get::<String, _>(1)?)))
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(StoreError::from)
+    }
+
+    /// Stores a new incident. Fails (unique key) when another writer created it meanwhile.
+    pub async fn insert_incident(&mut self, i: &Incident) -> Result<(), StoreError> {
+        let j = json_columns(i)?;
+        let placeholders: Vec<String> = (1..=26).map(|n| format!("${n}")).collect();
+        sqlx::query(&format!("INSERT INTO incidents ({INCIDENT_COLUMNS}) VALUES ({})", placeholders.join(", ")))
+            .bind(&i.id)
+            .bind(&i.project_id)
+            .bind(&i.fingerprint)
+            .bind(&i.kind)
+            .bind(&j.labels)
+            .bind(&i.title)
+            .bind(&i.route_template)
+            .bind(&i.element_key)
+            .bind(i.status.as_str())
+            .bind(i.severity)
+            .bind(&i.priority)
+            .bind(i.occurrences)
+            .bind(i.sessions)
+            .bind(i.users)
+            .bind(i.first_seen_ms)
+            .bind(i.last_seen_ms)
+            .bind(i.confirmed_at_ms)
+            .bind(i.resolved_at_ms)
+            .bind(&j.resolved_releases)
+            .bind(&j.releases)
+            .bind(&i.latest_release)
+            .bind(i.generation)
+            .bind(&j.samples)
+            .bind(i.version)
+            .bind(i.created_at_ms)
+            .bind(i.updated_at_ms)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    /// Stores `i` over the row whose version is still `expected_version`; `false` when another
+    /// writer changed it since it was read (the caller starts over).
+    pub async fn update_incident(&mut self, i: &Incident, expected_version: i64) -> Result<bool, StoreError> {
+        let j = json_columns(i)?;
+        let done = sqlx::query(
+            "UPDATE incidents SET kind = $1, labels = $2, title = $3, status = $4, severity = $5, priority = $6, \
+             occurrences = $7, sessions = $8, users = $9, first_seen = $10, last_seen = $11, confirmed_at = $12, \
+             resolved_at = $13, resolved_releases = $14, releases = $15, latest_release = $16, generation = $17, \
+             samples = $18, version = $19, updated_at = $20 WHERE id = $21 AND version = $22",
+        )
+        .bind(&i.kind)
+        .bind(&j.labels)
+        .bind(&i.title)
+        .bind(i.status.as_str())
+        .bind(i.severity)
+        .bind(&i.priority)
+        .bind(i.occurrences)
+        .bind(i.sessions)
+        .bind(i.users)
+        .bind(i.first_seen_ms)
+        .bind(i.last_seen_ms)
+        .bind(i.confirmed_at_ms)
+        .bind(i.resolved_at_ms)
+        .bind(&j.resolved_releases)
+        .bind(&j.releases)
+        .bind(&i.latest_release)
+        .bind(i.generation)
+        .bind(&j.samples)
+        .bind(i.version)
+        .bind(i.updated_at_ms)
+        .bind(&i.id)
+        .bind(expected_version)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Makes everything in the transaction durable.
+    pub async fn commit(self) -> Result<(), StoreError> {
+        self.tx.commit().await?;
+        Ok(())
+    }
+}

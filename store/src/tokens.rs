@@ -1,0 +1,238 @@
+//! Console bearer tokens with a role (DESIGN §6) and the audit log.
+//!
+//! A token is like an API key: 32 random bytes, shown once, stored as SHA-256 with a display
+//! prefix. Its role decides what it may do: a viewer reads, an engineer changes incidents and
+//! rules, an admin manages keys, integrations and users.
+
+use std::fmt;
+use std::str::FromStr;
+
+use rand::RngCore;
+use serde::Serialize;
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+use crate::{hash_api_key, now_ms, random_id, Store, StoreError};
+
+/// What every console token starts with.
+pub const CONSOLE_TOKEN_PREFIX: &str = "frt_";
+
+/// Display prefix length: `frt_` and 8 hex characters.
+pub const CONSOLE_TOKEN_PREFIX_LEN: usize = 12;
+
+/// What a token may do. Ordered: each role may do everything the ones before it may.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Reads incidents and analytics.
+    Viewer,
+    /// Also changes incidents and rules.
+    Engineer,
+    /// Also manages keys, integrations, users and tokens.
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Engineer => "engineer",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Role {
+    type Err = StoreError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "viewer" => Ok(Role::Viewer),
+            "engineer" => Ok(Role::Engineer),
+            "admin" => Ok(Role::Admin),
+            other => Err(StoreError::UnknownRole(other.to_owned())),
+        }
+    }
+}
+
+/// A stored token (never its secret).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConsoleToken {
+    pub id: String,
+    pub prefix: String,
+    pub role: Role,
+    pub label: Option<String>,
+    pub created_at_ms: i64,
+    pub revoked_at_ms: Option<i64>,
+}
+
+/// A token just created, with the secret shown once. `Debug` hides the secret.
+#[derive(Clone, Serialize)]
+pub struct NewConsoleToken {
+    pub secret: String,
+    pub token: ConsoleToken,
+}
+
+impl fmt::Debug for NewConsoleToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NewConsoleToken").field("secret", &"<hidden>").field("token", &self.token).finish()
+    }
+}
+
+/// One audit row: who did what to what, whether it worked, from where, when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditEntry {
+    pub id: String,
+    pub at_ms: i64,
+    /// `token:<id>` for console tokens, `cli` for the command line.
+    pub actor: String,
+    pub action: String,
+    pub resource: String,
+    pub success: bool,
+    pub ip: Option<String>,
+    pub detail: Option<String>,
+}
+
+const TOKEN_SELECT: &str = "SELECT id, prefix, role, label, created_at, revoked_at FROM console_tokens";
+
+fn token_from_row(row: &AnyRow) -> Result<ConsoleToken, sqlx::Error> {
+    let role: String = row.try_get(2)?;
+    Ok(ConsoleToken {
+        id: row.try_get(0)?,
+        prefix: row.try_get(1)?,
+        role: role.parse().map_err(|e| sqlx::Error::ColumnDecode { index: "role".into(), source: Box::new(e) })?,
+        label: row.try_get(3)?,
+        created_at_ms: row.try_get(4)?,
+        revoked_at_ms: row.try_get(5)?,
+    })
+}
+
+impl Store {
+    /// Creates a token with `role`; its secret is returned once and stored only as a hash.
+    pub async fn create_console_token(&self, role: Role, label: Option<&str>) -> Result<NewConsoleToken, StoreError> {
+        let label = crate::api_keys::normalize_label(label)?;
+        let mut bytes = [0u8; 32];
+        rand::rng().fill_bytes(&mut bytes);
+        let secret = format!("{CONSOLE_TOKEN_PREFIX}{}", hex::encode(bytes));
+        let token = ConsoleToken {
+            id: random_id(),
+            prefix: secret.chars().take(CONSOLE_TOKEN_PREFIX_LEN).collect(),
+            role,
+            label,
+            created_at_ms: now_ms(),
+            revoked_at_ms: None,
+        };
+        sqlx::query(
+            "INSERT INTO console_tokens (id, token_hash, prefix, role, label, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&token.id)
+        .bind(hash_api_key(&secret))
+        .bind(&token.prefix)
+        .bind(role.as_str())
+        .bind(&token.label)
+        .bind(token.created_at_ms)
+        .execute(&self.pool)
+        .await?;
+        Ok(NewConsoleToken { secret, token })
+    }
+
+    /// The token whose secret this is, revoked or not (the caller checks `revoked_at_ms`).
+    pub async fn console_token_by_secret(&self, secret: &str) -> Result<Option<ConsoleToken>, StoreError> {
+        let row = sqlx::query(&format!("{TOKEN_SELECT} WHERE token_hash = $1"))
+            .bind(hash_api_key(secret))
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(token_from_row).transpose()?)
+    }
+
+    /// Every token, oldest first.
+    pub async fn list_console_tokens(&self) -> Result<Vec<ConsoleToken>, StoreError> {
+        let rows = sqlx::query(&format!("{TOKEN_SELECT} ORDER BY created_at, id")).fetch_all(&self.pool).await?;
+        Ok(rows.iter().map(token_from_row).collect::<Result<_, _>>()?)
+    }
+
+    /// Revokes the token with this id or display prefix (`frt_1a2b3c4d`).
+    pub async fn revoke_console_token(&self, id_or_prefix: &str) -> Result<ConsoleToken, StoreError> {
+        let not_found = || StoreError::TokenNotFound(id_or_prefix.to_owned());
+        if id_or_prefix.is_empty() {
+            return Err(not_found());
+        }
+        let rows = sqlx::query(&format!("{TOKEN_SELECT} WHERE id = $1 OR prefix = $1"))
+            .bind(id_or_prefix)
+            .fetch_all(&self.pool)
+            .await?;
+        let token = match rows.as_slice() {
+            [] => return Err(not_found()),
+            [row] => token_from_row(row)?,
+            more => {
+                return Err(StoreError::AmbiguousTokenPrefix { prefix: id_or_prefix.to_owned(), matches: more.len() })
+            }
+        };
+        sqlx::query("UPDATE console_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+            .bind(now_ms())
+            .bind(&token.id)
+            .execute(&self.pool)
+            .await?;
+        let row =
+            sqlx::query(&format!("{TOKEN_SELECT} WHERE id = $1")).bind(&token.id).fetch_optional(&self.pool).await?;
+        row.as_ref().map(token_from_row).transpose()?.ok_or_else(not_found)
+    }
+
+    /// Appends an audit row.
+    pub async fn audit(
+        &self,
+        actor: &str,
+        action: &str,
+        resource: &str,
+        success: bool,
+        ip: Option<&str>,
+        detail: Option<&str>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO audit_log (id, at, actor, action, resource, success, ip, detail) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(random_id())
+        .bind(now_ms())
+        .bind(actor)
+        .bind(action)
+        .bind(resource)
+        .bind(i64::from(success))
+        .bind(ip)
+        .bind(detail)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The newest `limit` audit rows, newest first.
+    pub async fn audit_log(&self, limit: u32) -> Result<Vec<AuditEntry>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT id, at, actor, action, resource, success, ip, detail FROM audit_log ORDER BY at DESC, id LIMIT {limit}"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(AuditEntry {
+                    id: r.try_get(0)?,
+                    at_ms: r.try_get(1)?,
+                    actor: r.try_get(2)?,
+                    action: r.try_get(3)?,
+                    resource: r.try_get(4)?,
+                    success: r.try_get::<i64, _>(5)? != 0,
+                    ip: r.try_get(6)?,
+                    detail: r.try_get(7)?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(StoreError::from)
+    }
+}
