@@ -1,0 +1,203 @@
+//! The warehouse as a [`StageHandler`]: decode each message by its writer schema's family, buffer
+//! the row, insert when the batch is full (`max_bytes`) and at every commit cycle (which the
+//! runtime runs every `max_rows` messages or `max_time`), then let the runtime commit offsets.
+//! Insert → commit, never the other way round: a crash in between replays the batch and the
+//! tables' deduplication absorbs the repeat.
+
+use std::time::Duration;
+
+use clickhouse::Client;
+use friction_runtime::stage::{Outputs, StageConfig, StageHandler};
+use friction_schemas::registry::Registry;
+use friction_schemas::{decode, IncidentChange, SessionSummary, Sessionized, SignalRecord};
+
+use crate::writer::{Batch, RetryPolicy};
+use crate::{WarehouseConfig, WarehouseError};
+
+/// The stage's handler. Build it with [`WarehouseHandler::new`] and run it with the runtime
+/// (`spawn_stage` / `run_stage_process`) using [`WarehouseConfig::stage_config`].
+pub struct WarehouseHandler {
+    client: Client,
+    policy: RetryPolicy,
+    max_bytes: usize,
+    batch: Batch,
+    /// The first insert that failed outside a commit cycle; the next `persist` reports it.
+    failed: Option<WarehouseError>,
+    runtime: tokio::runtime::Runtime,
+}
+
+/// What a message's single-object header says it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Family {
+    Sessionized,
+    Session,
+    Signal,
+    Incident,
+}
+
+fn family_of(payload: &[u8]) -> Result<Family, String> {
+    let fingerprint: [u8; 8] = payload
+        .get(2..10)
+        .and_then(|b| <[u8; 8]>::try_from(b).ok())
+        .ok_or_else(|| format!("message of {} bytes has no single-object header", payload.len()))?;
+    let version = Registry::get()
+        .by_fingerprint(&fingerprint)
+        .ok_or_else(|| format!("writer schema {} is not one of the embedded schemas", hex_of(&fingerprint)))?;
+    match version.family {
+        "sessionized" => Ok(Family::Sessionized),
+        "session" => Ok(Family::Session),
+        "signal" => Ok(Family::Signal),
+        "incident" => Ok(Family::Incident),
+        other => Err(format!("the warehouse does not store `{other}` records")),
+    }
+}
+
+fn hex_of(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl WarehouseHandler {
+    pub fn new(config: &WarehouseConfig) -> Result<Self, WarehouseError> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .thread_name("warehouse-insert")
+            .build()
+            .map_err(|e| WarehouseError::Config(format!("starting the insert runtime: {e}")))?;
+        Ok(WarehouseHandler {
+            client: config.clickhouse.client()?,
+            policy: config.retry,
+            max_bytes: config.batch.max_bytes,
+            batch: Batch::default(),
+            failed: None,
+            runtime,
+        })
+    }
+
+    /// Adds one message's row to the batch (no I/O). `Err` is a message that cannot be stored.
+    pub fn add(&mut self, payload: &[u8]) -> Result<(), String> {
+        let family = family_of(payload)?;
+        let e = |err: friction_schemas::CodecError| err.to_string();
+        match family {
+            Family::Sessionized => {
+                let r: Sessionized<'static> = decode(payload).map_err(e)?;
+                self.batch.events.push((&r).into());
+            }
+            Family::Session => {
+                let r: SessionSummary = decode(payload).map_err(e)?;
+                self.batch.sessions.push((&r).into());
+            }
+            Family::Signal => {
+                let r: SignalRecord = decode(payload).map_err(e)?;
+                self.batch.signals.push((&r).into());
+            }
+            Family::Incident => {
+                let r: IncidentChange = decode(payload).map_err(e)?;
+                self.batch.incidents.push((&r).into());
+            }
+        }
+        self.batch.bytes += payload.len();
+        Ok(())
+    }
+
+    /// Inserts everything buffered (with retries). On error the rows stay buffered.
+    pub fn flush(&mut self) -> Result<(), WarehouseError> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let rows = self.batch.rows();
+        let bytes = self.batch.bytes;
+        let started = std::time::Instant::now();
+        let result = self.runtime.block_on(self.batch.insert(&self.client, &self.policy));
+        metrics::histogram!("friction_warehouse_batch_rows").record(rows as f64);
+        metrics::histogram!("friction_warehouse_batch_bytes").record(bytes as f64);
+        tracing::debug!(rows, bytes, ms = started.elapsed().as_millis() as u64, ok = result.is_ok(), "batch inserted");
+        result
+    }
+
+    /// Rows buffered and not yet inserted.
+    pub fn buffered_rows(&self) -> usize {
+        self.batch.rows()
+    }
+}
+
+impl StageHandler for WarehouseHandler {
+    fn on_message(
+        &mut self,
+        _partition: i32,
+        _offset: i64,
+        _key: Option<&[u8]>,
+        payload: &[u8],
+        _now_ms: i64,
+        _out: &mut Outputs,
+    ) -> Result<(), String> {
+        self.add(payload)?;
+        if self.failed.is_none() && self.batch.bytes >= self.max_bytes {
+            // Inserted now, committed at the next cycle: the order the contract needs. A failure
+            // (after every retry) is reported by the next `persist`, which stops the stage.
+            if let Err(e) = self.flush() {
+                self.failed = Some(e);
+            }
+        }
+        Ok(())
+    }
+
+    fn persist(&mut self, _out: &mut Outputs) -> Result<(), String> {
+        if let Some(e) = self.failed.take() {
+            return Err(e.to_string());
+        }
+        self.flush().map_err(|e| e.to_string())
+    }
+}
+
+/// Batch limits. The runtime's commit cycle closes a batch after `max_rows` messages or
+/// `max_time`; `max_bytes` closes it early inside the cycle.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BatchLimits {
+    /// Messages per batch, all tables together (default 50,000).
+    pub max_rows: usize,
+    /// Approximate bytes per batch, counted as encoded input (default 16 MiB).
+    pub max_bytes: usize,
+    /// Longest a row waits for its insert (default 1 s).
+    pub max_time: Duration,
+}
+
+impl Default for BatchLimits {
+    fn default() -> Self {
+        BatchLimits { max_rows: 50_000, max_bytes: 16 * 1024 * 1024, max_time: Duration::from_secs(1) }
+    }
+}
+
+/// The four input topics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WarehouseTopics {
+    pub sessionized: String,
+    pub sessions: String,
+    pub signals: String,
+    pub incidents: String,
+}
+
+impl Default for WarehouseTopics {
+    fn default() -> Self {
+        use friction_runtime::topics;
+        WarehouseTopics {
+            sessionized: topics::SESSIONIZED.into(),
+            sessions: topics::SESSIONS.into(),
+            signals: topics::SIGNALS.into(),
+            incidents: topics::INCIDENTS.into(),
+        }
+    }
+}
+
+impl WarehouseConfig {
+    /// The runtime settings of the warehouse stage: stateless, four inputs, commit cycle = batch.
+    pub fn stage_config(&self, group: impl Into<String>) -> StageConfig {
+        let t = &self.topics;
+        let mut stage = StageConfig::new(
+            group,
+            vec![t.sessionized.clone(), t.sessions.clone(), t.signals.clone(), t.incidents.clone()],
+        );
+        stage.commit_max_messages = self.batch.max_rows.max(1);
+        stage.commit_interval = self.batch.max_time;
+        stage
+    }
+}

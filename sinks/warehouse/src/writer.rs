@@ -1,0 +1,156 @@
+//! Batches of rows per table and the insert with bounded retries.
+
+use std::time::Duration;
+
+use clickhouse::{Client, RowOwned, RowWrite};
+
+use crate::rows::{EventRow, IncidentRow, SessionRow, SignalRow};
+use crate::WarehouseError;
+
+/// How often and how long an insert is retried before the warehouse gives up (and stops).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RetryPolicy {
+    /// Retries after the first attempt (default 15).
+    pub max_retries: u32,
+    /// Wait before the first retry; doubles per retry (default 250 ms)...
+    pub initial_backoff: Duration,
+    /// ...up to this (default 5 s). With the defaults a batch is retried for about 58 s.
+    pub max_backoff: Duration,
+    /// Longest one attempt may take, sending and waiting for the answer (default 30 s).
+    pub attempt_timeout: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_retries: 15,
+            initial_backoff: Duration::from_millis(250),
+            max_backoff: Duration::from_secs(5),
+            attempt_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The wait before retry number `retry` (1-based).
+    pub fn backoff(&self, retry: u32) -> Duration {
+        let factor = 1u32.checked_shl(retry.saturating_sub(1)).unwrap_or(u32::MAX);
+        self.initial_backoff.saturating_mul(factor).min(self.max_backoff)
+    }
+}
+
+/// One `INSERT` of `rows` into `table` (the client's database).
+pub async fn insert_once<T>(
+    client: &Client,
+    table: &str,
+    rows: &[T],
+    timeout: Duration,
+) -> Result<(), clickhouse::error::Error>
+where
+    T: RowOwned + RowWrite,
+{
+    let mut insert = client.insert::<T>(table).await?.with_timeouts(Some(timeout), Some(timeout));
+    for row in rows {
+        insert.write(row).await?;
+    }
+    insert.end().await
+}
+
+/// Inserts `rows`, retrying with backoff; the error after the last retry names the table, the
+/// number of attempts and ClickHouse's last answer.
+pub async fn insert_with_retries<T>(
+    client: &Client,
+    table: &str,
+    rows: &[T],
+    policy: &RetryPolicy,
+) -> Result<u32, WarehouseError>
+where
+    T: RowOwned + RowWrite,
+{
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let mut attempt = 0u32;
+    loop {
+        attempt += 1;
+        let started = std::time::Instant::now();
+        match insert_once(client, table, rows, policy.attempt_timeout).await {
+            Ok(()) => {
+                metrics::counter!("friction_warehouse_rows_inserted_total", "table" => table.to_string())
+                    .increment(rows.len() as u64);
+                metrics::histogram!("friction_warehouse_insert_seconds", "table" => table.to_string())
+                    .record(started.elapsed().as_secs_f64());
+                if attempt > 1 {
+                    tracing::info!(table, rows = rows.len(), attempt, "insert succeeded after retries");
+                }
+                return Ok(attempt);
+            }
+            Err(e) if attempt <= policy.max_retries => {
+                let wait = policy.backoff(attempt);
+                metrics::counter!("friction_warehouse_insert_retries_total", "table" => table.to_string()).increment(1);
+                tracing::warn!(table, rows = rows.len(), attempt, error = %e, wait_ms = wait.as_millis() as u64, "insert failed; retrying");
+                tokio::time::sleep(wait).await;
+            }
+            Err(e) => {
+                return Err(WarehouseError::InsertFailed {
+                    table: table.to_string(),
+                    rows: rows.len(),
+                    attempts: attempt,
+                    last: e.to_string(),
+                })
+            }
+        }
+    }
+}
+
+/// Rows waiting for their insert, per table, and their approximate size (the encoded input).
+#[derive(Debug, Default, Clone)]
+pub struct Batch {
+    pub events: Vec<EventRow>,
+    pub sessions: Vec<SessionRow>,
+    pub signals: Vec<SignalRow>,
+    pub incidents: Vec<IncidentRow>,
+    pub bytes: usize,
+}
+
+impl Batch {
+    pub fn rows(&self) -> usize {
+        self.events.len() + self.sessions.len() + self.signals.len() + self.incidents.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows() == 0
+    }
+
+    /// Inserts every table's rows (each table one `INSERT`, retried by `policy`), then empties the
+    /// batch. On error the batch keeps its rows.
+    pub async fn insert(&mut self, client: &Client, policy: &RetryPolicy) -> Result<(), WarehouseError> {
+        insert_with_retries(client, crate::schema::EVENTS.name, &self.events, policy).await?;
+        self.events.clear();
+        insert_with_retries(client, crate::schema::SESSIONS.name, &self.sessions, policy).await?;
+        self.sessions.clear();
+        insert_with_retries(client, crate::schema::SIGNALS.name, &self.signals, policy).await?;
+        self.signals.clear();
+        insert_with_retries(client, crate::schema::INCIDENTS.name, &self.incidents, policy).await?;
+        self.incidents.clear();
+        self.bytes = 0;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap() {
+        let p = RetryPolicy::default();
+        assert_eq!(p.backoff(1), Duration::from_millis(250));
+        assert_eq!(p.backoff(2), Duration::from_millis(500));
+        assert_eq!(p.backoff(5), Duration::from_secs(4));
+        assert_eq!(p.backoff(6), Duration::from_secs(5));
+        assert_eq!(p.backoff(40), Duration::from_secs(5));
+        let total: Duration = (1..=p.max_retries).map(|r| p.backoff(r)).sum();
+        assert!(total >= Duration::from_secs(45), "default retries should outlast a restart of ClickHouse: {total:?}");
+    }
+}
