@@ -1,1 +1,77 @@
-//! The console API (work in progress).
+//! `friction-console`: the JSON API over the store — incidents (list, detail with evidence, status
+//! changes) for now — protected by bearer tokens with a role (viewer reads, engineer changes,
+//! admin manages). Every write is audited. `friction up` serves it on `--console-addr` next to
+//! `/metrics`, `/healthz` and `/readyz`.
+
+pub mod auth;
+mod error;
+pub mod incidents;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::routing::get;
+use axum::Router;
+use friction_incidents::IncidentConfig;
+use friction_runtime::KafkaArgs;
+use friction_schemas::{encode_to_vec, IncidentChange};
+use friction_store::Store;
+use rdkafka::producer::{FutureProducer, FutureRecord};
+
+pub use auth::Caller;
+pub use error::ApiError;
+
+/// Why the publisher could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum PublisherError {
+    #[error(transparent)]
+    Setup(#[from] friction_runtime::kafka::KafkaSetupError),
+    #[error("kafka producer: {0}")]
+    Kafka(#[from] rdkafka::error::KafkaError),
+}
+
+/// Publishes incident changes made through the console to `friction.incidents.v1`.
+#[derive(Clone)]
+pub struct IncidentPublisher {
+    producer: FutureProducer,
+    topic: Arc<str>,
+}
+
+impl IncidentPublisher {
+    pub fn new(kafka: &KafkaArgs, topic: &str) -> Result<Self, PublisherError> {
+        let producer = friction_runtime::kafka::producer_config(kafka)?.create()?;
+        Ok(IncidentPublisher { producer, topic: Arc::from(topic) })
+    }
+
+    /// Sends one change and waits for the broker's acknowledgement.
+    pub async fn publish(&self, change: &IncidentChange) -> Result<(), String> {
+        let payload = encode_to_vec(change).map_err(|e| e.to_string())?;
+        let record = FutureRecord::to(&self.topic).key(change.id.as_bytes()).payload(&payload);
+        self.producer.send(record, Duration::from_secs(10)).await.map(|_| ()).map_err(|(e, _)| e.to_string())
+    }
+}
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct ConsoleState {
+    pub store: Store,
+    /// `None`: changes are stored but not published (tests without a broker).
+    pub publisher: Option<IncidentPublisher>,
+    /// Scoring weights, so a status change rescores like the incidents stage does.
+    pub incident_config: IncidentConfig,
+}
+
+impl ConsoleState {
+    pub fn new(store: Store, publisher: Option<IncidentPublisher>) -> Self {
+        ConsoleState { store, publisher, incident_config: IncidentConfig::default() }
+    }
+}
+
+/// The API routes (`/v1/...`).
+pub fn router(state: ConsoleState) -> Router {
+    Router::new()
+        .route("/v1/incidents", get(incidents::list))
+        .route("/v1/incidents/{id}", get(incidents::get).patch(incidents::patch))
+        .fallback(|| async { ApiError::NotFound("no such endpoint (see docs/console.md)".into()) })
+        .with_state(state)
+}

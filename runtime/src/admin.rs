@@ -92,13 +92,23 @@ async fn ready_handler(State(health): State<Health>) -> Response {
 
 /// Binds the admin server and serves it until shutdown. Returns the bound address (port 0 picks one).
 pub async fn serve_admin(addr: SocketAddr, health: Health, shutdown: Shutdown) -> std::io::Result<SocketAddr> {
+    serve_admin_with(addr, health, shutdown, Router::new()).await
+}
+
+/// [`serve_admin`] with more routes on the same listener (the console's API in `friction up`).
+/// Connections carry their peer address (`ConnectInfo<SocketAddr>`) for handlers that log it.
+pub async fn serve_admin_with(
+    addr: SocketAddr,
+    health: Health,
+    shutdown: Shutdown,
+    extra: Router,
+) -> std::io::Result<SocketAddr> {
     prometheus();
     let listener = TcpListener::bind(addr).await?;
     let bound = listener.local_addr()?;
+    let app = admin_router(health).merge(extra).into_make_service_with_connect_info::<SocketAddr>();
     tokio::spawn(async move {
-        let result = axum::serve(listener, admin_router(health))
-            .with_graceful_shutdown(async move { shutdown.wait().await })
-            .await;
+        let result = axum::serve(listener, app).with_graceful_shutdown(async move { shutdown.wait().await }).await;
         if let Err(e) = result {
             tracing::error!(error = %e, "admin server failed");
         }

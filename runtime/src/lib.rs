@@ -10,7 +10,7 @@ pub mod shutdown;
 pub mod stage;
 pub mod topics;
 
-pub use admin::{serve_admin, Health};
+pub use admin::{serve_admin, serve_admin_with, Health};
 pub use config::{CommonArgs, KafkaArgs, LogFormat};
 pub use shutdown::Shutdown;
 

@@ -23,15 +23,21 @@ impl ApplyError {
     /// Worth trying again: the database is unreachable or busy, or a writer raced us.
     pub fn is_transient(&self) -> bool {
         match self {
-            ApplyError::Store(e) => e.is_unavailable() || is_unique_violation(e),
+            ApplyError::Store(e) => e.is_unavailable() || is_race(e),
             ApplyError::Conflict(_) => true,
         }
     }
 }
 
-/// A unique-key violation: two writers created the same incident at once.
-fn is_unique_violation(e: &StoreError) -> bool {
-    matches!(e, StoreError::Database(sqlx::Error::Database(db)) if db.is_unique_violation())
+/// Two writers raced: both created the same incident (unique violation), or PostgreSQL broke a
+/// deadlock between them (40P01) or refused a serialization (40001). Rolled back; try again.
+fn is_race(e: &StoreError) -> bool {
+    match e {
+        StoreError::Database(sqlx::Error::Database(db)) => {
+            db.is_unique_violation() || matches!(db.code().as_deref(), Some("40P01") | Some("40001"))
+        }
+        _ => false,
+    }
 }
 
 /// One incident the batch touched, as stored after the batch, and what happened to it.
@@ -60,9 +66,13 @@ pub async fn apply_batch(
     config: &IncidentConfig,
     now_ms: i64,
 ) -> Result<Vec<Touched>, ApplyError> {
+    // One lock order for every writer (incident, session, signal), so two copies of the stage
+    // counting overlapping batches rarely deadlock. Counting is order-independent.
+    let mut ordered: Vec<&SignalRecord> = signals.iter().collect();
+    ordered.sort_by(|a, b| (&a.fingerprint, &a.session_id, &a.id).cmp(&(&b.fingerprint, &b.session_id, &b.id)));
     let mut tx = store.begin_incidents().await?;
     let mut working: BTreeMap<String, Working> = BTreeMap::new();
-    for signal in signals {
+    for signal in ordered {
         let id = model::incident_id(signal).to_owned();
         if !working.contains_key(&id) {
             let (incident, stored_version) = match tx.incident(&id).await? {

@@ -44,7 +44,8 @@ async fn main() -> anyhow::Result<()> {
     store.migrate().await.context("applying migrations")?;
     let mut stage = stage_config(&cli.group, &cli.signals_topic);
     stage.deadletter_topic = cli.deadletter_topic;
-    let mut config = IncidentsStageConfig { incidents_topic: cli.incidents_topic.as_str().into(), ..Default::default() };
+    let mut config =
+        IncidentsStageConfig { incidents_topic: cli.incidents_topic.as_str().into(), ..Default::default() };
     config.incidents.confirm_sessions = cli.confirm_sessions;
     config.incidents.confirm_window_ms = cli.confirm_window_hours.saturating_mul(3_600_000);
     let handler = IncidentsHandler::new(store, tokio::runtime::Handle::current(), config);

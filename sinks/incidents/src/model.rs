@@ -94,7 +94,11 @@ pub fn validate(signal: &SignalRecord) -> Result<(), InvalidSignal> {
         return Err(InvalidSignal::UnknownKind(signal.kind.clone()));
     }
     if signal.end_ms < signal.start_ms {
-        return Err(InvalidSignal::EndBeforeStart { id: signal.id.clone(), start: signal.start_ms, end: signal.end_ms });
+        return Err(InvalidSignal::EndBeforeStart {
+            id: signal.id.clone(),
+            start: signal.start_ms,
+            end: signal.end_ms,
+        });
     }
     Ok(())
 }
@@ -113,9 +117,12 @@ pub fn user_key(signal: &SignalRecord) -> String {
     }
 }
 
-/// The labels a signal carries: its own label and its kind (never empty).
+/// The labels a signal carries: its kind, its own label and, for an episode, every member's.
 fn signal_labels(signal: &SignalRecord) -> impl Iterator<Item = &str> {
-    std::iter::once(signal.label.as_str()).chain(std::iter::once(signal.kind.as_str())).filter(|l| !l.is_empty())
+    [signal.kind.as_str(), signal.label.as_str()]
+        .into_iter()
+        .chain(signal.labels.iter().map(String::as_str))
+        .filter(|l| !l.is_empty())
 }
 
 /// A new incident for the first signal of its fingerprint, with nothing counted yet.
@@ -215,7 +222,7 @@ pub fn count_signal(incident: &mut Incident, signal: &SignalRecord, novelty: Nov
         label: signal.label.clone(),
         start_ms: signal.start_ms,
         end_ms: signal.end_ms,
-        evidence_json: serde_json::to_string(&signal.evidence).unwrap_or_else(|_| "{}".into()),
+        evidence_json: evidence_json(signal),
     };
     let key = |s: &EvidenceSample| (s.start_ms, s.signal_id.clone());
     let at = incident.samples.partition_point(|s| key(s) < key(&sample));
@@ -257,6 +264,15 @@ pub fn release_cmp(a: &str, b: &str) -> std::cmp::Ordering {
             }
         }
     }
+}
+
+/// A signal's evidence as JSON, with the members of its episode (if any) under `members`.
+pub fn evidence_json(signal: &SignalRecord) -> String {
+    let mut value = serde_json::to_value(&signal.evidence).unwrap_or_default();
+    if let (Some(map), false) = (value.as_object_mut(), signal.members.is_empty()) {
+        map.insert("members".into(), serde_json::to_value(&signal.members).unwrap_or_default());
+    }
+    value.to_string()
 }
 
 /// Whether some window of `window_ms` holds signals of at least `min_sessions` distinct sessions.

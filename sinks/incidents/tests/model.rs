@@ -154,7 +154,10 @@ fn without_releases_a_signal_after_the_resolution_regresses() {
     let mut inc = run(&[signal("a", "s1", None, 0, None)]);
     set_status(&mut inc, IncidentStatus::Resolved, 1_000).expect("resolve");
     assert_eq!(after_signal(&mut inc, &signal("b", "s2", None, 500, None), false, 2_000), None);
-    assert_eq!(after_signal(&mut inc, &signal("c", "s3", None, 1_500, None), false, 2_000), Some(IncidentStatus::Resolved));
+    assert_eq!(
+        after_signal(&mut inc, &signal("c", "s3", None, 1_500, None), false, 2_000),
+        Some(IncidentStatus::Resolved)
+    );
 }
 
 #[test]

@@ -1,0 +1,72 @@
+//! Bearer-token authentication: `Authorization: Bearer frt_...`, looked up by hash in the store;
+//! the token's role is checked by each handler with [`Caller::require`].
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, FromRef, FromRequestParts};
+use axum::http::request::Parts;
+use friction_store::{ConsoleToken, Role};
+
+use crate::{ApiError, ConsoleState};
+
+/// Who is calling: their token (with its role) and address.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub token: ConsoleToken,
+    pub ip: Option<String>,
+}
+
+impl Caller {
+    /// `token:<id>`, as the audit log names actors.
+    pub fn actor(&self) -> String {
+        format!("token:{}", self.token.id)
+    }
+
+    /// Refuses (403) unless the token's role is at least `role`.
+    pub fn require(&self, role: Role, action: &str) -> Result<(), ApiError> {
+        if self.token.role >= role {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(format!(
+                "{action} needs the {role} role (or higher); this token ({}) has the {} role",
+                self.token.prefix, self.token.role
+            )))
+        }
+    }
+}
+
+impl<S> FromRequestParts<S> for Caller
+where
+    S: Send + Sync,
+    ConsoleState: FromRef<S>,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let state = ConsoleState::from_ref(state);
+        let ip = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string());
+        let header = parts.headers.get(axum::http::header::AUTHORIZATION).ok_or_else(|| {
+            ApiError::Unauthorized(
+                "missing bearer token: send `Authorization: Bearer <token>` (create one with `friction tokens create`)"
+                    .into(),
+            )
+        })?;
+        let value =
+            header.to_str().map_err(|_| ApiError::Unauthorized("the Authorization header is not valid text".into()))?;
+        let secret = value
+            .strip_prefix("Bearer ")
+            .or_else(|| value.strip_prefix("bearer "))
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| ApiError::Unauthorized("the Authorization header must be `Bearer <token>`".into()))?;
+        let token = state
+            .store
+            .console_token_by_secret(secret)
+            .await?
+            .ok_or_else(|| ApiError::Unauthorized("unknown token".into()))?;
+        if token.revoked_at_ms.is_some() {
+            return Err(ApiError::Unauthorized(format!("token {} was revoked", token.prefix)));
+        }
+        Ok(Caller { token, ip })
+    }
+}

@@ -1,0 +1,332 @@
+//! `GET /v1/incidents`, `GET /v1/incidents/{id}`, `PATCH /v1/incidents/{id}`.
+
+use std::collections::HashMap;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::Json;
+use friction_incidents::model::{self, ChangeKind};
+use friction_store::{Incident, IncidentCursor, IncidentFilter, IncidentSort, IncidentStatus, Role};
+use serde::{Deserialize, Serialize};
+
+use crate::auth::Caller;
+use crate::{ApiError, ConsoleState};
+
+/// Default and largest page size.
+const DEFAULT_LIMIT: u32 = 50;
+const MAX_LIMIT: u32 = 200;
+
+/// Epoch milliseconds as RFC 3339 (UTC, millisecond precision), as the ingest API writes times.
+pub fn rfc3339(ms: i64) -> String {
+    let nanos = i128::from(ms) * 1_000_000;
+    time::OffsetDateTime::from_unix_timestamp_nanos(nanos)
+        .ok()
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_else(|| ms.to_string())
+}
+
+/// An incident as the API lists it (DESIGN §3).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IncidentView {
+    pub id: String,
+    pub project_id: String,
+    pub fingerprint: String,
+    pub kind: String,
+    pub labels: Vec<String>,
+    pub title: String,
+    pub route_template: String,
+    pub element_key: String,
+    pub status: IncidentStatus,
+    pub severity: f64,
+    pub priority: String,
+    pub occurrences: i64,
+    pub sessions: i64,
+    pub users: i64,
+    pub first_seen: String,
+    pub last_seen: String,
+    pub confirmed_at: Option<String>,
+    pub resolved_at: Option<String>,
+    pub releases: Vec<String>,
+    pub latest_release: Option<String>,
+    pub generation: i64,
+    pub version: i64,
+    /// Tickets of this incident in the trackers (filled by the exporter's ledger; none yet).
+    pub tickets: Vec<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub samples: Option<Vec<SampleView>>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SampleView {
+    pub signal_id: String,
+    pub session_id: String,
+    pub user_id: Option<String>,
+    pub release: Option<String>,
+    pub url: Option<String>,
+    pub label: String,
+    pub start: String,
+    pub end: String,
+    pub duration_ms: i64,
+    /// Rule, thresholds, event ids, measurements and suppressions checked.
+    pub evidence: serde_json::Value,
+}
+
+impl IncidentView {
+    pub fn new(i: Incident, with_samples: bool) -> Self {
+        let samples = with_samples.then(|| {
+            i.samples
+                .iter()
+                .map(|s| SampleView {
+                    signal_id: s.signal_id.clone(),
+                    session_id: s.session_id.clone(),
+                    user_id: s.user_id.clone(),
+                    release: s.release.clone(),
+                    url: s.url.clone(),
+                    label: s.label.clone(),
+                    start: rfc3339(s.start_ms),
+                    end: rfc3339(s.end_ms),
+                    duration_ms: s.end_ms - s.start_ms,
+                    evidence: serde_json::from_str(&s.evidence_json).unwrap_or(serde_json::Value::Null),
+                })
+                .collect()
+        });
+        IncidentView {
+            first_seen: rfc3339(i.first_seen_ms),
+            last_seen: rfc3339(i.last_seen_ms),
+            confirmed_at: i.confirmed_at_ms.map(rfc3339),
+            resolved_at: i.resolved_at_ms.map(rfc3339),
+            id: i.id,
+            project_id: i.project_id,
+            fingerprint: i.fingerprint,
+            kind: i.kind,
+            labels: i.labels,
+            title: i.title,
+            route_template: i.route_template,
+            element_key: i.element_key,
+            status: i.status,
+            severity: i.severity,
+            priority: i.priority,
+            occurrences: i.occurrences,
+            sessions: i.sessions,
+            users: i.users,
+            releases: i.releases,
+            latest_release: i.latest_release,
+            generation: i.generation,
+            version: i.version,
+            tickets: Vec::new(),
+            samples,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IncidentList {
+    pub incidents: Vec<IncidentView>,
+    pub next_cursor: Option<String>,
+}
+
+fn encode_cursor(c: &IncidentCursor) -> String {
+    let text = match c {
+        IncidentCursor::Severity(s, id) => format!("s|{s}|{id}"),
+        IncidentCursor::LastSeen(t, id) => format!("l|{t}|{id}"),
+    };
+    hex::encode(text)
+}
+
+fn decode_cursor(text: &str, sort: IncidentSort) -> Result<IncidentCursor, ApiError> {
+    let bad =
+        || ApiError::BadRequest(format!("cursor {text:?} is not one this API returned (or was for another sort)"));
+    let raw = String::from_utf8(hex::decode(text).map_err(|_| bad())?).map_err(|_| bad())?;
+    let mut parts = raw.splitn(3, '|');
+    let (kind, value, id) = (parts.next(), parts.next(), parts.next());
+    match (kind, value, id, sort) {
+        (Some("s"), Some(v), Some(id), IncidentSort::Severity) => {
+            Ok(IncidentCursor::Severity(v.parse().map_err(|_| bad())?, id.to_owned()))
+        }
+        (Some("l"), Some(v), Some(id), IncidentSort::LastSeen) => {
+            Ok(IncidentCursor::LastSeen(v.parse().map_err(|_| bad())?, id.to_owned()))
+        }
+        _ => Err(bad()),
+    }
+}
+
+/// Resolves a `project` parameter given as an id or a name.
+async fn project_id(state: &ConsoleState, project: &str) -> Result<String, ApiError> {
+    if let Some(p) = state.store.project_by_id(project).await? {
+        return Ok(p.id);
+    }
+    if let Some(p) = state.store.project_by_name(project).await? {
+        return Ok(p.id);
+    }
+    Err(ApiError::NotFound(format!("project {project:?} not found (give its id or name)")))
+}
+
+const LIST_PARAMS: &[&str] = &["project", "status", "kind", "route", "sort", "limit", "cursor"];
+
+/// `GET /v1/incidents?project=&status=&kind=&route=&sort=severity|lastSeen&limit=&cursor=`
+pub async fn list(
+    State(state): State<ConsoleState>,
+    caller: Caller,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Json<IncidentList>, ApiError> {
+    caller.require(Role::Viewer, "listing incidents")?;
+    if let Some(unknown) = params.keys().find(|k| !LIST_PARAMS.contains(&k.as_str())) {
+        return Err(ApiError::BadRequest(format!(
+            "unknown query parameter {unknown:?} (expected {})",
+            LIST_PARAMS.join(", ")
+        )));
+    }
+    let get = |k: &str| params.get(k).map(|v| v.trim()).filter(|v| !v.is_empty());
+    let sort = match get("sort") {
+        None | Some("severity") => IncidentSort::Severity,
+        Some("lastSeen") | Some("last_seen") => IncidentSort::LastSeen,
+        Some(other) => {
+            return Err(ApiError::BadRequest(format!(
+                "sort {other:?} is not supported (expected severity or lastSeen)"
+            )))
+        }
+    };
+    let status = get("status")
+        .map(|s| s.parse::<IncidentStatus>())
+        .transpose()
+        .map_err(|e| ApiError::BadRequest(format!("status: {e}")))?;
+    let kind = get("kind").map(str::to_owned);
+    if let Some(k) = &kind {
+        if !friction_incidents::KINDS.contains(&k.as_str()) {
+            return Err(ApiError::BadRequest(format!(
+                "kind {k:?} is unknown (expected one of {})",
+                friction_incidents::KINDS.join(", ")
+            )));
+        }
+    }
+    let limit = match get("limit") {
+        None => DEFAULT_LIMIT,
+        Some(l) => match l.parse::<u32>() {
+            Ok(n) if (1..=MAX_LIMIT).contains(&n) => n,
+            _ => return Err(ApiError::BadRequest(format!("limit {l:?} must be a whole number from 1 to {MAX_LIMIT}"))),
+        },
+    };
+    let after = get("cursor").map(|c| decode_cursor(c, sort)).transpose()?;
+    let project_id = match get("project") {
+        Some(p) => Some(project_id(&state, p).await?),
+        None => None,
+    };
+    let filter = IncidentFilter {
+        project_id,
+        status,
+        kind,
+        route_template: get("route").map(str::to_owned),
+        sort,
+        limit: limit + 1,
+        after,
+    };
+    let mut incidents = state.store.list_incidents(&filter).await?;
+    let next_cursor = if incidents.len() > limit as usize {
+        incidents.truncate(limit as usize);
+        incidents.last().map(|last| {
+            encode_cursor(&match sort {
+                IncidentSort::Severity => IncidentCursor::Severity(last.severity, last.id.clone()),
+                IncidentSort::LastSeen => IncidentCursor::LastSeen(last.last_seen_ms, last.id.clone()),
+            })
+        })
+    } else {
+        None
+    };
+    Ok(Json(IncidentList {
+        incidents: incidents.into_iter().map(|i| IncidentView::new(i, false)).collect(),
+        next_cursor,
+    }))
+}
+
+/// `GET /v1/incidents/{id}`: one incident with its evidence samples.
+pub async fn get(
+    State(state): State<ConsoleState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<IncidentView>, ApiError> {
+    caller.require(Role::Viewer, "reading an incident")?;
+    let incident =
+        state.store.incident(&id).await?.ok_or_else(|| ApiError::NotFound(format!("incident {id:?} not found")))?;
+    Ok(Json(IncidentView::new(incident, true)))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PatchBody {
+    status: IncidentStatus,
+}
+
+/// `PATCH /v1/incidents/{id}` with `{"status": "resolved" | "ignored" | "open" | "confirmed"}`:
+/// engineers and admins. Audited; the change is published to the incidents topic.
+pub async fn patch(
+    State(state): State<ConsoleState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<IncidentView>, ApiError> {
+    let resource = format!("incident:{id}");
+    let audit = |success: bool, detail: String| {
+        let (state, actor, ip, resource) = (state.clone(), caller.actor(), caller.ip.clone(), resource.clone());
+        async move {
+            if let Err(e) =
+                state.store.audit(&actor, "incident.update", &resource, success, ip.as_deref(), Some(&detail)).await
+            {
+                tracing::warn!(error = %e, "could not write the audit log");
+            }
+        }
+    };
+    if let Err(e) = caller.require(Role::Engineer, "changing an incident") {
+        audit(false, e.to_string()).await;
+        return Err(e);
+    }
+    let body: PatchBody = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::BadRequest(format!(
+            "body: {e} (expected {{\"status\": \"resolved\" | \"ignored\" | \"open\" | \"confirmed\"}})"
+        ))
+    })?;
+    // Optimistic: read, decide, write if nobody changed it meanwhile; else again.
+    for _ in 0..10 {
+        let mut incident =
+            state.store.incident(&id).await?.ok_or_else(|| ApiError::NotFound(format!("incident {id:?} not found")))?;
+        let expected = incident.version;
+        let now = friction_runtime::now_ms();
+        let before = match model::set_status(&mut incident, body.status, now) {
+            Ok(before) => before,
+            Err(e) => {
+                audit(false, e.to_string()).await;
+                return Err(ApiError::BadRequest(e.to_string()));
+            }
+        };
+        let Some(before) = before else {
+            // Nothing to change. Publish the snapshot again anyway: the request may be the retry
+            // of one whose publication failed.
+            if let Some(publisher) = &state.publisher {
+                let change = model::to_change(&incident, ChangeKind::Replayed, None, now);
+                publisher.publish(&change).await.map_err(|e| ApiError::Unavailable(format!("publishing: {e}")))?;
+            }
+            return Ok(Json(IncidentView::new(incident, true)));
+        };
+        model::rescore(&mut incident, &state.incident_config);
+        incident.version += 1;
+        incident.updated_at_ms = now;
+        let mut tx = state.store.begin_incidents().await?;
+        if !tx.update_incident(&incident, expected).await? {
+            continue;
+        }
+        tx.commit().await?;
+        audit(true, format!("status {before} -> {}", incident.status)).await;
+        if let Some(publisher) = &state.publisher {
+            let change = model::to_change(&incident, ChangeKind::Status, Some(before), now);
+            publisher.publish(&change).await.map_err(|e| {
+                ApiError::Unavailable(format!(
+                    "the status was saved but the change could not be published ({e}); send the same request again"
+                ))
+            })?;
+        }
+        return Ok(Json(IncidentView::new(incident, true)));
+    }
+    Err(ApiError::Unavailable(format!("incident {id} keeps changing; try again")))
+}

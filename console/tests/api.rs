@@ -1,0 +1,221 @@
+//! The incidents stage's store writes and the console API on every backend (SQLite always,
+//! PostgreSQL when FRICTION_TEST_POSTGRES_URL is set): counting, replays, concurrent writers,
+//! auth (401/403), filters, pagination, status changes and the audit log.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use friction_console::{router, ConsoleState};
+use friction_incidents::model::ChangeKind;
+use friction_incidents::{apply_batch, IncidentConfig};
+use friction_schemas::SignalRecord;
+use friction_store::testing::migrated_dbs;
+use friction_store::{Role, Store};
+use http_body_util::BodyExt;
+use serde_json::Value;
+use tower::ServiceExt;
+
+type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
+
+fn signal(id: &str, fingerprint: &str, kind: &str, session: &str, start_ms: i64) -> SignalRecord {
+    SignalRecord {
+        id: id.into(),
+        project_id: "proj".into(),
+        fingerprint: fingerprint.into(),
+        kind: kind.into(),
+        label: kind.into(),
+        session_id: session.into(),
+        view_id: "v".into(),
+        route_template: if kind == "dead_click" { "/search".into() } else { "/checkout".into() },
+        element_key: "button#pay".into(),
+        start_ms,
+        end_ms: start_ms + 100,
+        user_id: Some(format!("user-{session}")),
+        release: Some("1.0".into()),
+        ..Default::default()
+    }
+}
+
+fn seed_signals() -> Vec<SignalRecord> {
+    vec![
+        signal("r1", "fp-rage", "rage_click", "s1", 1_000),
+        signal("r2", "fp-rage", "rage_click", "s1", 2_000),
+        signal("r3", "fp-rage", "rage_click", "s2", 3_000),
+        signal("r4", "fp-rage", "rage_click", "s3", 4_000),
+        signal("d1", "fp-dead", "dead_click", "s1", 5_000),
+    ]
+}
+
+async fn call(store: &Store, method: &str, uri: &str, token: Option<&str>, body: Option<&str>) -> (StatusCode, Value) {
+    let mut req = Request::builder().method(method).uri(uri);
+    if let Some(t) = token {
+        req = req.header("authorization", format!("Bearer {t}"));
+    }
+    let req = req.header("content-type", "application/json").body(Body::from(body.unwrap_or("").to_owned()));
+    let resp = router(ConsoleState::new(store.clone(), None)).oneshot(req.expect("request")).await.expect("response");
+    let status = resp.status();
+    let bytes = resp.into_body().collect().await.expect("body").to_bytes();
+    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn batches_count_once_and_replays_change_nothing() -> TestResult {
+    for db in migrated_dbs().await? {
+        let config = IncidentConfig::default();
+        let touched = apply_batch(&db.store, &seed_signals(), &config, 10).await?;
+        assert_eq!(touched.len(), 2, "{}", db.name());
+        let rage = db.store.incident("fp-rage").await?.expect("rage incident");
+        assert_eq!((rage.occurrences, rage.sessions, rage.users), (4, 3, 3), "{}", db.name());
+        assert_eq!(rage.status.as_str(), "confirmed", "{}", db.name());
+        assert_eq!(rage.samples.len(), 4);
+        let dead = db.store.incident("fp-dead").await?.expect("dead incident");
+        assert_eq!((dead.occurrences, dead.sessions, dead.status.as_str()), (1, 1, "open"));
+
+        // The whole batch again (a replay after a crash): nothing changes, snapshots are re-sent.
+        let again = apply_batch(&db.store, &seed_signals(), &config, 20).await?;
+        assert!(again.iter().all(|t| t.change == ChangeKind::Replayed), "{}", db.name());
+        assert_eq!(db.store.incident("fp-rage").await?.expect("rage"), rage, "{}", db.name());
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn concurrent_writers_never_double_count() -> TestResult {
+    for db in migrated_dbs().await? {
+        let config = IncidentConfig::default();
+        let signals: Vec<SignalRecord> =
+            (0..60).map(|i| signal(&format!("c{i}"), "fp-c", "rage_click", &format!("s{}", i % 20), i)).collect();
+        let other = db.another_store().await?;
+        // Two copies see overlapping halves (as during a rebalance) at the same time.
+        let (a, b) = (signals[..40].to_vec(), signals[20..].to_vec());
+        let run = |store: Store, batch: Vec<SignalRecord>, config: IncidentConfig| async move {
+            for _ in 0..50 {
+                match apply_batch(&store, &batch, &config, 1).await {
+                    Ok(_) => return Ok(()),
+                    Err(e) if e.is_transient() => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
+                    Err(e) => return Err(e),
+                }
+            }
+            panic!("no progress after 50 attempts");
+        };
+        let (ra, rb) = tokio::join!(
+            tokio::spawn(run(db.store.clone(), a, config.clone())),
+            tokio::spawn(run(other, b, config.clone()))
+        );
+        ra??;
+        rb??;
+        let inc = db.store.incident("fp-c").await?.expect("incident");
+        assert_eq!((inc.occurrences, inc.sessions, inc.users), (60, 20, 20), "{}", db.name());
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn auth_roles_filters_pagination_and_status_changes() -> TestResult {
+    for db in migrated_dbs().await? {
+        let store = &db.store;
+        let project = store.create_project("proj-console").await?;
+        let mut signals = seed_signals();
+        for s in &mut signals {
+            s.project_id = project.id.clone();
+        }
+        apply_batch(store, &signals, &IncidentConfig::default(), 10).await?;
+        let viewer = store.create_console_token(Role::Viewer, Some("v")).await?.secret;
+        let engineer = store.create_console_token(Role::Engineer, None).await?.secret;
+
+        let (status, body) = call(store, "GET", "/v1/incidents", None, None).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+        assert_eq!(body["error"]["code"], "unauthorized");
+        let (status, _) = call(store, "GET", "/v1/incidents", Some("frt_nope"), None).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+        let (status, body) = call(store, "GET", "/v1/incidents", Some(&viewer), None).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let list = body["incidents"].as_array().expect("incidents");
+        assert_eq!(list.len(), 2);
+        assert_eq!(list[0]["id"], "fp-rage", "most severe first: {body}");
+        assert_eq!(list[0]["sessions"], 3);
+        assert_eq!(list[0]["status"], "confirmed");
+        assert_eq!(list[0]["projectId"], project.id.as_str());
+        assert!(list[0]["firstSeen"].as_str().is_some_and(|t| t.starts_with("1970-01-01T00:00:01")), "{body}");
+        assert!(body["nextCursor"].is_null());
+
+        let (_, body) =
+            call(store, "GET", "/v1/incidents?kind=dead_click&project=proj-console", Some(&viewer), None).await;
+        assert_eq!(body["incidents"].as_array().map(Vec::len), Some(1), "{body}");
+        let (_, body) = call(store, "GET", "/v1/incidents?route=/checkout&status=confirmed", Some(&viewer), None).await;
+        assert_eq!(body["incidents"][0]["id"], "fp-rage", "{body}");
+
+        // Pagination: one per page, every incident once.
+        let mut seen = Vec::new();
+        let mut uri = "/v1/incidents?limit=1&sort=lastSeen".to_string();
+        loop {
+            let (status, body) = call(store, "GET", &uri, Some(&viewer), None).await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            for i in body["incidents"].as_array().expect("page") {
+                seen.push(i["id"].as_str().unwrap_or_default().to_owned());
+            }
+            match body["nextCursor"].as_str() {
+                Some(c) => uri = format!("/v1/incidents?limit=1&sort=lastSeen&cursor={c}"),
+                None => break,
+            }
+        }
+        assert_eq!(seen, vec!["fp-dead", "fp-rage"], "newest first, each once");
+
+        for (uri, names) in [
+            ("/v1/incidents?status=closed", "closed"),
+            ("/v1/incidents?kind=rage", "rage"),
+            ("/v1/incidents?limit=0", "limit"),
+            ("/v1/incidents?sort=random", "random"),
+            ("/v1/incidents?cursor=zz", "cursor"),
+            ("/v1/incidents?colour=red", "colour"),
+        ] {
+            let (status, body) = call(store, "GET", uri, Some(&viewer), None).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{uri}: {body}");
+            let message = body["error"]["message"].as_str().unwrap_or_default();
+            assert!(message.contains(names), "{uri}: {message}");
+        }
+
+        let (status, body) = call(store, "GET", "/v1/incidents/fp-rage", Some(&viewer), None).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(body["samples"].as_array().map(Vec::len), Some(4), "{body}");
+        assert!(body["samples"][0]["evidence"].is_object(), "{body}");
+        let (status, _) = call(store, "GET", "/v1/incidents/nope", Some(&viewer), None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+
+        let resolve = Some(r#"{"status":"resolved"}"#);
+        let (status, body) = call(store, "PATCH", "/v1/incidents/fp-rage", Some(&viewer), resolve).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+        assert!(body["error"]["message"].as_str().is_some_and(|m| m.contains("engineer")), "{body}");
+        let (status, body) = call(store, "PATCH", "/v1/incidents/fp-rage", Some(&engineer), resolve).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["status"], "resolved");
+        let (status, body) =
+            call(store, "PATCH", "/v1/incidents/fp-rage", Some(&engineer), Some(r#"{"status":"regressed"}"#)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        let (status, body) =
+            call(store, "PATCH", "/v1/incidents/fp-rage", Some(&engineer), Some(r#"{"state":"x"}"#)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert!(body["error"]["message"].as_str().is_some_and(|m| m.contains("state")), "{body}");
+
+        // A signal from a new release regresses it.
+        let mut late = signal("r9", "fp-rage", "rage_click", "s9", 9_000);
+        late.project_id = project.id.clone();
+        late.release = Some("1.1".into());
+        apply_batch(store, &[late], &IncidentConfig::default(), 30).await?;
+        let inc = store.incident("fp-rage").await?.expect("incident");
+        assert_eq!((inc.status.as_str(), inc.generation), ("regressed", 2), "{}", db.name());
+
+        let audit = store.audit_log(10).await?;
+        assert!(
+            audit.iter().any(|a| a.success && a.detail.as_deref() == Some("status confirmed -> resolved")),
+            "{audit:?}"
+        );
+        assert!(audit.iter().any(|a| !a.success && a.action == "incident.update"), "the refused change is audited too");
+
+        store.revoke_console_token(&viewer[..12]).await?;
+        let (status, body) = call(store, "GET", "/v1/incidents", Some(&viewer), None).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert!(body["error"]["message"].as_str().is_some_and(|m| m.contains("revoked")), "{body}");
+    }
+    Ok(())
+}
