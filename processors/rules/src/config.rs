@@ -45,6 +45,11 @@ pub struct RuleConfig {
     // ---- R2 dead / slow click ------------------------------------------------------------------
     /// No response within this window ⇒ dead. Default 7000 (DESIGN §4; research R2; Sentry).
     pub dead_window_ms: i64,
+    /// A click on another element ends the window early (whatever follows answers that click).
+    /// With no response before it, the first click is dead when that came at least this long
+    /// after it (the user gave up waiting), undetermined when sooner. Default 2000 (between
+    /// `slow_after_ms` and PostHog's 2.5 s no-mutation window, research §1.3).
+    pub dead_abandon_after_ms: i64,
     /// A first visible response later than this (and within the dead window) ⇒ slow. Default 1000
     /// (DESIGN §4 "1–7 s is a slow_click"; research R2 verdicts).
     pub slow_after_ms: i64,
@@ -82,6 +87,16 @@ pub struct RuleConfig {
     // ---- R3 error click ------------------------------------------------------------------------
     /// A JS error within this time after a click is an error click. Default 1000 (DESIGN §4; research R3).
     pub error_window_ms: i64,
+    /// A failed request the SDK did not name an initiator for is attributed to a click only when
+    /// it started within this time after it (a click handler's fetch starts at once; a background
+    /// poll a few hundred ms later is coincidence). Default 100 (our choice; Datadog ends an
+    /// inactive click's action after 100 ms, research §3.1).
+    pub error_unnamed_request_ms: i64,
+    /// JS errors whose message starts with one of these (case-insensitive) are never attributed
+    /// to a click: browser noise with no cause in the page's code. Default `ResizeObserver loop`
+    /// (a layout notice, not a failure) and `Script error` (a cross-origin error with every detail
+    /// stripped) (research R3 false positives; Sentry's default inbound filters).
+    pub error_ignore_messages: Vec<String>,
     /// 4xx statuses that also count as a failed request (5xx and network errors always do).
     /// Default empty (DESIGN §4 says 5xx or network error; research R3 excludes 401/403/404).
     pub error_client_statuses: Vec<u16>,
@@ -154,6 +169,7 @@ impl Default for RuleConfig {
             rage_unresponsive_clicks: 2,
             responsive_repeat_ms: 300,
             dead_window_ms: 7000,
+            dead_abandon_after_ms: 2000,
             slow_after_ms: 1000,
             click_debounce_ms: 1000,
             far_mutation_ms: 1000,
@@ -166,6 +182,8 @@ impl Default for RuleConfig {
             busy_window_ms: 5000,
             busy_mutations_per_sec: 2.0,
             error_window_ms: 1000,
+            error_unnamed_request_ms: 100,
+            error_ignore_messages: s(&["ResizeObserver loop", "Script error"]),
             error_client_statuses: Vec::new(),
             u_turn_max_ms: 7000,
             u_turn_max_clicks: 1,
@@ -223,6 +241,8 @@ impl RuleConfig {
             ("pointerdown_lookback_ms", self.pointerdown_lookback_ms),
             ("busy_window_ms", self.busy_window_ms),
             ("error_window_ms", self.error_window_ms),
+            ("error_unnamed_request_ms", self.error_unnamed_request_ms),
+            ("dead_abandon_after_ms", self.dead_abandon_after_ms),
             ("u_turn_max_ms", self.u_turn_max_ms),
             ("form_abandon_min_ms", self.form_abandon_min_ms),
             ("validation_window_ms", self.validation_window_ms),
@@ -263,6 +283,15 @@ impl RuleConfig {
                 format!("must be below dead_window_ms ({}), got {}", self.dead_window_ms, self.slow_after_ms),
             );
         }
+        if self.dead_abandon_after_ms < self.slow_after_ms || self.dead_abandon_after_ms > self.dead_window_ms {
+            return bad(
+                "dead_abandon_after_ms",
+                format!(
+                    "must be between slow_after_ms ({}) and dead_window_ms ({}), got {}",
+                    self.slow_after_ms, self.dead_window_ms, self.dead_abandon_after_ms
+                ),
+            );
+        }
         if !self.busy_mutations_per_sec.is_finite() || self.busy_mutations_per_sec <= 0.0 {
             return bad(
                 "busy_mutations_per_sec",
@@ -294,6 +323,7 @@ impl RuleConfig {
             ("ignore_routes", &self.ignore_routes),
             ("u_turn_ignore_route_words", &self.u_turn_ignore_route_words),
             ("form_ignore_field_words", &self.form_ignore_field_words),
+            ("error_ignore_messages", &self.error_ignore_messages),
         ] {
             if list.iter().any(|s| s.trim().is_empty()) {
                 return bad(field, "entries must not be empty (an empty entry would match everything)".to_owned());
@@ -311,6 +341,7 @@ pub struct Rules {
     pub(crate) stepper_hints: Vec<String>,
     pub(crate) u_turn_words: Vec<String>,
     pub(crate) form_ignore_words: Vec<String>,
+    pub(crate) error_ignore: Vec<String>,
 }
 
 fn lower(v: &[String]) -> Vec<String> {
@@ -326,6 +357,7 @@ impl Rules {
             stepper_hints: lower(&config.stepper_hints),
             u_turn_words: lower(&config.u_turn_ignore_route_words),
             form_ignore_words: lower(&config.form_ignore_field_words),
+            error_ignore: lower(&config.error_ignore_messages),
             cfg: config,
         })
     }
@@ -333,6 +365,12 @@ impl Rules {
     /// The configuration in effect.
     pub fn config(&self) -> &RuleConfig {
         &self.cfg
+    }
+
+    /// Whether a JS error message is on the benign list (`error_ignore_messages`).
+    pub fn benign_error(&self, message: &str) -> bool {
+        let m = message.trim_start();
+        self.error_ignore.iter().any(|p| m.get(..p.len()).is_some_and(|head| head.eq_ignore_ascii_case(p)))
     }
 
     /// The longest time between a candidate's first event and its decision, for any rule whose
@@ -346,6 +384,7 @@ impl Rules {
         c.dead_window_ms
             .max(c.error_window_ms)
             .max(c.network_initiated_ms)
+            .max(c.error_unnamed_request_ms)
             .max(rage)
             .max(c.u_turn_max_ms)
             .max(c.validation_window_ms)
@@ -370,6 +409,7 @@ impl Default for Rules {
             stepper_hints: lower(&cfg.stepper_hints),
             u_turn_words: lower(&cfg.u_turn_ignore_route_words),
             form_ignore_words: lower(&cfg.form_ignore_field_words),
+            error_ignore: lower(&cfg.error_ignore_messages),
             cfg,
         }
     }
@@ -410,6 +450,11 @@ mod tests {
 
         let c = RuleConfig { rage_min_clicks: 1, ..RuleConfig::default() };
         assert_eq!(c.validate().expect_err("1 click").field, "rage_min_clicks");
+
+        let c = RuleConfig { dead_abandon_after_ms: 500, ..RuleConfig::default() };
+        assert_eq!(c.validate().expect_err("abandon < slow").field, "dead_abandon_after_ms");
+        let c = RuleConfig { error_ignore_messages: vec![String::new()], ..RuleConfig::default() };
+        assert_eq!(c.validate().expect_err("empty ignore").field, "error_ignore_messages");
 
         let c = RuleConfig { dead_window_ms: MAX_WINDOW_MS + 1, ..RuleConfig::default() };
         assert_eq!(c.validate().expect_err("huge").field, "dead_window_ms");

@@ -12,7 +12,9 @@ use crate::signal::{Detection, Evidence, Horizon, Signal, SignalKind};
 use crate::suppress::Suppression;
 
 /// Version of the rule logic, recorded in evidence. Bump when a rule's behaviour changes.
-pub const RULE_VERSION: u32 = 1;
+/// 2: a click on another element ends a click's liveness window; rage tier B needs a visible
+/// response; benign JS errors and late unnamed failed requests are not error clicks.
+pub const RULE_VERSION: u32 = 2;
 
 /// When a candidate's verdict became known.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,6 +108,12 @@ impl<'e, 'a> Cx<'e, 'a> {
         } else {
             Decided::Pending(Some(t))
         }
+    }
+
+    /// Reported element-key hash of the click at event index `i`; `None` if it is not a click.
+    pub(crate) fn click_rec_at(&self, i: usize) -> Option<u64> {
+        let p = self.clicks.binary_search(&i).ok()?;
+        self.click_rec.get(p).copied()
     }
 
     pub(crate) fn skip(&self, anchor_ms: i64) -> bool {
@@ -238,6 +246,7 @@ pub(crate) fn thresholds(kind: SignalKind, rules: &Rules) -> BTreeMap<Cow<'stati
         }
         SignalKind::DeadClick | SignalKind::SlowClick | SignalKind::Undetermined | SignalKind::DisabledClick => {
             put("dead_window_ms", ms(c.dead_window_ms));
+            put("dead_abandon_after_ms", ms(c.dead_abandon_after_ms));
             put("slow_after_ms", ms(c.slow_after_ms));
             put("click_debounce_ms", ms(c.click_debounce_ms));
             put("far_mutation_ms", ms(c.far_mutation_ms));
@@ -252,7 +261,7 @@ pub(crate) fn thresholds(kind: SignalKind, rules: &Rules) -> BTreeMap<Cow<'stati
         }
         SignalKind::ErrorClick => {
             put("error_window_ms", ms(c.error_window_ms));
-            put("network_initiated_ms", ms(c.network_initiated_ms));
+            put("error_unnamed_request_ms", ms(c.error_unnamed_request_ms));
             put("dead_window_ms", ms(c.dead_window_ms));
         }
         SignalKind::UTurn => {

@@ -2,7 +2,9 @@
 //!
 //! One forward scan from the click (plus a short look-back for the click that woke the tab and for
 //! menus that open on pointerdown) over the same tab's events, stopping at the window end, a
-//! navigation, or the tab being hidden (which cuts the window).
+//! navigation, the tab being hidden (which cuts the window), or a click on another element: what
+//! follows that click (its `nearTarget` mutations, its request, the page its link opens) answers
+//! it, not this one.
 
 use crate::detect::Cx;
 use crate::event::EventKind;
@@ -82,6 +84,8 @@ pub(crate) struct ScanOpts {
     pub stop_early: bool,
     /// Busy page: far mutations never count (research R2 busy-page guard).
     pub busy: bool,
+    /// End the scan at a click on another element (see the module doc).
+    pub until_other_click: bool,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -90,8 +94,14 @@ pub(crate) struct Scan {
     pub first_visible: Option<(i64, usize, Source)>,
     /// First counted request started by the click: (delay, event index).
     pub first_network: Option<(i64, usize)>,
-    /// First counted target-relevant response (rage tiers): (delay, source).
+    /// First counted target-relevant response (rage `responsive_repeat`): (delay, source).
     pub first_relevant: Option<(i64, Source)>,
+    /// First counted target-relevant response the user could see (rage tier B: a request alone
+    /// proves the click was received, not that anything showed): (delay, source).
+    pub first_seen_relevant: Option<(i64, Source)>,
+    /// A click on another element in the same tab and view ended the scan before any visible
+    /// response: (ts, index).
+    pub next_click: Option<(i64, usize)>,
     /// The tab was hidden (after the visibility window) before any visible response: (ts, index).
     pub cut: Option<(i64, usize)>,
     /// First observed delay per source, and whether it counted.
@@ -116,6 +126,9 @@ impl Scan {
         }
         if src.relevant() && self.first_relevant.is_none_or(|(d, _)| delay < d) {
             self.first_relevant = Some((delay, src));
+        }
+        if src.relevant() && src.visible() && self.first_seen_relevant.is_none_or(|(d, _)| delay < d) {
+            self.first_seen_relevant = Some((delay, src));
         }
     }
 
@@ -195,6 +208,7 @@ pub(crate) fn scan(cx: &Cx<'_, '_>, idx: usize, opts: ScanOpts) -> Scan {
         }
     }
 
+    let own_key = cx.click_rec_at(idx);
     let mut network_started = false;
     for j in idx + 1..cx.ev.len() {
         let e = &cx.ev[j];
@@ -247,8 +261,15 @@ pub(crate) fn scan(cx: &Cx<'_, '_>, idx: usize, opts: ScanOpts) -> Scan {
                     }
                 }
             }
-            EventKind::Click { .. }
-            | EventKind::Pageview { .. }
+            EventKind::Click { .. } => {
+                if opts.until_other_click && own_key.is_some() && cx.click_rec_at(j) != own_key {
+                    if s.first_visible.is_none() {
+                        s.next_click = Some((e.timestamp_ms, j));
+                    }
+                    break;
+                }
+            }
+            EventKind::Pageview { .. }
             | EventKind::Error { .. }
             | EventKind::Submit { .. }
             | EventKind::Custom { .. }

@@ -213,7 +213,14 @@ fn check_watermark(d: &Detection, h: Horizon, rules: &Rules) -> Result<(), TestC
         if let Some(t) = at {
             prop_assert!(h.emitted_through_ms.is_none_or(|a| t > a), "re-emitted {s:?}");
             match s.kind {
-                SignalKind::DeadClick => prop_assert_eq!(t, s.start_ms + c.dead_window_ms),
+                SignalKind::DeadClick => {
+                    // At the window end, or when the user clicked elsewhere after giving up.
+                    if s.evidence.details.get("ended_by").map(String::as_str) == Some("click_elsewhere") {
+                        prop_assert!(t >= s.start_ms + c.dead_abandon_after_ms && t <= s.start_ms + c.dead_window_ms);
+                    } else {
+                        prop_assert_eq!(t, s.start_ms + c.dead_window_ms);
+                    }
+                }
                 SignalKind::SlowClick => {
                     prop_assert!(t > s.start_ms + c.slow_after_ms && t <= s.start_ms + c.dead_window_ms);
                 }

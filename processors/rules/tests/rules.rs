@@ -353,15 +353,15 @@ fn failed_request_started_by_the_click() {
     assert_eq!(e.label, "error_click:network");
     assert_eq!(e.evidence.details["status"], "502");
     assert_eq!(e.evidence.details["attribution"], "initiator");
-    // untagged: must start within 500 ms
+    // untagged: must start within 100 ms (a background poll a little later is coincidence)
     let d = single(|s| {
-        s.network(1500, "GET", None, None).mutation(1600, true);
+        s.network(1100, "GET", None, None).mutation(1600, true);
     });
     assert_eq!(one(&d, ErrorClick).evidence.details["status"], "network_error");
     let d = single(|s| {
-        s.mutation(1100, true).network(1501, "GET", Some(500), None);
+        s.mutation(1050, true).network(1101, "GET", Some(500), None);
     });
-    assert!(d.signals.is_empty());
+    assert!(d.signals.is_empty(), "{:?}", kinds(&d.signals));
     // 4xx only when configured
     let d = single(|s| {
         s.network(1100, "GET", Some(404), None).mutation(1200, true);

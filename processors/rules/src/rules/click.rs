@@ -5,7 +5,9 @@
 //! candidate, judged on its first click. The verdict comes from the first *visible* response:
 //! within `slow_after_ms` alive; within `dead_window_ms` slow (with its latency); none, but a request
 //! the click started: alive (the app reacted where we cannot see); none at all: dead — unless the
-//! tab was hidden or the session closed inside the window: undetermined, never dead.
+//! tab was hidden or the session closed inside the window: undetermined, never dead. A click on
+//! another element ends the window early: with nothing visible before it the click is dead if the
+//! user waited at least `dead_abandon_after_ms`, undetermined if not.
 
 use std::borrow::Cow;
 
@@ -114,7 +116,11 @@ fn dead_or_slow<'e>(
     let e = &cx.ev[i];
     let t0 = e.timestamp_ms;
     let busy = liveness::busy_page(cx, i);
-    let scan = liveness::scan(cx, i, ScanOpts { window_ms: cfg.dead_window_ms, stop_early: true, busy });
+    let scan = liveness::scan(
+        cx,
+        i,
+        ScanOpts { window_ms: cfg.dead_window_ms, stop_early: true, busy, until_other_click: true },
+    );
     let network = scan.first_network.is_some();
     let (verdict, decided) = if let Some((d, _, src)) = scan.first_visible {
         let dec = cx.by_event(t0.saturating_add(d));
@@ -126,6 +132,15 @@ fn dead_or_slow<'e>(
     } else if let Some((tc, _)) = scan.cut {
         let v = if network { Verdict::Alive } else { Verdict::Undetermined("tab_hidden") };
         (v, cx.by_event(tc))
+    } else if let Some((tn, _)) = scan.next_click {
+        let v = if network {
+            Verdict::Alive
+        } else if tn.saturating_sub(t0) >= cfg.dead_abandon_after_ms {
+            Verdict::Dead
+        } else {
+            Verdict::Undetermined("next_click")
+        };
+        (v, cx.by_event(tn))
     } else {
         let dec = cx.by_time(t0.saturating_add(cfg.dead_window_ms));
         let v = match (dec, network) {
@@ -157,12 +172,17 @@ fn dead_or_slow<'e>(
     );
     // Evidence: every liveness source with its first delay (a full scan; only for reported
     // clicks), up to the decision and no further, so the evidence is the same whenever it is built.
+    let ended = scan.cut.or(scan.next_click);
     let evidence_window = match verdict {
         Verdict::Slow(d, _) => d,
-        Verdict::Undetermined(_) => scan.cut.map_or(cfg.dead_window_ms, |(tc, _)| tc.saturating_sub(t0)),
-        Verdict::Dead | Verdict::Alive => cfg.dead_window_ms,
+        Verdict::Undetermined(_) | Verdict::Dead => ended.map_or(cfg.dead_window_ms, |(tc, _)| tc.saturating_sub(t0)),
+        Verdict::Alive => cfg.dead_window_ms,
     };
-    let full = liveness::scan(cx, i, ScanOpts { window_ms: evidence_window, stop_early: false, busy });
+    let full = liveness::scan(
+        cx,
+        i,
+        ScanOpts { window_ms: evidence_window, stop_early: false, busy, until_other_click: true },
+    );
     let mut ev = detect::evidence(kind, cx.rules, vec![e.event_id.to_string()]);
     ev.liveness = full.checks();
     ev.suppressions_checked = checked;
@@ -177,12 +197,22 @@ fn dead_or_slow<'e>(
             }
             end = t0.saturating_add(d);
         }
-        Verdict::Dead => {
-            detect::measure_ms(&mut ev, "observed_ms", cfg.dead_window_ms);
-        }
+        Verdict::Dead => match scan.next_click {
+            Some((tn, j)) => {
+                // The user gave up and clicked elsewhere: observed until then. That click is not
+                // part of this signal, so it is named in details, not in the event ids.
+                detect::measure_ms(&mut ev, "observed_ms", tn.saturating_sub(t0));
+                detect::detail(&mut ev, "ended_by", "click_elsewhere");
+                detect::detail(&mut ev, "ended_by_event_id", cx.ev[j].event_id.to_string());
+            }
+            None => detect::measure_ms(&mut ev, "observed_ms", cfg.dead_window_ms),
+        },
         Verdict::Undetermined(why) => {
             detect::detail(&mut ev, "cut_by", why);
-            if let Some((tc, j)) = scan.cut {
+            if let Some((tn, j)) = scan.next_click {
+                detect::measure_ms(&mut ev, "observed_ms", tn.saturating_sub(t0));
+                detect::detail(&mut ev, "ended_by_event_id", cx.ev[j].event_id.to_string());
+            } else if let Some((tc, j)) = scan.cut {
                 detect::measure_ms(&mut ev, "observed_ms", tc.saturating_sub(t0));
                 ev.event_ids.push(cx.ev[j].event_id.to_string());
                 end = tc;
@@ -200,17 +230,17 @@ fn dead_or_slow<'e>(
 }
 
 /// For each click (by position), the first failure attributed to it: a JS error within
-/// `error_window_ms` after it (to the most recent click in the tab), or a failed request it started
-/// (named by `initiator`, within the dead window; or, unnamed, started within
-/// `network_initiated_ms` after the most recent click).
+/// `error_window_ms` after it (to the most recent click in the tab) unless its message is on the
+/// benign list, or a failed request it started (named by `initiator`, within the dead window; or,
+/// unnamed, started within `error_unnamed_request_ms` after the most recent click).
 fn attribute_failures(cx: &Cx<'_, '_>) -> Vec<Option<usize>> {
     let cfg = cx.rules.config();
     let mut res = vec![None; cx.clicks.len()];
     for (i, e) in cx.ev.iter().enumerate() {
         let (limit, initiator) = match &e.kind {
-            EventKind::Error { .. } => (cfg.error_window_ms, None),
+            EventKind::Error { message, .. } if !cx.rules.benign_error(message) => (cfg.error_window_ms, None),
             EventKind::Network { status, initiator, .. } if failed(*status, &cfg.error_client_statuses) => {
-                (cfg.network_initiated_ms, initiator.as_deref())
+                (cfg.error_unnamed_request_ms, initiator.as_deref())
             }
             _ => continue,
         };

@@ -6,7 +6,8 @@
 //! whole burst ≤ `rage_max_span_ms`. A click that does not join closes the burst and starts the
 //! next one. A closed burst of ≥ `rage_min_clicks` clicks is one candidate (one signal per burst).
 //! It is `unresponsive` (issue-worthy tier B) when none of its first `rage_unresponsive_clicks`
-//! clicks got a target-relevant response within `rage_unresponsive_ms`.
+//! clicks got a visible target-relevant response within `rage_unresponsive_ms` (a request alone
+//! proves the click was received, not that the user saw anything).
 
 use std::borrow::Cow;
 
@@ -200,6 +201,7 @@ fn close<'e>(cx: &Cx<'e, '_>, out: &mut Out<'e>, b: &mut Burst<'e>, close_t: i64
 
     // Each scan stops at what the decision time covers, so the evidence never depends on later events.
     let mut delays: Vec<Option<i64>> = Vec::with_capacity(n);
+    let mut seen: Vec<Option<i64>> = Vec::with_capacity(n);
     let mut first_scan = None;
     for (k, &mp) in b.members.iter().enumerate() {
         let window =
@@ -208,15 +210,23 @@ fn close<'e>(cx: &Cx<'e, '_>, out: &mut Out<'e>, b: &mut Burst<'e>, close_t: i64
         let scan = liveness::scan(
             cx,
             ci,
-            ScanOpts { window_ms: window, stop_early: false, busy: liveness::busy_page(cx, ci) },
+            // Members may have different keys (joined by radius): another click does not end the scan.
+            ScanOpts {
+                window_ms: window,
+                stop_early: false,
+                busy: liveness::busy_page(cx, ci),
+                until_other_click: false,
+            },
         );
         delays.push(scan.first_relevant.map(|(d, _)| d));
+        seen.push(scan.first_seen_relevant.map(|(d, _)| d));
         if first_scan.is_none() {
             first_scan = Some(scan);
         }
     }
     let answered = |d: &Option<i64>| d.is_some_and(|d| d <= cfg.rage_unresponsive_ms);
-    let unresponsive = unresp_complete && !delays[..nu].iter().any(answered);
+    // Tier B asks whether the user saw anything: a request the click started does not count.
+    let unresponsive = unresp_complete && !seen[..nu].iter().any(answered);
 
     // Geometry.
     let centroid = b.centroid();
@@ -285,7 +295,7 @@ fn close<'e>(cx: &Cx<'e, '_>, out: &mut Out<'e>, b: &mut Burst<'e>, close_t: i64
     if let Some(d) = max_dist {
         detect::measure(&mut ev, "max_distance_px", d);
     }
-    if let Some(d) = delays[..nu].iter().flatten().min() {
+    if let Some(d) = seen[..nu].iter().flatten().min() {
         detect::measure_ms(&mut ev, "first_response_ms", *d);
     }
     detect::detail(&mut ev, "unresponsive_window", if unresp_complete { "complete" } else { "cut" });
