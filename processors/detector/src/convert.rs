@@ -142,7 +142,9 @@ pub fn to_rule_event(s: &Sessionized<'_>) -> Option<Event<'static>> {
         seq: u64::try_from(s.seq).unwrap_or(0),
         timestamp_ms: e.timestamp,
         route: e.route.as_deref().map(own).unwrap_or_default(),
-        url: own_opt(&e.url),
+        // No rule reads the page URL (routes are what they key on); the record's `url` comes from
+        // the session context. Not copying it keeps state small.
+        url: None,
         kind,
     })
 }

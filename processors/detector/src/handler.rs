@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::convert::{to_episode_record, to_rule_event, SessionContext};
 use crate::rules_file::RulesByProject;
+use crate::state;
 
 /// Reserved changelog key of a partition's clock.
 const PARTITION_KEY: &str = "\u{0}partition";
@@ -48,6 +49,9 @@ pub struct SessionState {
     /// New events since the last judgement.
     #[serde(default)]
     pub touched: bool,
+    /// Changed since the last [`PartitionDetector::take_changes`] (not part of the state).
+    #[serde(skip)]
+    pub dirty: bool,
 }
 
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
@@ -61,7 +65,6 @@ struct PartitionClock {
 pub struct PartitionDetector {
     sessions: HashMap<String, SessionState>,
     clock: PartitionClock,
-    dirty: BTreeSet<String>,
     deleted: BTreeSet<String>,
     clock_dirty: bool,
 }
@@ -91,20 +94,18 @@ impl PartitionDetector {
     /// Adds one sessionized event to its session (judged at the next [`Self::judge`]).
     pub fn ingest(&mut self, s: &Sessionized<'_>, now_wall_ms: i64) {
         let Some(event) = to_rule_event(s) else { return };
-        let key = s.session_key.to_string();
-        let st = self.sessions.entry(key.clone()).or_default();
+        // Look up by the borrowed key; allocate it only for a new session.
+        let st = match self.sessions.get_mut(s.session_key.as_ref()) {
+            Some(st) => st,
+            None => self.sessions.entry(s.session_key.to_string()).or_default(),
+        };
         if st.context.project_id.is_empty() {
             st.context.project_id = s.event.project_id.to_string();
         }
-        if let Some(u) = &s.event.user_id {
-            st.context.user_id = Some(u.to_string());
-        }
-        if let Some(r) = &s.event.release {
-            st.context.release = Some(r.to_string());
-        }
-        if let Some(u) = &s.event.url {
-            st.context.url = Some(u.to_string());
-        }
+        // The context repeats on every event: copy only what changed.
+        set_if_changed(&mut st.context.user_id, s.event.user_id.as_deref());
+        set_if_changed(&mut st.context.release, s.event.release.as_deref());
+        set_if_changed(&mut st.context.url, s.event.url.as_deref());
         let ts = event.timestamp_ms;
         if st.retained_from_ms.is_some_and(|from| ts < from) {
             // Older than anything the rules still look at: already judged.
@@ -116,7 +117,7 @@ impl PartitionDetector {
         st.events.insert(pos, event);
         st.last_event_ms = st.last_event_ms.max(ts);
         st.touched = true;
-        self.dirty.insert(key);
+        st.dirty = true;
         let newer = self.clock.max_event_ms.is_none_or(|m| ts >= m);
         if newer {
             self.clock.max_event_ms = Some(ts);
@@ -129,19 +130,12 @@ impl PartitionDetector {
     pub fn judge(&mut self, now_wall_ms: i64, cfg: &DetectorConfig, rules: &RulesByProject) -> Judged {
         let mut out = Judged::default();
         let Some(wm) = self.watermark(now_wall_ms, cfg) else { return out };
-        let due: Vec<String> = self
-            .sessions
-            .iter()
-            .filter(|(_, st)| {
-                st.touched
-                    || st.next_decision_ms.is_some_and(|d| d <= wm)
-                    || wm > st.last_event_ms.saturating_add(cfg.session_gap_ms)
-            })
-            .map(|(k, _)| k.clone())
-            .collect();
-        for key in due {
-            let Some(st) = self.sessions.get_mut(&key) else { continue };
+        let mut closed_keys = Vec::new();
+        for (key, st) in &mut self.sessions {
             let closed = wm > st.last_event_ms.saturating_add(cfg.session_gap_ms);
+            if !(st.touched || closed || st.next_decision_ms.is_some_and(|d| d <= wm)) {
+                continue;
+            }
             let horizon = Horizon {
                 emitted_through_ms: st.emitted_through_ms,
                 watermark_ms: wm,
@@ -163,9 +157,7 @@ impl PartitionDetector {
             st.next_decision_ms = detection.next_decision_ms;
             st.touched = false;
             if closed {
-                self.sessions.remove(&key);
-                self.dirty.remove(&key);
-                self.deleted.insert(key);
+                closed_keys.push(key.clone());
                 continue;
             }
             let keep_from = detection.retain_from_ms;
@@ -173,23 +165,28 @@ impl PartitionDetector {
                 st.events.retain(|e| e.timestamp_ms >= keep_from);
                 st.retained_from_ms = Some(keep_from);
             }
-            self.dirty.insert(key);
+            st.dirty = true;
+        }
+        for key in closed_keys {
+            self.sessions.remove(&key);
+            self.deleted.insert(key);
         }
         out
     }
 
-    /// State changes since the last call: (key, Some(json)) or (key, None) for deleted sessions.
+    /// State changes since the last call: (key, Some(value)) or (key, None) for deleted sessions.
+    /// Session values are the compact binary encoding of [`crate::state`]; keys in order.
     pub fn take_changes(&mut self) -> Vec<(String, Option<Vec<u8>>)> {
         let mut changes = Vec::new();
         for key in std::mem::take(&mut self.deleted) {
             changes.push((key, None));
         }
-        for key in std::mem::take(&mut self.dirty) {
-            if let Some(st) = self.sessions.get(&key) {
-                if let Ok(json) = serde_json::to_vec(st) {
-                    changes.push((key, Some(json)));
-                }
-            }
+        let mut dirty: Vec<(&String, &mut SessionState)> =
+            self.sessions.iter_mut().filter(|(_, st)| st.dirty).collect();
+        dirty.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        for (key, st) in dirty {
+            st.dirty = false;
+            changes.push((key.clone(), Some(state::encode(st))));
         }
         if std::mem::take(&mut self.clock_dirty) {
             if let Ok(json) = serde_json::to_vec(&self.clock) {
@@ -208,7 +205,12 @@ impl PartitionDetector {
         }
         match value {
             Some(v) => {
-                let st: SessionState = serde_json::from_slice(v).map_err(|e| format!("session {key}: {e}"))?;
+                // JSON: state written before the binary encoding.
+                let st: SessionState = if v.first() == Some(&b'{') {
+                    serde_json::from_slice(v).map_err(|e| format!("session {key}: {e}"))?
+                } else {
+                    state::decode(v).map_err(|e| format!("session {key}: {e}"))?
+                };
                 self.sessions.insert(key.to_string(), st);
             }
             None => {
@@ -223,6 +225,14 @@ impl PartitionDetector {
             .iter()
             .map(|(k, s)| k.len() + 128 + s.events.len() * std::mem::size_of::<Event<'static>>() * 2)
             .sum()
+    }
+}
+
+fn set_if_changed(slot: &mut Option<String>, new: Option<&str>) {
+    if let Some(n) = new {
+        if slot.as_deref() != Some(n) {
+            *slot = Some(n.to_owned());
+        }
     }
 }
 
