@@ -1,7 +1,8 @@
 //! The `friction` command line: `up` (every stage in one process), `topics apply`, `projects`,
-//! `keys` and `migrate`. Commands are plain async functions so tests call them directly.
+//! `keys`, `tokens` and `migrate`. Commands are plain async functions so tests call them directly.
 
 pub mod keys;
+pub mod tokens;
 pub mod up;
 
 use std::path::{Path, PathBuf};
@@ -41,6 +42,9 @@ pub enum Command {
     /// API keys: shown once at creation, stored only as SHA-256.
     #[command(subcommand)]
     Keys(keys::KeysCommand),
+    /// Console bearer tokens with a role (viewer, engineer, admin): shown once, stored hashed.
+    #[command(subcommand)]
+    Tokens(tokens::TokensCommand),
     /// Apply the database migrations (other commands do this too).
     Migrate(StoreArgs),
 }
@@ -148,6 +152,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Keys(cmd) => keys::run(cmd).await,
+        Command::Tokens(cmd) => tokens::run(cmd).await,
         Command::Migrate(store) => {
             let s = Store::from_env_or_dir(store.database_url.as_deref(), &store.data_dir).await?;
             let applied = s.migrate().await?;

@@ -1,7 +1,8 @@
 //! `friction up`: the whole pipeline on one machine. An embedded broker (librdkafka's mock cluster)
 //! unless `--brokers` names a real one, SQLite in the data directory unless `DATABASE_URL` is set,
-//! the gateway, and every later stage as it arrives. On first start it creates project `default`
-//! and an API key (printed as `api key: ...` and written to `DIR/api-key`, mode 0600); later starts
+//! the gateway, the sessionizer, detector and incidents stages, and the console API. On first start
+//! it creates project `default`, an API key (printed as `api key: ...` and written to
+//! `DIR/api-key`, mode 0600) and an admin console token (`DIR/admin-token`, 0600); later starts
 //! reuse them.
 
 use std::net::SocketAddr;
@@ -12,7 +13,7 @@ use anyhow::Context as _;
 use clap::Args;
 use friction_gateway::GatewayArgs;
 use friction_runtime::kafka::EmbeddedBroker;
-use friction_runtime::{serve_admin, Health, KafkaArgs, Shutdown};
+use friction_runtime::{serve_admin_with, Health, KafkaArgs, Shutdown};
 use friction_store::Store;
 
 use crate::keys::publish_keys;
@@ -24,7 +25,7 @@ pub const DEFAULT_PROJECT: &str = "default";
 pub struct UpArgs {
     #[command(flatten)]
     pub store: StoreArgs,
-    /// Where the console (for now: /metrics, /healthz, /readyz) listens.
+    /// Where the console API (`/v1/incidents`) and /metrics, /healthz, /readyz listen.
     #[arg(long, env = "FRICTION_CONSOLE_ADDR", default_value = "127.0.0.1:8081")]
     pub console_addr: SocketAddr,
     #[command(flatten)]
@@ -38,30 +39,88 @@ pub struct UpArgs {
 
 type StageThread = std::thread::JoinHandle<Result<(), friction_runtime::stage::StageError>>;
 
-/// The sessionizer and the detector, each its own consumer group, as their binaries run them.
-fn start_stages(
+/// Topic and consumer-group names of the stages `friction up` runs: the catalogue's by default;
+/// tests run the same stages on throwaway topics and groups.
+#[derive(Clone, Debug)]
+pub struct PipelineNames {
+    pub events: String,
+    pub sessionized: String,
+    pub sessions: String,
+    pub signals: String,
+    pub incidents: String,
+    pub deadletter: String,
+    pub sessionizer_changelog: String,
+    pub detector_changelog: String,
+    /// Put before each stage's consumer group (`friction-sessionizer`, ...). Default empty.
+    pub group_prefix: String,
+}
+
+impl Default for PipelineNames {
+    fn default() -> Self {
+        use friction_runtime::topics;
+        PipelineNames {
+            events: topics::EVENTS.into(),
+            sessionized: topics::SESSIONIZED.into(),
+            sessions: topics::SESSIONS.into(),
+            signals: topics::SIGNALS.into(),
+            incidents: topics::INCIDENTS.into(),
+            deadletter: topics::DEADLETTER.into(),
+            sessionizer_changelog: "friction.sessionizer.changelog.v1".into(),
+            detector_changelog: "friction.detector.changelog.v1".into(),
+            group_prefix: String::new(),
+        }
+    }
+}
+
+/// The sessionizer, the detector and the incidents stage, each its own consumer group, as their
+/// binaries run them. The incidents stage blocks on the current Tokio runtime for store calls.
+pub fn start_stages(
+    names: &PipelineNames,
     kafka: &KafkaArgs,
     rules_file: Option<&Path>,
+    store: &Store,
     health: &Health,
     shutdown: &Shutdown,
 ) -> anyhow::Result<Vec<(&'static str, StageThread)>> {
     use friction_runtime::stage::{spawn_stage, StageConfig};
-    use friction_runtime::topics;
+    use std::sync::Arc;
 
-    let mut sessionizer = StageConfig::new("friction-sessionizer", vec![topics::EVENTS.to_string()]);
-    sessionizer.changelog_topic = Some("friction.sessionizer.changelog.v1".into());
+    let group = |name: &str| format!("{}{name}", names.group_prefix);
+    let mut sessionizer = StageConfig::new(group("friction-sessionizer"), vec![names.events.clone()]);
+    sessionizer.changelog_topic = Some(names.sessionizer_changelog.clone());
+    sessionizer.deadletter_topic = names.deadletter.clone();
     let handler = friction_sessionizer::handler::SessionizerHandler::new(
         friction_sessionizer::SessionizerConfig::default(),
-        friction_sessionizer::handler::SessionizerTopics::default(),
+        friction_sessionizer::handler::SessionizerTopics {
+            sessionized: Arc::from(names.sessionized.as_str()),
+            sessions: Arc::from(names.sessions.as_str()),
+        },
     )?;
     let s = spawn_stage(sessionizer, kafka, handler, shutdown.clone(), Some(health.register("sessionizer")))?;
 
-    let mut detector = StageConfig::new("friction-detector", vec![topics::SESSIONIZED.to_string()]);
-    detector.changelog_topic = Some("friction.detector.changelog.v1".into());
+    let mut detector = StageConfig::new(group("friction-detector"), vec![names.sessionized.clone()]);
+    detector.changelog_topic = Some(names.detector_changelog.clone());
+    detector.deadletter_topic = names.deadletter.clone();
     let rules = friction_detector::load_rules(rules_file)?;
-    let handler = friction_detector::DetectorHandler::new(friction_detector::DetectorConfig::default(), rules);
+    let config = friction_detector::DetectorConfig {
+        signals_topic: Arc::from(names.signals.as_str()),
+        ..friction_detector::DetectorConfig::default()
+    };
+    let handler = friction_detector::DetectorHandler::new(config, rules);
     let d = spawn_stage(detector, kafka, handler, shutdown.clone(), Some(health.register("detector")))?;
-    Ok(vec![("sessionizer", s), ("detector", d)])
+
+    let mut incidents = friction_incidents::stage_config(&group(friction_incidents::STAGE_NAME), &names.signals);
+    incidents.deadletter_topic = names.deadletter.clone();
+    let handler = friction_incidents::IncidentsHandler::new(
+        store.clone(),
+        tokio::runtime::Handle::current(),
+        friction_incidents::IncidentsStageConfig {
+            incidents_topic: Arc::from(names.incidents.as_str()),
+            ..Default::default()
+        },
+    );
+    let i = spawn_stage(incidents, kafka, handler, shutdown.clone(), Some(health.register("incidents")))?;
+    Ok(vec![("sessionizer", s), ("detector", d), ("incidents", i)])
 }
 
 /// Reuses the key in `DIR/api-key` if the store still has it active, or creates a new one.
@@ -81,6 +140,21 @@ async fn ensure_default_key(store: &Store, data_dir: &Path) -> anyhow::Result<St
     let new = store.create_api_key(DEFAULT_PROJECT, Some("created by friction up")).await?;
     write_secret_file(&path, &new.secret)?;
     Ok(new.secret)
+}
+
+/// Reuses the console token in `DIR/admin-token` if it is still an active admin token, or
+/// creates one and writes it there (mode 0600).
+async fn ensure_admin_token(store: &Store, data_dir: &Path) -> anyhow::Result<()> {
+    let path = data_dir.join("admin-token");
+    if let Ok(existing) = std::fs::read_to_string(&path) {
+        let token = store.console_token_by_secret(existing.trim()).await?;
+        if token.is_some_and(|t| t.revoked_at_ms.is_none() && t.role == friction_store::Role::Admin) {
+            return Ok(());
+        }
+        tracing::warn!(path = %path.display(), "the saved admin token is unknown or revoked; creating a new one");
+    }
+    let new = store.create_console_token(friction_store::Role::Admin, Some("created by friction up")).await?;
+    write_secret_file(&path, &new.secret)
 }
 
 fn write_secret_file(path: &Path, secret: &str) -> anyhow::Result<()> {
@@ -156,11 +230,15 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
             }
         });
     }
-    let console = serve_admin(args.console_addr, health.clone(), shutdown.clone())
+    ensure_admin_token(&store, &data_dir).await?;
+    let publisher = friction_console::IncidentPublisher::new(&kafka, friction_runtime::topics::INCIDENTS)?;
+    let console_api = friction_console::router(friction_console::ConsoleState::new(store.clone(), Some(publisher)));
+    let console = serve_admin_with(args.console_addr, health.clone(), shutdown.clone(), console_api)
         .await
         .with_context(|| format!("cannot listen on {}", args.console_addr))?;
     let gateway = friction_gateway::start(args.gateway.clone(), &kafka, &health, shutdown.clone()).await?;
-    let stages = start_stages(&kafka, args.rules_file.as_deref(), &health, &shutdown)?;
+    let stages =
+        start_stages(&PipelineNames::default(), &kafka, args.rules_file.as_deref(), &store, &health, &shutdown)?;
 
     // Announce only once the gateway can authenticate the key it prints.
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
@@ -172,9 +250,10 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     }
     println!("api key: {secret}");
     eprintln!("gateway: http://{}/v1/events", gateway.addr);
-    eprintln!("console: http://{console}/readyz (metrics at /metrics)");
+    eprintln!("console: http://{console}/v1/incidents (health at /readyz, metrics at /metrics)");
     eprintln!("key file: {}", data_dir.join("api-key").display());
-    eprintln!("stages: sessionizer, detector (signals on {})", friction_runtime::topics::SIGNALS);
+    eprintln!("admin token file: {} (send as `Authorization: Bearer ...`)", data_dir.join("admin-token").display());
+    eprintln!("stages: sessionizer, detector, incidents (incident changes on {})", friction_runtime::topics::INCIDENTS);
     eprintln!("friction is up; Ctrl-C to stop");
 
     let result = gateway.server.await;

@@ -103,7 +103,7 @@ fn bad_input_is_refused_with_a_clear_error() {
 fn help_describes_every_command() {
     let out = Command::new(env!("CARGO_BIN_EXE_friction")).arg("--help").output().expect("runs");
     let help = text(&out.stdout);
-    for cmd in ["up", "topics", "projects", "keys", "migrate"] {
+    for cmd in ["up", "topics", "projects", "keys", "tokens", "migrate"] {
         assert!(help.contains(cmd), "{help}");
     }
     let out = Command::new(env!("CARGO_BIN_EXE_friction")).args(["up", "--help"]).output().expect("runs");
@@ -117,6 +117,7 @@ struct Up {
     child: Child,
     key: String,
     gateway: String,
+    console: String,
     stderr_rx: mpsc::Receiver<String>,
 }
 
@@ -147,15 +148,21 @@ fn start_up(dir: &Path) -> Up {
         .unwrap_or_else(|| panic!("first stdout line is the key: {key:?}"))
         .to_string();
     let deadline = Instant::now() + Duration::from_secs(60);
-    let gateway = loop {
-        let line =
-            stderr_rx.recv_timeout(Duration::from_secs(60)).expect("friction up prints where the gateway listens");
+    let (mut gateway, mut console) = (None, None);
+    while gateway.is_none() || console.is_none() {
+        let line = stderr_rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("friction up prints where the gateway and the console listen");
         if let Some(rest) = line.strip_prefix("gateway: http://") {
-            break rest.trim_end_matches("/v1/events").to_string();
+            gateway = Some(rest.trim_end_matches("/v1/events").to_string());
+        }
+        if let Some(rest) = line.strip_prefix("console: http://") {
+            console = rest.split('/').next().map(str::to_string);
         }
         assert!(Instant::now() < deadline);
-    };
-    Up { child, key, gateway, stderr_rx }
+    }
+    let (gateway, console) = (gateway.unwrap_or_default(), console.unwrap_or_default());
+    Up { child, key, gateway, console, stderr_rx }
 }
 
 fn post(addr: &str, key: &str, body: &str) -> (u16, String) {
@@ -167,6 +174,19 @@ fn post(addr: &str, key: &str, body: &str) -> (u16, String) {
         body.len()
     )
     .expect("write");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("read");
+    let status = response.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let body = response.split("\r\n\r\n").nth(1).unwrap_or("").to_string();
+    (status, body)
+}
+
+/// GET with an optional bearer token; (status, body).
+fn get(addr: &str, path: &str, token: Option<&str>) -> (u16, String) {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
+    let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Connection: close\r\n\r\n").expect("write");
     let mut response = String::new();
     stream.read_to_string(&mut response).expect("read");
     let status = response.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
@@ -213,6 +233,23 @@ fn friction_up_accepts_the_seed_event_stops_on_sigterm_and_reuses_its_key() {
     assert_eq!(body, r#"{"accepted":1,"rejected":[]}"#);
     assert_eq!(post(&up.gateway, "frk_wrong", seed).0, 401);
 
+    // The console API: the first admin token is in DIR/admin-token (0600); no token, no answer.
+    let admin = std::fs::read_to_string(dir.path().join("admin-token")).expect("admin token file");
+    let admin = admin.trim();
+    assert!(admin.starts_with("frt_"), "{admin}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.path().join("admin-token")).expect("meta").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+    let (status, body) = get(&up.console, "/v1/incidents", Some(admin));
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"incidents\""), "{body}");
+    let (status, body) = get(&up.console, "/v1/incidents", None);
+    assert_eq!(status, 401, "{body}");
+    assert!(body.contains("\"unauthorized\""), "{body}");
+
     // A key created by another command while `up` runs reaches the gateway through the embedded broker.
     let out = friction(dir.path(), &["keys", "create", "--project", "default"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -235,7 +272,39 @@ fn friction_up_accepts_the_seed_event_stops_on_sigterm_and_reuses_its_key() {
 
     let mut again = start_up(dir.path());
     assert_eq!(again.key, up.key, "later starts reuse the key");
+    let reused = std::fs::read_to_string(dir.path().join("admin-token")).expect("admin token file");
+    assert_eq!(reused.trim(), admin, "and the admin token");
     assert_eq!(post(&again.gateway, &again.key, seed).0, 202);
     sigterm(&again.child);
     assert!(wait_exit(&mut again.child, Duration::from_secs(20)).success());
+}
+
+#[test]
+fn tokens_create_prints_only_the_token_list_hides_it_and_revoke_works() {
+    for db in databases() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let friction = |args: &[&str]| friction_with_db(dir.path(), db.as_deref(), args);
+        let out = friction(&["tokens", "create", "--role", "engineer", "--label", "ci"]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let secret = text(&out.stdout).trim().to_string();
+        assert!(secret.starts_with("frt_") && secret.len() == 68, "stdout is only the token: {secret:?}");
+        assert!(!text(&out.stderr).contains(&secret), "the secret is printed once, on stdout");
+
+        let out = friction(&["tokens", "list"]);
+        let list = text(&out.stdout);
+        assert!(list.contains(&secret[..12]) && list.contains("engineer") && list.contains("active"), "{list}");
+        assert!(!list.contains(&secret), "list never shows secrets: {list}");
+
+        let out = friction(&["tokens", "revoke", &secret[..12]]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert!(text(&friction(&["tokens", "list"]).stdout).contains("revoked"));
+
+        let out = friction(&["tokens", "create", "--role", "root"]);
+        assert!(!out.status.success());
+        let err = text(&out.stderr);
+        assert!(err.contains("root") && err.contains("viewer") && err.contains("admin"), "{err}");
+        let out = friction(&["tokens", "revoke", "frt_nothere"]);
+        assert!(!out.status.success());
+        assert!(text(&out.stderr).contains("frt_nothere"), "{}", text(&out.stderr));
+    }
 }

@@ -88,3 +88,16 @@ pub async fn post_json(client: &HttpClient, url: &str, key: &str, body: String) 
     let bytes = resp.into_body().collect().await.expect("body").to_bytes();
     (status, String::from_utf8_lossy(&bytes).into_owned())
 }
+
+/// GETs a console URL with a bearer token; returns the status and the JSON body (`Null` when the
+/// body is not JSON).
+pub async fn get_json(client: &HttpClient, url: &str, token: &str) -> (u16, serde_json::Value) {
+    let req = hyper::Request::get(url)
+        .header("authorization", format!("Bearer {token}"))
+        .body(Full::new(Bytes::new()))
+        .expect("request");
+    let resp = client.request(req).await.expect("console answered");
+    let status = resp.status().as_u16();
+    let bytes = resp.into_body().collect().await.expect("body").to_bytes();
+    (status, serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null))
+}
