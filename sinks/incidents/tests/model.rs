@@ -233,10 +233,10 @@ fn releases_compare_in_natural_order() {
 fn invalid_signals_are_named() {
     let mut s = signal("a", "s1", None, 0, None);
     s.kind = "rage".into();
-    assert!(model::validate(&s).unwrap_err().to_string().contains("\"rage\""));
+    assert!(model::validate(&s).expect_err("invalid").to_string().contains("\"rage\""));
     let mut s = signal("a", "", None, 0, None);
     s.session_id = " ".into();
-    assert!(model::validate(&s).unwrap_err().to_string().contains("sessionId"));
+    assert!(model::validate(&s).expect_err("invalid").to_string().contains("sessionId"));
     let mut s = signal("a", "s1", None, 10, None);
     s.end_ms = 5;
     assert!(model::validate(&s).is_err());
