@@ -151,7 +151,9 @@ fn incident_from_row(row: &AnyRow) -> Result<Incident, sqlx::Error> {
         title: row.try_get(5)?,
         route_template: row.try_get(6)?,
         element_key: row.try_get(7)?,
-        status: status.parse().map_err(|e| sqlx::Error::ColumnDecode { index: "status".into(), source: Box::new(e) })?,
+        status: status
+            .parse()
+            .map_err(|e| sqlx::Error::ColumnDecode { index: "status".into(), source: Box::new(e) })?,
         severity: row.try_get(9)?,
         priority: row.try_get(10)?,
         occurrences: row.try_get(11)?,

@@ -37,8 +37,8 @@ pub use incidents::{
     EvidenceSample, Incident, IncidentCursor, IncidentFilter, IncidentSort, IncidentStatus, IncidentTx, UnknownStatus,
 };
 pub use migrate::{AppliedMigration, Migration, MIGRATIONS};
-pub use tokens::{AuditEntry, ConsoleToken, NewConsoleToken, Role, CONSOLE_TOKEN_PREFIX, CONSOLE_TOKEN_PREFIX_LEN};
 pub use projects::{validate_project_name, Project, PROJECT_NAME_MAX_LEN};
+pub use tokens::{AuditEntry, ConsoleToken, NewConsoleToken, Role, CONSOLE_TOKEN_PREFIX, CONSOLE_TOKEN_PREFIX_LEN};
 pub use url::redact_url;
 
 /// The file name of the default SQLite database inside the data directory.
