@@ -9,47 +9,11 @@ use friction_warehouse::migrate;
 use friction_warehouse::rows::*;
 use friction_warehouse::writer::{Batch, RetryPolicy};
 
-const DOC: &str = include_str!("../../../docs/analytics.md");
-
-/// The ```sql blocks of the doc, in order.
-fn sql_blocks(doc: &str) -> Vec<String> {
-    let mut blocks = Vec::new();
-    let mut current: Option<String> = None;
-    for line in doc.lines() {
-        match (&mut current, line.trim_end()) {
-            (None, "```sql") => current = Some(String::new()),
-            (Some(_), "```") => blocks.extend(current.take()),
-            (Some(block), _) => {
-                block.push_str(line);
-                block.push('\n');
-            }
-            (None, _) => {}
-        }
-    }
-    assert!(current.is_none(), "an unterminated ```sql block in docs/analytics.md");
-    blocks
-}
-
-fn in_database(sql: &str, db: &str) -> String {
-    let mut s = sql.to_string();
-    for t in ["events", "sessions", "signals", "incidents"] {
-        s = s.replace(&format!("friction.{t}"), &format!("{db}.{t}"));
-    }
-    s
-}
-
 async fn run_all(client: &clickhouse::Client, blocks: &[String], db: &str) -> Vec<String> {
     let mut out = Vec::new();
     for (i, sql) in blocks.iter().enumerate() {
         let sql = in_database(sql, db);
-        let bytes = client
-            .query(&sql)
-            .fetch_bytes("TabSeparatedWithNames")
-            .unwrap_or_else(|e| panic!("query {i} did not start: {e}\n{sql}"))
-            .collect()
-            .await
-            .unwrap_or_else(|e| panic!("query {i} failed: {e}\n{sql}"));
-        out.push(String::from_utf8_lossy(&bytes).into_owned());
+        out.push(tsv(client, &sql).await.unwrap_or_else(|e| panic!("query {i} failed: {e}\n{sql}")));
     }
     out
 }

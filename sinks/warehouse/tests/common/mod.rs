@@ -8,6 +8,73 @@ use friction_schemas::event::{Click, Navigation, Target};
 use friction_schemas::{EvidenceRecord, IncidentChange, RawEvent, SessionSummary, Sessionized, SignalRecord};
 use friction_warehouse::ClickHouseConfig;
 
+/// docs/analytics.md, whose queries the tests run.
+pub const DOC: &str = include_str!("../../../../docs/analytics.md");
+
+/// The ```sql blocks of the doc, in order.
+pub fn sql_blocks(doc: &str) -> Vec<String> {
+    let mut blocks = Vec::new();
+    let mut current: Option<String> = None;
+    for line in doc.lines() {
+        match (&mut current, line.trim_end()) {
+            (None, "```sql") => current = Some(String::new()),
+            (Some(_), "```") => blocks.extend(current.take()),
+            (Some(block), _) => {
+                block.push_str(line);
+                block.push('\n');
+            }
+            (None, _) => {}
+        }
+    }
+    assert!(current.is_none(), "an unterminated ```sql block in docs/analytics.md");
+    blocks
+}
+
+/// A documented query with its tables in database `db` instead of `friction`.
+pub fn in_database(sql: &str, db: &str) -> String {
+    let mut s = sql.to_string();
+    for t in ["events", "sessions", "signals", "incidents"] {
+        s = s.replace(&format!("friction.{t}"), &format!("{db}.{t}"));
+    }
+    s
+}
+
+/// Runs `sql` and returns its answer as tab-separated text with a header line.
+pub async fn tsv(client: &clickhouse::Client, sql: &str) -> Result<String, clickhouse::error::Error> {
+    let bytes = client.query(sql).fetch_bytes("TabSeparatedWithNames")?.collect().await?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// The answer of the doc's first query ("How much of each table there is") over `db`.
+pub async fn documented_counts(client: &clickhouse::Client, db: &str) -> Result<String, clickhouse::error::Error> {
+    let first = sql_blocks(DOC).into_iter().next().unwrap_or_default();
+    tsv(client, &in_database(&first, db)).await
+}
+
+/// What [`documented_counts`] answers for `stream`, stored exactly once.
+pub fn expected_counts(stream: &Stream) -> String {
+    let versions: std::collections::BTreeSet<(String, i64)> =
+        stream.incidents.iter().map(|i| (i.id.clone(), i.version)).collect();
+    let incidents: std::collections::BTreeSet<&str> = stream.incidents.iter().map(|i| i.id.as_str()).collect();
+    format!(
+        "events\tsessions\tsignals\tincidents\tincident_versions\n{}\t{}\t{}\t{}\t{}\n",
+        stream.events.len(),
+        stream.sessions.len(),
+        stream.signals.len(),
+        incidents.len(),
+        versions.len()
+    )
+}
+
+/// Raw rows in all four tables (repeats included).
+pub async fn raw_rows(client: &clickhouse::Client) -> u64 {
+    let mut total = 0;
+    for t in ["events", "sessions", "signals", "incidents"] {
+        total += client.query(&format!("SELECT count() FROM {t}")).fetch_one::<u64>().await.unwrap_or(0);
+    }
+    total
+}
+
 /// `FRICTION_TEST_CLICKHOUSE_URL`, or `None` with the reason printed (the test then skips).
 pub fn clickhouse_url(test: &str) -> Option<String> {
     match std::env::var("FRICTION_TEST_CLICKHOUSE_URL") {
@@ -27,6 +94,59 @@ pub fn clickhouse_and_brokers(test: &str) -> Option<(String, String)> {
         _ => {
             eprintln!("SKIPPED {test}: FRICTION_TEST_BROKERS is not set (scripts/services.sh start tansu && source .services/env)");
             None
+        }
+    }
+}
+
+/// The test broker (`FRICTION_TEST_BROKERS`); call after [`clickhouse_and_brokers`].
+pub fn brokers() -> String {
+    std::env::var("FRICTION_TEST_BROKERS").unwrap_or_default()
+}
+
+/// `FRICTION_TEST_KAFKA_PROPERTIES` (comma-separated `key=value`), e.g. no idempotence on tansu.
+pub fn kafka_properties() -> Vec<String> {
+    std::env::var("FRICTION_TEST_KAFKA_PROPERTIES")
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// Kafka settings for the test broker.
+pub fn kafka() -> friction_runtime::KafkaArgs {
+    let mut args = friction_runtime::KafkaArgs::with_brokers(brokers());
+    args.kafka_properties = kafka_properties();
+    args
+}
+
+/// A topic or group name no other test run uses.
+pub fn unique(prefix: &str) -> String {
+    format!("{prefix}.{}", uuid::Uuid::new_v4().simple())
+}
+
+/// Creates topics on the test broker and waits until they are visible.
+pub async fn create_topics(topics: &[(&str, i32)]) {
+    use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+    use rdkafka::client::DefaultClientContext;
+    let admin: AdminClient<DefaultClientContext> =
+        rdkafka::config::ClientConfig::new().set("bootstrap.servers", brokers()).create().expect("admin client");
+    let new: Vec<NewTopic> = topics.iter().map(|(n, p)| NewTopic::new(n, *p, TopicReplication::Fixed(1))).collect();
+    for r in admin.create_topics(&new, &AdminOptions::new()).await.expect("create topics") {
+        r.expect("topic created");
+    }
+    for (name, partitions) in topics {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+        loop {
+            let md = admin.inner().fetch_metadata(Some(name), std::time::Duration::from_secs(5));
+            if md.as_ref().is_ok_and(|m| {
+                m.topics().first().is_some_and(|t| t.error().is_none() && t.partitions().len() == *partitions as usize)
+            }) {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "topic {name} never appeared");
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
     }
 }
