@@ -4,6 +4,7 @@
 pub mod keys;
 pub mod tokens;
 pub mod up;
+pub mod warehouse;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -47,6 +48,9 @@ pub enum Command {
     Tokens(tokens::TokensCommand),
     /// Apply the database migrations (other commands do this too).
     Migrate(StoreArgs),
+    /// The ClickHouse warehouse: `migrate` creates or upgrades its tables.
+    #[command(subcommand)]
+    Warehouse(warehouse::WarehouseCommand),
 }
 
 #[derive(Subcommand)]
@@ -152,6 +156,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Keys(cmd) => keys::run(cmd).await,
+        Command::Warehouse(cmd) => warehouse::run(cmd).await,
         Command::Tokens(cmd) => tokens::run(cmd).await,
         Command::Migrate(store) => {
             let s = Store::from_env_or_dir(store.database_url.as_deref(), &store.data_dir).await?;

@@ -120,7 +120,11 @@ pub fn start_stages(
         },
     );
     let i = spawn_stage(incidents, kafka, handler, shutdown.clone(), Some(health.register("incidents")))?;
-    Ok(vec![("sessionizer", s), ("detector", d), ("incidents", i)])
+    let mut stages = vec![("sessionizer", s), ("detector", d), ("incidents", i)];
+    if let Some(w) = crate::warehouse::start_stage(names, kafka, health, shutdown)? {
+        stages.push(("warehouse", w));
+    }
+    Ok(stages)
 }
 
 /// Reuses the key in `DIR/api-key` if the store still has it active, or creates a new one.

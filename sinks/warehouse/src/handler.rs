@@ -23,6 +23,9 @@ pub struct WarehouseHandler {
     batch: Batch,
     /// The first insert that failed outside a commit cycle; the next `persist` reports it.
     failed: Option<WarehouseError>,
+    /// `migrate` has run (before the first insert), so the stage needs no separate setup step.
+    migrated: bool,
+    database: String,
     runtime: tokio::runtime::Runtime,
 }
 
@@ -69,6 +72,8 @@ impl WarehouseHandler {
             max_bytes: config.batch.max_bytes,
             batch: Batch::default(),
             failed: None,
+            migrated: false,
+            database: config.clickhouse.database.clone(),
             runtime,
         })
     }
@@ -107,6 +112,10 @@ impl WarehouseHandler {
         let rows = self.batch.rows();
         let bytes = self.batch.bytes;
         let started = std::time::Instant::now();
+        if !self.migrated {
+            self.runtime.block_on(migrate_with_retries(&self.client, &self.database, &self.policy))?;
+            self.migrated = true;
+        }
         let result = self.runtime.block_on(self.batch.insert(&self.client, &self.policy));
         metrics::histogram!("friction_warehouse_batch_rows").record(rows as f64);
         metrics::histogram!("friction_warehouse_batch_bytes").record(bytes as f64);
@@ -117,6 +126,22 @@ impl WarehouseHandler {
     /// Rows buffered and not yet inserted.
     pub fn buffered_rows(&self) -> usize {
         self.batch.rows()
+    }
+}
+
+/// `migrate`, retried like an insert.
+async fn migrate_with_retries(client: &Client, database: &str, policy: &RetryPolicy) -> Result<(), WarehouseError> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match crate::migrate(client, database).await {
+            Ok(_) => return Ok(()),
+            Err(e @ WarehouseError::ClickHouse { .. }) if attempt <= policy.max_retries => {
+                tracing::warn!(error = %e, attempt, "creating the warehouse tables failed; retrying");
+                tokio::time::sleep(policy.backoff(attempt)).await;
+            }
+            Err(e) => return Err(e),
+        }
     }
 }
 
