@@ -85,7 +85,11 @@ impl StageHandler for SessionizerHandler {
         let result = self.partition(partition).ingest(offset, event, now_ms, &mut emitted);
         self.emitted = emitted;
         match result {
-            Ingested::Late => metrics::counter!("friction_sessionizer_late_events_total").increment(1),
+            Ingested::Late => {
+                metrics::counter!("friction_sessionizer_late_events_total").increment(1);
+                let watermark = self.partitions.get(&partition).and_then(PartitionState::watermark);
+                tracing::debug!(partition, offset, ?watermark, "late event");
+            }
             Ingested::Duplicate => metrics::counter!("friction_sessionizer_duplicates_total").increment(1),
             Ingested::Replayed => metrics::counter!("friction_sessionizer_replays_skipped_total").increment(1),
             Ingested::Buffered | Ingested::Rebuffered => {}
@@ -97,7 +101,11 @@ impl StageHandler for SessionizerHandler {
     fn on_tick(&mut self, partition: i32, now_ms: i64, out: &mut Outputs) {
         let mut emitted = std::mem::take(&mut self.emitted);
         if let Some(state) = self.partitions.get_mut(&partition) {
+            let before = state.watermark();
             state.advance(now_ms, &mut emitted);
+            if state.watermark() != before {
+                tracing::debug!(partition, ?before, after = ?state.watermark(), "idle watermark advance");
+            }
         }
         self.emitted = emitted;
         self.send_emitted(out);
@@ -117,6 +125,18 @@ impl StageHandler for SessionizerHandler {
     fn restore(&mut self, partition: i32, key: &[u8], value: Option<&[u8]>) -> Result<(), String> {
         let key = std::str::from_utf8(key).map_err(|e| format!("state key is not UTF-8: {e}"))?;
         self.partition(partition).restore(key, value).map_err(|e| e.to_string())
+    }
+
+    fn restored(&mut self, partition: i32, _now_ms: i64) {
+        let state = self.partition(partition);
+        tracing::info!(
+            partition,
+            applied_offset = ?state.applied_offset(),
+            watermark = ?state.watermark(),
+            min_needed_offset = ?state.min_needed_offset(),
+            open_sessions = state.open_sessions(),
+            "sessionizer partition restored"
+        );
     }
 
     fn revoke(&mut self, partition: i32) {

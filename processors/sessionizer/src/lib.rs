@@ -11,7 +11,8 @@
 //! * **watermark** = newest event time seen − `allowed_lateness_ms` (10 s); every event before the
 //!   watermark has been released. A partition that receives nothing moves it on by the wall-clock
 //!   time passed since its newest event arrived, never straight to the wall clock
-//!   ([`PartitionState::advance`]).
+//!   ([`PartitionState::advance`], which the stage calls only for a partition read to its end: a
+//!   pause in consumption with input waiting is not idle time).
 //! * **ordering**: an event is buffered per key (`project_id:session_id`) and released, in
 //!   (timestamp, eventId) order, once the watermark is past it. Across keys, releases and session
 //!   closes happen in time order too, so the whole output is a pure function of the input.

@@ -204,12 +204,15 @@ impl PartitionState {
     /// Takes one input event (its offset in the input partition, which must grow from call to
     /// call) and appends to `out` whatever it and the watermark it moves release.
     ///
-    /// In order: the idle rule is applied for `now_wall_ms` (exactly as if [`Self::advance`] had been
-    /// called first, so interleaving `advance` calls never changes the output); then a duplicate
-    /// eventId is dropped, an event behind the watermark is emitted at once as late, and any other
-    /// event is buffered; then the watermark becomes max(event time seen) − allowed lateness and
-    /// everything it passes is released in (time, key, eventId) order, with sessions closing in time
-    /// order between them.
+    /// In order: a duplicate eventId is dropped, an event behind the watermark is emitted at once as
+    /// late, and any other event is buffered; then the watermark becomes max(event time seen) −
+    /// allowed lateness and everything it passes is released in (time, key, eventId) order, with
+    /// sessions closing in time order between them. `now_wall_ms` only restarts the idle clock:
+    /// the wall-clock time since the previous event is *not* idle time here — the caller may have
+    /// been busy (a commit, a rebalance restoring other partitions, a slow fetch) with this
+    /// partition's backlog waiting, and counting that pause would move the watermark past the
+    /// backlog and make it late. Idle time is what [`Self::advance`] is told about, and the caller
+    /// calls it only while the partition has been read to its end.
     ///
     /// Offsets at or below what the restored state already applied are replays: they do not change
     /// the state again, except that events that were buffered when the state was written are
@@ -230,9 +233,6 @@ impl PartitionState {
             if self.max_event_time.is_some() {
                 self.last_arrival_wall_ms = Some(now_wall_ms);
             }
-        } else {
-            self.idle_advance(now_wall_ms);
-            self.process(out);
         }
 
         self.scratch_key.clear();
@@ -272,7 +272,8 @@ impl PartitionState {
         outcome
     }
 
-    /// The idle rule (DESIGN §4): a partition that receives nothing moves its watermark on by the
+    /// The idle rule (DESIGN §4): a partition that receives nothing — call this only while it has
+    /// been read to its end, never while input may be waiting — moves its watermark on by the
     /// wall-clock time passed since its newest event arrived — never straight to the wall clock, so
     /// old (backfilled, replayed) data is judged as when it was new. This is what closes the last
     /// session of a quiet night and releases the last click of a session. Appends what it releases

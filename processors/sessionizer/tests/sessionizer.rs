@@ -318,6 +318,23 @@ fn an_idle_partition_closes_its_last_session_by_wall_clock_time_passed() {
 }
 
 #[test]
+fn a_pause_between_two_messages_is_not_idle_time() {
+    // The stage was busy for a minute (a rebalance restoring other partitions, a slow commit) while
+    // this partition's backlog waited: the next message is not judged against a minute of "idle"
+    // watermark advance. (It used to be: a run of the backlog came out late and split sessions.)
+    let mut run = Run::default_config();
+    let t0 = 1_700_000_000_000;
+    run.push_at(ev("s", "a", t0, "click"), t0);
+    assert_eq!(run.push_at(ev("s", "b", t0 + SEC, "click"), t0 + 60 * SEC), Ingested::Buffered);
+    assert_eq!(run.state.watermark(), Some(t0 + SEC - 10 * SEC));
+    assert!(run.out.is_empty(), "nothing released, nothing late");
+    // Idle time is what `advance` is told about (the stage calls it for partitions read to their end).
+    run.advance(t0 + 60 * SEC + 10 * SEC + 1);
+    assert_eq!(ids(&run.out), ["a", "b"]);
+    assert_eq!(run.state.stats().late_events, 0);
+}
+
+#[test]
 fn the_idle_rule_never_jumps_to_the_wall_clock_for_old_data() {
     let mut run = Run::default_config();
     let wall = 1_780_000_000_000; // 2026
