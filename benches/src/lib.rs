@@ -158,3 +158,20 @@ pub async fn run_load(
     result.events = result.batches * events_per_batch as u64;
     result
 }
+
+/// POSTs a JSON body with an API key; (status, body).
+pub async fn post_json(client: &HttpClient, url: &str, key: &str, body: String) -> (u16, String) {
+    let req = hyper::Request::post(url)
+        .header("content-type", "application/json")
+        .header("x-api-key", key)
+        .body(Full::new(Bytes::from(body)));
+    let Ok(req) = req else { return (0, "bad request".into()) };
+    match client.request(req).await {
+        Ok(resp) => {
+            let status = resp.status().as_u16();
+            let bytes = resp.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+            (status, String::from_utf8_lossy(&bytes).into_owned())
+        }
+        Err(e) => (0, e.to_string()),
+    }
+}

@@ -219,3 +219,47 @@ async fn auth_roles_filters_pagination_and_status_changes() -> TestResult {
     }
     Ok(())
 }
+
+#[tokio::test]
+async fn how_signals_are_cut_into_batches_does_not_change_the_incidents() -> TestResult {
+    let config = IncidentConfig::default();
+    // 120 signals over 4 incidents, 15 sessions, 3 releases, starts spread over two days.
+    let signals: Vec<SignalRecord> = (0..120)
+        .map(|i: i64| {
+            let mut s = signal(
+                &format!("b{i}"),
+                &format!("fp-b{}", i % 4),
+                "rage_click",
+                &format!("s{}", (i * 7) % 15),
+                (i * 7_919 % 120) * 1_200_000,
+            );
+            s.release = Some(format!("2.{}", i % 3));
+            s
+        })
+        .collect();
+    let mut reversed = signals.clone();
+    reversed.reverse();
+    let mut results = Vec::new();
+    for cut in [120usize, 1, 7, 50] {
+        for db in migrated_dbs().await? {
+            let input = if cut == 7 { &reversed } else { &signals };
+            for chunk in input.chunks(cut) {
+                apply_batch(&db.store, chunk, &config, 0).await?;
+            }
+            let mut all = Vec::new();
+            for f in 0..4 {
+                let mut inc = db.store.incident(&format!("fp-b{f}")).await?.expect("incident");
+                // Versions count batches, and so differ by design.
+                inc.version = 0;
+                all.push(inc);
+            }
+            results.push((cut, db.name(), all));
+        }
+    }
+    let (_, _, first) = &results[0];
+    assert_eq!(first.iter().map(|i| i.occurrences).sum::<i64>(), 120);
+    for (cut, name, r) in &results {
+        assert_eq!(r, first, "batches of {cut} on {name}");
+    }
+    Ok(())
+}

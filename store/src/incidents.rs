@@ -225,6 +225,35 @@ pub struct IncidentFilter {
     pub after: Option<IncidentCursor>,
 }
 
+/// Rows per multi-row statement: well below SQLite's 32,766 and PostgreSQL's 65,535 parameters.
+const ROWS_PER_STATEMENT: usize = 500;
+
+/// `($1, $2), ($3, $4), ...` for `rows` rows of `columns` values.
+fn values_placeholders(rows: usize, columns: usize) -> String {
+    let mut out = String::with_capacity(rows * columns * 5);
+    for r in 0..rows {
+        if r > 0 {
+            out.push_str(", ");
+        }
+        out.push('(');
+        for c in 0..columns {
+            if c > 0 {
+                out.push_str(", ");
+            }
+            out.push_str(&format!("${}", r * columns + c + 1));
+        }
+        out.push(')');
+    }
+    out
+}
+
+/// Which distinct-count table [`IncidentTx::record_affected`] writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Affected {
+    Sessions,
+    Users,
+}
+
 enum Bind {
     Text(String),
     Int(i64),
@@ -313,60 +342,74 @@ pub struct IncidentTx {
 }
 
 impl IncidentTx {
-    /// The incident with this id, as this transaction sees it.
-    pub async fn incident(&mut self, id: &str) -> Result<Option<Incident>, StoreError> {
-        let row = sqlx::query(&format!("SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(&mut *self.tx)
-            .await?;
-        Ok(row.as_ref().map(incident_from_row).transpose()?)
+    /// The stored incidents among `ids`.
+    pub async fn incidents(&mut self, ids: &[&str]) -> Result<Vec<Incident>, StoreError> {
+        let mut found = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(ROWS_PER_STATEMENT) {
+            let placeholders: Vec<String> = (1..=chunk.len()).map(|n| format!("${n}")).collect();
+            let sql = format!("SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id IN ({})", placeholders.join(", "));
+            let mut query = sqlx::query(&sql);
+            for id in chunk {
+                query = query.bind(*id);
+            }
+            for row in query.fetch_all(&mut *self.tx).await? {
+                found.push(incident_from_row(&row)?);
+            }
+        }
+        Ok(found)
     }
 
-    /// Remembers a signal; `false` when its id was already counted (a replay).
-    pub async fn record_signal(
+    /// Remembers signals `(signal id, incident id, session id, start)` in multi-row statements and
+    /// returns the ids that were new (the others were counted before: replays).
+    pub async fn record_signals(
         &mut self,
-        signal_id: &str,
-        incident_id: &str,
-        session_id: &str,
-        start_ms: i64,
-    ) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "INSERT INTO incident_signals (signal_id, incident_id, session_id, start_ms) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (signal_id) DO NOTHING",
-        )
-        .bind(signal_id)
-        .bind(incident_id)
-        .bind(session_id)
-        .bind(start_ms)
-        .execute(&mut *self.tx)
-        .await?;
-        Ok(done.rows_affected() == 1)
+        rows: &[(&str, &str, &str, i64)],
+    ) -> Result<std::collections::HashSet<String>, StoreError> {
+        let mut new = std::collections::HashSet::with_capacity(rows.len());
+        for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "INSERT INTO incident_signals (signal_id, incident_id, session_id, start_ms) VALUES {} \
+                 ON CONFLICT (signal_id) DO NOTHING RETURNING signal_id",
+                values_placeholders(chunk.len(), 4)
+            );
+            let mut query = sqlx::query(&sql);
+            for (signal, incident, session, start) in chunk {
+                query = query.bind(*signal).bind(*incident).bind(*session).bind(*start);
+            }
+            for row in query.fetch_all(&mut *self.tx).await? {
+                new.insert(row.try_get::<String, _>(0)?);
+            }
+        }
+        Ok(new)
     }
 
-    /// Remembers an affected session; `false` when it was already counted for this incident.
-    pub async fn record_session(&mut self, incident_id: &str, session_id: &str) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "INSERT INTO incident_sessions (incident_id, session_id) VALUES ($1, $2) \
-             ON CONFLICT (incident_id, session_id) DO NOTHING",
-        )
-        .bind(incident_id)
-        .bind(session_id)
-        .execute(&mut *self.tx)
-        .await?;
-        Ok(done.rows_affected() == 1)
-    }
-
-    /// Remembers an affected user; `false` when they were already counted for this incident.
-    pub async fn record_user(&mut self, incident_id: &str, user_key: &str) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "INSERT INTO incident_users (incident_id, user_key) VALUES ($1, $2) \
-             ON CONFLICT (incident_id, user_key) DO NOTHING",
-        )
-        .bind(incident_id)
-        .bind(user_key)
-        .execute(&mut *self.tx)
-        .await?;
-        Ok(done.rows_affected() == 1)
+    /// Remembers `(incident id, key)` pairs in `incident_sessions` or `incident_users` and returns
+    /// the pairs that were new.
+    pub async fn record_affected(
+        &mut self,
+        what: Affected,
+        pairs: &[(&str, &str)],
+    ) -> Result<std::collections::HashSet<(String, String)>, StoreError> {
+        let (table, column) = match what {
+            Affected::Sessions => ("incident_sessions", "session_id"),
+            Affected::Users => ("incident_users", "user_key"),
+        };
+        let mut new = std::collections::HashSet::with_capacity(pairs.len());
+        for chunk in pairs.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "INSERT INTO {table} (incident_id, {column}) VALUES {} \
+                 ON CONFLICT (incident_id, {column}) DO NOTHING RETURNING incident_id, {column}",
+                values_placeholders(chunk.len(), 2)
+            );
+            let mut query = sqlx::query(&sql);
+            for (incident, key) in chunk {
+                query = query.bind(*incident).bind(*key);
+            }
+            for row in query.fetch_all(&mut *self.tx).await? {
+                new.insert((row.try_get::<String, _>(0)?, row.try_get::<String, _>(1)?));
+            }
+        }
+        Ok(new)
     }
 
     /// (start, session) of every counted signal of the incident that started in `[from_ms, to_ms]`,

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use friction_schemas::SignalRecord;
-use friction_store::{Incident, IncidentStatus, Store, StoreError};
+use friction_store::{Affected, Incident, IncidentStatus, Store, StoreError};
 
 use crate::model::{self, ChangeKind, IncidentConfig, Novelty};
 
@@ -60,6 +60,11 @@ struct Working {
 /// Counts `signals` (already validated) in one transaction and returns every incident they
 /// touched, in id order. Signals whose id was counted before change nothing (their incident is
 /// still returned, as [`ChangeKind::Replayed`], so its snapshot is published again).
+///
+/// The store is asked in multi-row statements (a handful per batch, not per signal): which signal
+/// ids, (incident, session) and (incident, user) pairs are new; the confirmation window is read
+/// once per open incident. Counting and confirmation are order-independent, so judging the batch
+/// as a whole gives what signal-by-signal would.
 pub async fn apply_batch(
     store: &Store,
     signals: &[SignalRecord],
@@ -67,41 +72,73 @@ pub async fn apply_batch(
     now_ms: i64,
 ) -> Result<Vec<Touched>, ApplyError> {
     // One lock order for every writer (incident, session, signal), so two copies of the stage
-    // counting overlapping batches rarely deadlock. Counting is order-independent.
+    // counting overlapping batches rarely deadlock.
     let mut ordered: Vec<&SignalRecord> = signals.iter().collect();
     ordered.sort_by(|a, b| (&a.fingerprint, &a.session_id, &a.id).cmp(&(&b.fingerprint, &b.session_id, &b.id)));
+    ordered.dedup_by(|a, b| a.id == b.id);
+
     let mut tx = store.begin_incidents().await?;
+    let mut ids: Vec<&str> = ordered.iter().map(|s| model::incident_id(s)).collect();
+    ids.dedup();
     let mut working: BTreeMap<String, Working> = BTreeMap::new();
-    for signal in ordered {
-        let id = model::incident_id(signal).to_owned();
-        if !working.contains_key(&id) {
-            let (incident, stored_version) = match tx.incident(&id).await? {
-                Some(existing) => {
-                    let v = existing.version;
-                    (existing, Some(v))
-                }
-                None => (model::new_incident(signal, now_ms), None),
-            };
-            working.insert(id.clone(), Working { incident, stored_version, counted: false, previous_status: None });
-        }
-        let Some(w) = working.get_mut(&id) else { continue };
-        if !tx.record_signal(&signal.id, &id, &signal.session_id, signal.start_ms).await? {
-            continue;
-        }
-        let new_session = tx.record_session(&id, &signal.session_id).await?;
-        let new_user = tx.record_user(&id, &model::user_key(signal)).await?;
-        model::count_signal(&mut w.incident, signal, Novelty { new_session, new_user }, config);
-        w.counted = true;
-        let confirms = if w.incident.status == IncidentStatus::Open {
-            let window = config.confirm_window_ms;
-            let points = tx
-                .signal_points(&id, signal.start_ms.saturating_sub(window), signal.start_ms.saturating_add(window))
-                .await?;
-            model::window_confirms(&points, config.confirm_sessions, window)
-        } else {
-            false
+    for incident in tx.incidents(&ids).await? {
+        let v = incident.version;
+        working.insert(
+            incident.id.clone(),
+            Working { incident, stored_version: Some(v), counted: false, previous_status: None },
+        );
+    }
+    for signal in &ordered {
+        working.entry(model::incident_id(signal).to_owned()).or_insert_with(|| Working {
+            incident: model::new_incident(signal, now_ms),
+            stored_version: None,
+            counted: false,
+            previous_status: None,
+        });
+    }
+
+    let rows: Vec<(&str, &str, &str, i64)> =
+        ordered.iter().map(|s| (s.id.as_str(), model::incident_id(s), s.session_id.as_str(), s.start_ms)).collect();
+    let new_ids = tx.record_signals(&rows).await?;
+    let fresh: Vec<&SignalRecord> = ordered.into_iter().filter(|s| new_ids.contains(&s.id)).collect();
+    let sessions: Vec<(&str, &str)> = fresh.iter().map(|s| (model::incident_id(s), s.session_id.as_str())).collect();
+    let mut new_sessions = tx.record_affected(Affected::Sessions, &sessions).await?;
+    let user_keys: Vec<String> = fresh.iter().map(|s| model::user_key(s)).collect();
+    let users: Vec<(&str, &str)> =
+        fresh.iter().zip(&user_keys).map(|(s, u)| (model::incident_id(s), u.as_str())).collect();
+    let mut new_users = tx.record_affected(Affected::Users, &users).await?;
+
+    // Count: each new pair is credited to the first signal that has it.
+    let mut window: BTreeMap<&str, (i64, i64)> = BTreeMap::new();
+    for (signal, user_key) in fresh.iter().zip(&user_keys) {
+        let id = model::incident_id(signal);
+        let Some(w) = working.get_mut(id) else { continue };
+        let novelty = Novelty {
+            new_session: new_sessions.remove(&(id.to_owned(), signal.session_id.clone())),
+            new_user: new_users.remove(&(id.to_owned(), user_key.clone())),
         };
-        if let Some(before) = model::after_signal(&mut w.incident, signal, confirms, now_ms) {
+        model::count_signal(&mut w.incident, signal, novelty, config);
+        w.counted = true;
+        let span = window.entry(id).or_insert((signal.start_ms, signal.start_ms));
+        *span = (span.0.min(signal.start_ms), span.1.max(signal.start_ms));
+    }
+
+    // Lifecycle: confirmation over the window around the batch's signals (read after they were
+    // recorded), regression per signal.
+    let width = config.confirm_window_ms;
+    let mut confirms: BTreeMap<&str, bool> = BTreeMap::new();
+    for (id, (from, to)) in &window {
+        let open = working.get(*id).is_some_and(|w| w.incident.status == IncidentStatus::Open);
+        if open {
+            let points = tx.signal_points(id, from.saturating_sub(width), to.saturating_add(width)).await?;
+            confirms.insert(id, model::window_confirms(&points, config.confirm_sessions, width));
+        }
+    }
+    for signal in &fresh {
+        let id = model::incident_id(signal);
+        let Some(w) = working.get_mut(id) else { continue };
+        let confirmed = confirms.get(id).copied().unwrap_or(false);
+        if let Some(before) = model::after_signal(&mut w.incident, signal, confirmed, now_ms) {
             w.previous_status.get_or_insert(before);
         }
     }

@@ -7,8 +7,6 @@
 //! keep the smallest elements), so the final incident does not depend on the order signals arrive
 //! in — the property tests check it.
 
-use std::collections::BTreeSet;
-
 use friction_schemas::SignalRecord;
 use friction_store::{EvidenceSample, Incident, IncidentStatus};
 
@@ -196,9 +194,11 @@ pub fn count_signal(incident: &mut Incident, signal: &SignalRecord, novelty: Nov
     incident.first_seen_ms = incident.first_seen_ms.min(signal.start_ms);
     incident.last_seen_ms = incident.last_seen_ms.max(signal.end_ms);
 
-    let mut labels: BTreeSet<String> = incident.labels.drain(..).collect();
-    labels.extend(signal_labels(signal).map(str::to_owned));
-    incident.labels = labels.into_iter().collect();
+    for label in signal_labels(signal) {
+        if let Err(at) = incident.labels.binary_search_by(|l| l.as_str().cmp(label)) {
+            incident.labels.insert(at, label.to_owned());
+        }
+    }
     if signal.unresponsive && incident.kind == "rage_click" {
         incident.title = title(&incident.kind, true, &incident.element_key, &incident.route_template);
     }
@@ -213,20 +213,21 @@ pub fn count_signal(incident: &mut Incident, signal: &SignalRecord, novelty: Nov
         incident.latest_release = incident.releases.last().cloned();
     }
 
-    let sample = EvidenceSample {
-        signal_id: signal.id.clone(),
-        session_id: signal.session_id.clone(),
-        user_id: signal.user_id.clone(),
-        release: signal.release.clone(),
-        url: signal.url.clone(),
-        label: signal.label.clone(),
-        start_ms: signal.start_ms,
-        end_ms: signal.end_ms,
-        evidence_json: evidence_json(signal),
-    };
-    let key = |s: &EvidenceSample| (s.start_ms, s.signal_id.clone());
-    let at = incident.samples.partition_point(|s| key(s) < key(&sample));
+    // Only build (and serialise the evidence of) a sample that is kept: most signals of a busy
+    // incident are not among its earliest.
+    let at = incident.samples.partition_point(|s| (s.start_ms, s.signal_id.as_str()) < (signal.start_ms, &signal.id));
     if at < config.max_samples {
+        let sample = EvidenceSample {
+            signal_id: signal.id.clone(),
+            session_id: signal.session_id.clone(),
+            user_id: signal.user_id.clone(),
+            release: signal.release.clone(),
+            url: signal.url.clone(),
+            label: signal.label.clone(),
+            start_ms: signal.start_ms,
+            end_ms: signal.end_ms,
+            evidence_json: evidence_json(signal),
+        };
         incident.samples.insert(at, sample);
         incident.samples.truncate(config.max_samples);
     }
