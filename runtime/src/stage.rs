@@ -13,7 +13,8 @@
 //!
 //! State: the changelog has one partition per input partition (stages' inputs are co-partitioned by
 //! key). When a partition is assigned, its changelog partition is read from the beginning into the
-//! handler before any input of it is processed; when revoked, a commit cycle runs and the handler
+//! handler before any input of it is processed — up to a sentinel record the restore itself appends,
+//! not up to the broker's reported end; when revoked, a commit cycle runs and the handler
 //! drops the partition's state. Two copies of a stage in one group split the partitions, and state
 //! follows a partition when it moves.
 //!
@@ -238,8 +239,12 @@ struct Core<H: StageHandler> {
     deadletter_topic: Arc<str>,
     changelog_topic: Option<Arc<str>>,
     assigned: BTreeSet<(String, i32)>,
-    /// Next offset to commit, per (topic, partition), for messages processed since the last commit.
-    processed: HashMap<(String, i32), i64>,
+    /// Next offset to commit, per (topic, partition), for messages processed since the last commit
+    /// (a handful of entries: a list is cheaper to update per message than a map keyed by String).
+    processed: Vec<((String, i32), i64)>,
+    /// Per-message counters, registered once (a `counter!` per message costs a label allocation
+    /// and a registry lookup).
+    counters: StageCounters,
     /// Per partition: offsets below this are already in the restored state.
     skip_below: HashMap<i32, i64>,
     uncommitted: usize,
@@ -251,6 +256,24 @@ struct Core<H: StageHandler> {
     /// with nothing since. Only these get ticks: "nothing arrived" on a partition with input still
     /// waiting means "not read yet", not "quiet", and a backlog must not look idle.
     at_end: BTreeSet<i32>,
+}
+
+struct StageCounters {
+    processed: metrics::Counter,
+    produced: metrics::Counter,
+    skipped: metrics::Counter,
+}
+
+impl StageCounters {
+    fn new(stage: &str) -> Self {
+        // The process-wide recorder must exist before handles are taken from it.
+        crate::admin::prometheus();
+        StageCounters {
+            processed: metrics::counter!("friction_stage_processed_total", "stage" => stage.to_string()),
+            produced: metrics::counter!("friction_stage_produced_total", "stage" => stage.to_string()),
+            skipped: metrics::counter!("friction_stage_skipped_restored_total", "stage" => stage.to_string()),
+        }
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -307,7 +330,7 @@ impl<H: StageHandler> Core<H> {
             self.enqueue(&r.topic, &r.key, Some(&r.payload), None, None)?;
         }
         if n > 0 {
-            metrics::counter!("friction_stage_produced_total", "stage" => self.stage()).increment(n as u64);
+            self.counters.produced.increment(n as u64);
         }
         Ok(())
     }
@@ -326,11 +349,14 @@ impl<H: StageHandler> Core<H> {
                 self.dead_letter(msg, &error)?;
             }
             self.send_outputs()?;
-            metrics::counter!("friction_stage_processed_total", "stage" => self.stage()).increment(1);
+            self.counters.processed.increment(1);
         } else {
-            metrics::counter!("friction_stage_skipped_restored_total", "stage" => self.stage()).increment(1);
+            self.counters.skipped.increment(1);
         }
-        self.processed.insert((topic.to_string(), partition), offset + 1);
+        match self.processed.iter_mut().find(|((t, p), _)| *p == partition && t == topic) {
+            Some((_, next)) => *next = offset + 1,
+            None => self.processed.push(((topic.to_string(), partition), offset + 1)),
+        }
         self.uncommitted += 1;
         Ok(())
     }
@@ -444,62 +470,106 @@ impl<H: StageHandler> Core<H> {
         Ok(())
     }
 
-    fn restore_partition(&mut self, partition: i32) -> Result<(), StageError> {
+    /// Reads the changelog partitions of `partitions` into the handler, each up to its real end.
+    ///
+    /// The end is not taken from the broker's high watermark (ListOffsets): a restarted stage may
+    /// start while its dead predecessor's last writes are still being appended, and a broker may
+    /// answer ListOffsets from a view that lags. Instead the stage appends to each partition a
+    /// sentinel record with a value unique to this restore, waits for the acknowledgements, and
+    /// reads each partition until it sees its sentinel: everything appended before it — every
+    /// acknowledged write of any earlier owner — is then in the restored state. All partitions are
+    /// read by one reader at once (a rebalance restores them in one round trip, not one by one).
+    fn restore_partitions(&mut self, partitions: &BTreeSet<i32>) -> Result<(), StageError> {
         let Some(changelog) = self.changelog_topic.clone() else {
             return Ok(());
         };
+        if partitions.is_empty() {
+            return Ok(());
+        }
         let started = Instant::now();
-        let fail = |detail: String| StageError::Restore {
-            stage: self.config.name.clone(),
+        let stage = self.config.name.clone();
+        let fail = |partition: i32, detail: String| StageError::Restore {
+            stage: stage.clone(),
             topic: changelog.to_string(),
             partition,
             detail,
         };
+        // Partition → (its sentinel, records restored, offset markers read).
+        let mut pending: BTreeMap<i32, (Vec<u8>, u64, u64)> = BTreeMap::new();
+        let mut tpl = TopicPartitionList::new();
+        for &p in partitions {
+            let sentinel = restore_sentinel(p);
+            self.enqueue(&changelog, RESTORE_SENTINEL_KEY, Some(&sentinel), Some(p), None)?;
+            pending.insert(p, (sentinel, 0, 0));
+            tpl.add_partition_offset(&changelog, p, Offset::Beginning)?;
+        }
+        self.flush_producer("the restore sentinels")?;
+
         let reader: BaseConsumer = reader_config(&self.kafka)?.create()?;
-        let (low, high) =
-            reader.fetch_watermarks(&changelog, partition, Duration::from_secs(10)).map_err(|e| fail(e.to_string()))?;
-        let mut records = 0u64;
-        if high > low {
-            let mut tpl = TopicPartitionList::new();
-            tpl.add_partition_offset(&changelog, partition, Offset::Beginning)?;
-            reader.assign(&tpl)?;
-            let deadline = Instant::now() + Duration::from_secs(120);
-            loop {
-                if let Some(result) = reader.poll(Duration::from_millis(100)) {
-                    let msg = result.map_err(|e| fail(e.to_string()))?;
-                    let key = msg.key().unwrap_or(&[]);
-                    if key == OFFSET_MARKER_KEY {
-                        if let Some(bytes) = msg.payload().and_then(|p| <[u8; 8]>::try_from(p).ok()) {
-                            self.skip_below.insert(partition, i64::from_be_bytes(bytes));
-                        }
-                    } else {
-                        self.handler.restore(partition, key, msg.payload()).map_err(fail)?;
-                    }
-                    records += 1;
-                    if msg.offset() + 1 >= high {
-                        break;
-                    }
-                } else {
-                    let caught_up = reader
-                        .position()
-                        .ok()
-                        .and_then(|pos| pos.find_partition(&changelog, partition).map(|e| e.offset()))
-                        .is_some_and(|o| matches!(o, Offset::Offset(o) if o >= high));
-                    if caught_up {
-                        break;
-                    }
+        reader.assign(&tpl)?;
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while let Some((&first, _)) = pending.first_key_value() {
+            if Instant::now() > deadline {
+                return Err(fail(
+                    first,
+                    "the sentinel written at the start of the restore was not read back within 120 s".into(),
+                ));
+            }
+            let Some(result) = reader.poll(Duration::from_millis(100)) else { continue };
+            let msg = result.map_err(|e| fail(first, e.to_string()))?;
+            let partition = msg.partition();
+            // A partition already restored: what follows its sentinel is not ours to read.
+            let Some(entry) = pending.get_mut(&partition) else { continue };
+            let key = msg.key().unwrap_or(&[]);
+            if key == RESTORE_SENTINEL_KEY {
+                if msg.payload() == Some(&entry.0[..]) {
+                    let (_, records, markers) = entry.clone();
+                    pending.remove(&partition);
+                    self.handler.restored(partition, crate::now_ms());
+                    let took = started.elapsed();
+                    metrics::histogram!("friction_stage_restore_seconds", "stage" => self.stage())
+                        .record(took.as_secs_f64());
+                    tracing::info!(
+                        stage = %self.config.name,
+                        partition,
+                        records,
+                        markers,
+                        sentinel_offset = msg.offset(),
+                        next_offset_marker = self.skip_below.get(&partition).copied(),
+                        ms = took.as_millis() as u64,
+                        "partition state restored"
+                    );
                 }
-                if Instant::now() > deadline {
-                    return Err(fail(format!("not caught up with offset {high} after 120 s")));
+                continue;
+            }
+            if key == OFFSET_MARKER_KEY {
+                if let Some(bytes) = msg.payload().and_then(|p| <[u8; 8]>::try_from(p).ok()) {
+                    self.skip_below.insert(partition, i64::from_be_bytes(bytes));
                 }
+                entry.2 += 1;
+            } else {
+                entry.1 += 1;
+                self.handler.restore(partition, key, msg.payload()).map_err(|e| fail(partition, e))?;
             }
         }
-        self.handler.restored(partition, crate::now_ms());
-        let took = started.elapsed();
-        metrics::histogram!("friction_stage_restore_seconds", "stage" => self.stage()).record(took.as_secs_f64());
-        tracing::info!(stage = %self.config.name, partition, records, ms = took.as_millis() as u64, "partition state restored");
         Ok(())
     }
+}
+
+/// The changelog key of the record a restore appends and reads up to (see
+/// [`Core::restore_partitions`]). Handlers never see it.
+pub const RESTORE_SENTINEL_KEY: &[u8] = b"\0friction.restore";
+
+/// A value no other restore writes: process id, wall-clock nanoseconds, partition and a counter.
+fn restore_sentinel(partition: i32) -> Vec<u8> {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
+    let mut v = Vec::with_capacity(28);
+    v.extend_from_slice(&std::process::id().to_be_bytes());
+    v.extend_from_slice(&nanos.to_be_bytes());
+    v.extend_from_slice(&partition.to_be_bytes());
+    v.extend_from_slice(&COUNTER.fetch_add(1, Ordering::Relaxed).to_be_bytes());
+    v
 }
 
 /// The consumer context: runs the commit cycle and the state hand-over inside rebalances.
@@ -538,25 +608,29 @@ impl<H: StageHandler> ConsumerContext for StageContext<H> {
         }
     }
 
-    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+    fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Assign(tpl) = rebalance {
             let mut core = lock(&self.core);
             if core.fatal.is_some() {
                 return;
             }
             let partitions: BTreeSet<i32> = tpl.elements().iter().map(|e| e.partition()).collect();
-            for p in partitions {
-                if let Err(e) = core.restore_partition(p) {
-                    tracing::error!(error = %e, "restore failed");
-                    core.fatal = Some(e);
-                    return;
-                }
+            if let Err(e) = core.restore_partitions(&partitions) {
+                tracing::error!(error = %e, "restore failed");
+                core.fatal = Some(e);
+                return;
             }
+            // Where input resumes (for diagnosis: the committed offset, or none).
+            let committed = consumer.committed_offsets((*tpl).clone(), Duration::from_secs(10)).ok();
             for elem in tpl.elements() {
                 // No ticks until the partition has been read to its end.
                 core.at_end.remove(&elem.partition());
                 core.assigned.insert((elem.topic().to_string(), elem.partition()));
-                tracing::info!(stage = %core.config.name, topic = elem.topic(), partition = elem.partition(), "partition assigned");
+                let resume = committed
+                    .as_ref()
+                    .and_then(|c| c.find_partition(elem.topic(), elem.partition()))
+                    .map(|e| format!("{:?}", e.offset()));
+                tracing::info!(stage = %core.config.name, topic = elem.topic(), partition = elem.partition(), committed = resume.as_deref().unwrap_or("?"), "partition assigned");
             }
         }
     }
@@ -581,7 +655,8 @@ pub fn spawn_stage<H: StageHandler>(
         handler,
         producer,
         assigned: BTreeSet::new(),
-        processed: HashMap::new(),
+        processed: Vec::new(),
+        counters: StageCounters::new(&config.name),
         skip_below: HashMap::new(),
         uncommitted: 0,
         last_commit: Instant::now(),
