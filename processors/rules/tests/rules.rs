@@ -744,3 +744,27 @@ fn fingerprints_use_primary_kind_route_template_and_key() {
     s2.click(5000, button("cancel")).tick(30_000);
     assert_eq!(s2.run().episodes[0].fingerprint("p1"), ep.fingerprint("p1"));
 }
+
+#[test]
+fn an_episode_stays_open_while_a_submit_can_still_start_a_validation_chain() {
+    // A validation loop (two invalid submits), then a third submit just before the episode's
+    // window ends whose invalid field comes only after it: that submit anchors a new chain inside
+    // the window, so the episode may close only once its validation window has passed.
+    let mut s = Session::new("/signup");
+    s.submit(1_000, "signup").input(1_050, "email", true);
+    s.submit(3_000, "signup").input(3_050, "email", true);
+    s.submit(10_900, "signup");
+    let before_invalid = s.events.len();
+    s.input(11_500, "email", true).nav(14_000, "/done", NavigationKind::Push).tick(20_000);
+    let rules = Rules::default();
+
+    let whole = s.run();
+    assert_eq!(whole.episodes.len(), 1, "{:?}", whole.episodes);
+    // The watermark passes the window end (another session's events) before the invalid field.
+    let h1 = Horizon::open(11_200);
+    let first = detect(&s.events[..before_invalid], h1, &rules);
+    let h2 = h1.next(s.last_ts() + 60_000, true);
+    let second = detect(&s.events, h2, &rules);
+    let ids: Vec<&str> = first.episodes.iter().chain(&second.episodes).map(|e| e.id.as_str()).collect();
+    assert_eq!(ids, vec![whole.episodes[0].id.as_str()], "emitted once, as in one call");
+}

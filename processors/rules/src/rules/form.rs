@@ -184,6 +184,11 @@ fn attempt<'e>(
         }
     }
     st.attempt = Some(Attempt { start_ts: ts, start_idx: i, invalid: false, form_key, click_idx: click });
+    // Whether this attempt anchors a validation chain is known only once its window has passed
+    // (an invalid field may still come): until then an episode on a form key must not close.
+    if !cx.skip(ts) {
+        out.record(st.tab, st.view, KeyMatch::Prefix(FORM_PREFIX), ts, cx.by_time(ts.saturating_add(window)));
+    }
 }
 
 /// An invalid field: returns whether it answered a submit attempt (validation feedback).
