@@ -507,26 +507,30 @@ fn main() {
         let r = Rules::default();
         let t = Instant::now();
         let mut count = 0usize;
+        let mut episodes = 0usize;
         for ev in &sessions_ev {
             let last = ev.last().map_or(0, |e| e.timestamp_ms);
             let det = detect(black_box(ev), Horizon::closed(last), &r);
-            for s in &det.signals {
+            // Counted as the stage publishes them: one per episode, by its primary kind.
+            for ep in &det.episodes {
+                let unresponsive = ep.primary == friction_rules::SignalKind::RageClick && ep.unresponsive;
                 *batch_signals
-                    .entry(if s.unresponsive {
-                        format!("{}:unresponsive", s.kind.as_str())
+                    .entry(if unresponsive {
+                        format!("{}:unresponsive", ep.primary.as_str())
                     } else {
-                        s.kind.as_str().to_string()
+                        ep.primary.as_str().to_string()
                     })
                     .or_insert(0) += 1;
             }
             count += det.signals.len();
+            episodes += det.episodes.len();
         }
         let elapsed = t.elapsed();
         runs.push(Run {
             name: "friction_rules::detect alone, one call per whole closed session".into(),
             events,
             elapsed,
-            note: format!("{count} signals"),
+            note: format!("{count} signals in {episodes} episodes"),
         });
     }
 
@@ -571,7 +575,7 @@ fn main() {
     }
     if !cadence_signals.is_empty() && !batch_signals.is_empty() {
         println!(
-            "\nsignals by kind: detect() on whole sessions | PartitionDetector judging every 10,000 events | every 200 ms of event time"
+            "\npublished signals (one per episode, primary kind) by kind: detect() on whole sessions | PartitionDetector judging every 10,000 events | every 200 ms of event time"
         );
         let mut kinds: std::collections::BTreeSet<&String> = batch_signals.keys().collect();
         for c in &cadence_signals {
