@@ -78,6 +78,13 @@ impl WarehouseHandler {
         })
     }
 
+    /// The tables are known to exist (the caller ran [`crate::migrate`]); skip it before the
+    /// first insert.
+    pub fn with_tables_ready(mut self) -> Self {
+        self.migrated = true;
+        self
+    }
+
     /// Adds one message's row to the batch (no I/O). `Err` is a message that cannot be stored.
     pub fn add(&mut self, payload: &[u8]) -> Result<(), String> {
         let family = family_of(payload)?;
@@ -224,5 +231,75 @@ impl WarehouseConfig {
         stage.commit_max_messages = self.batch.max_rows.max(1);
         stage.commit_interval = self.batch.max_time;
         stage
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ClickHouseConfig;
+    use friction_schemas::{encode_to_vec, ApiKeyRecord};
+
+    fn handler() -> WarehouseHandler {
+        // No I/O until the first insert, so any address will do.
+        WarehouseHandler::new(&WarehouseConfig::new(ClickHouseConfig::new("http://127.0.0.1:9"))).expect("handler")
+    }
+
+    #[test]
+    fn records_go_to_their_table_by_writer_schema() {
+        let mut h = handler();
+        let mut e = Sessionized::default();
+        e.event.event_id = "e1".into();
+        h.add(&encode_to_vec(&e).expect("encode")).expect("event");
+        let s = SessionSummary { session_key: "s#1".into(), ..SessionSummary::default() };
+        h.add(&encode_to_vec(&s).expect("encode")).expect("session");
+        let g = SignalRecord { id: "g1".into(), ..SignalRecord::default() };
+        h.add(&encode_to_vec(&g).expect("encode")).expect("signal");
+        let i = IncidentChange { id: "i1".into(), version: 3, ..IncidentChange::default() };
+        h.add(&encode_to_vec(&i).expect("encode")).expect("incident");
+        assert_eq!(h.batch.events.len(), 1);
+        assert_eq!(h.batch.events[0].event_id, "e1");
+        assert_eq!(h.batch.sessions[0].session_key, "s#1");
+        assert_eq!(h.batch.signals[0].signal_id, "g1");
+        assert_eq!((h.batch.incidents[0].incident_id.as_str(), h.batch.incidents[0].version), ("i1", 3));
+        assert_eq!(h.buffered_rows(), 4);
+        assert!(h.batch.bytes > 40);
+    }
+
+    #[test]
+    fn what_cannot_be_stored_is_refused_with_a_reason() {
+        let mut h = handler();
+        assert!(h.add(b"short").expect_err("refused").contains("no single-object header"));
+        assert!(h
+            .add(&[0xC3, 0x01, 1, 2, 3, 4, 5, 6, 7, 8, 0])
+            .expect_err("refused")
+            .contains("not one of the embedded"));
+        let key = ApiKeyRecord {
+            key_hash: "h".into(),
+            key_id: "k".into(),
+            project_id: "p".into(),
+            project_name: "p".into(),
+            revoked: false,
+            allowed_origins: Vec::new(),
+            rate_limit_per_sec: None,
+            updated_at: 0,
+        };
+        let err = h.add(&encode_to_vec(&key).expect("encode")).expect_err("refused");
+        assert!(err.contains("does not store"), "{err}");
+        let mut bad = encode_to_vec(&SignalRecord::default()).expect("encode");
+        bad.truncate(12);
+        assert!(h.add(&bad).is_err(), "a truncated datum is refused");
+        assert_eq!(h.buffered_rows(), 0);
+    }
+
+    #[test]
+    fn the_stage_config_is_the_batch() {
+        let mut c = WarehouseConfig::new(ClickHouseConfig::new("http://127.0.0.1:9"));
+        c.batch = BatchLimits { max_rows: 1234, max_bytes: 1, max_time: Duration::from_millis(1500) };
+        let s = c.stage_config("g");
+        assert_eq!(s.input_topics.len(), 4);
+        assert_eq!(s.commit_max_messages, 1234);
+        assert_eq!(s.commit_interval, Duration::from_millis(1500));
+        assert!(s.changelog_topic.is_none(), "stateless");
     }
 }

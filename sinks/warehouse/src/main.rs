@@ -102,6 +102,6 @@ async fn main() -> anyhow::Result<()> {
         .context("preparing the ClickHouse tables")?;
     let mut stage = config.stage_config(cli.group);
     stage.deadletter_topic = cli.deadletter_topic;
-    let handler = WarehouseHandler::new(&config)?;
+    let handler = WarehouseHandler::new(&config)?.with_tables_ready();
     run_stage_process(cli.admin.admin_addr, stage, &cli.kafka, handler).await.context("warehouse stopped")
 }

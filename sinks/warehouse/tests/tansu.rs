@@ -160,7 +160,7 @@ async fn a_known_stream_arrives_exactly_once() {
     produce(&t, &stream).await;
     let mut wh = warehouse(&t, &s.url, &s.db, &[], false);
     let want = expected_counts(&stream);
-    wait_for("every record in ClickHouse", Duration::from_secs(40), || counts_are(&s.client, &s.db, &want)).await;
+    wait_for("every record in ClickHouse", Duration::from_secs(90), || counts_are(&s.client, &s.db, &want)).await;
     // A clean run stores each record once, not merely once after deduplication.
     assert_eq!(raw_rows(&s.client).await, stream.len() as u64);
 
@@ -179,7 +179,7 @@ async fn a_known_stream_arrives_exactly_once() {
     produce(&t, &tail).await;
     let _wh = warehouse(&t, &s.url, &s.db, &[], false);
     let want = expected_counts(&more);
-    wait_for("the records produced while it was stopped", Duration::from_secs(40), || {
+    wait_for("the records produced while it was stopped", Duration::from_secs(90), || {
         counts_are(&s.client, &s.db, &want)
     })
     .await;
@@ -195,7 +195,7 @@ async fn sigkill_between_insert_and_commit_keeps_counts_exact() {
     // Every message is inserted at once (max bytes 1), offsets are committed only after a minute.
     let mut wh = warehouse(&t, &s.url, &s.db, &["--max-bytes", "1", "--max-time-ms", "60000"], false);
     let want = expected_counts(&stream);
-    wait_for("every record inserted", Duration::from_secs(40), || counts_are(&s.client, &s.db, &want)).await;
+    wait_for("every record inserted", Duration::from_secs(90), || counts_are(&s.client, &s.db, &want)).await;
     wh.0.kill().expect("SIGKILL");
     wh.0.wait().expect("reaped");
     assert_eq!(raw_rows(&s.client).await, stream.len() as u64);
@@ -203,7 +203,7 @@ async fn sigkill_between_insert_and_commit_keeps_counts_exact() {
     // Nothing was committed, so the restart inserts the whole stream again.
     let _wh = warehouse(&t, &s.url, &s.db, &[], false);
     let twice = 2 * stream.len() as u64;
-    wait_for("the replay of the uncommitted batch", Duration::from_secs(40), || async {
+    wait_for("the replay of the uncommitted batch", Duration::from_secs(90), || async {
         raw_rows(&s.client).await >= twice
     })
     .await;
@@ -304,7 +304,7 @@ async fn clickhouse_unreachable_mid_stream_is_retried_and_nothing_is_lost() {
     // The default retry policy (about a minute of retries) must outlast the outage.
     let mut wh = warehouse(&t, &proxy.url(), &s.db, &[], false);
     let want_first = expected_counts(&first);
-    wait_for("the first half", Duration::from_secs(40), || counts_are(&s.client, &s.db, &want_first)).await;
+    wait_for("the first half", Duration::from_secs(90), || counts_are(&s.client, &s.db, &want_first)).await;
 
     proxy.close();
     let closed_at = Instant::now();
@@ -355,7 +355,7 @@ async fn clickhouse_gone_past_the_retries_stops_the_warehouse_without_losing_dat
     proxy.close();
     let stream = known_stream(20);
     produce(&t, &stream).await;
-    let deadline = Instant::now() + Duration::from_secs(40);
+    let deadline = Instant::now() + Duration::from_secs(90);
     let status = loop {
         if let Some(status) = wh.0.try_wait().expect("status") {
             break status;
@@ -376,5 +376,5 @@ async fn clickhouse_gone_past_the_retries_stops_the_warehouse_without_losing_dat
     proxy.reopen();
     let _wh = warehouse(&t, &proxy.url(), &s.db, &[], false);
     let want = expected_counts(&stream);
-    wait_for("everything after the restart", Duration::from_secs(40), || counts_are(&s.client, &s.db, &want)).await;
+    wait_for("everything after the restart", Duration::from_secs(90), || counts_are(&s.client, &s.db, &want)).await;
 }
