@@ -157,10 +157,24 @@ async fn a_known_stream_arrives_exactly_once() {
     let Some(s) = setup("a_known_stream_arrives_exactly_once", "wh_once") else { return };
     let t = topics().await;
     let stream = known_stream(40);
+    // A message that is not a record the warehouse stores goes to the dead letters, the rest on.
+    let producer: FutureProducer =
+        friction_runtime::kafka::producer_config(&kafka()).expect("cfg").create().expect("producer");
+    producer
+        .send(FutureRecord::to(&t.sessionized).key("shop:junk").payload(b"not avro"), Duration::from_secs(10))
+        .await
+        .expect("junk produced");
     produce(&t, &stream).await;
     let mut wh = warehouse(&t, &s.url, &s.db, &[], false);
     let want = expected_counts(&stream);
     wait_for("every record in ClickHouse", Duration::from_secs(90), || counts_are(&s.client, &s.db, &want)).await;
+    wait_for("the junk message dead-lettered", Duration::from_secs(30), || async {
+        use rdkafka::consumer::{BaseConsumer, Consumer};
+        let c: Option<BaseConsumer> =
+            friction_runtime::kafka::reader_config(&kafka()).ok().and_then(|c| c.create().ok());
+        c.and_then(|c| c.fetch_watermarks(&t.dlq, 0, Duration::from_secs(5)).ok()).is_some_and(|(_, high)| high == 1)
+    })
+    .await;
     // A clean run stores each record once, not merely once after deduplication.
     assert_eq!(raw_rows(&s.client).await, stream.len() as u64);
 
