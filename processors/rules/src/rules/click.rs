@@ -230,7 +230,7 @@ fn dead_or_slow<'e>(
 }
 
 /// For each click (by position), the first failure attributed to it: a JS error within
-/// `error_window_ms` after it (to the most recent click in the tab) unless its message is on the
+/// `error_window_ms` after it (to the most recent click in the same tab and view) unless its message is on the
 /// benign list, or a failed request it started (named by `initiator`, within the dead window; or,
 /// unnamed, started within `error_unnamed_request_ms` after the most recent click).
 fn attribute_failures(cx: &Cx<'_, '_>) -> Vec<Option<usize>> {
@@ -244,7 +244,10 @@ fn attribute_failures(cx: &Cx<'_, '_>) -> Vec<Option<usize>> {
             }
             _ => continue,
         };
-        let before = cx.clicks.partition_point(|&c| c < i);
+        // Clicks up to the failure's time, including one stamped in the same millisecond but
+        // recorded after it: a handler that throws runs before the SDK's bubbling click listener,
+        // so the error can come first in the stream.
+        let before = cx.clicks.partition_point(|&c| c < i || cx.ev[c].timestamp_ms <= e.timestamp_ms);
         let mut found = None;
         for q in (0..before).rev() {
             let c = &cx.ev[cx.clicks[q]];
@@ -261,7 +264,9 @@ fn attribute_failures(cx: &Cx<'_, '_>) -> Vec<Option<usize>> {
                 if d > limit {
                     break;
                 }
-                if d >= 0 && liveness::same_tab(c.tab_id.as_deref(), e.tab_id.as_deref()) {
+                // Same tab and same view: a click that navigated away does not own the next
+                // page's errors.
+                if d >= 0 && liveness::same_tab(c.tab_id.as_deref(), e.tab_id.as_deref()) && c.view_id == e.view_id {
                     found = Some(q);
                     break;
                 }
@@ -306,7 +311,9 @@ fn error_click<'e>(
         return;
     };
     let f = &cx.ev[fi];
-    let decided = cx.by_event(f.timestamp_ms);
+    // A failure recorded before its click (same millisecond) is judged just after that
+    // millisecond: only then can a consumer have seen both.
+    let decided = cx.by_event(if fi < cx.clicks[p] { f.timestamp_ms.saturating_add(1) } else { f.timestamp_ms });
     if decided.is_pending() {
         out.record(e.tab_id.as_deref(), &e.view_id, key_rec, e.timestamp_ms, decided);
         return;
