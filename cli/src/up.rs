@@ -236,7 +236,11 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     }
     ensure_admin_token(&store, &data_dir).await?;
     let publisher = friction_console::IncidentPublisher::new(&kafka, friction_runtime::topics::INCIDENTS)?;
-    let console_api = friction_console::router(friction_console::ConsoleState::new(store.clone(), Some(publisher)));
+    let mut console_state = friction_console::ConsoleState::new(store.clone(), Some(publisher));
+    if let Some(clickhouse) = crate::warehouse::clickhouse_from_env() {
+        console_state = console_state.with_clickhouse(clickhouse.client()?);
+    }
+    let console_api = friction_console::router(console_state);
     let console = serve_admin_with(args.console_addr, health.clone(), shutdown.clone(), console_api)
         .await
         .with_context(|| format!("cannot listen on {}", args.console_addr))?;

@@ -154,7 +154,7 @@ fn decode_cursor(text: &str, sort: IncidentSort) -> Result<IncidentCursor, ApiEr
 }
 
 /// Resolves a `project` parameter given as an id or a name.
-async fn project_id(state: &ConsoleState, project: &str) -> Result<String, ApiError> {
+pub(crate) async fn project_id(state: &ConsoleState, project: &str) -> Result<String, ApiError> {
     if let Some(p) = state.store.project_by_id(project).await? {
         return Ok(p.id);
     }

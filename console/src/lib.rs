@@ -1,8 +1,9 @@
-//! `friction-console`: the JSON API over the store — incidents (list, detail with evidence, status
-//! changes) for now — protected by bearer tokens with a role (viewer reads, engineer changes,
+//! `friction-console`: the JSON API over the store and the warehouse — incidents (list, detail with
+//! evidence, status changes) and analytics (frustration rate, top elements, from ClickHouse) — protected by bearer tokens with a role (viewer reads, engineer changes,
 //! admin manages). Every write is audited. `friction up` serves it on `--console-addr` next to
 //! `/metrics`, `/healthz` and `/readyz`.
 
+pub mod analytics;
 pub mod auth;
 mod error;
 pub mod incidents;
@@ -59,11 +60,19 @@ pub struct ConsoleState {
     pub publisher: Option<IncidentPublisher>,
     /// Scoring weights, so a status change rescores like the incidents stage does.
     pub incident_config: IncidentConfig,
+    /// The warehouse, for analytics; `None` when ClickHouse is not configured (analytics answer 503).
+    pub clickhouse: Option<clickhouse::Client>,
 }
 
 impl ConsoleState {
     pub fn new(store: Store, publisher: Option<IncidentPublisher>) -> Self {
-        ConsoleState { store, publisher, incident_config: IncidentConfig::default() }
+        ConsoleState { store, publisher, incident_config: IncidentConfig::default(), clickhouse: None }
+    }
+
+    /// With analytics served from this ClickHouse.
+    pub fn with_clickhouse(mut self, client: clickhouse::Client) -> Self {
+        self.clickhouse = Some(client);
+        self
     }
 }
 
@@ -72,6 +81,8 @@ pub fn router(state: ConsoleState) -> Router {
     Router::new()
         .route("/v1/incidents", get(incidents::list))
         .route("/v1/incidents/{id}", get(incidents::get).patch(incidents::patch))
+        .route("/v1/analytics/frustration-rate", get(analytics::frustration_rate))
+        .route("/v1/analytics/top-elements", get(analytics::top_elements))
         .fallback(|| async { ApiError::NotFound("no such endpoint (see docs/console.md)".into()) })
         .with_state(state)
 }

@@ -263,3 +263,77 @@ async fn how_signals_are_cut_into_batches_does_not_change_the_incidents() -> Tes
     }
     Ok(())
 }
+
+async fn call_state(state: ConsoleState, uri: &str, token: &str) -> (StatusCode, Value) {
+    let req = Request::get(uri).header("authorization", format!("Bearer {token}")).body(Body::empty());
+    let resp = router(state).oneshot(req.expect("request")).await.expect("response");
+    let status = resp.status();
+    let bytes = resp.into_body().collect().await.expect("body").to_bytes();
+    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn analytics_need_clickhouse_and_name_bad_parameters() -> TestResult {
+    let dbs = migrated_dbs().await?;
+    let store = &dbs[0].store;
+    store.create_project("shop").await?;
+    let viewer = store.create_console_token(Role::Viewer, None).await?.secret;
+    let bare = ConsoleState::new(store.clone(), None);
+    for path in ["/v1/analytics/frustration-rate?project=shop", "/v1/analytics/top-elements?project=shop"] {
+        let (status, body) = call_state(bare.clone(), path, &viewer).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{path}: {body}");
+        assert!(body["error"]["message"].as_str().is_some_and(|m| m.contains("CLICKHOUSE_URL")), "{body}");
+    }
+    let (status, _) = call(store, "GET", "/v1/analytics/top-elements?project=shop", None, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    for (path, names) in [
+        ("/v1/analytics/frustration-rate", "project"),
+        ("/v1/analytics/frustration-rate?project=nope", "nope"),
+        ("/v1/analytics/frustration-rate?project=shop&bucket=year", "year"),
+        ("/v1/analytics/frustration-rate?project=shop&from=yesterday", "yesterday"),
+        ("/v1/analytics/top-elements?project=shop&limit=many", "many"),
+        ("/v1/analytics/top-elements?project=shop&colour=red", "colour"),
+    ] {
+        let (status, body) = call_state(bare.clone(), path, &viewer).await;
+        assert!(status == StatusCode::BAD_REQUEST || status == StatusCode::NOT_FOUND, "{path}: {status} {body}");
+        let message = body["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains(names), "{path}: {message}");
+    }
+
+    // Against the real ClickHouse when there is one: a fresh warehouse answers with no points.
+    let Some(url) = std::env::var("FRICTION_TEST_CLICKHOUSE_URL").ok().filter(|u| !u.is_empty()) else {
+        eprintln!("FRICTION_TEST_CLICKHOUSE_URL unset: the ClickHouse half of this test is skipped");
+        return Ok(());
+    };
+    let mut config = friction_warehouse::ClickHouseConfig::new(url);
+    config.database = format!("console_test_{:08x}", rand_suffix());
+    let client = config.client()?;
+    friction_warehouse::migrate(&client, &config.database).await?;
+    let state = ConsoleState::new(store.clone(), None).with_clickhouse(client.clone());
+    let (status, body) = call_state(
+        state.clone(),
+        "/v1/analytics/frustration-rate?project=shop&from=0&to=86400000&bucket=hour",
+        &viewer,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["from"], 0);
+    assert!(body["points"].as_array().is_some(), "{body}");
+    let (status, body) = call_state(
+        state.clone(),
+        "/v1/analytics/top-elements?project=shop&from=1970-01-01T00:00:00Z&to=1970-01-02T00:00:00Z",
+        &viewer,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["to"], 86_400_000);
+    let (status, body) = call_state(state, "/v1/analytics/frustration-rate?project=shop&from=10&to=5", &viewer).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "the warehouse's own check: {body}");
+    client.query(&format!("DROP DATABASE IF EXISTS {}", config.database)).execute().await?;
+    Ok(())
+}
+
+fn rand_suffix() -> u32 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(7)
+        ^ std::process::id()
+}

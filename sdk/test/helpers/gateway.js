@@ -23,7 +23,8 @@ function frictionBinary() {
 }
 
 /** Starts the gateway (or takes the one named in the environment). Resolves to
- * { eventsUrl, endpoint, apiKey, stop() }. */
+ * { eventsUrl, endpoint, apiKey, consoleUrl, adminToken, stop() } (the console fields are null for an
+ * external gateway). */
 async function startGateway() {
   if (process.env.FRICTION_SDK_GATEWAY) {
     const apiKey = process.env.FRICTION_SDK_API_KEY;
@@ -63,7 +64,8 @@ async function startGateway() {
       const g = /gateway: (http:\/\/\S+\/v1\/events)/.exec(err);
       if (k) apiKey = k[1];
       if (g) eventsUrl = g[1];
-      if (apiKey && eventsUrl) {
+      // The console line follows the gateway's; wait for it too.
+      if (apiKey && eventsUrl && /console: http:\/\/\S+/.test(err)) {
         clearTimeout(timer);
         resolve({ apiKey, eventsUrl });
       }
@@ -80,9 +82,18 @@ async function startGateway() {
     child.on('error', fail);
   });
   child.removeAllListeners('exit');
+  const consoleOrigin = (/console: (http:\/\/[^/\s]+)/.exec(err) || [])[1] || null;
+  let adminToken = null;
+  try {
+    adminToken = fs.readFileSync(path.join(dataDir, 'admin-token'), 'utf8').trim();
+  } catch (_) {
+    adminToken = null;
+  }
   return {
     apiKey: info.apiKey,
     eventsUrl: info.eventsUrl,
+    consoleUrl: consoleOrigin,
+    adminToken,
     metricsUrl: (/console: (http:\/\/[^/\s]+)/.exec(err) || [])[1] ? /console: (http:\/\/[^/\s]+)/.exec(err)[1] + '/metrics' : null,
     endpoint: info.eventsUrl.replace(/\/v1\/events$/, ''),
     log: () => '--- stdout ---\n' + out + '\n--- stderr ---\n' + err,

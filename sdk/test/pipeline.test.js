@@ -1,0 +1,143 @@
+'use strict';
+// The browser end-to-end test: headless Chromium drives the demo shop through `friction up` (the
+// real gateway, sessionizer, detector and incidents stage) like a frustrated user, in three separate
+// sessions; then the console's incidents API must show exactly the faulty elements as confirmed
+// incidents of the right kinds, and nothing for the stepper, the carousel or the Help link.
+
+const { describe, it, before, after } = require('node:test');
+const assert = require('node:assert/strict');
+const { startServer } = require('./helpers/server');
+const { launch, newPage } = require('./helpers/browser');
+const { startGateway } = require('./helpers/gateway');
+
+let server;
+let browser;
+let gateway;
+
+before(async () => {
+  [server, browser, gateway] = await Promise.all([startServer(), launch(), startGateway()]);
+});
+
+after(async () => {
+  if (browser) await browser.close();
+  if (server) await server.close();
+  if (gateway) await gateway.stop();
+});
+
+const key = (k) => `[data-friction-key="${k}"]`;
+
+async function clicks(page, k, n, gapMs) {
+  for (let i = 0; i < n; i++) {
+    await page.click(key(k));
+    if (gapMs) await page.waitForTimeout(gapMs);
+  }
+}
+
+/** One shopper's visit: the true negatives and the faults the test expects as incidents. */
+async function frustratedVisit(context, page, user) {
+  const shop = server.origin + '/examples/shop/';
+  await page.goto(shop + 'index.html?endpoint=' + encodeURIComponent(gateway.endpoint) + '&key=' +
+    encodeURIComponent(gateway.apiKey) + '&flush=200&user=' + user + '&release=shop-e2e');
+  assert.equal(await page.evaluate(() => window.SHOP.ready), true, 'the SDK started');
+
+  // Must not become incidents: carousel, quantity stepper, Help (opens a new tab).
+  await clicks(page, 'carousel-next', 4, 150);
+  await clicks(page, 'qty-plus-101', 4, 120);
+  const popup = context.waitForEvent('page');
+  await page.click(key('nav-help'));
+  await (await popup).close();
+
+  // Product #999 has no price: "Add to cart" throws.
+  await page.click(key('add-to-cart-999'));
+  await page.waitForTimeout(300);
+
+  // Cart: "Apply coupon" does nothing; the shopper rage-clicks it.
+  await page.click(key('nav-cart'));
+  await page.waitForURL('**/cart.html');
+  await page.evaluate(() => window.SHOP.ready);
+  await clicks(page, 'apply-coupon', 4, 250);
+  await page.waitForTimeout(1200);
+
+  // Checkout: "Pay" throws; "Place order" gets a 500.
+  await page.click(key('proceed-to-checkout'));
+  await page.waitForURL('**/checkout.html');
+  await page.evaluate(() => window.SHOP.ready);
+  await page.click(key('pay'));
+  await page.waitForTimeout(300);
+  await page.click(key('place-order'));
+  await page.waitForTimeout(1200);
+  // Send what is queued and wait for the gateway's answer, so closing the tab loses nothing.
+  const sent = page.waitForResponse((r) => r.url().startsWith(gateway.eventsUrl), { timeout: 5000 }).catch(() => null);
+  await page.evaluate(() => window.Friction.flush());
+  await sent;
+}
+
+async function incidents() {
+  const res = await fetch(gateway.consoleUrl + '/v1/incidents?limit=200', {
+    headers: { authorization: 'Bearer ' + gateway.adminToken },
+  });
+  assert.equal(res.status, 200, 'the console answers');
+  return (await res.json()).incidents;
+}
+
+// What each fault must become (element key → kind, and a label it must carry).
+const EXPECTED = {
+  'apply-coupon': { kind: 'rage_click', label: 'rage_click:unresponsive' },
+  'add-to-cart-999': { kind: 'error_click', label: 'error_click' },
+  pay: { kind: 'error_click', label: 'error_click' },
+  'place-order': { kind: 'error_click', label: 'error_click' },
+};
+
+describe('the demo shop through the whole pipeline', () => {
+  it('three frustrated shoppers: exactly the faulty elements become confirmed incidents', async (t) => {
+    if (!gateway.consoleUrl || !gateway.adminToken) {
+      t.skip('an external gateway (FRICTION_SDK_GATEWAY) has no console to ask');
+      return;
+    }
+    for (const user of ['shopper-a', 'shopper-b', 'shopper-c']) {
+      const { context, page } = await newPage(browser, null);
+      await frustratedVisit(context, page, user);
+      await context.close();
+    }
+
+    // The detector judges dead and error windows in event time, advanced by idleness: wait for it.
+    const deadline = Date.now() + 240000;
+    let list = [];
+    for (;;) {
+      list = await incidents();
+      const confirmed = Object.keys(EXPECTED).filter((k) =>
+        list.some((i) => i.elementKey === k && i.status === 'confirmed' && i.sessions === 3));
+      if (confirmed.length === Object.keys(EXPECTED).length) break;
+      if (Date.now() > deadline) {
+        assert.fail('not every fault became a confirmed incident within 240 s; have ' +
+          JSON.stringify(list.map((i) => [i.elementKey, i.kind, i.status, i.sessions])) + '\n' + gateway.log());
+      }
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    // Late signals (a slower rule) would show up within a few more seconds.
+    await new Promise((r) => setTimeout(r, 5000));
+    list = await incidents();
+
+    const byKey = new Map();
+    for (const i of list) {
+      assert.ok(!byKey.has(i.elementKey + '|' + i.kind), 'one incident per problem: ' + i.elementKey + ' ' + i.kind);
+      byKey.set(i.elementKey + '|' + i.kind, i);
+    }
+    for (const [k, want] of Object.entries(EXPECTED)) {
+      const i = list.find((x) => x.elementKey === k);
+      assert.ok(i, k + ' became an incident');
+      assert.equal(i.kind, want.kind, k + ': ' + JSON.stringify(i));
+      assert.ok(i.labels.includes(want.label), k + ' labels ' + i.labels);
+      assert.equal(i.status, 'confirmed', k);
+      assert.equal(i.sessions, 3, k + ' sessions');
+      assert.equal(i.users, 3, k + ' users');
+      assert.deepEqual(i.releases, ['shop-e2e']);
+    }
+    const place = list.find((x) => x.elementKey === 'place-order');
+    assert.ok(place.labels.includes('error_click:network'), 'Place order failed on the network: ' + place.labels);
+    const keys = list.map((i) => i.elementKey).sort();
+    assert.deepEqual(keys, Object.keys(EXPECTED).sort(),
+      'no incident for the carousel, the stepper, the Help link or the navigation: ' +
+      JSON.stringify(list.map((i) => [i.elementKey, i.kind, i.labels])));
+  });
+});
