@@ -231,7 +231,12 @@ impl ProducerContext for DeliveryTracker {
     }
 }
 
+/// Committed offset per assigned (topic, partition), shared with the lag reporter's thread.
+type CommittedOffsets = Arc<Mutex<BTreeMap<(String, i32), i64>>>;
+
 struct Core<H: StageHandler> {
+    /// What the lag reporter reads (see [`spawn_lag_reporter`]).
+    committed: CommittedOffsets,
     config: StageConfig,
     kafka: KafkaArgs,
     handler: H,
@@ -457,6 +462,13 @@ impl<H: StageHandler> Core<H> {
                 tpl.add_partition_offset(topic, *p, Offset::Offset(commit))?;
             }
             consumer.commit(&tpl, CommitMode::Sync)?;
+            let mut committed = lock(&self.committed);
+            for elem in tpl.elements() {
+                if let Offset::Offset(o) = elem.offset() {
+                    committed.insert((elem.topic().to_string(), elem.partition()), o);
+                }
+            }
+            drop(committed);
             self.processed.clear();
         }
         metrics::histogram!("friction_stage_commit_seconds", "stage" => self.stage())
@@ -580,7 +592,7 @@ pub struct StageContext<H: StageHandler> {
 impl<H: StageHandler> ClientContext for StageContext<H> {
     fn error(&self, error: KafkaError, reason: &str) {
         // Reaching a partition's end is how ticks are gated, not an error.
-        if !matches!(error, KafkaError::PartitionEOF(_)) {
+        if !matches!(error, KafkaError::PartitionEOF(_) | KafkaError::Global(RDKafkaErrorCode::PartitionEOF)) {
             tracing::error!(error = %error, reason, "librdkafka error");
         }
     }
@@ -603,6 +615,7 @@ impl<H: StageHandler> ConsumerContext for StageContext<H> {
                 core.assigned.remove(&(elem.topic().to_string(), p));
                 core.skip_below.remove(&p);
                 core.handler.revoke(p);
+                lock(&core.committed).remove(&(elem.topic().to_string(), p));
                 tracing::info!(stage = %core.config.name, topic = elem.topic(), partition = p, "partition revoked");
             }
         }
@@ -647,7 +660,10 @@ pub fn spawn_stage<H: StageHandler>(
 ) -> Result<std::thread::JoinHandle<Result<(), StageError>>, StageError> {
     let producer: ThreadedProducer<DeliveryTracker> =
         producer_config(kafka)?.create_with_context(DeliveryTracker::default())?;
+    let committed: CommittedOffsets = Arc::default();
+    spawn_lag_reporter(kafka, config.name.clone(), committed.clone(), shutdown.clone());
     let core = Arc::new(Mutex::new(Core {
+        committed,
         deadletter_topic: Arc::from(config.deadletter_topic.as_str()),
         changelog_topic: config.changelog_topic.as_deref().map(Arc::from),
         config: config.clone(),
@@ -698,7 +714,6 @@ fn run_loop<H: StageHandler>(
     health: Option<&HealthHandle>,
 ) -> Result<(), StageError> {
     let mut last_tick = Instant::now();
-    let mut last_lag = Instant::now();
     if let Some(h) = health {
         h.set(true);
     }
@@ -727,24 +742,37 @@ fn run_loop<H: StageHandler>(
         if core.uncommitted >= config.commit_max_messages || core.last_commit.elapsed() >= config.commit_interval {
             core.commit_cycle(consumer)?;
         }
-        if last_lag.elapsed() >= Duration::from_secs(10) {
-            report_lag(consumer, &core);
-            last_lag = Instant::now();
-        }
     }
     let mut core = lock(core);
     core.tick()?;
     core.commit_cycle(consumer)
 }
 
-/// Reports consumer lag per partition (high watermark − position).
-fn report_lag<H: StageHandler>(consumer: &BaseConsumer<StageContext<H>>, core: &Core<H>) {
-    let Ok(position) = consumer.position() else { return };
-    for (topic, p) in &core.assigned {
-        let Ok((_, high)) = consumer.fetch_watermarks(topic, *p, Duration::from_secs(1)) else { continue };
-        if let Some(Offset::Offset(pos)) = position.find_partition(topic, *p).map(|e| e.offset()) {
-            metrics::gauge!("friction_stage_consumer_lag", "stage" => core.config.name.clone(), "partition" => p.to_string())
-                .set((high - pos).max(0) as f64);
+/// Reports consumer lag per partition (high watermark − committed offset) every 10 s from a
+/// thread of its own with its own client: asking the broker for watermarks takes a round trip per
+/// partition, which on the stage thread (holding the core lock) stalled a many-partition stage for
+/// seconds at a time.
+fn spawn_lag_reporter(kafka: &KafkaArgs, stage: String, committed: CommittedOffsets, shutdown: Shutdown) {
+    let Ok(config) = reader_config(kafka) else { return };
+    let spawned = std::thread::Builder::new().name(format!("lag-{stage}")).spawn(move || {
+        let Ok(reader) = config.create::<BaseConsumer>() else { return };
+        let mut next = Instant::now() + Duration::from_secs(10);
+        while !shutdown.is_triggered() {
+            if Instant::now() < next {
+                std::thread::sleep(Duration::from_millis(200));
+                continue;
+            }
+            let snapshot: Vec<((String, i32), i64)> = lock(&committed).iter().map(|(k, v)| (k.clone(), *v)).collect();
+            for ((topic, p), at) in snapshot {
+                if let Ok((_, high)) = reader.fetch_watermarks(&topic, p, Duration::from_secs(2)) {
+                    metrics::gauge!("friction_stage_consumer_lag", "stage" => stage.clone(), "partition" => p.to_string())
+                        .set((high - at).max(0) as f64);
+                }
+            }
+            next = Instant::now() + Duration::from_secs(10);
         }
+    });
+    if let Err(e) = spawned {
+        tracing::warn!(error = %e, "no lag reporter thread; consumer lag is not reported");
     }
 }
