@@ -1,0 +1,553 @@
+//! Sessionizer throughput and state size (DESIGN §9: ≥ 1M events/s per core in process; through
+//! Kafka ≥ 80 % of a bare consumer of the same topic; ≤ 1 KiB of state per open session with 1M
+//! open sessions), against baselines over the same events in the same run.
+//!
+//! The input is `friction_sessionizer::synthetic_stream`: SZ_SESSIONS sessions active the whole
+//! time, interleaved in event time as one input partition sees them, with a little disorder within
+//! the allowed lateness (pageviews, clicks, mutations, network, scroll, input, focus, visibility).
+//!
+//! Runs:
+//! - baselines: a checksum over every event's fields (no allocation) and cloning every event (the
+//!   per-event allocation any consumer that keeps events pays);
+//! - `PartitionState` (the stage's logic without Kafka): `ingest` every event (reorder, dedup,
+//!   split, views, seq, summaries) with `drain_changelog` every 10,000 events — the runtime's
+//!   commit cadence — on one thread;
+//! - `SessionizerHandler` as the runtime drives it: Avro-decode each payload, ingest, Avro-encode
+//!   every output, flush state every 10,000 messages; its baselines are decoding alone and decoding
+//!   plus encoding one output per input;
+//! - through the broker (librdkafka's in-process mock cluster, or FRICTION_BENCH_BROKERS): the
+//!   first SZ_BROKER_EVENTS events produced to `friction.events.v1`, then consumed by a bare
+//!   `BaseConsumer` group (read only; read + Avro-decode) and by the sessionizer stage
+//!   (`spawn_stage` + `SessionizerHandler`: outputs produced, state to the changelog, offsets
+//!   committed), in that order, each timed first to last message;
+//! - state: SZ_OPEN_SESSIONS sessions opened (SZ_STATE_EVENTS_PER_SESSION events each, default 2,
+//!   so each has released events and an open split), then the handler's own estimate of its state bytes and the process's resident
+//!   memory growth, per open session, and the changelog bytes per session.
+//!
+//! `cargo bench -p friction-benches --bench sessionizer`
+//! (env: SZ_EVENTS, default 1000000; SZ_SESSIONS, default 10000; SZ_HANDLER_EVENTS, default
+//! 300000; SZ_BROKER_EVENTS, default 200000, 0 skips; SZ_OPEN_SESSIONS, default 1000000, 0 skips;
+//! SZ_STATE_EVENTS_PER_SESSION, default 2 (64 or more fills each session's duplicate filter);
+//! SZ_ONLY=partition|handler|broker|state to run one part, e.g. under `perf record`).
+
+use std::hint::black_box;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use friction_runtime::kafka::{consumer_config, producer_config, EmbeddedBroker};
+use friction_runtime::stage::{spawn_stage, Outputs, StageConfig, StageHandler};
+use friction_runtime::{topics, KafkaArgs, Shutdown};
+use friction_schemas::{decode, encode, encode_to_vec, RawEvent};
+use friction_sessionizer::handler::{SessionizerHandler, SessionizerTopics};
+use friction_sessionizer::{Emitted, PartitionState, SessionizerConfig, SyntheticStream};
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::Message;
+use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
+
+fn env_num(name: &str, default: u64) -> u64 {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn fnv(h: &mut u64, bytes: &[u8]) {
+    for b in bytes {
+        *h ^= u64::from(*b);
+        *h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+}
+
+/// Baseline: touch every event's identifying fields, no allocation.
+fn checksum(events: &[RawEvent<'_>]) -> u64 {
+    let mut h = 0xcbf2_9ce4_8422_2325u64;
+    for e in events {
+        fnv(&mut h, e.project_id.as_bytes());
+        fnv(&mut h, e.session_id.as_bytes());
+        fnv(&mut h, e.event_id.as_bytes());
+        fnv(&mut h, e.event_type.as_bytes());
+        fnv(&mut h, &e.timestamp.to_le_bytes());
+    }
+    h
+}
+
+struct Run {
+    name: String,
+    events: usize,
+    elapsed: Duration,
+    note: String,
+}
+
+impl Run {
+    fn rate(&self) -> f64 {
+        self.events as f64 / self.elapsed.as_secs_f64()
+    }
+}
+
+/// The best of `n` timings of `f` (baselines are short; the best is the least disturbed).
+fn best_of<T>(n: usize, mut f: impl FnMut() -> T) -> (Duration, T) {
+    let mut best = Duration::MAX;
+    let mut out = None;
+    for _ in 0..n {
+        let t = Instant::now();
+        let v = f();
+        best = best.min(t.elapsed());
+        out = Some(v);
+    }
+    (best, out.expect("n ≥ 1"))
+}
+
+/// `PartitionState` over `events` on one thread, draining the changelog every 10,000 events (when
+/// `changelog`). Returns the time and a note (outputs, state writes, where the time went).
+fn run_partition(events: Vec<RawEvent<'static>>, changelog: bool) -> (Duration, String) {
+    let cfg = SessionizerConfig { changelog, ..SessionizerConfig::default() };
+    let mut st = PartitionState::new(cfg).expect("default config is valid");
+    let mut t_drain = Duration::ZERO;
+    let mut out: Vec<Emitted> = Vec::with_capacity(1024);
+    let (mut outputs, mut summaries, mut writes, mut write_bytes, mut open) = (0usize, 0usize, 0usize, 0usize, 0usize);
+    // Wall clock 0 throughout: no idle advancement (a busy partition).
+    let t = Instant::now();
+    for (i, e) in events.into_iter().enumerate() {
+        st.ingest(i as i64, e, 0, &mut out);
+        outputs += out.len();
+        summaries += out.iter().filter(|e| matches!(e, Emitted::Summary { .. })).count();
+        out.clear();
+        if changelog && (i + 1) % 10_000 == 0 {
+            let td = Instant::now();
+            let records = st.drain_changelog();
+            t_drain += td.elapsed();
+            writes += records.len();
+            write_bytes += records.iter().map(|r| r.key.len() + r.value.as_ref().map_or(0, Vec::len)).sum::<usize>();
+            open = open.max(st.open_sessions());
+        }
+    }
+    let elapsed = t.elapsed();
+    let note = format!(
+        "{outputs} outputs ({summaries} summaries; the rest close after the stream), ≤{open} open sessions, \
+         {writes} changelog writes ({:.1} MiB, {:.0} % of the time)",
+        write_bytes as f64 / 1_048_576.0,
+        100.0 * t_drain.as_secs_f64() / elapsed.as_secs_f64()
+    );
+    (elapsed, note)
+}
+
+struct Seen {
+    first: Option<Instant>,
+    last: Option<Instant>,
+    count: u64,
+    pauses: u64,
+    paused: Duration,
+}
+
+type Clock = Arc<Mutex<Seen>>;
+
+fn new_clock() -> Clock {
+    Arc::new(Mutex::new(Seen { first: None, last: None, count: 0, pauses: 0, paused: Duration::ZERO }))
+}
+
+fn tick(clock: &Clock) {
+    let now = Instant::now();
+    let mut c = clock.lock().unwrap_or_else(|p| p.into_inner());
+    c.first.get_or_insert(now);
+    if let Some(last) = c.last {
+        let gap = now - last;
+        if gap >= Duration::from_millis(100) {
+            c.pauses += 1;
+            c.paused += gap;
+        }
+    }
+    c.last = Some(now);
+    c.count += 1;
+}
+
+fn seen(clock: &Clock) -> (u64, Duration) {
+    let c = clock.lock().unwrap_or_else(|p| p.into_inner());
+    let d = match (c.first, c.last) {
+        (Some(a), Some(b)) => b - a,
+        _ => Duration::ZERO,
+    };
+    (c.count, d)
+}
+
+fn pauses(clock: &Clock) -> String {
+    let c = clock.lock().unwrap_or_else(|p| p.into_inner());
+    format!("{} pauses ≥ 100 ms between messages, {:.1} s in total", c.pauses, c.paused.as_secs_f64())
+}
+
+/// The sessionizer handler, timing the messages it processes.
+struct Timed {
+    inner: SessionizerHandler,
+    clock: Clock,
+}
+
+impl StageHandler for Timed {
+    fn on_message(
+        &mut self,
+        partition: i32,
+        offset: i64,
+        key: Option<&[u8]>,
+        payload: &[u8],
+        now_ms: i64,
+        out: &mut Outputs,
+    ) -> Result<(), String> {
+        let r = self.inner.on_message(partition, offset, key, payload, now_ms, out);
+        tick(&self.clock);
+        r
+    }
+    fn on_tick(&mut self, partition: i32, now_ms: i64, out: &mut Outputs) {
+        self.inner.on_tick(partition, now_ms, out);
+    }
+    fn flush_state(&mut self, out: &mut Outputs) {
+        self.inner.flush_state(out);
+    }
+    fn restore(&mut self, partition: i32, key: &[u8], value: Option<&[u8]>) -> Result<(), String> {
+        self.inner.restore(partition, key, value)
+    }
+    fn restored(&mut self, partition: i32, now_ms: i64) {
+        self.inner.restored(partition, now_ms);
+    }
+    fn revoke(&mut self, partition: i32) {
+        self.inner.revoke(partition);
+    }
+    fn state_stats(&self) -> (usize, usize) {
+        self.inner.state_stats()
+    }
+    fn commit_floor(&self, partition: i32) -> Option<i64> {
+        self.inner.commit_floor(partition)
+    }
+    fn recognises_replays(&self) -> bool {
+        self.inner.recognises_replays()
+    }
+}
+
+/// Waits until `clock` has seen `n` messages (or 10 minutes pass).
+fn wait_for(clock: &Clock, n: u64) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(600);
+    while Instant::now() < deadline {
+        if seen(clock).0 >= n {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+/// A bare consumer group on the events topic: reads `n` messages, optionally decoding each.
+fn bare_consumer(kafka: &KafkaArgs, group: &str, n: u64, decode_each: bool) -> (u64, Duration, String) {
+    let consumer: BaseConsumer = consumer_config(kafka, group).expect("config").create().expect("consumer");
+    consumer.subscribe(&[topics::EVENTS]).expect("subscribe");
+    let clock = new_clock();
+    let deadline = Instant::now() + Duration::from_secs(600);
+    let mut bytes = 0usize;
+    while seen(&clock).0 < n && Instant::now() < deadline {
+        match consumer.poll(Duration::from_millis(100)) {
+            Some(Ok(m)) => {
+                let payload = m.payload().unwrap_or_default();
+                bytes += payload.len();
+                if decode_each {
+                    black_box(decode::<RawEvent<'static>>(payload).is_ok());
+                }
+                tick(&clock);
+            }
+            Some(Err(e)) => eprintln!("bare consumer: {e}"),
+            None => {}
+        }
+    }
+    black_box(bytes);
+    let (count, d) = seen(&clock);
+    (count, d, pauses(&clock))
+}
+
+fn broker_runs(events: &[RawEvent<'static>], runs: &mut Vec<Run>) {
+    let embedded;
+    let kafka = match std::env::var("FRICTION_BENCH_BROKERS") {
+        Ok(brokers) if !brokers.is_empty() => {
+            let mut k = KafkaArgs::with_brokers(brokers);
+            k.kafka_properties = std::env::var("FRICTION_BENCH_KAFKA_PROPERTIES")
+                .map(|p| p.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect())
+                .unwrap_or_default();
+            k
+        }
+        _ => {
+            embedded = EmbeddedBroker::start(&topics::catalogue()).expect("embedded broker");
+            KafkaArgs::with_brokers(embedded.bootstrap_servers())
+        }
+    };
+    let producer: ThreadedProducer<DefaultProducerContext> =
+        producer_config(&kafka).expect("config").create().expect("producer");
+    for e in events {
+        let payload = encode_to_vec(e).expect("encode");
+        let key = e.key();
+        let mut rec = BaseRecord::to(topics::EVENTS).key(&key).payload(&payload);
+        loop {
+            match producer.send(rec) {
+                Ok(()) => break,
+                Err((_, back)) => {
+                    rec = back;
+                    producer.poll(Duration::from_millis(5));
+                }
+            }
+        }
+    }
+    producer.flush(Duration::from_secs(120)).expect("flushed");
+    // Spread by key over the topic's 12 partitions (the mock broker keeps at most 100,000 messages
+    // or 5 MB per partition).
+    let n = events.len() as u64;
+
+    let (count, d, p) = bare_consumer(&kafka, "bench-sz-bare", n, false);
+    runs.push(Run {
+        name: "broker baseline: bare BaseConsumer, read only".into(),
+        events: count as usize,
+        elapsed: d,
+        note: p,
+    });
+    let (count, d, p) = bare_consumer(&kafka, "bench-sz-bare-decode", n, true);
+    runs.push(Run {
+        name: "broker baseline: bare BaseConsumer, read + Avro-decode".into(),
+        events: count as usize,
+        elapsed: d,
+        note: p,
+    });
+
+    let clock = new_clock();
+    let shutdown = Shutdown::new();
+    let mut stage = StageConfig::new("bench-sessionizer", vec![topics::EVENTS.to_string()]);
+    stage.changelog_topic = Some("friction.sessionizer.changelog.v1".into());
+    let handler = Timed {
+        inner: SessionizerHandler::new(SessionizerConfig::default(), SessionizerTopics::default())
+            .expect("default config is valid"),
+        clock: clock.clone(),
+    };
+    let handle = spawn_stage(stage, &kafka, handler, shutdown.clone(), None).expect("stage");
+    let done = wait_for(&clock, n);
+    let (count, d) = seen(&clock);
+    shutdown.trigger();
+    let result = handle.join();
+    runs.push(Run {
+        name: "broker: sessionizer stage (spawn_stage + SessionizerHandler)".into(),
+        events: count as usize,
+        elapsed: d,
+        note: format!(
+            "{}{}; {}",
+            if done { "" } else { "TIMED OUT; " },
+            match result {
+                Ok(Ok(())) => "stopped cleanly".to_string(),
+                Ok(Err(e)) => format!("stage error: {e}"),
+                Err(_) => "stage thread panicked".to_string(),
+            },
+            pauses(&clock)
+        ),
+    });
+}
+
+/// Resident set size of this process in bytes (Linux), if known.
+fn rss_bytes() -> Option<usize> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: usize = statm.split_whitespace().nth(1)?.parse().ok()?;
+    Some(pages * 4096)
+}
+
+/// Opens `sessions` sessions (`per_session` events each) and reports state per open session.
+fn state_size(sessions: usize, per_session: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    let before = rss_bytes();
+    let mut st = PartitionState::new(SessionizerConfig::default()).expect("default config is valid");
+    let mut out: Vec<Emitted> = Vec::with_capacity(1024);
+    let mut outputs = 0usize;
+    let t = Instant::now();
+    for (i, e) in SyntheticStream::new(sessions, per_session).enumerate() {
+        st.ingest(i as i64, e, 0, &mut out);
+        outputs += out.len();
+        out.clear();
+    }
+    let elapsed = t.elapsed();
+    let records = st.drain_changelog();
+    let changelog: usize = records.iter().map(|r| r.key.len() + r.value.as_ref().map_or(0, Vec::len)).sum();
+    let after = rss_bytes();
+    let open = st.open_sessions();
+    let estimate = st.approx_state_bytes();
+    lines.push(format!(
+        "state: {open} open sessions ({} events in {:.1} s, {outputs} released, {} still buffered)",
+        per_session * sessions,
+        elapsed.as_secs_f64(),
+        st.buffered_events()
+    ));
+    let per = |bytes: usize| bytes as f64 / open.max(1) as f64;
+    let verdict = |b: f64| if b <= 1024.0 { "met" } else { "NOT met" };
+    lines.push(format!(
+        "  state estimate (PartitionState::approx_state_bytes): {:.1} MiB = {:.0} bytes per open session (target ≤ 1024: {})",
+        estimate as f64 / 1_048_576.0,
+        per(estimate),
+        verdict(per(estimate))
+    ));
+    if let (Some(b), Some(a)) = (before, after) {
+        let grown = a.saturating_sub(b);
+        lines.push(format!(
+            "  resident memory growth of the process: {:.1} MiB = {:.0} bytes per open session (allocator overhead included; {})",
+            grown as f64 / 1_048_576.0,
+            per(grown),
+            verdict(per(grown))
+        ));
+    }
+    lines.push(format!(
+        "  changelog: {} records, {:.1} MiB = {:.0} bytes per open session (key + value)",
+        records.len(),
+        changelog as f64 / 1_048_576.0,
+        per(changelog)
+    ));
+    black_box(&st);
+    lines
+}
+
+fn main() {
+    let n = env_num("SZ_EVENTS", 1_000_000) as usize;
+    let concurrent = env_num("SZ_SESSIONS", 10_000) as usize;
+    let only = std::env::var("SZ_ONLY").ok();
+    let want = |part: &str| only.as_deref().is_none_or(|o| o == part);
+    let per_session = n.div_ceil(concurrent.max(1));
+
+    let t = Instant::now();
+    let events: Vec<RawEvent<'static>> = SyntheticStream::new(concurrent, per_session).take(n).collect();
+    let n = events.len();
+    println!(
+        "stream: {n} events, {concurrent} sessions active at once ({per_session} events each); built in {:.1?}",
+        t.elapsed()
+    );
+    let mut runs: Vec<Run> = Vec::new();
+
+    let (d, h) = best_of(5, || checksum(black_box(&events)));
+    black_box(h);
+    runs.push(Run {
+        name: "baseline: checksum over every event (no allocation)".into(),
+        events: n,
+        elapsed: d,
+        note: String::new(),
+    });
+    let (d, _) = best_of(3, || {
+        let mut bytes = 0usize;
+        for e in &events {
+            let c = black_box(e.clone());
+            bytes += c.event_id.len();
+        }
+        bytes
+    });
+    runs.push(Run { name: "baseline: clone every event".into(), events: n, elapsed: d, note: String::new() });
+
+    if want("partition") {
+        // Best of three: each run gets its own copy of the input (ingest takes events by value).
+        for (changelog, name) in [
+            (true, "PartitionState: ingest, changelog drained every 10,000 events (best of 3)"),
+            (false, "PartitionState: ingest only, no changelog (best of 3)"),
+        ] {
+            let mut best: Option<(Duration, String)> = None;
+            for _ in 0..3 {
+                let copy = events.clone();
+                let (d, note) = run_partition(copy, changelog);
+                if best.as_ref().is_none_or(|(b, _)| d < *b) {
+                    best = Some((d, note));
+                }
+            }
+            if let Some((elapsed, note)) = best {
+                runs.push(Run { name: name.into(), events: n, elapsed, note });
+            }
+        }
+    }
+
+    let handler_n = (env_num("SZ_HANDLER_EVENTS", 300_000) as usize).min(n);
+    if want("handler") && handler_n > 0 {
+        let payloads: Vec<Vec<u8>> = events[..handler_n].iter().map(|e| encode_to_vec(e).expect("encode")).collect();
+        let avg = payloads.iter().map(Vec::len).sum::<usize>() / handler_n.max(1);
+        let (d, _) =
+            best_of(3, || payloads.iter().filter(|p| black_box(decode::<RawEvent<'static>>(p)).is_ok()).count());
+        runs.push(Run {
+            name: "baseline: Avro-decode every payload (what a bare consumer of the topic must do)".into(),
+            events: handler_n,
+            elapsed: d,
+            note: format!("{avg} bytes per event"),
+        });
+        let (d, _) = best_of(3, || {
+            let mut buf = Vec::with_capacity(1024);
+            let mut ok = 0usize;
+            for p in &payloads {
+                if let Ok(e) = decode::<RawEvent<'static>>(p) {
+                    buf.clear();
+                    ok += usize::from(encode(&e, &mut buf).is_ok());
+                }
+            }
+            ok
+        });
+        runs.push(Run {
+            name: "baseline: Avro-decode + re-encode every payload".into(),
+            events: handler_n,
+            elapsed: d,
+            note: String::new(),
+        });
+        let t = Instant::now();
+        let mut h = SessionizerHandler::new(SessionizerConfig::default(), SessionizerTopics::default())
+            .expect("default config is valid");
+        let mut out = Outputs::default();
+        let mut produced = 0usize;
+        for (i, p) in payloads.iter().enumerate() {
+            h.on_message(0, i as i64, None, p, 0, &mut out).expect("decodes");
+            if (i + 1) % 10_000 == 0 {
+                h.flush_state(&mut out);
+                produced += out.len();
+                out = Outputs::default();
+            }
+        }
+        produced += out.len();
+        let elapsed = t.elapsed();
+        runs.push(Run {
+            name: "SessionizerHandler: decode + ingest + encode outputs, flush state every 10,000 messages".into(),
+            events: handler_n,
+            elapsed,
+            note: format!("{produced} output records"),
+        });
+    }
+
+    let broker_n = env_num("SZ_BROKER_EVENTS", 200_000) as usize;
+    if want("broker") && broker_n > 0 {
+        broker_runs(&events[..broker_n.min(n)], &mut runs);
+    }
+    drop(events);
+
+    let base = runs[0].rate();
+    println!("\n| run | events | time | events/s | vs checksum baseline | notes |");
+    println!("|---|---:|---:|---:|---:|---|");
+    for r in &runs {
+        println!(
+            "| {} | {} | {:.3} s | {:.0} | {:.4} | {} |",
+            r.name,
+            r.events,
+            r.elapsed.as_secs_f64(),
+            r.rate(),
+            r.rate() / base,
+            r.note
+        );
+    }
+    println!();
+    for r in runs.iter().filter(|r| r.name.starts_with("PartitionState") || r.name.starts_with("SessionizerHandler")) {
+        let verdict = if r.rate() >= 1_000_000.0 { "met" } else { "NOT met" };
+        println!("{}: {:.0} events/s on one thread (target ≥ 1M: {verdict})", r.name, r.rate());
+    }
+    let rate = |prefix: &str| runs.iter().find(|r| r.name.starts_with(prefix)).map(Run::rate);
+    if let (Some(stage), Some(bare), Some(bare_dec)) = (
+        rate("broker: sessionizer stage"),
+        rate("broker baseline: bare BaseConsumer, read only"),
+        rate("broker baseline: bare BaseConsumer, read + Avro"),
+    ) {
+        let verdict = |x: f64| if x >= 0.8 { "met" } else { "NOT met" };
+        println!(
+            "through the broker: sessionizer stage / bare consumer = {:.1} % (target ≥ 80 %: {}); / bare consumer that also decodes = {:.1} % ({})",
+            100.0 * stage / bare,
+            verdict(stage / bare),
+            100.0 * stage / bare_dec,
+            verdict(stage / bare_dec)
+        );
+    }
+
+    let open = env_num("SZ_OPEN_SESSIONS", 1_000_000) as usize;
+    if want("state") && open > 0 {
+        println!();
+        for line in state_size(open, env_num("SZ_STATE_EVENTS_PER_SESSION", 2) as usize) {
+            println!("{line}");
+        }
+    }
+}
