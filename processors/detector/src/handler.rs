@@ -264,6 +264,9 @@ impl DetectorHandler {
     }
 }
 
+/// A wall-clock time before any arrival: the watermark then gets no idle advance.
+const NO_IDLE_WALL_MS: i64 = i64::MIN / 2;
+
 impl StageHandler for DetectorHandler {
     fn on_message(
         &mut self,
@@ -284,10 +287,13 @@ impl StageHandler for DetectorHandler {
     }
 
     fn flush_state(&mut self, out: &mut Outputs) {
-        let now = friction_runtime::now_ms();
         let partitions: Vec<i32> = self.partitions.keys().copied().collect();
         for p in partitions {
-            self.emit(p, now, out);
+            // Judge by event time alone here: wall-clock idleness only counts for a partition read
+            // to its end, which is what `on_tick` is called for. A commit cycle also runs in the
+            // middle of a backlog, where a pause in reading is not a quiet partition (advancing
+            // then would judge windows whose next events are already waiting in the topic).
+            self.emit(p, NO_IDLE_WALL_MS, out);
             if let Some(det) = self.partitions.get_mut(&p) {
                 for (key, value) in det.take_changes() {
                     match value {

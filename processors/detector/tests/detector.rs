@@ -226,3 +226,26 @@ fn an_event_tied_with_the_newest_time_of_another_session_is_still_in_time() {
         p.judge(wall, &cfg(), &rules).signals.into_iter().filter(|s| s.session_id == "a#0").map(|s| s.kind).collect();
     assert_eq!(kinds, vec!["slow_click".to_string()]);
 }
+
+/// A commit cycle in the middle of a backlog is not a quiet partition: `flush_state` judges by
+/// event time only, and the idle advance waits for `on_tick` (which the runtime calls only for a
+/// partition read to its end).
+#[test]
+fn a_commit_cycle_does_not_advance_the_watermark_by_idle_time() {
+    use friction_detector::DetectorHandler;
+    use friction_runtime::stage::{Outputs, StageHandler};
+
+    let mut handler = DetectorHandler::new(cfg(), RulesByProject::default());
+    // Arrived at wall time 0: by the real clock, hours of "idleness" ago.
+    for s in rage_session("s1", T0) {
+        let payload = friction_schemas::encode_to_vec(&s).expect("encode");
+        let mut out = Outputs::default();
+        handler.on_message(0, 0, None, &payload, 0, &mut out).expect("ingest");
+    }
+    let mut out = Outputs::default();
+    handler.flush_state(&mut out);
+    assert_eq!(out.len(), 0, "no signal from a commit cycle: the burst's windows are still open in event time");
+    let mut out = Outputs::default();
+    handler.on_tick(0, friction_runtime::now_ms(), &mut out);
+    assert_eq!(out.len(), 1, "the tick of a quiet partition judges the burst");
+}
