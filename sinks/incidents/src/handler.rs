@@ -20,7 +20,8 @@ pub struct IncidentsStageConfig {
     pub incidents_topic: Arc<str>,
     /// How long a batch keeps being retried while the database is unreachable or busy before the
     /// stage stops with the error. Input waits meanwhile (a database outage pauses the stage).
-    /// Default 10 minutes.
+    /// Default 4 minutes: below the consumer's `max.poll.interval.ms` (5 minutes), past which the
+    /// group would hand the partitions to another copy anyway.
     pub max_retry: Duration,
 }
 
@@ -29,7 +30,7 @@ impl Default for IncidentsStageConfig {
         IncidentsStageConfig {
             incidents: IncidentConfig::default(),
             incidents_topic: Arc::from(friction_runtime::topics::INCIDENTS),
-            max_retry: Duration::from_secs(600),
+            max_retry: Duration::from_secs(240),
         }
     }
 }
