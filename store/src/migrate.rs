@@ -35,6 +35,7 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "incidents_and_tokens",
         sql: include_str!("../migrations/0002_incidents_and_tokens.sql"),
     },
+    Migration { version: 3, name: "exporter", sql: include_str!("../migrations/0003_exporter.sql") },
 ];
 
 /// A row of `_friction_migrations`.

@@ -1,0 +1,329 @@
+//! The dispatcher (research/ticket-export.md §7.4): claims due ledger rows with a lease and makes
+//! the remote calls, apart from the consumer so a slow tracker never stalls a partition.
+//!
+//! Per row: `pending` → phase A (`creating`, attempt recorded, committed) → create → phase C
+//! (`created`, remote id). A row found in `creating` or `ambiguous` (a crash, a timeout, a 5xx)
+//! is reconciled by its marker before any new create; Jira's search lags, so it is searched only
+//! after `lag_grace` since the attempt began.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use friction_store::Store;
+
+use crate::body::{recurrence_comment, ticket_content};
+use crate::integration::{list_integrations, open_breaker, Integration, Kind};
+use crate::ledger::{self, Link, Update, AMBIGUOUS, CREATED, CREATING, FAILED, PENDING};
+use crate::outcome::{Class, RetryPolicy};
+use crate::secret::MasterKey;
+use crate::targets::{CallError, Remote, Target};
+use crate::ExportError;
+
+/// How a dispatcher runs.
+#[derive(Debug, Clone)]
+pub struct DispatcherConfig {
+    /// This copy's name in leases; unique per process.
+    pub owner: String,
+    pub lease: Duration,
+    pub poll_interval: Duration,
+    pub batch: i64,
+    pub retry: RetryPolicy,
+    /// How long after an attempt began Jira's search is trusted to show its issue.
+    pub jira_lag_grace: Duration,
+    pub request_timeout: Duration,
+    /// The console's public URL, for links in tickets.
+    pub console_url: Option<String>,
+    /// Let webhooks go to private addresses regardless of the integration (tests only).
+    pub allow_private_network: bool,
+}
+
+impl Default for DispatcherConfig {
+    fn default() -> Self {
+        DispatcherConfig {
+            owner: format!("exporter-{}", hex::encode(rand::random::<[u8; 6]>())),
+            lease: Duration::from_secs(60),
+            poll_interval: Duration::from_millis(500),
+            batch: 32,
+            retry: RetryPolicy::default(),
+            jira_lag_grace: Duration::from_secs(120),
+            request_timeout: Duration::from_secs(15),
+            console_url: None,
+            allow_private_network: false,
+        }
+    }
+}
+
+/// Claims and works ledger rows.
+#[derive(Clone)]
+pub struct Dispatcher {
+    store: Store,
+    key: MasterKey,
+    config: DispatcherConfig,
+    http: reqwest::Client,
+}
+
+fn ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+fn unit() -> f64 {
+    rand::random::<f64>()
+}
+
+impl Dispatcher {
+    pub fn new(store: Store, key: MasterKey, config: DispatcherConfig) -> Result<Self, ExportError> {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| ExportError::Invalid(format!("HTTP client: {}", e.without_url())))?;
+        Ok(Dispatcher { store, key, config, http })
+    }
+
+    pub fn config(&self) -> &DispatcherConfig {
+        &self.config
+    }
+
+    /// Runs until the task is dropped or aborted. Store errors are logged and retried.
+    pub async fn run(self) {
+        loop {
+            match self.run_once().await {
+                Ok(n) if n > 0 => continue,
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "exporter dispatcher round failed; retrying"),
+            }
+            tokio::time::sleep(self.config.poll_interval).await;
+        }
+    }
+
+    /// One round: claim due rows and work them; the number worked.
+    pub async fn run_once(&self) -> Result<usize, ExportError> {
+        let now = friction_runtime::now_ms();
+        let rows =
+            ledger::claim(&self.store, &self.config.owner, now, ms(self.config.lease), self.config.batch).await?;
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        let integrations: HashMap<String, Integration> =
+            list_integrations(&self.store).await?.into_iter().map(|i| (i.id.clone(), i)).collect();
+        let n = rows.len();
+        for row in rows {
+            let Some(integration) = integrations.get(&row.key.integration_id) else {
+                continue;
+            };
+            if let Err(e) = self.work(integration, row).await {
+                tracing::warn!(error = %e, integration = %integration.name, "exporting a ticket failed; the row is retried after its lease");
+            }
+        }
+        Ok(n)
+    }
+
+    async fn update(&self, row: &Link, update: Update<'_>) -> Result<bool, ExportError> {
+        let applied =
+            ledger::apply(&self.store, &row.key, &self.config.owner, update, friction_runtime::now_ms()).await?;
+        if !applied {
+            tracing::warn!(incident = %row.key.incident_id, "lost the lease on a ticket row; another copy has it");
+        }
+        Ok(applied)
+    }
+
+    async fn work(&self, integration: &Integration, row: Link) -> Result<(), ExportError> {
+        let secret = match integration.secret(&self.key) {
+            Ok(s) => s,
+            Err(e) => {
+                open_breaker(&self.store, &integration.id, &e.to_string()).await?;
+                self.update(&row, Update::default()).await?;
+                return Ok(());
+            }
+        };
+        let target = Target {
+            integration,
+            secret,
+            http: &self.http,
+            timeout: self.config.request_timeout,
+            allow_private_network: self.config.allow_private_network,
+        };
+        let now = friction_runtime::now_ms();
+        match row.state.as_str() {
+            CREATED => self.follow_up(&target, &row).await,
+            PENDING => self.create(&target, row).await,
+            CREATING | AMBIGUOUS => {
+                if self.config.retry.expired(row.created_at, now) {
+                    let summary = "gave up: no ticket confirmed within the maximum age".to_owned();
+                    tracing::error!(integration = %integration.name, incident = %row.key.incident_id, "ticket export expired");
+                    self.update(
+                        &row,
+                        Update { state: Some(FAILED), error: Some(("expired", summary)), ..Default::default() },
+                    )
+                    .await?;
+                    return Ok(());
+                }
+                if integration.kind == Kind::Jira {
+                    let began = row.attempt_started_at.unwrap_or(row.created_at);
+                    let trusted_at = began.saturating_add(ms(self.config.jira_lag_grace));
+                    if now < trusted_at {
+                        // Jira's search may not show an issue created moments ago yet.
+                        self.update(&row, Update { next_attempt_at: Some(trusted_at), ..Default::default() }).await?;
+                        return Ok(());
+                    }
+                }
+                metrics::counter!("friction_export_reconciles_total", "target" => integration.kind.as_str())
+                    .increment(1);
+                match target.find(&row.marker).await {
+                    Ok(Some(remote)) => {
+                        metrics::counter!("friction_export_reconcile_found_total", "target" => integration.kind.as_str()).increment(1);
+                        tracing::info!(integration = %integration.name, incident = %row.key.incident_id, ticket = %remote.key, "found the ticket of an earlier attempt");
+                        self.created(&row, remote).await
+                    }
+                    Ok(None) => self.create(&target, row).await,
+                    Err(e) => self.failed(&target, &row, e, false).await,
+                }
+            }
+            _ => {
+                self.update(&row, Update::default()).await?;
+                Ok(())
+            }
+        }
+    }
+
+    async fn create(&self, target: &Target<'_>, row: Link) -> Result<(), ExportError> {
+        // Phase A: the attempt is durable before the call.
+        let attempt = uuid::Uuid::new_v4().to_string();
+        let started = friction_runtime::now_ms();
+        if !self
+            .update(
+                &row,
+                Update {
+                    state: Some(CREATING),
+                    attempt: Some((attempt, started)),
+                    keep_lease: true,
+                    ..Default::default()
+                },
+            )
+            .await?
+        {
+            return Ok(());
+        }
+        let content = ticket_content(&row.snapshot, &row.marker, self.config.console_url.as_deref(), None);
+        let result = target.create(&content, &row.marker, &row.snapshot, row.key.generation).await;
+        metrics::counter!("friction_export_attempts_total", "target" => target.integration.kind.as_str(),
+            "outcome_class" => result.as_ref().map(|_| Class::Success).unwrap_or_else(|e| e.class).as_str())
+        .increment(1);
+        match result {
+            Ok(remote) => self.created(&row, remote).await,
+            Err(e) => self.failed(target, &row, e, true).await,
+        }
+    }
+
+    /// Phase C.
+    async fn created(&self, row: &Link, remote: Remote) -> Result<(), ExportError> {
+        tracing::info!(incident = %row.key.incident_id, integration = %row.key.integration_id, ticket = %remote.key, "ticket exported");
+        let external = Some((remote.id, remote.key, remote.url));
+        if self
+            .update(
+                row,
+                Update { state: Some(CREATED), external, clear_error: true, keep_lease: true, ..Default::default() },
+            )
+            .await?
+        {
+            ledger::set_reported(&self.store, &row.key, row.snapshot.occurrences).await?;
+            // A comment may have been asked for while the ticket was being made; its time stands.
+            self.update(row, Update::default()).await?;
+        }
+        Ok(())
+    }
+
+    async fn failed(&self, target: &Target<'_>, row: &Link, e: CallError, was_create: bool) -> Result<(), ExportError> {
+        let integration = target.integration;
+        let now = friction_runtime::now_ms();
+        let attempts = u32::try_from(row.attempts).unwrap_or(u32::MAX);
+        let class = e.class.as_str();
+        match e.class {
+            Class::Success => Ok(()),
+            Class::RateLimited => {
+                // Not executed: back to pending (a create) or as it was (a search).
+                let wait = self.config.retry.rate_limited_wait(e.retry_after, attempts, unit());
+                metrics::counter!("friction_export_rate_limited_total", "target" => integration.kind.as_str())
+                    .increment(1);
+                tracing::info!(integration = %integration.name, wait_ms = ms(wait), "rate limited; waiting");
+                let state = if was_create { Some(PENDING) } else { None };
+                self.update(
+                    row,
+                    Update {
+                        state,
+                        next_attempt_at: Some(now + ms(wait)),
+                        error: Some((class, e.summary)),
+                        ..Default::default()
+                    },
+                )
+                .await?;
+                Ok(())
+            }
+            Class::Ambiguous => {
+                let wait = self.config.retry.backoff(attempts, unit()).max(Duration::from_millis(50));
+                metrics::counter!("friction_export_ambiguous_total", "target" => integration.kind.as_str())
+                    .increment(1);
+                tracing::warn!(integration = %integration.name, error = %e, "ticket call ambiguous; will reconcile before retrying");
+                let state = if was_create { Some(AMBIGUOUS) } else { None };
+                self.update(
+                    row,
+                    Update {
+                        state,
+                        next_attempt_at: Some(now + ms(wait)),
+                        error: Some((class, e.summary)),
+                        ..Default::default()
+                    },
+                )
+                .await?;
+                Ok(())
+            }
+            Class::Permanent => {
+                tracing::error!(integration = %integration.name, incident = %row.key.incident_id, error = %e, "ticket rejected; dead-lettered in the ledger");
+                metrics::counter!("friction_export_dead_total", "target" => integration.kind.as_str()).increment(1);
+                self.update(row, Update { state: Some(FAILED), error: Some((class, e.summary)), ..Default::default() })
+                    .await?;
+                Ok(())
+            }
+            Class::Configuration => {
+                tracing::error!(integration = %integration.name, error = %e, "integration misconfigured; circuit breaker open until it is fixed");
+                open_breaker(&self.store, &integration.id, &e.to_string()).await?;
+                let state = if was_create { Some(PENDING) } else { None };
+                self.update(row, Update { state, error: Some((class, e.summary)), ..Default::default() }).await?;
+                Ok(())
+            }
+        }
+    }
+
+    /// A created ticket: reopen and/or a coalesced recurrence comment.
+    async fn follow_up(&self, target: &Target<'_>, row: &Link) -> Result<(), ExportError> {
+        let remote = Remote {
+            id: row.external_id.clone().unwrap_or_default(),
+            key: row.external_key.clone().unwrap_or_default(),
+            url: row.external_url.clone().unwrap_or_default(),
+        };
+        if row.reopen_wanted {
+            if let Err(e) = target.reopen(&remote).await {
+                return self.failed(target, row, e, false).await;
+            }
+            if !self.update(row, Update { reopened: true, keep_lease: true, ..Default::default() }).await? {
+                return Ok(());
+            }
+        }
+        let now = friction_runtime::now_ms();
+        let text = recurrence_comment(&row.snapshot, row.reported_occurrences);
+        let comment_id = format!("{}_o{}", row.marker, row.snapshot.occurrences);
+        if let Err(e) = target.comment(&remote, &text, &comment_id).await {
+            return self.failed(target, row, e, false).await;
+        }
+        metrics::counter!("friction_export_comments_total", "target" => target.integration.kind.as_str()).increment(1);
+        self.update(
+            row,
+            Update {
+                commented: Some((row.snapshot.occurrences, now, row.incident_version)),
+                clear_error: true,
+                ..Default::default()
+            },
+        )
+        .await?;
+        Ok(())
+    }
+}

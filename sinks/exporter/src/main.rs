@@ -1,0 +1,57 @@
+//! `friction-exporter`: run the exporter stage and its dispatcher until SIGTERM.
+
+use anyhow::Context as _;
+use clap::Parser;
+use friction_exporter::{stage_config, Dispatcher, DispatcherConfig, ExporterHandler, MasterKey};
+use friction_runtime::config::AdminArgs;
+use friction_runtime::stage::run_stage_process;
+use friction_runtime::{CommonArgs, KafkaArgs};
+
+/// Friction's exporter: one ticket per incident in Jira, Linear, GitHub and signed webhooks.
+#[derive(Parser)]
+#[command(name = "friction-exporter", version)]
+struct Cli {
+    #[command(flatten)]
+    common: CommonArgs,
+    #[command(flatten)]
+    kafka: KafkaArgs,
+    #[command(flatten)]
+    admin: AdminArgs,
+    /// A PostgreSQL (`postgres://...`) or SQLite (`sqlite://...`) URL.
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://friction-data/friction.db")]
+    database_url: String,
+    #[arg(long, env = "FRICTION_EXPORTER_GROUP", default_value = friction_exporter::STAGE_NAME)]
+    group: String,
+    #[arg(long, env = "FRICTION_INCIDENTS_TOPIC", default_value = "friction.incidents.v1")]
+    incidents_topic: String,
+    #[arg(long, env = "FRICTION_DEADLETTER_TOPIC", default_value = "friction.deadletter.v1")]
+    deadletter_topic: String,
+    /// The console's public URL, linked from tickets.
+    #[arg(long, env = "FRICTION_CONSOLE_URL")]
+    console_url: Option<String>,
+    /// Seconds after a Jira create attempt before its search is trusted (index lag).
+    #[arg(long, env = "FRICTION_JIRA_LAG_GRACE_SECS", default_value_t = 120)]
+    jira_lag_grace_secs: u64,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    friction_runtime::logging::init(cli.common.log_format, &cli.common.log);
+    let key = MasterKey::from_env().context("the master key")?;
+    let store = friction_store::Store::connect(&cli.database_url).await.context("opening the store")?;
+    store.migrate().await.context("applying migrations")?;
+    let config = DispatcherConfig {
+        console_url: cli.console_url,
+        jira_lag_grace: std::time::Duration::from_secs(cli.jira_lag_grace_secs),
+        ..Default::default()
+    };
+    let dispatcher = Dispatcher::new(store.clone(), key, config).context("the dispatcher")?;
+    let task = tokio::spawn(dispatcher.run());
+    let mut stage = stage_config(&cli.group, &cli.incidents_topic);
+    stage.deadletter_topic = cli.deadletter_topic;
+    let handler = ExporterHandler::new(store, tokio::runtime::Handle::current());
+    let result = run_stage_process(cli.admin.admin_addr, stage, &cli.kafka, handler).await;
+    task.abort();
+    result.context("exporter stage stopped")
+}
