@@ -113,6 +113,16 @@ impl Target<'_> {
         &self.integration.config
     }
 
+    /// `text` without the secret in any form it is sent in (for Jira also base64 of
+    /// `email:token`, the Basic credential), truncated.
+    fn scrub(&self, text: &str) -> String {
+        let mut out = self.secret.scrub(text, usize::MAX);
+        if let Some(email) = self.cfg().email.as_deref() {
+            out = Secret::new(format!("{email}:{}", self.secret.expose())).scrub(&out, usize::MAX);
+        }
+        crate::secret::truncate(&out, SUMMARY_MAX)
+    }
+
     fn base(&self) -> &str {
         self.cfg().base_url.trim_end_matches('/')
     }
@@ -150,9 +160,10 @@ impl Target<'_> {
 
     /// Sends and classifies: Ok((status, body)) on 2xx.
     async fn send(&self, client: &reqwest::Client, req: reqwest::RequestBuilder) -> Result<(u16, String), CallError> {
-        let req = req.timeout(self.timeout).build().map_err(|e| {
-            CallError::new(Class::Permanent, self.secret.scrub(&e.without_url().to_string(), SUMMARY_MAX))
-        })?;
+        let req = req
+            .timeout(self.timeout)
+            .build()
+            .map_err(|e| CallError::new(Class::Permanent, self.scrub(&e.without_url().to_string())))?;
         let response = match client.execute(req).await {
             Ok(r) => r,
             Err(e) => {
@@ -164,7 +175,7 @@ impl Target<'_> {
                     "transport error"
                 };
                 // Without the URL (it may carry a webhook token) and scrubbed.
-                let detail = self.secret.scrub(&e.without_url().to_string(), SUMMARY_MAX);
+                let detail = self.scrub(&e.without_url().to_string());
                 return Err(CallError::new(Class::Ambiguous, format!("{what}: {detail}")));
             }
         };
@@ -175,7 +186,7 @@ impl Target<'_> {
             Err(e) if (200..300).contains(&status) => {
                 return Err(CallError::new(
                     Class::Ambiguous,
-                    format!("reading the response: {}", self.secret.scrub(&e.without_url().to_string(), SUMMARY_MAX)),
+                    format!("reading the response: {}", self.scrub(&e.without_url().to_string())),
                 ))
             }
             Err(_) => String::new(),
@@ -184,12 +195,7 @@ impl Target<'_> {
         if class == Class::Success {
             return Ok((status, body));
         }
-        Err(CallError {
-            class,
-            status: Some(status),
-            retry_after,
-            summary: self.secret.scrub(&error_text(&body), SUMMARY_MAX),
-        })
+        Err(CallError { class, status: Some(status), retry_after, summary: self.scrub(&error_text(&body)) })
     }
 
     async fn json(&self, req: reqwest::RequestBuilder) -> Result<Value, CallError> {
@@ -285,10 +291,7 @@ impl Target<'_> {
                 })
                 .collect::<Vec<_>>()
                 .join("; ");
-            return Err(CallError::new(
-                classify_linear_error(kind),
-                self.secret.scrub(&format!("{kind}: {message}"), SUMMARY_MAX),
-            ));
+            return Err(CallError::new(classify_linear_error(kind), self.scrub(&format!("{kind}: {message}"))));
         }
         Ok(v["data"].clone())
     }
