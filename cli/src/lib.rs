@@ -1,6 +1,7 @@
 //! The `friction` command line: `up` (every stage in one process), `topics apply`, `projects`,
 //! `keys`, `tokens` and `migrate`. Commands are plain async functions so tests call them directly.
 
+pub mod integrations;
 pub mod keys;
 pub mod tokens;
 pub mod up;
@@ -51,6 +52,9 @@ pub enum Command {
     /// The ClickHouse warehouse: `migrate` creates or upgrades its tables.
     #[command(subcommand)]
     Warehouse(warehouse::WarehouseCommand),
+    /// Ticket integrations (Jira, Linear, GitHub, webhooks): add, list, test, enable, disable.
+    #[command(subcommand)]
+    Integrations(integrations::IntegrationsCommand),
 }
 
 #[derive(Subcommand)]
@@ -158,6 +162,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Keys(cmd) => keys::run(cmd).await,
         Command::Warehouse(cmd) => warehouse::run(cmd).await,
         Command::Tokens(cmd) => tokens::run(cmd).await,
+        Command::Integrations(cmd) => integrations::run(cmd).await,
         Command::Migrate(store) => {
             let s = Store::from_env_or_dir(store.database_url.as_deref(), &store.data_dir).await?;
             let applied = s.migrate().await?;

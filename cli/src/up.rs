@@ -120,7 +120,18 @@ pub fn start_stages(
         },
     );
     let i = spawn_stage(incidents, kafka, handler, shutdown.clone(), Some(health.register("incidents")))?;
-    let mut stages = vec![("sessionizer", s), ("detector", d), ("incidents", i)];
+    let group_name = group(friction_exporter::STAGE_NAME);
+    let health_handle = Some(health.register("exporter"));
+    let e = friction_exporter::spawn_in_process(
+        &group_name,
+        &names.incidents,
+        &names.deadletter,
+        kafka,
+        store,
+        health_handle,
+        shutdown.clone(),
+    )?;
+    let mut stages = vec![("sessionizer", s), ("detector", d), ("incidents", i), ("exporter", e)];
     if let Some(w) = crate::warehouse::start_stage(names, kafka, health, shutdown)? {
         stages.push(("warehouse", w));
     }

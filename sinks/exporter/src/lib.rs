@@ -43,3 +43,49 @@ pub fn stage_config(group: &str, incidents_topic: &str) -> friction_runtime::sta
     config.commit_interval = std::time::Duration::from_millis(200);
     config
 }
+
+/// Starts the exporter inside another process (`friction up`): the consumer stage on
+/// `incidents_topic` and, when `FRICTION_MASTER_KEY` is set, the dispatcher as a task on the
+/// current Tokio runtime. Without a key, ledger rows are still written and wait for a dispatcher.
+pub fn spawn_in_process(
+    group: &str,
+    incidents_topic: &str,
+    deadletter_topic: &str,
+    kafka: &friction_runtime::KafkaArgs,
+    store: &friction_store::Store,
+    health: Option<friction_runtime::admin::HealthHandle>,
+    shutdown: friction_runtime::Shutdown,
+) -> Result<std::thread::JoinHandle<Result<(), friction_runtime::stage::StageError>>, friction_runtime::stage::StageError>
+{
+    match MasterKey::from_env() {
+        Ok(key) => match Dispatcher::new(store.clone(), key, DispatcherConfig::default()) {
+            Ok(dispatcher) => {
+                tokio::spawn(dispatcher.run());
+            }
+            Err(e) => tracing::error!(error = %e, "exporter dispatcher not started"),
+        },
+        Err(e) => tracing::info!(reason = %e, "exporter dispatcher off; tickets wait in the ledger"),
+    }
+    let mut stage = stage_config(group, incidents_topic);
+    stage.deadletter_topic = deadletter_topic.to_owned();
+    let handler = ExporterHandler::new(store.clone(), tokio::runtime::Handle::current());
+    friction_runtime::stage::spawn_stage(stage, kafka, handler, shutdown, health)
+}
+
+/// `friction integrations test`: checks the credentials and the target; `Ok` with what was
+/// checked, or `Err` with the class and a scrubbed reason.
+pub async fn check_integration(integration: &Integration, key: &MasterKey) -> Result<String, String> {
+    let secret = integration.secret(key).map_err(|e| e.to_string())?;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| e.without_url().to_string())?;
+    let target = targets::Target {
+        integration,
+        secret,
+        http: &http,
+        timeout: std::time::Duration::from_secs(15),
+        allow_private_network: false,
+    };
+    target.check().await.map_err(|e| e.to_string())
+}
