@@ -29,9 +29,15 @@ struct Cli {
     /// The console's public URL, linked from tickets.
     #[arg(long, env = "FRICTION_CONSOLE_URL")]
     console_url: Option<String>,
-    /// Seconds after a Jira create attempt before its search is trusted (index lag).
-    #[arg(long, env = "FRICTION_JIRA_LAG_GRACE_SECS", default_value_t = 120)]
-    jira_lag_grace_secs: u64,
+    /// Milliseconds after a Jira create attempt before its search is trusted (index lag).
+    #[arg(long, env = "FRICTION_JIRA_LAG_GRACE_MS", default_value_t = 120_000)]
+    jira_lag_grace_ms: u64,
+    /// How long a dispatcher's claim on a ledger row lasts, in milliseconds.
+    #[arg(long, env = "FRICTION_EXPORTER_LEASE_MS", default_value_t = 60_000)]
+    lease_ms: u64,
+    /// Run only the dispatcher (no Kafka consumer): more copies can share the calls.
+    #[arg(long)]
+    dispatch_only: bool,
 }
 
 #[tokio::main]
@@ -43,10 +49,22 @@ async fn main() -> anyhow::Result<()> {
     store.migrate().await.context("applying migrations")?;
     let config = DispatcherConfig {
         console_url: cli.console_url,
-        jira_lag_grace: std::time::Duration::from_secs(cli.jira_lag_grace_secs),
+        jira_lag_grace: std::time::Duration::from_millis(cli.jira_lag_grace_ms),
+        lease: std::time::Duration::from_millis(cli.lease_ms),
+        poll_interval: std::time::Duration::from_millis(100),
         ..Default::default()
     };
     let dispatcher = Dispatcher::new(store.clone(), key, config).context("the dispatcher")?;
+    if cli.dispatch_only {
+        tracing::info!("exporter dispatcher running (no consumer)");
+        let shutdown = friction_runtime::Shutdown::new();
+        shutdown.trigger_on_signals();
+        tokio::select! {
+            () = dispatcher.run() => {}
+            () = shutdown.wait() => {}
+        }
+        return Ok(());
+    }
     let task = tokio::spawn(dispatcher.run());
     let mut stage = stage_config(&cli.group, &cli.incidents_topic);
     stage.deadletter_topic = cli.deadletter_topic;
