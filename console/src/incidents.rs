@@ -51,7 +51,7 @@ pub struct IncidentView {
     pub latest_release: Option<String>,
     pub generation: i64,
     pub version: i64,
-    /// Tickets of this incident in the trackers (filled by the exporter's ledger; none yet).
+    /// Tickets of this incident in the trackers, from the exporter's ledger (detail only; empty in lists).
     pub tickets: Vec<serde_json::Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub samples: Option<Vec<SampleView>>,
@@ -250,7 +250,10 @@ pub async fn get(
     caller.require(Role::Viewer, "reading an incident")?;
     let incident =
         state.store.incident(&id).await?.ok_or_else(|| ApiError::NotFound(format!("incident {id:?} not found")))?;
-    Ok(Json(IncidentView::new(incident, true)))
+    let tickets = state.store.incident_tickets(&id).await?;
+    let mut view = IncidentView::new(incident, true);
+    view.tickets = tickets.iter().filter_map(|t| serde_json::to_value(t).ok()).collect();
+    Ok(Json(view))
 }
 
 #[derive(Debug, Deserialize)]

@@ -21,6 +21,7 @@ mod incidents;
 mod migrate;
 mod projects;
 pub mod testing;
+mod tickets;
 mod tokens;
 mod url;
 
@@ -39,6 +40,7 @@ pub use incidents::{
 };
 pub use migrate::{AppliedMigration, Migration, MIGRATIONS};
 pub use projects::{validate_project_name, Project, PROJECT_NAME_MAX_LEN};
+pub use tickets::TicketRef;
 pub use tokens::{AuditEntry, ConsoleToken, NewConsoleToken, Role, CONSOLE_TOKEN_PREFIX, CONSOLE_TOKEN_PREFIX_LEN};
 pub use url::redact_url;
 

@@ -171,6 +171,13 @@ async fn redelivery_of_the_same_change_makes_one_jira_ticket() -> R {
         let link = &links_in_state(&db.store, CREATED).await?[0];
         assert_eq!(link.external_key.as_deref(), Some(issues[0].key.as_str()));
         assert!(issues[0].labels.contains(&link.marker) && issues[0].labels.contains(&"frustration".to_owned()));
+        // The console's view of the ledger.
+        let tickets = db.store.incident_tickets("inc-1").await?;
+        assert_eq!(tickets.len(), 1);
+        assert_eq!(
+            (tickets[0].state.as_str(), tickets[0].key.as_deref(), tickets[0].integration.as_deref()),
+            (CREATED, Some("OPS-1"), Some("jira"))
+        );
         assert!(
             issues[0].body.contains("button#pay") && issues[0].body.contains("did not respond"),
             "{}",
