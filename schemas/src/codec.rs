@@ -68,9 +68,15 @@ pub fn decode<T: Record>(bytes: &[u8]) -> Result<T, CodecError> {
         return Err(CodecError::WrongFamily { found: writer.family, expected: T::FAMILY });
     }
     let reader = registry.latest(T::FAMILY).ok_or(CodecError::UnknownFamily(T::FAMILY))?;
-    let mut datum = &bytes[HEADER_LEN..];
-    let reader_schema = (reader.version != writer.version).then_some(&reader.schema);
-    let value =
-        from_avro_datum(&writer.schema, &mut datum, reader_schema).map_err(|e| CodecError::Decode(e.to_string()))?;
+    let value = if reader.version == writer.version {
+        // The common case: the writer's schema with its names resolved once per process (resolving
+        // them per message was ~40 % of decoding).
+        let mut message = bytes;
+        writer.reader.read_value(&mut message).map_err(|e| CodecError::Decode(e.to_string()))?
+    } else {
+        // An older writer: resolve to the newest version (defaults for the fields it lacks).
+        let mut datum = &bytes[HEADER_LEN..];
+        from_avro_datum(&writer.schema, &mut datum, Some(&reader.schema)).map_err(|e| CodecError::Decode(e.to_string()))?
+    };
     from_value::<T>(&value).map_err(|e| CodecError::Decode(e.to_string()))
 }
