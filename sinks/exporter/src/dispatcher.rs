@@ -35,6 +35,8 @@ pub struct DispatcherConfig {
     pub console_url: Option<String>,
     /// Let webhooks go to private addresses regardless of the integration (tests only).
     pub allow_private_network: bool,
+    /// An OpenAI-compatible endpoint that writes the explanation (deterministic when absent or failing).
+    pub llm: Option<crate::llm::LlmConfig>,
 }
 
 impl Default for DispatcherConfig {
@@ -49,6 +51,7 @@ impl Default for DispatcherConfig {
             request_timeout: Duration::from_secs(15),
             console_url: None,
             allow_private_network: false,
+            llm: None,
         }
     }
 }
@@ -143,20 +146,21 @@ impl Dispatcher {
             allow_private_network: self.config.allow_private_network,
         };
         let now = friction_runtime::now_ms();
+        if row.state != CREATED && self.config.retry.expired(row.created_at, now) {
+            let summary = format!(
+                "gave up: no ticket confirmed within the maximum age (last error: {})",
+                row.last_error_summary.as_deref().unwrap_or("none")
+            );
+            tracing::error!(integration = %integration.name, incident = %row.key.incident_id, "ticket export expired");
+            metrics::counter!("friction_export_dead_total", "target" => integration.kind.as_str()).increment(1);
+            self.update(&row, Update { state: Some(FAILED), error: Some(("expired", summary)), ..Default::default() })
+                .await?;
+            return Ok(());
+        }
         match row.state.as_str() {
             CREATED => self.follow_up(&target, &row).await,
             PENDING => self.create(&target, row).await,
             CREATING | AMBIGUOUS => {
-                if self.config.retry.expired(row.created_at, now) {
-                    let summary = "gave up: no ticket confirmed within the maximum age".to_owned();
-                    tracing::error!(integration = %integration.name, incident = %row.key.incident_id, "ticket export expired");
-                    self.update(
-                        &row,
-                        Update { state: Some(FAILED), error: Some(("expired", summary)), ..Default::default() },
-                    )
-                    .await?;
-                    return Ok(());
-                }
                 if integration.kind == Kind::Jira {
                     let began = row.attempt_started_at.unwrap_or(row.created_at);
                     let trusted_at = began.saturating_add(ms(self.config.jira_lag_grace));
@@ -203,7 +207,8 @@ impl Dispatcher {
         {
             return Ok(());
         }
-        let content = ticket_content(&row.snapshot, &row.marker, self.config.console_url.as_deref(), None);
+        let explanation = crate::llm::explanation(&self.http, self.config.llm.as_ref(), &row.snapshot).await;
+        let content = ticket_content(&row.snapshot, &row.marker, self.config.console_url.as_deref(), Some(explanation));
         let result = target.create(&content, &row.marker, &row.snapshot, row.key.generation).await;
         metrics::counter!("friction_export_attempts_total", "target" => target.integration.kind.as_str(),
             "outcome_class" => result.as_ref().map(|_| Class::Success).unwrap_or_else(|e| e.class).as_str())

@@ -13,6 +13,7 @@ pub mod dispatcher;
 pub mod handler;
 pub mod integration;
 pub mod ledger;
+pub mod llm;
 pub mod outcome;
 pub mod secret;
 pub mod targets;
@@ -58,7 +59,11 @@ pub fn spawn_in_process(
 ) -> Result<std::thread::JoinHandle<Result<(), friction_runtime::stage::StageError>>, friction_runtime::stage::StageError>
 {
     match MasterKey::from_env() {
-        Ok(key) => match Dispatcher::new(store.clone(), key, DispatcherConfig::default()) {
+        Ok(key) => match Dispatcher::new(
+            store.clone(),
+            key,
+            DispatcherConfig { llm: llm::LlmConfig::from_env(), ..Default::default() },
+        ) {
             Ok(dispatcher) => {
                 tokio::spawn(dispatcher.run());
             }

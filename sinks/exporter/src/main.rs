@@ -52,6 +52,7 @@ async fn main() -> anyhow::Result<()> {
         jira_lag_grace: std::time::Duration::from_millis(cli.jira_lag_grace_ms),
         lease: std::time::Duration::from_millis(cli.lease_ms),
         poll_interval: std::time::Duration::from_millis(100),
+        llm: friction_exporter::llm::LlmConfig::from_env(),
         ..Default::default()
     };
     let dispatcher = Dispatcher::new(store.clone(), key, config).context("the dispatcher")?;

@@ -120,6 +120,7 @@ fn config(owner: &str) -> DispatcherConfig {
         request_timeout: Duration::from_millis(400),
         console_url: Some("https://friction.example".into()),
         allow_private_network: false,
+        llm: None,
     }
 }
 
@@ -493,6 +494,65 @@ async fn permanent_errors_dead_letter_and_config_errors_open_the_breaker() -> R 
                 .is_some_and(|l| l.iter().any(|x| x.state == CREATED))
         })
         .await?;
+    }
+    Ok(())
+}
+
+/// A fake OpenAI-compatible endpoint: answers after `delay` with `text`, requires the bearer key.
+async fn fake_llm(delay: Duration, text: &'static str) -> String {
+    use axum::http::HeaderMap;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let app = axum::Router::new().route(
+        "/v1/chat/completions",
+        axum::routing::post(move |headers: HeaderMap, body: axum::Json<serde_json::Value>| async move {
+            tokio::time::sleep(delay).await;
+            let authorized = headers.get("authorization").and_then(|v| v.to_str().ok()) == Some("Bearer sk-llm-key");
+            let well_formed = body["messages"].as_array().is_some_and(|m| m.len() == 2) && body["model"] == "small";
+            if !authorized || !well_formed {
+                return (axum::http::StatusCode::BAD_REQUEST, axum::Json(serde_json::json!({"error": "bad request"})));
+            }
+            (
+                axum::http::StatusCode::OK,
+                axum::Json(serde_json::json!({"choices": [{"message": {"role": "assistant", "content": text}}]})),
+            )
+        }),
+    );
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    format!("http://{addr}/v1")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_llm_may_write_the_explanation_and_a_slow_one_falls_back() -> R {
+    for db in dbs().await? {
+        let key = MasterKey::random();
+        let jira = fake(Api::Jira).await;
+        add(&db.store, &key, &jira, "jira", |_| {}).await?;
+        let llm = |url: String| friction_exporter::llm::LlmConfig {
+            url,
+            api_key: Some(Secret::new("sk-llm-key")),
+            model: "small".into(),
+            timeout: Duration::from_millis(300),
+        };
+        let mut good = config("a");
+        good.llm = Some(llm(fake_llm(Duration::ZERO, "The Pay button ignores clicks; check its handler.").await));
+        record(&db.store, &[change("inc-1", 1, 10)]).await?;
+        let d = Dispatcher::new(db.store.clone(), key.clone(), good)?;
+        drive(&d, Duration::from_secs(10), || async { created(&db.store).await == 1 }).await?;
+        let mut slow = config("b");
+        slow.llm = Some(llm(fake_llm(Duration::from_secs(5), "too late").await));
+        record(&db.store, &[change("inc-2", 1, 10)]).await?;
+        let d = Dispatcher::new(db.store.clone(), key.clone(), slow)?;
+        drive(&d, Duration::from_secs(10), || async { created(&db.store).await == 2 }).await?;
+        let issues = jira.issues();
+        assert!(issues[0].body.contains("The Pay button ignores clicks"), "{}: {}", db.name(), issues[0].body);
+        assert!(
+            issues[1].body.contains("did not respond") && !issues[1].body.contains("too late"),
+            "{}",
+            issues[1].body
+        );
     }
     Ok(())
 }
