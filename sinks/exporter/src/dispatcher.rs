@@ -63,6 +63,8 @@ pub struct Dispatcher {
     key: MasterKey,
     config: DispatcherConfig,
     http: reqwest::Client,
+    /// Integrations that answered 429, and until when (epoch ms) this copy leaves them alone.
+    paused: std::sync::Arc<std::sync::Mutex<HashMap<String, i64>>>,
 }
 
 fn ms(d: Duration) -> i64 {
@@ -79,7 +81,7 @@ impl Dispatcher {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| ExportError::Invalid(format!("HTTP client: {}", e.without_url())))?;
-        Ok(Dispatcher { store, key, config, http })
+        Ok(Dispatcher { store, key, config, http, paused: Default::default() })
     }
 
     pub fn config(&self) -> &DispatcherConfig {
@@ -113,6 +115,12 @@ impl Dispatcher {
             let Some(integration) = integrations.get(&row.key.integration_id) else {
                 continue;
             };
+            let paused_until = self.paused.lock().ok().and_then(|p| p.get(&integration.id).copied());
+            if let Some(until) = paused_until.filter(|&u| u > friction_runtime::now_ms()) {
+                // The integration is rate limited: this row waits as well, without a call.
+                self.update(&row, Update { next_attempt_at: Some(until), ..Default::default() }).await?;
+                continue;
+            }
             if let Err(e) = self.work(integration, row).await {
                 tracing::warn!(error = %e, integration = %integration.name, "exporting a ticket failed; the row is retried after its lease");
             }
@@ -250,6 +258,12 @@ impl Dispatcher {
                 metrics::counter!("friction_export_rate_limited_total", "target" => integration.kind.as_str())
                     .increment(1);
                 tracing::info!(integration = %integration.name, wait_ms = ms(wait), "rate limited; waiting");
+                // The whole integration waits: every due row of it, in this copy and in the ledger.
+                let until = now + ms(wait);
+                if let Ok(mut paused) = self.paused.lock() {
+                    paused.insert(integration.id.clone(), until);
+                }
+                ledger::pause_integration(&self.store, &integration.id, until, now).await?;
                 let state = if was_create { Some(PENDING) } else { None };
                 self.update(
                     row,

@@ -398,3 +398,24 @@ pub async fn set_reported(store: &Store, key: &LinkKey, reported: i64) -> Result
         .await?;
     Ok(())
 }
+
+/// Moves every unleased due row of an integration to `until` (after a 429: the rate limit is the
+/// credential's, so the other rows would only be refused too).
+pub async fn pause_integration(
+    store: &Store,
+    integration_id: &str,
+    until: i64,
+    now_ms: i64,
+) -> Result<u64, ExportError> {
+    let done = sqlx::query(
+        "UPDATE ticket_links SET next_attempt_at = $2 WHERE integration_id = $1 AND next_attempt_at < $2 \
+         AND (lease_expires_at IS NULL OR lease_expires_at < $3) \
+         AND (state IN ('pending', 'creating', 'ambiguous') OR (state = 'created' AND (comment_wanted = 1 OR reopen_wanted = 1)))",
+    )
+    .bind(integration_id)
+    .bind(until)
+    .bind(now_ms)
+    .execute(store.pool())
+    .await?;
+    Ok(done.rows_affected())
+}
