@@ -312,6 +312,25 @@ impl Dispatcher {
         }
     }
 
+    /// A failed comment or reopen on a created ticket: the ticket stays `created`. A permanent
+    /// refusal (e.g. Jira's per-issue comment limit, 413) drops this comment; everything else is
+    /// handled as for a create (wait, back off, or open the breaker).
+    async fn follow_up_failed(&self, target: &Target<'_>, row: &Link, e: CallError) -> Result<(), ExportError> {
+        if e.class != Class::Permanent {
+            return self.failed(target, row, e, false).await;
+        }
+        tracing::warn!(integration = %target.integration.name, error = %e, "follow-up on a ticket refused; not retried");
+        let now = friction_runtime::now_ms();
+        let update = Update {
+            commented: Some((row.snapshot.occurrences, now, row.incident_version)),
+            reopened: true,
+            error: Some((e.class.as_str(), e.summary)),
+            ..Default::default()
+        };
+        self.update(row, update).await?;
+        Ok(())
+    }
+
     /// A created ticket: reopen and/or a coalesced recurrence comment.
     async fn follow_up(&self, target: &Target<'_>, row: &Link) -> Result<(), ExportError> {
         let remote = Remote {
@@ -321,7 +340,7 @@ impl Dispatcher {
         };
         if row.reopen_wanted {
             if let Err(e) = target.reopen(&remote).await {
-                return self.failed(target, row, e, false).await;
+                return self.follow_up_failed(target, row, e).await;
             }
             if !self.update(row, Update { reopened: true, keep_lease: true, ..Default::default() }).await? {
                 return Ok(());
@@ -331,7 +350,7 @@ impl Dispatcher {
         let text = recurrence_comment(&row.snapshot, row.reported_occurrences);
         let comment_id = format!("{}_o{}", row.marker, row.snapshot.occurrences);
         if let Err(e) = target.comment(&remote, &text, &comment_id).await {
-            return self.failed(target, row, e, false).await;
+            return self.follow_up_failed(target, row, e).await;
         }
         metrics::counter!("friction_export_comments_total", "target" => target.integration.kind.as_str()).increment(1);
         self.update(

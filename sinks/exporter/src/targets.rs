@@ -379,7 +379,9 @@ impl Target<'_> {
             Kind::Linear => {
                 let query =
                     "mutation Comment($input: CommentCreateInput!) { commentCreate(input: $input) { success } }";
-                self.graphql(query, json!({ "input": { "issueId": remote.id, "body": text } })).await.map(|_| ())
+                self.graphql(query, json!({ "input": { "id": comment_uuid(id), "issueId": remote.id, "body": text } }))
+                    .await
+                    .map(|_| ())
             }
             Kind::Github => {
                 let repo = self.required(&self.cfg().repo, "repository")?;
@@ -487,6 +489,18 @@ impl Target<'_> {
             .body(body);
         self.send(&client, req).await.map(|_| ())
     }
+}
+
+/// A UUID v4-shaped id derived from a stable comment id, so a retried Linear comment is the same
+/// comment (Linear's `CommentCreateInput.id`).
+pub fn comment_uuid(id: &str) -> String {
+    use sha2::Digest as _;
+    let digest = Sha256::digest(format!("linear-comment:{id}"));
+    let mut b = [0u8; 16];
+    b.copy_from_slice(&digest[..16]);
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    uuid::Uuid::from_bytes(b).to_string()
 }
 
 fn linear_remote(issue: &Value) -> Option<Remote> {

@@ -557,3 +557,31 @@ async fn an_llm_may_write_the_explanation_and_a_slow_one_falls_back() -> R {
     }
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_comment_never_undoes_the_ticket() -> R {
+    for db in dbs().await? {
+        let key = MasterKey::random();
+        let jira = fake(Api::Jira).await;
+        add(&db.store, &key, &jira, "jira", |c| {
+            c.comment_window_secs = Some(0);
+            c.comment_min_new = Some(1);
+        })
+        .await?;
+        record(&db.store, &[change("inc-1", 1, 10)]).await?;
+        let d = Dispatcher::new(db.store.clone(), key.clone(), config("a"))?;
+        drive(&d, Duration::from_secs(10), || async { created(&db.store).await == 1 }).await?;
+        // Jira's per-issue comment limit (413): the comment is dropped, the ticket stays.
+        jira.set_always(Some(413));
+        record(&db.store, &[change("inc-1", 2, 30)]).await?;
+        drive(&d, Duration::from_secs(5), || async {
+            ledger::links_for_incident(&db.store, "inc-1").await.ok().is_some_and(|l| !l[0].comment_wanted)
+        })
+        .await?;
+        let link = &ledger::links_for_incident(&db.store, "inc-1").await?[0];
+        assert_eq!(link.state, CREATED, "{}", db.name());
+        assert_eq!(link.last_error_class.as_deref(), Some("permanent"));
+        assert_eq!(jira.issues().len(), 1);
+    }
+    Ok(())
+}
