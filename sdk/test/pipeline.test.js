@@ -1,27 +1,38 @@
 'use strict';
 // The browser end-to-end test: headless Chromium drives the demo shop through `friction up` (the
-// real gateway, sessionizer, detector and incidents stage) like a frustrated user, in three separate
-// sessions; then the console's incidents API must show exactly the faulty elements as confirmed
-// incidents of the right kinds, and nothing for the stepper, the carousel or the Help link.
+// real gateway, sessionizer, detector, incidents stage and exporter) like a frustrated user, in
+// three separate sessions; then the console's incidents API must show exactly the faulty elements
+// as confirmed incidents of the right kinds, nothing for the stepper, the carousel or the Help
+// link, and the fake Jira exactly one ticket per incident.
 
 const { describe, it, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const { startServer } = require('./helpers/server');
 const { launch, newPage } = require('./helpers/browser');
 const { startGateway } = require('./helpers/gateway');
+const { startFakeJira } = require('./helpers/fake-jira');
+
+const JIRA = { email: 'e2e@example.com', token: 'jira-e2e-token-' + process.pid, projectKey: 'SHOP' };
 
 let server;
 let browser;
 let gateway;
+let jira;
 
 before(async () => {
-  [server, browser, gateway] = await Promise.all([startServer(), launch(), startGateway()]);
+  jira = await startFakeJira(JIRA);
+  [server, browser, gateway] = await Promise.all([startServer(), launch(), startGateway({
+    env: { FRICTION_MASTER_KEY: '11'.repeat(32), FRICTION_INTEGRATION_SECRET: JIRA.token },
+    before: [['integrations', 'add', '--name', 'jira', '--kind', 'jira', '--url', jira.url, '--email', JIRA.email,
+      '--project-key', JIRA.projectKey, '--issue-type-id', '10001']],
+  })]);
 });
 
 after(async () => {
   if (browser) await browser.close();
   if (server) await server.close();
   if (gateway) await gateway.stop();
+  if (jira) await jira.close();
 });
 
 const key = (k) => `[data-friction-key="${k}"]`;
@@ -89,7 +100,7 @@ const EXPECTED = {
 };
 
 describe('the demo shop through the whole pipeline', () => {
-  it('three frustrated shoppers: exactly the faulty elements become confirmed incidents', async (t) => {
+  it('three frustrated shoppers: exactly the faulty elements become confirmed incidents, one Jira ticket each', async (t) => {
     if (!gateway.consoleUrl || !gateway.adminToken) {
       t.skip('an external gateway (FRICTION_SDK_GATEWAY) has no console to ask');
       return;
@@ -139,5 +150,28 @@ describe('the demo shop through the whole pipeline', () => {
     assert.deepEqual(keys, Object.keys(EXPECTED).sort(),
       'no incident for the carousel, the stepper, the Help link or the navigation: ' +
       JSON.stringify(list.map((i) => [i.elementKey, i.kind, i.labels])));
+
+    // The exporter: exactly one Jira issue per confirmed incident, linked from the incident.
+    const ticketDeadline = Date.now() + 60000;
+    while (jira.issues.length < list.length && Date.now() < ticketDeadline) {
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    await new Promise((r) => setTimeout(r, 3000)); // a duplicate would show up meanwhile
+    assert.deepEqual(jira.problems, [], 'every create had the shape Jira requires');
+    assert.equal(jira.issues.length, list.length, 'one ticket per incident: ' +
+      JSON.stringify(jira.issues.map((i) => [i.key, i.fields.summary])) + '\n' + gateway.log());
+    const markers = new Set(jira.issues.map((i) => i.fields.labels.find((l) => l !== 'frustration')));
+    assert.equal(markers.size, list.length, 'each ticket carries its own incident marker');
+    for (const i of list) {
+      const res = await fetch(gateway.consoleUrl + '/v1/incidents/' + i.id, {
+        headers: { authorization: 'Bearer ' + gateway.adminToken },
+      });
+      const detail = await res.json();
+      const created = detail.tickets.filter((t) => t.state === 'created');
+      assert.equal(created.length, 1, i.elementKey + ' tickets ' + JSON.stringify(detail.tickets));
+      assert.ok(jira.issues.some((j) => j.key === created[0].key), i.elementKey + ': ' + created[0].key);
+      assert.ok(jira.issues.find((j) => j.key === created[0].key).fields.summary.includes(i.elementKey),
+        'the ticket names the element');
+    }
   });
 });

@@ -22,10 +22,11 @@ function frictionBinary() {
   return bin;
 }
 
-/** Starts the gateway (or takes the one named in the environment). Resolves to
+/** Starts the gateway (or takes the one named in the environment); `options.env` adds variables,
+ * `options.before` lists `friction` commands to run in its data directory first. Resolves to
  * { eventsUrl, endpoint, apiKey, consoleUrl, adminToken, stop() } (the console fields are null for an
  * external gateway). */
-async function startGateway() {
+async function startGateway(options = {}) {
   if (process.env.FRICTION_SDK_GATEWAY) {
     const apiKey = process.env.FRICTION_SDK_API_KEY;
     if (!apiKey) throw new Error('FRICTION_SDK_GATEWAY is set but FRICTION_SDK_API_KEY is not');
@@ -41,6 +42,12 @@ async function startGateway() {
     if (!k.startsWith('FRICTION_') && k !== 'DATABASE_URL' && k !== 'CLICKHOUSE_URL') env[k] = v;
   }
   env.FRICTION_LOG = 'warn';
+  Object.assign(env, options.env || {});
+  // Commands to run in the data directory before `friction up` (e.g. `integrations add`).
+  for (const args of options.before || []) {
+    const r = spawnSync(bin, args, { env: Object.assign({ FRICTION_DATA_DIR: dataDir }, env), encoding: 'utf8' });
+    if (r.status !== 0) throw new Error('friction ' + args.join(' ') + ' failed: ' + r.stderr);
+  }
   const child = spawn(bin, ['up', '--data-dir', dataDir, '--gateway-addr', '127.0.0.1:0', '--console-addr',
     '127.0.0.1:0'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   // Never leave it behind, whatever way this process ends.
