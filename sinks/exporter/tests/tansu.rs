@@ -1,0 +1,175 @@
+//! The `friction-exporter` binary on a real broker (tansu; skipped unless FRICTION_TEST_BROKERS is
+//! set): incident changes on the topic become one Jira ticket each; after a SIGKILL the restarted
+//! process reads redelivered changes again and still makes no second ticket.
+
+mod fakes;
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+use fakes::{Api, Fake};
+use friction_exporter::integration::add_integration;
+use friction_exporter::ledger::{links_in_state, CREATED};
+use friction_exporter::{IntegrationConfig, Kind, MasterKey, NewIntegration, Secret};
+use friction_schemas::{encode_to_vec, IncidentChange};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+
+type R = Result<(), Box<dyn std::error::Error + Send + Sync>>;
+
+fn brokers() -> Option<String> {
+    std::env::var("FRICTION_TEST_BROKERS").ok().filter(|b| !b.is_empty())
+}
+
+fn properties() -> Vec<String> {
+    std::env::var("FRICTION_TEST_KAFKA_PROPERTIES")
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+fn unique(prefix: &str) -> String {
+    format!("{prefix}.{}", uuid::Uuid::new_v4().simple())
+}
+
+async fn create_topics(brokers: &str, topics: &[(&str, i32)]) -> R {
+    use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+    use rdkafka::client::DefaultClientContext;
+    let admin: AdminClient<DefaultClientContext> =
+        rdkafka::config::ClientConfig::new().set("bootstrap.servers", brokers).create()?;
+    let new: Vec<NewTopic> = topics.iter().map(|(n, p)| NewTopic::new(n, *p, TopicReplication::Fixed(1))).collect();
+    for r in admin.create_topics(&new, &AdminOptions::new()).await? {
+        r.map_err(|(t, e)| format!("creating {t}: {e}"))?;
+    }
+    for (name, partitions) in topics {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let md = admin.inner().fetch_metadata(Some(name), Duration::from_secs(5));
+            if md.as_ref().is_ok_and(|m| {
+                m.topics().first().is_some_and(|t| t.error().is_none() && t.partitions().len() == *partitions as usize)
+            }) {
+                break;
+            }
+            if Instant::now() > deadline {
+                return Err(format!("topic {name} never appeared").into());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    Ok(())
+}
+
+async fn produce(brokers: &str, topic: &str, changes: &[IncidentChange]) -> R {
+    let mut kafka = friction_runtime::KafkaArgs::with_brokers(brokers);
+    kafka.kafka_properties = properties();
+    let producer: FutureProducer = friction_runtime::kafka::producer_config(&kafka)?.create()?;
+    for c in changes {
+        let payload = encode_to_vec(c)?;
+        producer
+            .send(FutureRecord::to(topic).key(&c.id).payload(&payload), Duration::from_secs(10))
+            .await
+            .map_err(|(e, _)| format!("produce: {e}"))?;
+    }
+    Ok(())
+}
+
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn change(id: &str, version: i64) -> IncidentChange {
+    IncidentChange {
+        id: id.into(),
+        project_id: "shop".into(),
+        kind: "dead_click".into(),
+        title: format!("Dead clicks on Pay ({id})"),
+        status: "confirmed".into(),
+        occurrences: 5,
+        version,
+        generation: 1,
+        ..Default::default()
+    }
+}
+
+async fn wait_created(store: &friction_store::Store, n: usize) -> R {
+    let start = Instant::now();
+    while links_in_state(store, CREATED).await?.len() < n {
+        if start.elapsed() > Duration::from_secs(30) {
+            return Err(format!("fewer than {n} tickets created in time").into());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn incident_changes_on_tansu_become_one_ticket_each_across_a_sigkill() -> R {
+    let Some(brokers) = brokers() else {
+        eprintln!("skipped: FRICTION_TEST_BROKERS is not set");
+        return Ok(());
+    };
+    let topic = unique("exp.incidents");
+    let dlq = unique("exp.dlq");
+    let group = unique("exp.group");
+    create_topics(&brokers, &[(&topic, 2), (&dlq, 1)]).await?;
+    let dbs = friction_store::testing::migrated_dbs().await?;
+    let db = &dbs[0];
+    let key = MasterKey::random();
+    let jira = Fake::start(Api::Jira, &format!("Basic {}", B64.encode("bot@acme.com:tok-tansu"))).await;
+    let config = IntegrationConfig {
+        base_url: jira.url(),
+        email: Some("bot@acme.com".into()),
+        project_key: Some("OPS".into()),
+        issue_type_id: Some("10004".into()),
+        ..Default::default()
+    };
+    let new = NewIntegration {
+        name: "jira".into(),
+        kind: Kind::Jira,
+        project_id: None,
+        kinds: vec![],
+        min_severity: 0.0,
+        config,
+        secret: Secret::new("tok-tansu"),
+    };
+    add_integration(&db.store, &key, &new).await?;
+    let start_exporter = || -> std::io::Result<Killed> {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_friction-exporter"));
+        for p in properties() {
+            cmd.args(["--kafka-property", &p]);
+        }
+        cmd.args(["--brokers", &brokers, "--group", &group, "--incidents-topic", &topic, "--deadletter-topic", &dlq])
+            .args(["--admin-addr", "127.0.0.1:0", "--jira-lag-grace-ms", "500", "--lease-ms", "2000", "--log", "warn"])
+            .env("DATABASE_URL", &db.url)
+            .env("FRICTION_MASTER_KEY", key.to_hex())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map(Killed)
+    };
+
+    produce(&brokers, &topic, &[change("inc-1", 1), change("inc-1", 1), change("inc-2", 1)]).await?;
+    let mut first = start_exporter()?;
+    wait_created(&db.store, 2).await?;
+    first.0.kill()?;
+    first.0.wait()?;
+    // Redelivered and newer changes of the same incidents, then a new one: once the new one has
+    // its ticket, the restarted consumer has read the others too.
+    produce(&brokers, &topic, &[change("inc-1", 1), change("inc-2", 2), change("inc-3", 1)]).await?;
+    let _second = start_exporter()?;
+    wait_created(&db.store, 3).await?;
+    assert_eq!(jira.issues().len(), 3, "{:?}", jira.issues());
+    for link in links_in_state(&db.store, CREATED).await? {
+        assert_eq!(jira.issues_with_label(&link.marker), 1);
+    }
+    Ok(())
+}
