@@ -117,7 +117,8 @@ fn config(owner: &str) -> DispatcherConfig {
             rate_limit_jitter: Duration::from_millis(100),
         },
         jira_lag_grace: Duration::from_millis(700),
-        request_timeout: Duration::from_millis(400),
+        // Generous: under a loaded CI a normal answer must not look like a timeout.
+        request_timeout: Duration::from_secs(3),
         console_url: Some("https://friction.example".into()),
         allow_private_network: false,
         llm: None,
@@ -277,7 +278,9 @@ async fn ambiguous_timeouts_and_lost_responses_are_reconciled_not_duplicated() -
             Fault::SlowNotCreated(Duration::from_secs(1)),
             Fault::ServerError,
         ]);
-        let d = Dispatcher::new(db.store.clone(), key.clone(), config("a"))?;
+        let mut short = config("a");
+        short.request_timeout = Duration::from_millis(400);
+        let d = Dispatcher::new(db.store.clone(), key.clone(), short)?;
         drive(&d, Duration::from_secs(20), || async { created(&db.store).await == 3 }).await?;
         let issues = jira.issues();
         assert_eq!(issues.len(), 3, "{}: {issues:?}", db.name());
@@ -531,19 +534,22 @@ async fn an_llm_may_write_the_explanation_and_a_slow_one_falls_back() -> R {
         let key = MasterKey::random();
         let jira = fake(Api::Jira).await;
         add(&db.store, &key, &jira, "jira", |_| {}).await?;
-        let llm = |url: String| friction_exporter::llm::LlmConfig {
+        let llm = |url: String, timeout: Duration| friction_exporter::llm::LlmConfig {
             url,
             api_key: Some(Secret::new("sk-llm-key")),
             model: "small".into(),
-            timeout: Duration::from_millis(300),
+            timeout,
         };
         let mut good = config("a");
-        good.llm = Some(llm(fake_llm(Duration::ZERO, "The Pay button ignores clicks; check its handler.").await));
+        good.llm = Some(llm(
+            fake_llm(Duration::ZERO, "The Pay button ignores clicks; check its handler.").await,
+            Duration::from_secs(5),
+        ));
         record(&db.store, &[change("inc-1", 1, 10)]).await?;
         let d = Dispatcher::new(db.store.clone(), key.clone(), good)?;
         drive(&d, Duration::from_secs(10), || async { created(&db.store).await == 1 }).await?;
         let mut slow = config("b");
-        slow.llm = Some(llm(fake_llm(Duration::from_secs(5), "too late").await));
+        slow.llm = Some(llm(fake_llm(Duration::from_secs(5), "too late").await, Duration::from_millis(300)));
         record(&db.store, &[change("inc-2", 1, 10)]).await?;
         let d = Dispatcher::new(db.store.clone(), key.clone(), slow)?;
         drive(&d, Duration::from_secs(10), || async { created(&db.store).await == 2 }).await?;
