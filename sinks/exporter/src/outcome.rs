@@ -41,6 +41,16 @@ pub fn classify_status(status: u16) -> Class {
     }
 }
 
+/// The class of an HTTP answer, headers included: GitHub signals its secondary rate limit with a
+/// 403 carrying `retry-after` or `x-ratelimit-remaining: 0`, which is a wait, not a broken
+/// configuration.
+pub fn classify_response(status: u16, has_retry_after: bool, ratelimit_exhausted: bool) -> Class {
+    if status == 403 && (has_retry_after || ratelimit_exhausted) {
+        return Class::RateLimited;
+    }
+    classify_status(status)
+}
+
 /// Linear reports failures in a 200 body: the class of `errors[].extensions.type`.
 pub fn classify_linear_error(kind: &str) -> Class {
     match kind {
@@ -149,6 +159,10 @@ mod tests {
         for s in [401, 403, 404, 410] {
             assert_eq!(classify_status(s), Class::Configuration, "{s}");
         }
+        assert_eq!(classify_response(403, true, false), Class::RateLimited);
+        assert_eq!(classify_response(403, false, true), Class::RateLimited);
+        assert_eq!(classify_response(403, false, false), Class::Configuration);
+        assert_eq!(classify_response(201, false, true), Class::Success);
         assert_eq!(classify_linear_error("ratelimited"), Class::RateLimited);
         assert_eq!(classify_linear_error("invalid input"), Class::Permanent);
         assert_eq!(classify_linear_error("authentication error"), Class::Configuration);

@@ -16,7 +16,7 @@ use friction_schemas::IncidentChange;
 
 use crate::body::{adf_paragraph, TicketContent};
 use crate::integration::{Integration, Kind};
-use crate::outcome::{classify_linear_error, classify_status, parse_retry_after, Class};
+use crate::outcome::{classify_linear_error, classify_response, parse_retry_after, Class};
 use crate::secret::Secret;
 
 /// A remote ticket.
@@ -180,7 +180,17 @@ impl Target<'_> {
             }
         };
         let status = response.status().as_u16();
-        let retry_after = parse_retry_after(response.headers().get("retry-after").and_then(|v| v.to_str().ok()));
+        let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let retry_after_header = header("retry-after");
+        let exhausted = header("x-ratelimit-remaining").is_some_and(|v| v.trim() == "0");
+        let mut retry_after = parse_retry_after(retry_after_header.as_deref());
+        if retry_after.is_none() && exhausted {
+            // GitHub: wait until x-ratelimit-reset (epoch seconds), at least a minute otherwise.
+            let reset = header("x-ratelimit-reset").and_then(|v| v.trim().parse::<i64>().ok());
+            let now_s = friction_runtime::now_ms() / 1000;
+            retry_after =
+                Some(Duration::from_secs(reset.map(|r| (r - now_s).clamp(1, 3600)).unwrap_or(60).unsigned_abs()));
+        }
         let body = match response.text().await {
             Ok(b) => b,
             Err(e) if (200..300).contains(&status) => {
@@ -191,7 +201,7 @@ impl Target<'_> {
             }
             Err(_) => String::new(),
         };
-        let class = classify_status(status);
+        let class = classify_response(status, retry_after_header.is_some(), exhausted);
         if class == Class::Success {
             return Ok((status, body));
         }

@@ -349,7 +349,7 @@ async fn github_reconciles_by_listing_the_marker_label() -> R {
         let gh = fake(Api::Github).await;
         add(&db.store, &key, &gh, "github", |_| {}).await?;
         record(&db.store, &[change("inc-1", 1, 10)]).await?;
-        gh.push_faults([Fault::CreatedButLost]);
+        gh.push_faults([Fault::SecondaryRateLimit(1), Fault::CreatedButLost]);
         let d = Dispatcher::new(db.store.clone(), key.clone(), config("a"))?;
         drive(&d, Duration::from_secs(10), || async { created(&db.store).await == 1 }).await?;
         let issues = gh.issues();
@@ -357,6 +357,11 @@ async fn github_reconciles_by_listing_the_marker_label() -> R {
         let link = &links_in_state(&db.store, CREATED).await?[0];
         assert_eq!(link.external_key.as_deref(), Some("1"), "the pull request in the list is skipped");
         assert!(issues[0].body.contains(&link.marker), "the body carries the marker too");
+        let breaker = friction_exporter::integration::list_integrations(&db.store).await?[0].breaker_open;
+        assert!(!breaker, "a secondary rate limit (403 + retry-after) is a wait, not a configuration error");
+        let log = gh.log();
+        let limited = log.iter().position(|e| e.status == 403).ok_or("no 403 seen")?;
+        assert!(log[limited + 1].at.duration_since(log[limited].at) >= Duration::from_secs(1));
     }
     Ok(())
 }

@@ -22,9 +22,10 @@ fn brokers() -> Option<String> {
     std::env::var("FRICTION_TEST_BROKERS").ok().filter(|b| !b.is_empty())
 }
 
+/// `FRICTION_TEST_KAFKA_PROPERTIES`, defaulting as scripts/test.sh does (tansu has no idempotent producer).
 fn properties() -> Vec<String> {
     std::env::var("FRICTION_TEST_KAFKA_PROPERTIES")
-        .unwrap_or_default()
+        .unwrap_or_else(|_| "enable.idempotence=false,max.in.flight.requests.per.connection=1".into())
         .split(',')
         .map(str::trim)
         .filter(|p| !p.is_empty())

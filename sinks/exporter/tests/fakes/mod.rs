@@ -22,6 +22,8 @@ use serde_json::{json, Value};
 pub enum Fault {
     /// 429 with Retry-After (seconds); not executed.
     RateLimit(u64),
+    /// GitHub's secondary rate limit: 403 with Retry-After and `x-ratelimit-remaining: 0`.
+    SecondaryRateLimit(u64),
     /// 503, not executed.
     ServerError,
     /// Sleep this long before doing anything (the client times out first); not executed.
@@ -231,6 +233,16 @@ impl Fake {
                 Err((
                     StatusCode::TOO_MANY_REQUESTS,
                     [("retry-after", secs.to_string()), ("ratelimit-reason", "jira-burst-based".to_owned())],
+                    body.to_string(),
+                )
+                    .into_response())
+            }
+            Some(Fault::SecondaryRateLimit(secs)) => {
+                self.record(method, path, marker.clone(), 403);
+                let body = json!({"message": "You have exceeded a secondary rate limit."});
+                Err((
+                    StatusCode::FORBIDDEN,
+                    [("retry-after", secs.to_string()), ("x-ratelimit-remaining", "0".to_owned())],
                     body.to_string(),
                 )
                     .into_response())
