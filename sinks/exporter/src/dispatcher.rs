@@ -155,6 +155,12 @@ impl Dispatcher {
         };
         let now = friction_runtime::now_ms();
         if row.state != CREATED && self.config.retry.expired(row.created_at, now) {
+            // An earlier attempt may have made the ticket: look once more before giving up.
+            if row.state == CREATING || row.state == AMBIGUOUS {
+                if let Ok(Some(remote)) = target.find(&row.marker).await {
+                    return self.created(&row, remote).await;
+                }
+            }
             let summary = format!(
                 "gave up: no ticket confirmed within the maximum age (last error: {})",
                 row.last_error_summary.as_deref().unwrap_or("none")
