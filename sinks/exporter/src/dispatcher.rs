@@ -353,10 +353,22 @@ impl Dispatcher {
             }
         }
         let now = friction_runtime::now_ms();
-        let text = recurrence_comment(&row.snapshot, row.reported_occurrences);
-        let comment_id = format!("{}_o{}", row.marker, row.snapshot.occurrences);
-        if let Err(e) = target.comment(&remote, &text, &comment_id).await {
-            return self.follow_up_failed(target, row, e).await;
+        // Stable until this comment succeeds (reported_occurrences changes only then), so a
+        // retried comment is recognised on the ticket.
+        let comment_id = format!("{}_r{}", row.marker, row.reported_occurrences);
+        let text = format!("{} (ref {comment_id})", recurrence_comment(&row.snapshot, row.reported_occurrences));
+        let already = if row.last_error_class.as_deref() == Some(Class::Ambiguous.as_str()) {
+            match target.has_comment(&remote, &comment_id).await {
+                Ok(found) => found,
+                Err(e) => return self.follow_up_failed(target, row, e).await,
+            }
+        } else {
+            false
+        };
+        if !already {
+            if let Err(e) = target.comment(&remote, &text, &comment_id).await {
+                return self.follow_up_failed(target, row, e).await;
+            }
         }
         metrics::counter!("friction_export_comments_total", "target" => target.integration.kind.as_str()).increment(1);
         self.update(

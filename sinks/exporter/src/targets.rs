@@ -405,6 +405,27 @@ impl Target<'_> {
         }
     }
 
+    /// Whether a comment carrying `id` is already on the ticket (after an ambiguous comment).
+    /// Linear (client id) and webhooks (webhook-id) dedupe themselves.
+    pub async fn has_comment(&self, remote: &Remote, id: &str) -> Result<bool, CallError> {
+        let h = self.auth_headers()?;
+        let v = match self.integration.kind {
+            Kind::Jira => {
+                let url = format!("{}/rest/api/3/issue/{}/comment", self.base(), remote.key);
+                self.json(self.http.get(url).headers(h).query(&[("maxResults", "100"), ("orderBy", "-created")]))
+                    .await?
+            }
+            Kind::Github => {
+                let repo = self.required(&self.cfg().repo, "repository")?;
+                let url = format!("{}/repos/{repo}/issues/{}/comments", self.base(), remote.key);
+                self.json(self.http.get(url).headers(h).query(&[("per_page", "100")])).await?
+            }
+            Kind::Linear | Kind::Webhook => return Ok(false),
+        };
+        let comments = v["comments"].as_array().or(v.as_array()).cloned().unwrap_or_default();
+        Ok(comments.iter().any(|c| c["body"].to_string().contains(id)))
+    }
+
     /// Reopens a closed ticket (regression, reopen policy). Linear and webhooks get the comment only.
     pub async fn reopen(&self, remote: &Remote) -> Result<(), CallError> {
         let h = self.auth_headers()?;

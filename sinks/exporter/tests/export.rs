@@ -596,3 +596,29 @@ async fn a_refused_comment_never_undoes_the_ticket() -> R {
     }
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_comment_whose_response_was_lost_is_not_posted_twice() -> R {
+    for db in dbs().await? {
+        let key = MasterKey::random();
+        let gh = fake(Api::Github).await;
+        add(&db.store, &key, &gh, "github", |c| {
+            c.comment_window_secs = Some(0);
+            c.comment_min_new = Some(1);
+        })
+        .await?;
+        record(&db.store, &[change("inc-1", 1, 10)]).await?;
+        let d = Dispatcher::new(db.store.clone(), key.clone(), config("a"))?;
+        drive(&d, Duration::from_secs(10), || async { created(&db.store).await == 1 }).await?;
+        gh.push_faults([Fault::CreatedButLost]);
+        record(&db.store, &[change("inc-1", 2, 30)]).await?;
+        drive(&d, Duration::from_secs(10), || async {
+            ledger::links_for_incident(&db.store, "inc-1").await.ok().is_some_and(|l| !l[0].comment_wanted)
+        })
+        .await?;
+        let issues = gh.issues();
+        assert_eq!(issues[0].comments.len(), 1, "{}: {:?}", db.name(), issues[0].comments);
+        assert!(gh.log().iter().any(|e| e.method == "GET" && e.path.ends_with("/comments")), "the retry looked first");
+    }
+    Ok(())
+}

@@ -401,6 +401,29 @@ impl Fake {
                 drop(s);
                 self.reply(&method, path, None, 201, json!({"id": "1"}))
             }
+            ("GET", p) if p.starts_with("/rest/api/3/issue/") && p.ends_with("/comment") => {
+                let key = p.trim_start_matches("/rest/api/3/issue/").trim_end_matches("/comment").to_owned();
+                let comments: Vec<Value> = lock(&self.state)
+                    .issues
+                    .iter()
+                    .filter(|i| i.key == key)
+                    .flat_map(|i| {
+                        i.comments
+                            .iter()
+                            .map(
+                                |c| json!({"id": "1", "body": serde_json::from_str::<Value>(c).unwrap_or(Value::Null)}),
+                            )
+                            .collect::<Vec<_>>()
+                    })
+                    .collect();
+                self.reply(
+                    &method,
+                    path,
+                    None,
+                    200,
+                    json!({"startAt": 0, "maxResults": 100, "total": comments.len(), "comments": comments}),
+                )
+            }
             ("POST", p) if p.starts_with("/rest/api/3/issue/") && p.ends_with("/transitions") => {
                 let key = p.trim_start_matches("/rest/api/3/issue/").trim_end_matches("/transitions").to_owned();
                 if body["transition"]["id"].as_str().is_none() {
@@ -544,14 +567,30 @@ impl Fake {
             }
             ("POST", ["repos", _, _, "issues", n, "comments"]) => {
                 let n: i64 = n.parse().unwrap_or(-1);
-                let mut s = lock(&self.state);
-                if let Some(i) = s.issues.iter_mut().find(|i| i.number == n) {
-                    i.comments.push(body["body"].as_str().unwrap_or("").to_owned());
-                    drop(s);
-                    return self.reply(&method, &path, None, 201, json!({"id": 1}));
+                if body["body"].as_str().is_none_or(str::is_empty) {
+                    return self.reply(&method, &path, None, 422, json!({"message": "Validation Failed"}));
                 }
-                drop(s);
-                self.reply(&method, &path, None, 404, json!({"message": "Not Found"}))
+                if !lock(&self.state).issues.iter().any(|i| i.number == n) {
+                    return self.reply(&method, &path, None, 404, json!({"message": "Not Found"}));
+                }
+                let after = match self.fault(&method, &path, &None).await {
+                    Ok(a) => a,
+                    Err(r) => return r,
+                };
+                if let Some(i) = lock(&self.state).issues.iter_mut().find(|i| i.number == n) {
+                    i.comments.push(body["body"].as_str().unwrap_or("").to_owned());
+                }
+                self.after_create(&method, &path, None, after, 201, json!({"id": 1})).await
+            }
+            ("GET", ["repos", _, _, "issues", n, "comments"]) => {
+                let n: i64 = n.parse().unwrap_or(-1);
+                let comments: Vec<Value> = lock(&self.state)
+                    .issues
+                    .iter()
+                    .filter(|i| i.number == n)
+                    .flat_map(|i| i.comments.iter().map(|c| json!({"id": 1, "body": c})).collect::<Vec<_>>())
+                    .collect();
+                self.reply(&method, &path, None, 200, Value::Array(comments))
             }
             ("PATCH", ["repos", _, _, "issues", n]) => {
                 let n: i64 = n.parse().unwrap_or(-1);
