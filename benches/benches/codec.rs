@@ -16,7 +16,11 @@ fn main() {
     let stream = friction_benches::stream::interleaved(n, 2_000, 20261202);
     let payloads: Vec<Vec<u8>> = stream.records.iter().map(|r| encode_to_vec(r).expect("encode")).collect();
     let bytes: usize = payloads.iter().map(Vec::len).sum();
-    println!("{} sessionized events, {:.0} bytes each on average", payloads.len(), bytes as f64 / payloads.len() as f64);
+    println!(
+        "{} sessionized events, {:.0} bytes each on average",
+        payloads.len(),
+        bytes as f64 / payloads.len() as f64
+    );
 
     let schema = &Registry::get().latest("sessionized").expect("schema").schema;
     let started = Instant::now();

@@ -76,7 +76,8 @@ pub fn decode<T: Record>(bytes: &[u8]) -> Result<T, CodecError> {
     } else {
         // An older writer: resolve to the newest version (defaults for the fields it lacks).
         let mut datum = &bytes[HEADER_LEN..];
-        from_avro_datum(&writer.schema, &mut datum, Some(&reader.schema)).map_err(|e| CodecError::Decode(e.to_string()))?
+        from_avro_datum(&writer.schema, &mut datum, Some(&reader.schema))
+            .map_err(|e| CodecError::Decode(e.to_string()))?
     };
     from_value::<T>(&value).map_err(|e| CodecError::Decode(e.to_string()))
 }
