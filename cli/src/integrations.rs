@@ -59,6 +59,9 @@ pub enum IntegrationsCommand {
         /// Linear: team id.
         #[arg(long)]
         team_id: Option<String>,
+        /// Linear: the workflow state id a regressed issue moves back to (reopen policy).
+        #[arg(long)]
+        reopen_state_id: Option<String>,
         /// GitHub: owner/name.
         #[arg(long)]
         repo: Option<String>,
@@ -128,6 +131,7 @@ pub async fn run(cmd: IntegrationsCommand) -> anyhow::Result<ExitCode> {
             issue_type_id,
             reopen_transition_id,
             team_id,
+            reopen_state_id,
             repo,
             project,
             kinds,
@@ -153,6 +157,7 @@ pub async fn run(cmd: IntegrationsCommand) -> anyhow::Result<ExitCode> {
                 issue_type_id,
                 reopen_transition_id,
                 team_id,
+                reopen_state_id,
                 repo,
                 regression: match regression {
                     RegressionArg::Reopen => RegressionPolicy::Reopen,

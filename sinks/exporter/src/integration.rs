@@ -70,6 +70,9 @@ pub struct IntegrationConfig {
     pub reopen_transition_id: Option<String>,
     /// Linear team id.
     pub team_id: Option<String>,
+    /// Linear: the workflow state (e.g. the team's "Todo") a regressed issue moves back to (for the
+    /// reopen policy; without it a regression only comments).
+    pub reopen_state_id: Option<String>,
     /// GitHub `owner/name`.
     pub repo: Option<String>,
     pub regression: RegressionPolicy,

@@ -426,7 +426,8 @@ impl Target<'_> {
         Ok(comments.iter().any(|c| c["body"].to_string().contains(id)))
     }
 
-    /// Reopens a closed ticket (regression, reopen policy). Linear and webhooks get the comment only.
+    /// Reopens a closed ticket (regression, reopen policy): Jira by its configured transition, Linear
+    /// by moving it to its configured state, GitHub by state open. Webhooks get the event only.
     pub async fn reopen(&self, remote: &Remote) -> Result<(), CallError> {
         let h = self.auth_headers()?;
         match self.integration.kind {
@@ -442,7 +443,17 @@ impl Target<'_> {
                 let url = format!("{}/repos/{repo}/issues/{}", self.base(), remote.key);
                 self.json(self.http.patch(url).headers(h).json(&json!({ "state": "open" }))).await.map(|_| ())
             }
-            Kind::Linear | Kind::Webhook => Ok(()),
+            Kind::Linear => {
+                let Some(state) = self.cfg().reopen_state_id.as_deref() else { return Ok(()) };
+                let query = "mutation Reopen($id: String!, $input: IssueUpdateInput!) { issueUpdate(id: $id, input: $input) { success } }";
+                let data = self.graphql(query, json!({ "id": remote.id, "input": { "stateId": state } })).await?;
+                if data["issueUpdate"]["success"].as_bool() == Some(true) {
+                    Ok(())
+                } else {
+                    Err(CallError::new(Class::Ambiguous, "Linear answered success: false to the reopen"))
+                }
+            }
+            Kind::Webhook => Ok(()),
         }
     }
 

@@ -455,6 +455,31 @@ async fn recurrence_is_one_coalesced_comment_and_regression_follows_the_policy()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_regression_moves_a_completed_linear_issue_back_to_its_reopen_state() -> R {
+    for db in dbs().await? {
+        let key = MasterKey::random();
+        let linear = fake(Api::Linear).await;
+        add(&db.store, &key, &linear, "linear", |c| {
+            c.reopen_state_id = Some("5e2c6a4e-1f0b-4c59-9d7e-1c7e0f8a2b11".into());
+        })
+        .await?;
+        record(&db.store, &[change("inc-1", 1, 10)]).await?;
+        let d = Dispatcher::new(db.store.clone(), key.clone(), config("a"))?;
+        drive(&d, Duration::from_secs(10), || async { created(&db.store).await == 1 }).await?;
+        linear.state.lock().map_err(|_| "poisoned")?.issues.iter_mut().for_each(|i| i.open = false);
+        let mut regressed = change("inc-1", 2, 40);
+        regressed.status = "regressed".into();
+        regressed.generation = 2;
+        record(&db.store, &[regressed]).await?;
+        drive(&d, Duration::from_secs(10), || async { linear.issues().iter().all(|i| i.open) }).await?;
+        let issues = linear.issues();
+        assert_eq!(issues.len(), 1, "{}: reopened, not a second issue", db.name());
+        assert!(issues[0].body.contains("5e2c6a4e"), "moved to the configured state: {issues:?}");
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn permanent_errors_dead_letter_and_config_errors_open_the_breaker() -> R {
     for db in dbs().await? {
         let key = MasterKey::random();

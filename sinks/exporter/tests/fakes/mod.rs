@@ -504,6 +504,22 @@ impl Fake {
                 None => self.reply(&method, path, Some(id), 200, gql_err("invalid input", "Entity not found: Issue")),
             };
         }
+        if query.contains("issueUpdate") {
+            // Linear's IssueUpdateInput: a workflow state moves a completed issue back (a reopen).
+            let id = vars["id"].as_str().unwrap_or("").to_owned();
+            let Some(state) = vars["input"]["stateId"].as_str().filter(|s| !s.is_empty()) else {
+                return self.reply(&method, path, None, 200, gql_err("invalid input", "input.stateId: must be a UUID"));
+            };
+            let mut s = lock(&self.state);
+            if let Some(i) = s.issues.iter_mut().find(|i| i.id == id) {
+                i.open = true;
+                i.body.push_str(&format!("\n(state {state})"));
+                drop(s);
+                return self.reply(&method, path, None, 200, json!({"data": {"issueUpdate": {"success": true}}}));
+            }
+            drop(s);
+            return self.reply(&method, path, None, 200, gql_err("invalid input", "Entity not found: Issue"));
+        }
         if query.contains("commentCreate") {
             let id = vars["input"]["issueId"].as_str().unwrap_or("").to_owned();
             let mut s = lock(&self.state);
