@@ -89,6 +89,8 @@ fn warehouse(t: &Topics, clickhouse_url: &str, db: &str, extra: &[&str], capture
     for prop in kafka_properties() {
         cmd.args(["--kafka-property", &prop]);
     }
+    // After a SIGKILL the next copy joins once the killed one's group session expires: keep it short.
+    cmd.args(["--kafka-property", "session.timeout.ms=6000"]);
     let log = std::env::var("WH_LOG").unwrap_or_else(|_| "warn".into());
     cmd.args([
         "--brokers",
