@@ -898,7 +898,7 @@
     const raw = eventTarget(ev);
     if (!raw) return;
     const el = resolveTarget(raw);
-    if (pendingDisabled && pendingDisabled.el === el) pendingDisabled = null; // the click came after all
+    if (pendingDisabled && pendingDisabled.el === el) pendingDisabled.clicked = true; // the click came after all
     // A click on a <label> is followed by one the browser dispatches on its control: one user click.
     if (lastClick && lastClick.el && tagOf(lastClick.el) === 'label' && Date.now() - lastClick.t < 100 &&
       (lastClick.el.control === el || lastClick.el.contains(el))) {
@@ -923,12 +923,13 @@
     const el = resolveTarget(raw);
     if (!el || !isDisabled(el)) return;
     const info = { x: ev.clientX, y: ev.clientY, button: 0, modifiers: modifiers(ev), disabled: true };
-    pendingDisabled = { el };
+    // One record per pointerup: a second disabled control pressed before this timer runs must
+    // not cancel this one.
+    const pending = { el, clicked: false };
+    pendingDisabled = pending;
     setTimeout(guard(() => {
-      if (pendingDisabled && pendingDisabled.el === el) {
-        pendingDisabled = null;
-        recordClick(raw, el, info);
-      }
+      if (pendingDisabled === pending) pendingDisabled = null;
+      if (!pending.clicked) recordClick(raw, el, info);
     }), 0);
   });
 

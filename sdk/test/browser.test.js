@@ -535,6 +535,8 @@ describe('sessions and setup', () => {
     const pv = events('pageview');
     assert.equal(new Set(pv.map((e) => e.sessionId)).size, 1, 'tabs share the session');
     assert.equal(new Set(pv.map((e) => e.tabId)).size, 2, 'each tab has its own id');
+    // The other tab shares the session record and would keep it alive: close it first.
+    await p2.close();
     await page.evaluate(() => {
       const s = JSON.parse(localStorage.getItem('friction.session'));
       s.last -= 31 * 60 * 1000;
