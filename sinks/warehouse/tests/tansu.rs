@@ -208,8 +208,9 @@ async fn sigkill_between_insert_and_commit_keeps_counts_exact() {
     let t = topics().await;
     let stream = known_stream(40);
     produce(&t, &stream).await;
-    // Every message is inserted at once (max bytes 1), offsets are committed only after a minute.
-    let mut wh = warehouse(&t, &s.url, &s.db, &["--max-bytes", "1", "--max-time-ms", "60000"], false);
+    // Every message is inserted at once (max bytes 1); offsets would be committed only after an hour
+    // (a minute was reached before the kill when the whole suite loads the machine).
+    let mut wh = warehouse(&t, &s.url, &s.db, &["--max-bytes", "1", "--max-time-ms", "3600000"], false);
     let want = expected_counts(&stream);
     wait_for("every record inserted", Duration::from_secs(90), || counts_are(&s.client, &s.db, &want)).await;
     wh.0.kill().expect("SIGKILL");
