@@ -247,6 +247,16 @@ fn values_placeholders(rows: usize, columns: usize) -> String {
     out
 }
 
+/// A multi-row insert of `rows` rows that skips rows whose `key` exists and returns the `key` of
+/// the rows it inserted (both backends support `ON CONFLICT DO NOTHING RETURNING`).
+fn insert_new_sql(table: &str, columns: &[&str], key: &str, rows: usize) -> String {
+    format!(
+        "INSERT INTO {table} ({}) VALUES {} ON CONFLICT ({key}) DO NOTHING RETURNING {key}",
+        columns.join(", "),
+        values_placeholders(rows, columns.len())
+    )
+}
+
 /// Which distinct-count table [`IncidentTx::record_affected`] writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Affected {
@@ -367,10 +377,11 @@ impl IncidentTx {
     ) -> Result<std::collections::HashSet<String>, StoreError> {
         let mut new = std::collections::HashSet::with_capacity(rows.len());
         for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-            let sql = format!(
-                "INSERT INTO incident_signals (signal_id, incident_id, session_id, start_ms) VALUES {} \
-                 ON CONFLICT (signal_id) DO NOTHING RETURNING signal_id",
-                values_placeholders(chunk.len(), 4)
+            let sql = insert_new_sql(
+                "incident_signals",
+                &["signal_id", "incident_id", "session_id", "start_ms"],
+                "signal_id",
+                chunk.len(),
             );
             let mut query = sqlx::query(&sql);
             for (signal, incident, session, start) in chunk {
@@ -396,11 +407,8 @@ impl IncidentTx {
         };
         let mut new = std::collections::HashSet::with_capacity(pairs.len());
         for chunk in pairs.chunks(ROWS_PER_STATEMENT) {
-            let sql = format!(
-                "INSERT INTO {table} (incident_id, {column}) VALUES {} \
-                 ON CONFLICT (incident_id, {column}) DO NOTHING RETURNING incident_id, {column}",
-                values_placeholders(chunk.len(), 2)
-            );
+            let key = format!("incident_id, {column}");
+            let sql = insert_new_sql(table, &["incident_id", column], &key, chunk.len());
             let mut query = sqlx::query(&sql);
             for (incident, key) in chunk {
                 query = query.bind(*incident).bind(*key);
