@@ -43,6 +43,8 @@ async function startServer() {
   const requests = []; // every POST /v1/events
   const scripted = []; // answers for the next POSTs: { status, headers, body }
   const waiters = new Set();
+  const retiredTabs = new Set(); // tab ids seen before the last reset()
+  const late = []; // requests from retired tabs, arrived after a reset
 
   function notify() {
     for (const w of Array.from(waiters)) w();
@@ -71,7 +73,11 @@ async function startServer() {
           parseError = e.message;
         }
         const problems = parseError ? ['not JSON: ' + parseError] : validateBody(body);
-        const answer = scripted.length ? scripted.shift() : null;
+        // A page of an earlier test (closed by its afterEach) may deliver its page-hide beacon after
+        // the reset: such a request is answered 202 but kept out of this test's record and script.
+        const tabs = body && Array.isArray(body.events) ? body.events.map((e) => e && e.tabId) : [];
+        const isLate = tabs.length > 0 && tabs.every((t) => retiredTabs.has(t));
+        const answer = !isLate && scripted.length ? scripted.shift() : null;
         const status = answer ? answer.status : 202;
         const rec = {
           t: Date.now(),
@@ -84,7 +90,7 @@ async function startServer() {
           problems,
           status,
         };
-        requests.push(rec);
+        (isLate ? late : requests).push(rec);
         if (answer) {
           json(res, answer.status, answer.body || { error: { code: 'scripted', message: 'scripted answer' } },
             answer.headers);
@@ -132,7 +138,11 @@ async function startServer() {
       scripted.push(...answers);
     },
     reset() {
+      for (const r of requests) {
+        if (r.body && Array.isArray(r.body.events)) for (const e of r.body.events) if (e && e.tabId) retiredTabs.add(e.tabId);
+      }
       requests.length = 0;
+      late.length = 0;
       scripted.length = 0;
     },
     /** Every event recorded, in arrival order, each with `_req` (its request's index). */
@@ -183,6 +193,7 @@ async function startServer() {
     problems() {
       const out = [];
       requests.forEach((r, i) => r.problems.forEach((p) => out.push('request ' + i + ': ' + p)));
+      late.forEach((r, i) => r.problems.forEach((p) => out.push('late request ' + i + ': ' + p)));
       return out;
     },
     close() {
