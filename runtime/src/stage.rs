@@ -11,6 +11,15 @@
 //! the same deterministic ids; after (3) the restored state already contains the replayed messages,
 //! and the marker makes the stage skip them.
 //!
+//! Steps (0), (1) and the capture of what (3) and (4) will write (state bytes, offset markers,
+//! offsets with the handler's commit floor) happen at the cycle's boundary, on the stage thread;
+//! the waits of (2) and (3) do not stop consumption: the loop keeps processing the next messages
+//! while the broker acknowledges, and moves the cycle on when the acknowledgements are in
+//! (at most [`MAX_PENDING_CYCLES`] cycles in flight; a further boundary waits for the oldest).
+//! Acknowledgements are counted per *epoch*: every record produced carries the number of the epoch
+//! it was enqueued in, and a cycle waits until every record of its epoch and all earlier ones is
+//! acknowledged. Cycles complete in order. Revocation and shutdown run a cycle and wait for all.
+//!
 //! State: the changelog has one partition per input partition (stages' inputs are co-partitioned by
 //! key). When a partition is assigned, its changelog partition is read from the beginning into the
 //! handler before any input of it is processed — up to a sentinel record the restore itself appends,
@@ -21,7 +30,7 @@
 //! Backpressure: outputs go through librdkafka's bounded queue; when it is full the loop waits
 //! (and stops polling input) instead of buffering more.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -210,25 +219,65 @@ pub async fn run_stage_process<H: StageHandler>(
     wait_stage(&name, thread).await
 }
 
-/// Counts delivery failures so a commit cycle can refuse to commit past lost output.
-#[derive(Default)]
+/// How many epochs' acknowledgements are counted at once (see the module doc). Far more than the
+/// stage ever has in flight (each pending cycle spans two epochs).
+const EPOCH_SLOTS: usize = 64;
+
+/// Commit cycles whose acknowledgements may be outstanding while the stage consumes on.
+pub const MAX_PENDING_CYCLES: usize = 2;
+
+/// Counts delivery failures so a commit cycle can refuse to commit past lost output, and the
+/// records not yet acknowledged per epoch (the delivery opaque is the epoch number).
 pub struct DeliveryTracker {
     failures: AtomicU64,
     last_error: Mutex<Option<String>>,
+    outstanding: [AtomicU64; EPOCH_SLOTS],
+}
+
+impl Default for DeliveryTracker {
+    fn default() -> Self {
+        DeliveryTracker {
+            failures: AtomicU64::new(0),
+            last_error: Mutex::new(None),
+            outstanding: std::array::from_fn(|_| AtomicU64::new(0)),
+        }
+    }
+}
+
+impl DeliveryTracker {
+    fn slot(&self, epoch: u64) -> &AtomicU64 {
+        &self.outstanding[(epoch % EPOCH_SLOTS as u64) as usize]
+    }
 }
 
 impl ClientContext for DeliveryTracker {}
 
 impl ProducerContext for DeliveryTracker {
-    type DeliveryOpaque = ();
-    fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
+    type DeliveryOpaque = usize;
+    fn delivery(&self, result: &DeliveryResult<'_>, epoch: usize) {
         if let Err((e, _)) = result {
-            self.failures.fetch_add(1, Ordering::Relaxed);
+            self.failures.fetch_add(1, Ordering::SeqCst);
             if let Ok(mut last) = self.last_error.lock() {
                 *last = Some(e.to_string());
             }
         }
+        // After the failure count: a cycle that sees its epoch drained also sees its failures.
+        self.slot(epoch as u64).fetch_sub(1, Ordering::SeqCst);
     }
+}
+
+/// A commit cycle past its boundary, waiting for acknowledgements (see the module doc).
+struct PendingCycle {
+    /// Every record of this epoch and earlier ones must be acknowledged before the state is written.
+    outputs_epoch: u64,
+    /// The epoch the state records were enqueued in, once they are.
+    state_epoch: Option<u64>,
+    state: Vec<(i32, Vec<u8>, Option<Vec<u8>>)>,
+    /// Per partition, the next input offset whose effects are not in `state`.
+    markers: BTreeMap<i32, i64>,
+    /// What to commit, commit floors applied, as of the boundary.
+    commits: Vec<(String, i32, i64)>,
+    started: Instant,
 }
 
 /// Committed offset per assigned (topic, partition), shared with the lag reporter's thread.
@@ -257,6 +306,11 @@ struct Core<H: StageHandler> {
     dead_letter_window: (Instant, u32),
     fatal: Option<StageError>,
     outputs: Outputs,
+    /// Epoch of the records enqueued now, and the oldest epoch that may still have records
+    /// unacknowledged (every earlier one is fully acknowledged).
+    epoch: u64,
+    drained_through: u64,
+    pending: VecDeque<PendingCycle>,
     /// Partitions read up to their end (librdkafka's partition-EOF, from the fetch high watermark)
     /// with nothing since. Only these get ticks: "nothing arrived" on a partition with input still
     /// waiting means "not read yet", not "quiet", and a backlog must not look idle.
@@ -302,7 +356,8 @@ impl<H: StageHandler> Core<H> {
         partition: Option<i32>,
         headers: Option<OwnedHeaders>,
     ) -> Result<(), StageError> {
-        let mut record: BaseRecord<'_, [u8], [u8], ()> = BaseRecord::to(topic).key(key);
+        let mut record: BaseRecord<'_, [u8], [u8], usize> =
+            BaseRecord::with_opaque_to(topic, self.epoch as usize).key(key);
         if let Some(p) = payload {
             record = record.payload(p);
         }
@@ -313,6 +368,9 @@ impl<H: StageHandler> Core<H> {
             record = record.headers(h);
         }
         let mut record = record;
+        let outstanding = self.producer.context().slot(self.epoch);
+        // Counted before the send: the acknowledgement may arrive before `send` returns.
+        outstanding.fetch_add(1, Ordering::SeqCst);
         loop {
             match self.producer.send(record) {
                 Ok(()) => return Ok(()),
@@ -322,7 +380,8 @@ impl<H: StageHandler> Core<H> {
                     self.producer.poll(Duration::from_millis(50));
                 }
                 Err((e, _)) => {
-                    return Err(StageError::Produce { stage: self.stage(), what: "an output", detail: e.to_string() })
+                    outstanding.fetch_sub(1, Ordering::SeqCst);
+                    return Err(StageError::Produce { stage: self.stage(), what: "an output", detail: e.to_string() });
                 }
             }
         }
@@ -421,9 +480,18 @@ impl<H: StageHandler> Core<H> {
         Ok(())
     }
 
-    /// Outputs durable → state durable → offsets committed. See the module doc.
+    /// A commit cycle, waited for: outputs durable → state durable → offsets committed, for this
+    /// cycle and every pending one (revocation, shutdown).
     fn commit_cycle(&mut self, consumer: &BaseConsumer<StageContext<H>>) -> Result<(), StageError> {
-        let started = Instant::now();
+        self.begin_cycle()?;
+        self.flush_producer("outputs and state changes")?;
+        self.advance_cycles(consumer, 0)
+    }
+
+    /// The boundary of a commit cycle: the handler's side effects made durable and its state
+    /// changes taken, and what will be written and committed once the outputs are acknowledged
+    /// captured as of now. The rest happens in [`Self::advance_cycles`], while input goes on.
+    fn begin_cycle(&mut self) -> Result<(), StageError> {
         let mut outputs = std::mem::take(&mut self.outputs);
         let persisted = self.handler.persist(&mut outputs);
         self.outputs = outputs;
@@ -434,51 +502,153 @@ impl<H: StageHandler> Core<H> {
         self.handler.flush_state(&mut outputs);
         self.outputs = outputs;
         self.send_outputs()?;
-        self.flush_producer("outputs")?;
 
         let state = std::mem::take(&mut self.outputs.state);
-        if let Some(changelog) = self.changelog_topic.clone() {
-            for (partition, key, value) in &state {
-                self.enqueue(&changelog, key, value.as_deref(), Some(*partition), None)?;
-            }
-            let mut markers: BTreeMap<i32, i64> = BTreeMap::new();
+        let mut markers: BTreeMap<i32, i64> = BTreeMap::new();
+        if self.changelog_topic.is_some() {
             for ((_, p), next) in &self.processed {
                 let e = markers.entry(*p).or_insert(*next);
                 *e = (*e).max(*next);
             }
-            for (partition, next) in markers {
-                self.enqueue(&changelog, OFFSET_MARKER_KEY, Some(&next.to_be_bytes()), Some(partition), None)?;
-            }
-            self.flush_producer("state changes")?;
         }
-
-        if !self.processed.is_empty() {
-            let mut tpl = TopicPartitionList::new();
-            for ((topic, p), next) in &self.processed {
-                let commit = match self.handler.commit_floor(*p) {
-                    Some(floor) => floor.min(*next),
-                    None => *next,
-                };
-                tpl.add_partition_offset(topic, *p, Offset::Offset(commit))?;
-            }
-            consumer.commit(&tpl, CommitMode::Sync)?;
-            let mut committed = lock(&self.committed);
-            for elem in tpl.elements() {
-                if let Offset::Offset(o) = elem.offset() {
-                    committed.insert((elem.topic().to_string(), elem.partition()), o);
-                }
-            }
-            drop(committed);
-            self.processed.clear();
-        }
-        metrics::histogram!("friction_stage_commit_seconds", "stage" => self.stage())
-            .record(started.elapsed().as_secs_f64());
+        // The floor as of this boundary: it belongs to the state taken now. A later floor could be
+        // past events that this state still holds only by offset.
+        let commits: Vec<(String, i32, i64)> = self
+            .processed
+            .drain(..)
+            .map(|((topic, p), next)| {
+                let commit = self.handler.commit_floor(p).map_or(next, |floor| floor.min(next));
+                (topic, p, commit)
+            })
+            .collect();
         metrics::histogram!("friction_stage_batch_messages", "stage" => self.stage()).record(self.uncommitted as f64);
         let (entries, bytes) = self.handler.state_stats();
         metrics::gauge!("friction_stage_state_entries", "stage" => self.stage()).set(entries as f64);
         metrics::gauge!("friction_stage_state_bytes", "stage" => self.stage()).set(bytes as f64);
         self.uncommitted = 0;
         self.last_commit = Instant::now();
+        if state.is_empty() && commits.is_empty() {
+            // Nothing to make durable or commit (an idle cycle); tick outputs go out on their own.
+            return Ok(());
+        }
+        self.pending.push_back(PendingCycle {
+            outputs_epoch: self.epoch,
+            state_epoch: None,
+            state,
+            markers,
+            commits,
+            started: Instant::now(),
+        });
+        self.next_epoch()
+    }
+
+    /// Starts a new epoch for the records enqueued from now on.
+    fn next_epoch(&mut self) -> Result<(), StageError> {
+        self.epoch += 1;
+        // The new epoch's counter slot was last used EPOCH_SLOTS epochs ago; it must be drained.
+        if self.epoch >= EPOCH_SLOTS as u64 {
+            self.acked(self.epoch - EPOCH_SLOTS as u64, true, "records of an old epoch")?;
+        }
+        Ok(())
+    }
+
+    /// Moves the pending cycles on as far as the acknowledgements allow, in order, waiting while
+    /// more than `keep` are pending.
+    fn advance_cycles(&mut self, consumer: &BaseConsumer<StageContext<H>>, keep: usize) -> Result<(), StageError> {
+        while let Some(mut cycle) = self.pending.pop_front() {
+            let wait = self.pending.len() + 1 > keep;
+            if cycle.state_epoch.is_none() {
+                if !self.acked(cycle.outputs_epoch, wait, "outputs")? {
+                    self.pending.push_front(cycle);
+                    return Ok(());
+                }
+                cycle.state_epoch = Some(self.write_state(&mut cycle)?);
+            }
+            let state_epoch = cycle.state_epoch.unwrap_or(cycle.outputs_epoch);
+            if !self.acked(state_epoch, wait, "state changes")? {
+                self.pending.push_front(cycle);
+                return Ok(());
+            }
+            self.commit_offsets(consumer, &cycle, wait)?;
+        }
+        Ok(())
+    }
+
+    /// Enqueues a cycle's state changes and offset markers; returns the epoch they are in.
+    fn write_state(&mut self, cycle: &mut PendingCycle) -> Result<u64, StageError> {
+        let Some(changelog) = self.changelog_topic.clone() else { return Ok(cycle.outputs_epoch) };
+        let state = std::mem::take(&mut cycle.state);
+        if state.is_empty() && cycle.markers.is_empty() {
+            return Ok(cycle.outputs_epoch);
+        }
+        for (partition, key, value) in &state {
+            self.enqueue(&changelog, key, value.as_deref(), Some(*partition), None)?;
+        }
+        for (&partition, next) in &cycle.markers {
+            self.enqueue(&changelog, OFFSET_MARKER_KEY, Some(&next.to_be_bytes()), Some(partition), None)?;
+        }
+        let epoch = self.epoch;
+        self.next_epoch()?;
+        Ok(epoch)
+    }
+
+    /// Whether every record of `epoch` and earlier ones is acknowledged; with `wait`, waits for it
+    /// (up to `flush_timeout`). A failed delivery is an error: nothing past it may be committed.
+    fn acked(&mut self, epoch: u64, wait: bool, what: &'static str) -> Result<bool, StageError> {
+        let deadline = Instant::now() + self.config.flush_timeout;
+        loop {
+            let tracker = self.producer.context();
+            while self.drained_through <= epoch && tracker.slot(self.drained_through).load(Ordering::SeqCst) == 0 {
+                self.drained_through += 1;
+            }
+            let failures = tracker.failures.swap(0, Ordering::SeqCst);
+            if failures > 0 {
+                let detail = lock(&tracker.last_error).clone().unwrap_or_default();
+                return Err(StageError::Produce {
+                    stage: self.stage(),
+                    what,
+                    detail: format!("{failures} failed: {detail}"),
+                });
+            }
+            if self.drained_through > epoch {
+                return Ok(true);
+            }
+            if !wait {
+                return Ok(false);
+            }
+            if Instant::now() > deadline {
+                return Err(StageError::Produce {
+                    stage: self.stage(),
+                    what,
+                    detail: format!("not acknowledged within {:?}", self.config.flush_timeout),
+                });
+            }
+            std::thread::sleep(Duration::from_micros(500));
+        }
+    }
+
+    /// Step (4): the cycle's outputs and state are durable; commit its offsets. Synchronously when
+    /// the caller waits (revocation, shutdown: the next owner starts from them), else
+    /// asynchronously (a commit that is lost only means more replay).
+    fn commit_offsets(
+        &mut self,
+        consumer: &BaseConsumer<StageContext<H>>,
+        cycle: &PendingCycle,
+        sync: bool,
+    ) -> Result<(), StageError> {
+        if !cycle.commits.is_empty() {
+            let mut tpl = TopicPartitionList::new();
+            for (topic, p, offset) in &cycle.commits {
+                tpl.add_partition_offset(topic, *p, Offset::Offset(*offset))?;
+            }
+            consumer.commit(&tpl, if sync { CommitMode::Sync } else { CommitMode::Async })?;
+            let mut committed = lock(&self.committed);
+            for (topic, p, offset) in &cycle.commits {
+                committed.insert((topic.clone(), *p), *offset);
+            }
+        }
+        metrics::histogram!("friction_stage_commit_seconds", "stage" => self.stage())
+            .record(cycle.started.elapsed().as_secs_f64());
         Ok(())
     }
 
@@ -679,6 +849,9 @@ pub fn spawn_stage<H: StageHandler>(
         dead_letter_window: (Instant::now(), 0),
         fatal: None,
         outputs: Outputs::default(),
+        epoch: 0,
+        drained_through: 0,
+        pending: VecDeque::new(),
         at_end: BTreeSet::new(),
     }));
     let mut consumer_cfg: ClientConfig = consumer_config(kafka, &config.name)?;
@@ -738,10 +911,12 @@ fn run_loop<H: StageHandler>(
             core.tick()?;
             last_tick = Instant::now();
         }
-        // Idle cycles are cheap (nothing to write) and make tick output durable promptly.
         if core.uncommitted >= config.commit_max_messages || core.last_commit.elapsed() >= config.commit_interval {
-            core.commit_cycle(consumer)?;
+            // Room for one more cycle in flight (waits for the oldest only when they are all out).
+            core.advance_cycles(consumer, MAX_PENDING_CYCLES - 1)?;
+            core.begin_cycle()?;
         }
+        core.advance_cycles(consumer, MAX_PENDING_CYCLES)?;
     }
     let mut core = lock(core);
     core.tick()?;
