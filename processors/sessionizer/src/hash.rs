@@ -1,8 +1,12 @@
-//! The 64-bit event-id hash the duplicate filter remembers.
+//! The event-id hash the duplicate filter remembers.
 //!
-//! It is part of the persisted state (state format v1), so it must never change for that version and
-//! must not depend on the process (std's `RandomState` does). FNV-1a over the UTF-8 bytes, then the
-//! SplitMix64 finalizer so similar ids (UUIDs differing in one digit) spread over all 64 bits.
+//! It is part of the persisted state, so it must never change and must not depend on the process
+//! (std's `RandomState` does). FNV-1a over the UTF-8 bytes, then the SplitMix64 finalizer so similar
+//! ids (UUIDs differing in one digit) spread over all 64 bits. State format v1 stored these 64 bits;
+//! v2 stores their upper half ([`fold`]), so a v1 ring converts exactly to what v2 computes: 64
+//! remembered ids cost 256 bytes instead of 512 (DESIGN §9: ≤ 1 KiB per open session). The price is
+//! a false duplicate with probability ≤ `dedup_ids` / 2³² per event (1.5·10⁻⁸ with 64 ids: about one
+//! event in 67 million is dropped as a duplicate it is not, and counted in `duplicatesDropped`).
 
 const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
 const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
@@ -26,9 +30,25 @@ pub(crate) fn event_id_hash(id: &str) -> Option<u64> {
     Some(h)
 }
 
+/// The 32-bit hash remembered since state format v2: the upper half of [`event_id_hash`] (the
+/// finalizer's best-mixed bits). Also converts the hashes of a v1 record.
+pub(crate) fn fold(h: u64) -> u32 {
+    (h >> 32) as u32
+}
+
+pub(crate) fn event_id_hash32(id: &str) -> Option<u32> {
+    event_id_hash(id).map(fold)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_32_bit_hash_is_the_folded_64_bit_one() {
+        assert_eq!(event_id_hash32("a"), Some(0x02c0_bdbf));
+        assert_eq!(event_id_hash32(""), None);
+    }
 
     #[test]
     fn stable_and_distinct() {

@@ -16,8 +16,9 @@
 //! * **ordering**: an event is buffered per key (`project_id:session_id`) and released, in
 //!   (timestamp, eventId) order, once the watermark is past it. Across keys, releases and session
 //!   closes happen in time order too, so the whole output is a pure function of the input.
-//! * **duplicates**: the last `dedup_ids` (64) eventIds of a key are remembered as 64-bit hashes; a
+//! * **duplicates**: the last `dedup_ids` (64) eventIds of a key are remembered as 32-bit hashes; a
 //!   repeat is dropped and counted (`duplicatesDropped`). Events without an id are never duplicates.
+//!   A distinct id is mistaken for a repeat with probability ≤ 64 / 2³² (see `hash`).
 //! * **late events**: an event that arrives behind the watermark is still processed, as a late part
 //!   of its session: emitted at once (next `seq`, current view), flagged `late`, counted. If its key
 //!   has an open split it joins that split, whatever its time (we never reopen or re-split history).

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use friction_schemas::RawEvent;
 
 use crate::config::{ConfigError, SessionizerConfig};
-use crate::hash::event_id_hash;
+use crate::hash::event_id_hash32;
 use crate::session::{emit_into, Buffered, EventStore, KeyState, Split};
 use crate::state::{self, PartitionRecord, StateError};
 use crate::Emitted;
@@ -565,7 +565,7 @@ fn key_state_bytes(st: &KeyState, store: &EventStore) -> usize {
     use std::mem::size_of;
     // Arc<str> allocation: two counters + the bytes.
     let key = 16 + st.key.len();
-    let ring = st.ring.capacity() * size_of::<u64>();
+    let ring = st.ring.capacity() * size_of::<u32>();
     let waiting = st.buffer.capacity() * size_of::<Buffered>()
         + st.buffer.iter().map(|b| store.get(b.slot).map_or(0, event_heap_bytes)).sum::<usize>();
     let split = st.split.as_ref().map_or(0, |s| {
@@ -632,7 +632,7 @@ impl Ctx<'_> {
         st.last_offset = offset;
         st.project_len = u32::try_from(event.project_id.len()).unwrap_or(u32::MAX);
 
-        if let Some(h) = event_id_hash(&event.event_id) {
+        if let Some(h) = event_id_hash32(&event.event_id) {
             if st.seen(h) {
                 match st.split.as_mut() {
                     Some(split) => split.dups = split.dups.saturating_add(1),

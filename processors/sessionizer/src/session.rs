@@ -84,8 +84,9 @@ pub(crate) struct KeyState {
     /// Greatest event time released in order for this key. An event behind it is emitted as late even
     /// if the watermark has not passed it (only after a forced release, see `max_buffered_per_session`).
     pub released_through: i64,
-    /// Hashes of the most recent event ids, a ring buffer of at most `dedup_ids` entries.
-    pub ring: Vec<u64>,
+    /// 32-bit hashes of the most recent event ids (see `hash`), a ring buffer of at most
+    /// `dedup_ids` entries.
+    pub ring: Vec<u32>,
     /// Where the next hash goes once the ring is full (the oldest entry).
     pub ring_head: u16,
     /// Duplicates dropped while no split was open; they are counted to the next split.
@@ -197,16 +198,16 @@ impl KeyState {
     }
 
     /// The remembered hashes, oldest first (how they are persisted).
-    pub fn ring_chronological(&self) -> impl Iterator<Item = u64> + '_ {
+    pub fn ring_chronological(&self) -> impl Iterator<Item = u32> + '_ {
         let head = if self.ring.is_empty() { 0 } else { usize::from(self.ring_head) % self.ring.len() };
         self.ring[head..].iter().chain(&self.ring[..head]).copied()
     }
 
-    pub fn seen(&self, hash: u64) -> bool {
+    pub fn seen(&self, hash: u32) -> bool {
         self.ring.contains(&hash)
     }
 
-    pub fn remember(&mut self, hash: u64, capacity: usize) {
+    pub fn remember(&mut self, hash: u32, capacity: usize) {
         if capacity == 0 {
             return;
         }
@@ -524,7 +525,7 @@ mod tests {
     #[test]
     fn ring_keeps_the_newest_ids() {
         let mut st = KeyState::new(Arc::from("p:s"), 1);
-        for h in 0..10u64 {
+        for h in 0..10u32 {
             st.remember(h, 4);
         }
         assert_eq!(st.ring_chronological().collect::<Vec<_>>(), vec![6, 7, 8, 9]);

@@ -6,9 +6,9 @@
 //! zigzag for signed values), strings as varint length + UTF-8:
 //!
 //! ```text
-//! header     F7 <version=1> <kind>
+//! header     F7 <version=2> <kind>
 //! kind 1     session: project_len, z last_offset, z released_through, pending_dups,
-//!            ring_len, ring_len × u64 LE (oldest first),
+//!            ring_len, ring_len × u32 LE (oldest first; version 1: u64 LE, folded on restore),
 //!            offsets_len, z first offset, varint deltas (ascending input offsets of buffered events),
 //!            split flag 0|1, then the split: z anchor, z start, z end, z grace_until, view_index,
 //!            opt-str view_client, events (= next seq), clicks, errors, late, dups, route_count, routes…,
@@ -30,8 +30,10 @@ use friction_schemas::sessionized::MAX_SUMMARY_ROUTES;
 use crate::session::{KeyState, Split, ROUTE_SEP};
 
 const MAGIC: u8 = 0xF7;
-/// The format version written. Decoding accepts exactly the versions it knows.
-pub const STATE_VERSION: u8 = 1;
+/// The format version written. Decoding accepts exactly the versions it knows: 2, and 1 (64-bit
+/// duplicate-filter hashes, written before 2026-12-02), which differs only in the ring's width.
+pub const STATE_VERSION: u8 = 2;
+const STATE_VERSION_1: u8 = 1;
 const KIND_SESSION: u8 = 1;
 const KIND_CLOSED: u8 = 2;
 const KIND_PARTITION: u8 = 3;
@@ -43,7 +45,7 @@ pub enum StateError {
     TooShort,
     #[error("state record does not start with the sessionizer marker byte F7 (found {0:#04x})")]
     BadMagic(u8),
-    #[error("state format version {0} is not supported (this build reads version {STATE_VERSION})")]
+    #[error("state format version {0} is not supported (this build reads versions 1 and {STATE_VERSION})")]
     UnsupportedVersion(u8),
     #[error("unknown state record kind {0}")]
     UnknownKind(u8),
@@ -185,6 +187,12 @@ impl<'a> Reader<'a> {
             Ok(None)
         }
     }
+    fn u32_le(&mut self) -> Result<u32, StateError> {
+        let b = self.bytes(4)?;
+        let mut a = [0u8; 4];
+        a.copy_from_slice(b);
+        Ok(u32::from_le_bytes(a))
+    }
     fn u64_le(&mut self) -> Result<u64, StateError> {
         let b = self.bytes(8)?;
         let mut a = [0u8; 8];
@@ -200,16 +208,16 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// Checks the header and returns the record kind and the body.
-fn header(bytes: &[u8]) -> Result<(u8, Reader<'_>), StateError> {
+/// Checks the header and returns the format version, the record kind and the body.
+fn header(bytes: &[u8]) -> Result<(u8, u8, Reader<'_>), StateError> {
     let [magic, version, kind, body @ ..] = bytes else { return Err(StateError::TooShort) };
     if *magic != MAGIC {
         return Err(StateError::BadMagic(*magic));
     }
-    if *version != STATE_VERSION {
+    if *version != STATE_VERSION && *version != STATE_VERSION_1 {
         return Err(StateError::UnsupportedVersion(*version));
     }
-    Ok((*kind, Reader { buf: body }))
+    Ok((*version, *kind, Reader { buf: body }))
 }
 
 pub(crate) fn encode_partition(p: &PartitionRecord) -> Vec<u8> {
@@ -221,7 +229,7 @@ pub(crate) fn encode_partition(p: &PartitionRecord) -> Vec<u8> {
 }
 
 pub(crate) fn decode_partition(bytes: &[u8], key: &str) -> Result<PartitionRecord, StateError> {
-    let (kind, mut r) = header(bytes)?;
+    let (_, kind, mut r) = header(bytes)?;
     match kind {
         KIND_PARTITION => {}
         KIND_SESSION | KIND_CLOSED => {
@@ -242,7 +250,7 @@ pub(crate) fn encode_key(st: &KeyState, pending: &[i64]) -> Vec<u8> {
         w.zig(st.last_offset);
         return w.0;
     }
-    let mut w = Writer::new(KIND_SESSION, 128 + st.ring.len() * 8);
+    let mut w = Writer::new(KIND_SESSION, 128 + st.ring.len() * 4);
     w.var(u64::from(st.project_len));
     w.zig(st.last_offset);
     w.zig(st.released_through);
@@ -294,7 +302,7 @@ pub(crate) fn encode_key(st: &KeyState, pending: &[i64]) -> Vec<u8> {
 /// Decodes one key's state and the input offsets of its buffered events (to be re-read).
 /// `dedup_ids` trims a ring written with a larger setting (the newest ids are kept).
 pub(crate) fn decode_key(bytes: &[u8], key: &str, dedup_ids: usize) -> Result<(KeyState, Vec<i64>), StateError> {
-    let (kind, mut r) = header(bytes)?;
+    let (version, kind, mut r) = header(bytes)?;
     let mut st = KeyState::new(Arc::from(key), 0);
     match kind {
         KIND_CLOSED => {
@@ -315,11 +323,12 @@ pub(crate) fn decode_key(bytes: &[u8], key: &str, dedup_ids: usize) -> Result<(K
     st.released_through = r.zig()?;
     st.pending_dups = r.u32()?;
 
-    let ring_len = r.count(8)?;
+    let wide = version == STATE_VERSION_1;
+    let ring_len = r.count(if wide { 8 } else { 4 })?;
     let skip = ring_len.saturating_sub(dedup_ids);
     st.ring.reserve_exact(ring_len - skip);
     for i in 0..ring_len {
-        let h = r.u64_le()?;
+        let h = if wide { crate::hash::fold(r.u64_le()?) } else { r.u32_le()? };
         if i >= skip {
             st.ring.push(h);
         }
@@ -424,5 +433,32 @@ mod tests {
         let mut trailing = bytes;
         trailing.push(0);
         assert!(matches!(decode_partition(&trailing, "k"), Err(StateError::Corrupt(_))));
+    }
+
+    #[test]
+    fn a_version_1_session_restores_with_its_duplicate_filter_folded() {
+        use crate::hash::{event_id_hash, event_id_hash32};
+        let (h1, h2) = (event_id_hash("e-1").unwrap_or(0), event_id_hash("e-2").unwrap_or(0));
+        // Written by hand after the v1 layout: header, project_len 1, last_offset 7,
+        // released_through 5, pending_dups 0, a ring of two u64, no offsets, then an open split
+        // (anchor, start, end 0, grace_until -1, view 0, no client view, 3 events, no counters,
+        // routes, release or user).
+        let mut v1 = vec![MAGIC, 1, KIND_SESSION, 1, 14, 10, 0, 2];
+        v1.extend_from_slice(&h1.to_le_bytes());
+        v1.extend_from_slice(&h2.to_le_bytes());
+        v1.extend_from_slice(&[0, 1, 0, 0, 0, 1, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0]);
+        let (st, pending) = decode_key(&v1, "p:s", 64).expect("a v1 record restores");
+        assert!(pending.is_empty());
+        assert_eq!((st.last_offset, st.released_through), (7, 5));
+        assert!(st.seen(event_id_hash32("e-1").unwrap_or(0)) && st.seen(event_id_hash32("e-2").unwrap_or(0)));
+        assert!(!st.seen(event_id_hash32("e-3").unwrap_or(0)));
+        // Written back as v2: 4 bytes per hash, and it reads back the same.
+        let v2 = encode_key(&st, &[]);
+        assert_eq!(v2[1], STATE_VERSION);
+        assert_eq!(v2.len(), v1.len() - 8);
+        let (again, _) = decode_key(&v2, "p:s", 64).expect("v2");
+        assert_eq!(again.ring, st.ring);
+        // A v1 record cut inside its ring is still an error.
+        assert_eq!(decode_key(&v1[..12], "p:s", 64).err(), Some(StateError::Truncated));
     }
 }
