@@ -135,6 +135,32 @@ where
     }
 }
 
+/// The group's committed offset of every partition of the four input topics (`None`: nothing
+/// committed), read without joining the group.
+fn committed(t: &Topics) -> Vec<(String, i32, Option<i64>)> {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::{Offset, TopicPartitionList};
+    let consumer: BaseConsumer =
+        friction_runtime::kafka::consumer_config(&kafka(), &t.group).expect("cfg").create().expect("consumer");
+    let mut tpl = TopicPartitionList::new();
+    for topic in [&t.sessionized, &t.sessions, &t.signals, &t.incidents] {
+        for p in 0..PARTITIONS {
+            tpl.add_partition(topic, p);
+        }
+    }
+    let got = consumer.committed_offsets(tpl, Duration::from_secs(10)).expect("committed offsets");
+    got.elements()
+        .iter()
+        .map(|e| {
+            let at = match e.offset() {
+                Offset::Offset(o) => Some(o),
+                _ => None,
+            };
+            (e.topic().to_string(), e.partition(), at)
+        })
+        .collect()
+}
+
 async fn counts_are(client: &clickhouse::Client, db: &str, want: &str) -> bool {
     documented_counts(client, db).await.is_ok_and(|c| c == want)
 }
@@ -203,7 +229,6 @@ async fn a_known_stream_arrives_exactly_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "passes alone (16-24 s) but not inside the full suite on tansu: the restarted copy never replays; under investigation (issue 7)"]
 async fn sigkill_between_insert_and_commit_keeps_counts_exact() {
     let Some(s) = setup("sigkill_between_insert_and_commit_keeps_counts_exact", "wh_kill") else { return };
     let t = topics().await;
@@ -217,6 +242,9 @@ async fn sigkill_between_insert_and_commit_keeps_counts_exact() {
     wh.0.kill().expect("SIGKILL");
     wh.0.wait().expect("reaped");
     assert_eq!(raw_rows(&s.client).await, stream.len() as u64);
+    // The precondition of the test: inserted, not committed (a rebalance would have committed).
+    let before = committed(&t);
+    assert!(before.iter().all(|(_, _, at)| at.is_none()), "nothing may be committed before the kill: {before:?}");
 
     // Nothing was committed, so the restart inserts the whole stream again.
     let _wh = warehouse(&t, &s.url, &s.db, &[], false);

@@ -66,13 +66,20 @@ pub fn expected_counts(stream: &Stream) -> String {
     )
 }
 
-/// Raw rows in all four tables (repeats included).
+/// Rows ever inserted into the four tables, repeats included. Not `count()`: a background merge
+/// of the ReplacingMergeTree tables collapses a repeated row within moments of its insert, so a
+/// replay could be over before a poll of `count()` saw it (and a duplicate insert could hide).
+/// Every insert makes level-0 parts, and a part merged away stays listed (inactive) in
+/// `system.parts` for `old_parts_lifetime` (8 minutes by default), far longer than a test.
 pub async fn raw_rows(client: &clickhouse::Client) -> u64 {
-    let mut total = 0;
-    for t in ["events", "sessions", "signals", "incidents"] {
-        total += client.query(&format!("SELECT count() FROM {t}")).fetch_one::<u64>().await.unwrap_or(0);
-    }
-    total
+    client
+        .query(
+            "SELECT toUInt64(sum(rows)) FROM system.parts WHERE database = currentDatabase() AND level = 0 \
+             AND table IN ('events', 'sessions', 'signals', 'incidents')",
+        )
+        .fetch_one::<u64>()
+        .await
+        .unwrap_or(0)
 }
 
 /// `FRICTION_TEST_CLICKHOUSE_URL`, or `None` with the reason printed (the test then skips).
