@@ -56,7 +56,7 @@ impl SessionizerHandler {
             // Each output owns its bytes until it is produced: encode straight into them.
             let mut bytes = Vec::with_capacity(self.last_size);
             let (topic, key, result) = match &emitted {
-                Emitted::Sessionized { key, record } => (&self.topics.sessionized, key, encode(record, &mut bytes)),
+                Emitted::Sessionized { key, record } => (&self.topics.sessionized, key, encode(&**record, &mut bytes)),
                 Emitted::Summary { key, record } => (&self.topics.sessions, key, encode(record, &mut bytes)),
             };
             match result {

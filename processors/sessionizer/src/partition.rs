@@ -5,11 +5,11 @@ use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::mem;
 use std::sync::Arc;
 
-use friction_schemas::RawEvent;
+use friction_schemas::{RawEvent, Sessionized};
 
 use crate::config::{ConfigError, SessionizerConfig};
 use crate::hash::event_id_hash32;
-use crate::session::{emit_into, Buffered, EventStore, KeyState, Split};
+use crate::session::{emit_into, Buffered, Carried, EventStore, KeyState, Split};
 use crate::state::{self, PartitionRecord, StateError};
 use crate::Emitted;
 
@@ -242,6 +242,9 @@ impl PartitionState {
         self.scratch_key.push_str(&event.session_id);
 
         let ts = event.timestamp;
+        let project_len = u32::try_from(event.project_id.len()).unwrap_or(u32::MAX);
+        // Boxed once, inside the record it becomes (see `Carried`).
+        let event: Carried = Box::new(Sessionized { event, ..Sessionized::default() });
         let mut ctx =
             Ctx { cfg: &self.cfg, idx: &mut self.idx, stats: &mut self.stats, watermark: self.watermark, out };
         let outcome = match self.sessions.get_mut(self.scratch_key.as_str()) {
@@ -249,7 +252,6 @@ impl PartitionState {
             None if partition_replay => Ingested::Replayed,
             None => {
                 let key: Arc<str> = Arc::from(self.scratch_key.as_str());
-                let project_len = u32::try_from(event.project_id.len()).unwrap_or(u32::MAX);
                 let st = self.sessions.entry(key.clone()).or_insert_with(|| Box::new(KeyState::new(key, project_len)));
                 ctx.apply(st, false, offset, event)
             }
@@ -618,7 +620,7 @@ impl Ctx<'_> {
     }
 
     /// The per-key part of `ingest`.
-    fn apply(&mut self, st: &mut KeyState, partition_replay: bool, offset: i64, event: RawEvent<'static>) -> Ingested {
+    fn apply(&mut self, st: &mut KeyState, partition_replay: bool, offset: i64, event: Carried) -> Ingested {
         if partition_replay || offset <= st.last_offset {
             // Applied before the state was written. Only an event that was still buffered then is
             // taken again (its offset is in `pending`); everything else it did is in the state.
@@ -630,9 +632,9 @@ impl Ctx<'_> {
         }
         self.touch(st);
         st.last_offset = offset;
-        st.project_len = u32::try_from(event.project_id.len()).unwrap_or(u32::MAX);
+        st.project_len = u32::try_from(event.event.project_id.len()).unwrap_or(u32::MAX);
 
-        if let Some(h) = event_id_hash32(&event.event_id) {
+        if let Some(h) = event_id_hash32(&event.event.event_id) {
             if st.seen(h) {
                 match st.split.as_mut() {
                     Some(split) => split.dups = split.dups.saturating_add(1),
@@ -644,7 +646,7 @@ impl Ctx<'_> {
             st.remember(h, self.cfg.dedup_ids);
         }
 
-        let ts = event.timestamp;
+        let ts = event.event.timestamp;
         if ts < self.watermark || ts < st.released_through {
             self.stats.late_events += 1;
             if st.split.is_none() {
@@ -684,8 +686,8 @@ impl Ctx<'_> {
         true
     }
 
-    fn buffer(&mut self, st: &mut KeyState, offset: i64, event: RawEvent<'static>) {
-        let ts = event.timestamp;
+    fn buffer(&mut self, st: &mut KeyState, offset: i64, event: Carried) {
+        let ts = event.event.timestamp;
         let at = st.insert(&mut self.idx.store, offset, event);
         if at == 0 && st.release_queued().is_none_or(|q| q > ts) {
             st.set_release_queued(Some(ts));
@@ -706,8 +708,8 @@ impl Ctx<'_> {
     /// Emits an event released in order: first the split rules (a gap of at least the inactivity gap
     /// since the split's latest event, or the maximum duration since its first, closes it and opens
     /// a new one), then the view and sequence number.
-    fn emit_on_time(&mut self, st: &mut KeyState, event: RawEvent<'static>) {
-        let ts = event.timestamp;
+    fn emit_on_time(&mut self, st: &mut KeyState, event: Carried) {
+        let ts = event.event.timestamp;
         st.released_through = st.released_through.max(ts);
         if let Some(reason) = st.split.as_ref().and_then(|s| s.split_reason(ts, self.cfg)) {
             self.close(st, reason);
@@ -719,7 +721,7 @@ impl Ctx<'_> {
         self.emit(st, event, false);
     }
 
-    fn emit(&mut self, st: &mut KeyState, event: RawEvent<'static>, late: bool) {
+    fn emit(&mut self, st: &mut KeyState, event: Carried, late: bool) {
         let Some(split) = st.split.as_mut() else { return };
         self.out.push(emit_into(&st.key, st.project_len, split, event, late));
         self.stats.sessionized_out += 1;

@@ -225,8 +225,8 @@ fn summary_counts_everything_it_documents() {
     for e in &out {
         match e {
             Emitted::Sessionized { record, .. } => {
-                let back: Sessionized<'static> = decode(&encode_to_vec(record).expect("encode")).expect("decode");
-                assert_eq!(&back, record);
+                let back: Sessionized<'static> = decode(&encode_to_vec(&**record).expect("encode")).expect("decode");
+                assert_eq!(&back, &**record);
             }
             Emitted::Summary { record, .. } => {
                 let back: SessionSummary = decode(&encode_to_vec(record).expect("encode")).expect("decode");

@@ -92,7 +92,7 @@ impl Run {
 pub fn records(out: &[Emitted]) -> Vec<&Sessionized<'static>> {
     out.iter()
         .filter_map(|e| match e {
-            Emitted::Sessionized { record, .. } => Some(record),
+            Emitted::Sessionized { record, .. } => Some(&**record),
             Emitted::Summary { .. } => None,
         })
         .collect()
