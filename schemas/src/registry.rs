@@ -7,6 +7,8 @@ use apache_avro::rabin::Rabin;
 use apache_avro::schema_compatibility::SchemaCompatibility;
 use apache_avro::Schema;
 
+use crate::direct::Tree;
+
 /// One schema version of one family (e.g. `event` v1).
 pub struct SchemaVersion {
     pub family: &'static str,
@@ -16,6 +18,16 @@ pub struct SchemaVersion {
     pub fingerprint: [u8; 8],
     /// A reader with the schema's names resolved once, instead of on every message.
     pub reader: apache_avro::GenericSingleObjectReader,
+    /// The schema compiled for decoding straight into Rust types (`None`: it uses a type the direct
+    /// decoder does not handle, and messages go through `reader`).
+    pub(crate) direct: Option<Tree>,
+}
+
+impl SchemaVersion {
+    /// Whether messages of this version are decoded straight into Rust types, without a `Value`.
+    pub fn decodes_directly(&self) -> bool {
+        self.direct.is_some()
+    }
 }
 
 impl std::fmt::Debug for SchemaVersion {
@@ -59,7 +71,8 @@ static REGISTRY: LazyLock<Registry> = LazyLock::new(|| {
         let fingerprint = fingerprint_of(&schema);
         let reader = apache_avro::GenericSingleObjectReader::new(schema.clone())
             .unwrap_or_else(|e| panic!("embedded schema {family} v{version} cannot be resolved: {e}"));
-        versions.push(SchemaVersion { family, version: *version, schema, fingerprint, reader });
+        let direct = Tree::compile(&schema).ok();
+        versions.push(SchemaVersion { family, version: *version, schema, fingerprint, reader, direct });
     }
     let by_fingerprint = versions.iter().enumerate().map(|(i, v)| (v.fingerprint, i)).collect();
     Registry { versions, by_fingerprint }
