@@ -3,9 +3,10 @@
  * Every page loads this file first (a classic script in <head>). It
  *  1. reads the configuration from the query string (?endpoint=&key=&release=&user=&sdk=&api=&flush=),
  *     remembered in localStorage so that later pages and tabs keep it;
- *  2. installs a mock backend for the shop's own API (api/cart, api/search, api/checkout) as a fetch
- *     shim, so that any static server can serve the shop, and the slow and failing endpoints behave
- *     the same everywhere (?api=https://backend.example sends the requests there instead);
+ *  2. installs a mock backend for the shop's own API (api/cart, api/search, api/checkout, api/coupon)
+ *     as a fetch shim, so that any static server can serve the shop, and the slow and failing
+ *     endpoints behave the same everywhere (?api=https://backend.example sends the requests there
+ *     instead);
  *  3. loads the Friction SDK (../../sdk/friction.js, or ?sdk=URL) AFTER the shim, so the SDK's fetch
  *     instrumentation sees the shop's requests with their real statuses and durations;
  *  4. offers window.SHOP: the products, the cart, a toast, and `ready` (resolves once the SDK runs).
@@ -50,6 +51,8 @@
     'GET search': () => later(2500, () => json(200, { results: ['Canvas tote', 'Ceramic mug'] })),
     // FAULT (error_click, network): the checkout service fails.
     'POST checkout': () => later(300, () => json(500, { error: 'payment service unavailable' })),
+    // FAULT (error_click, network): the coupon service fails too (cart.html shows nothing).
+    'POST coupon': () => later(300, () => json(500, { error: 'coupon service unavailable' })),
   };
 
   function apiUrl(path) {
