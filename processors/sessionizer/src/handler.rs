@@ -57,7 +57,7 @@ impl SessionizerHandler {
             let mut bytes = Vec::with_capacity(self.last_size);
             let (topic, key, result) = match &emitted {
                 Emitted::Sessionized { key, record } => (&self.topics.sessionized, key, encode(&**record, &mut bytes)),
-                Emitted::Summary { key, record } => (&self.topics.sessions, key, encode(record, &mut bytes)),
+                Emitted::Summary { key, record } => (&self.topics.sessions, key, encode(&**record, &mut bytes)),
             };
             match result {
                 Ok(()) => {

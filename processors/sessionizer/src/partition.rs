@@ -730,7 +730,7 @@ impl Ctx<'_> {
     fn close(&mut self, st: &mut KeyState, reason: &'static str) {
         let Some(split) = st.split.take() else { return };
         let record = st.summary(&split, reason);
-        self.out.push(Emitted::Summary { key: st.key.to_string(), record });
+        self.out.push(Emitted::Summary { key: st.key.to_string(), record: Box::new(record) });
         self.stats.summaries_out += 1;
     }
 }

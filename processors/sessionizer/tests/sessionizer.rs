@@ -229,8 +229,8 @@ fn summary_counts_everything_it_documents() {
                 assert_eq!(&back, &**record);
             }
             Emitted::Summary { record, .. } => {
-                let back: SessionSummary = decode(&encode_to_vec(record).expect("encode")).expect("decode");
-                assert_eq!(&back, record);
+                let back: SessionSummary = decode(&encode_to_vec(&**record).expect("encode")).expect("decode");
+                assert_eq!(&back, &**record);
             }
         }
     }
