@@ -71,10 +71,13 @@ pub(crate) struct Cx<'e, 'a> {
     /// Candidates anchored before this were judged by earlier calls and may lack their look-back
     /// context (the caller pruned events): they are skipped.
     pub skip_before: Option<i64>,
+    /// Candidates decided at or before `emitted_through_ms` were emitted by an earlier call: only
+    /// their records (and, for issue-kind signals, stubs for episodes) are built.
+    pub light: bool,
 }
 
 impl<'e, 'a> Cx<'e, 'a> {
-    fn new(ev: &'e [Event<'a>], h: Horizon, rules: &'e Rules) -> Self {
+    fn new(ev: &'e [Event<'a>], h: Horizon, rules: &'e Rules, light: bool) -> Self {
         let mut clicks = Vec::new();
         let mut click_keys = Vec::new();
         let mut click_rec = Vec::new();
@@ -87,7 +90,14 @@ impl<'e, 'a> Cx<'e, 'a> {
             }
         }
         let skip_before = h.retained_from_ms.map(|r| r.saturating_add(rules.max_lookback_ms()));
-        Self { ev, rules, h, clicks, click_keys, click_rec, skip_before }
+        Self { ev, rules, h, clicks, click_keys, click_rec, skip_before, light }
+    }
+
+    /// Whether a candidate decided at `decided` was emitted by an earlier call (chained calls
+    /// emit everything decided in `(emitted_through_ms, watermark_ms]`): then only what episodes
+    /// need is kept, see [`Out::stub`].
+    pub(crate) fn already_emitted(&self, decided: Decided) -> bool {
+        self.light && matches!(decided, Decided::At(t) if self.h.emitted_through_ms.is_some_and(|a| t <= a))
     }
 
     /// Decided by an event at `t` that is in the slice.
@@ -161,6 +171,8 @@ pub(crate) struct Outcome<'e> {
     pub key_hash: u64,
     pub decided: Decided,
     pub signal: Signal,
+    /// Emitted by an earlier call: `signal` has only kind, label, key and times (see [`Out::stub`]).
+    pub stub: bool,
 }
 
 #[derive(Debug, Default)]
@@ -189,7 +201,59 @@ impl<'e> Out<'e> {
     pub(crate) fn outcome(&mut self, class: Class, e: &'e Event<'_>, decided: Decided, signal: Signal) {
         let key_hash = keys::fnv(&signal.element_key);
         self.record(e.tab_id.as_deref(), &e.view_id, KeyMatch::Exact(key_hash), signal.start_ms, decided);
-        self.outcomes.push(Outcome { class, tab: e.tab_id.as_deref(), view: &e.view_id, key_hash, decided, signal });
+        self.outcomes.push(Outcome {
+            class,
+            tab: e.tab_id.as_deref(),
+            view: &e.view_id,
+            key_hash,
+            decided,
+            signal,
+            stub: false,
+        });
+    }
+
+    /// A candidate anchored at `e` that an earlier call emitted ([`Cx::already_emitted`]): its
+    /// record, and for an issue-kind signal a stub outcome (kind, key, start) that episodes need to
+    /// partition their element's signals. An episode with a stub member that is due now makes
+    /// [`detect`] run again without stubs; otherwise no evidence, ids or copies are built.
+    pub(crate) fn stub(
+        &mut self,
+        class: Class,
+        e: &'e Event<'_>,
+        decided: Decided,
+        kind: SignalKind,
+        unresponsive: bool,
+        element_key: String,
+    ) {
+        let key_hash = keys::fnv(&element_key);
+        self.record(e.tab_id.as_deref(), &e.view_id, KeyMatch::Exact(key_hash), e.timestamp_ms, decided);
+        if class != Class::Signal || !kind.is_issue_kind() {
+            return;
+        }
+        let signal = Signal {
+            id: String::new(),
+            kind,
+            unresponsive,
+            label: Cow::Borrowed(""),
+            session_id: String::new(),
+            tab_id: None,
+            view_id: String::new(),
+            route_template: String::new(),
+            element_key,
+            start_ms: e.timestamp_ms,
+            end_ms: e.timestamp_ms,
+            decided_at_ms: decided.at_ms(),
+            evidence: Evidence::default(),
+        };
+        self.outcomes.push(Outcome {
+            class,
+            tab: e.tab_id.as_deref(),
+            view: &e.view_id,
+            key_hash,
+            decided,
+            signal,
+            stub: true,
+        });
     }
 }
 
@@ -319,7 +383,7 @@ pub(crate) fn check(
     None
 }
 
-fn emitted(decided: Decided, h: Horizon) -> bool {
+pub(crate) fn emitted(decided: Decided, h: Horizon) -> bool {
     let after = h.emitted_through_ms;
     match decided {
         Decided::At(t) => after.is_none_or(|a| t > a) && (t <= h.watermark_ms || h.session_closed),
@@ -345,7 +409,17 @@ fn emitted(decided: Decided, h: Horizon) -> bool {
 ///   passes that value as `retained_from_ms` next time.
 /// - Ids are deterministic, so even re-running the same horizon twice is harmless downstream.
 pub fn detect(events: &[Event<'_>], horizon: Horizon, rules: &Rules) -> Detection {
-    let cx = Cx::new(events, horizon, rules);
+    // First without rebuilding what earlier calls emitted; an episode due now with a member
+    // emitted earlier needs that member in full: then once more, building everything.
+    match detect_with(events, horizon, rules, true) {
+        Some(d) => d,
+        None => detect_with(events, horizon, rules, false).unwrap_or_default(),
+    }
+}
+
+/// `None` if `light` and an episode due now has a stub member.
+fn detect_with(events: &[Event<'_>], horizon: Horizon, rules: &Rules, light: bool) -> Option<Detection> {
+    let cx = Cx::new(events, horizon, rules, light);
     let mut out = Out::default();
     rules::rage::run(&cx, &mut out);
     rules::click::run(&cx, &mut out);
@@ -353,6 +427,9 @@ pub fn detect(events: &[Event<'_>], horizon: Horizon, rules: &Rules) -> Detectio
     rules::form::run(&cx, &mut out);
     rules::server::run(&cx, &mut out);
     let composed = episode::compose(&cx, &out);
+    if composed.needs_full {
+        return None;
+    }
 
     let mut det = Detection::default();
     let mut next: Option<i64> = None;
@@ -364,10 +441,10 @@ pub fn detect(events: &[Event<'_>], horizon: Horizon, rules: &Rules) -> Detectio
     for r in &out.records {
         wake(r.decided);
     }
-    for (_, d) in &composed.episodes {
-        wake(*d);
-    }
-    det.next_decision_ms = next;
+    det.next_decision_ms = match (next, composed.wake) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
 
     // Retention: everything that can still matter, widened so that no click train or episode
     // chain is cut in the middle (their later parts depend on their starts).
@@ -397,7 +474,7 @@ pub fn detect(events: &[Event<'_>], horizon: Horizon, rules: &Rules) -> Detectio
     }
 
     for o in out.outcomes {
-        if !emitted(o.decided, horizon) {
+        if o.stub || !emitted(o.decided, horizon) {
             continue;
         }
         match o.class {
@@ -406,15 +483,11 @@ pub fn detect(events: &[Event<'_>], horizon: Horizon, rules: &Rules) -> Detectio
             Class::Suppressed(reason) => det.suppressed.push(crate::signal::Suppressed { reason, candidate: o.signal }),
         }
     }
-    for (ep, d) in composed.episodes {
-        if emitted(d, horizon) {
-            det.episodes.push(ep);
-        }
-    }
+    det.episodes = composed.episodes;
     let order = |s: &Signal| (s.start_ms, crate::signal::episode_priority(s.kind, s.unresponsive), s.id.clone());
     det.signals.sort_by_cached_key(order);
     det.undetermined.sort_by_cached_key(order);
     det.suppressed.sort_by_cached_key(|s| order(&s.candidate));
     det.episodes.sort_by_cached_key(|e| (e.start_ms, e.id.clone()));
-    det
+    Some(det)
 }

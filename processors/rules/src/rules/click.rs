@@ -80,6 +80,11 @@ fn disabled_click<'e>(cx: &Cx<'e, '_>, out: &mut Out<'e>, i: usize, target: &Tar
         ],
         &mut checked,
     );
+    let class = reason.map_or(Class::Signal, Class::Suppressed);
+    if cx.already_emitted(decided) {
+        out.stub(class, e, decided, kind, false, keys::element_key(target));
+        return;
+    }
     let mut ev = detect::evidence(kind, cx.rules, vec![e.event_id.to_string()]);
     ev.suppressions_checked = checked;
     let signal = build_signal(
@@ -94,7 +99,7 @@ fn disabled_click<'e>(cx: &Cx<'e, '_>, out: &mut Out<'e>, i: usize, target: &Tar
             unresponsive: false,
         },
     );
-    out.outcome(reason.map_or(Class::Signal, Class::Suppressed), e, decided, signal);
+    out.outcome(class, e, decided, signal);
 }
 
 enum Verdict {
@@ -170,6 +175,11 @@ fn dead_or_slow<'e>(
         ],
         &mut checked,
     );
+    let class = reason.map_or(class_if_kept, Class::Suppressed);
+    if cx.already_emitted(decided) {
+        out.stub(class, e, decided, kind, false, keys::element_key(target));
+        return;
+    }
     // Evidence: every liveness source with its first delay (a full scan; only for reported
     // clicks), up to the decision and no further, so the evidence is the same whenever it is built.
     let ended = scan.cut.or(scan.next_click);
@@ -226,7 +236,7 @@ fn dead_or_slow<'e>(
         decided,
         Draft { kind, label, element_key: keys::element_key(target), end_ms: end, evidence: ev, unresponsive: false },
     );
-    out.outcome(reason.map_or(class_if_kept, Class::Suppressed), e, decided, signal);
+    out.outcome(class, e, decided, signal);
 }
 
 /// For each click (by position), the first failure attributed to it: a JS error within
@@ -327,6 +337,11 @@ fn error_click<'e>(
         ],
         &mut checked,
     );
+    let class = reason.map_or(Class::Signal, Class::Suppressed);
+    if cx.already_emitted(decided) {
+        out.stub(class, e, decided, kind, false, keys::element_key(target));
+        return;
+    }
     let mut ev = detect::evidence(kind, cx.rules, vec![e.event_id.to_string(), f.event_id.to_string()]);
     ev.suppressions_checked = checked;
     detect::measure_ms(&mut ev, "delay_ms", f.timestamp_ms.saturating_sub(e.timestamp_ms));
@@ -361,7 +376,7 @@ fn error_click<'e>(
             unresponsive: false,
         },
     );
-    out.outcome(reason.map_or(Class::Signal, Class::Suppressed), e, decided, signal);
+    out.outcome(class, e, decided, signal);
 }
 
 impl Cx<'_, '_> {

@@ -246,6 +246,11 @@ fn invalid_field<'e>(cx: &Cx<'e, '_>, out: &mut Out<'e>, st: &mut TabState<'e>, 
         ],
         &mut checked,
     );
+    let class = reason.map_or(Class::Signal, Class::Suppressed);
+    if cx.already_emitted(decided) {
+        out.stub(class, anchor, decided, kind, false, key);
+        return true;
+    }
     let ids = chain_events.iter().map(|&j| cx.ev[j].event_id.to_string()).collect();
     let mut ev = detect::evidence(kind, cx.rules, ids);
     ev.suppressions_checked = checked;
@@ -263,7 +268,7 @@ fn invalid_field<'e>(cx: &Cx<'e, '_>, out: &mut Out<'e>, st: &mut TabState<'e>, 
             unresponsive: false,
         },
     );
-    out.outcome(reason.map_or(Class::Signal, Class::Suppressed), anchor, decided, signal);
+    out.outcome(class, anchor, decided, signal);
     true
 }
 
@@ -308,6 +313,11 @@ fn end_view<'e>(cx: &Cx<'e, '_>, out: &mut Out<'e>, st: &mut TabState<'e>, at: O
         &[(Suppression::ProjectIgnoreList, &|| suppress::project_ignore_list(None, &first.route, cx.rules))],
         &mut checked,
     );
+    let class = reason.map_or(Class::Signal, Class::Suppressed);
+    if cx.already_emitted(decided) {
+        out.stub(class, first, decided, kind, false, format!("{FIELD_PREFIX}{field}"));
+        return;
+    }
     let mut ev = detect::evidence(kind, cx.rules, vec![first.event_id.to_string(), last.event_id.to_string()]);
     ev.suppressions_checked = checked;
     detect::measure_ms(&mut ev, "engagement_ms", engagement);
@@ -327,5 +337,5 @@ fn end_view<'e>(cx: &Cx<'e, '_>, out: &mut Out<'e>, st: &mut TabState<'e>, at: O
             unresponsive: false,
         },
     );
-    out.outcome(reason.map_or(Class::Signal, Class::Suppressed), first, decided, signal);
+    out.outcome(class, first, decided, signal);
 }

@@ -141,6 +141,11 @@ pub(crate) fn run<'e>(cx: &Cx<'e, '_>, out: &mut Out<'e>) {
             })],
             &mut checked,
         );
+        let class = reason.map_or(Class::Signal, Class::Suppressed);
+        if cx.already_emitted(decided) {
+            out.stub(class, p1, decided, kind, false, PAGE_KEY.to_owned());
+            continue;
+        }
         let mut ev = detect::evidence(kind, cx.rules, vec![p1.event_id.to_string(), p2e.event_id.to_string()]);
         ev.suppressions_checked = checked;
         detect::measure_ms(&mut ev, "dwell_ms", p2e.timestamp_ms.saturating_sub(p1.timestamp_ms));
@@ -173,7 +178,7 @@ pub(crate) fn run<'e>(cx: &Cx<'e, '_>, out: &mut Out<'e>) {
                 unresponsive: false,
             },
         );
-        out.outcome(reason.map_or(Class::Signal, Class::Suppressed), p1, decided, signal);
+        out.outcome(class, p1, decided, signal);
     }
 }
 

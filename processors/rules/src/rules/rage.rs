@@ -228,23 +228,6 @@ fn close<'e>(cx: &Cx<'e, '_>, out: &mut Out<'e>, b: &mut Burst<'e>, close_t: i64
     // Tier B asks whether the user saw anything: a request the click started does not count.
     let unresponsive = unresp_complete && !seen[..nu].iter().any(answered);
 
-    // Geometry.
-    let centroid = b.centroid();
-    let mut max_dist: Option<f64> = None;
-    let mut max_gap = 0i64;
-    let mut prev_ts = b.first_ts;
-    let mut event_ids = Vec::with_capacity(n);
-    for &mp in &b.members {
-        let e = &cx.ev[cx.clicks[mp]];
-        event_ids.push(e.event_id.to_string());
-        max_gap = max_gap.max(e.timestamp_ms.saturating_sub(prev_ts));
-        prev_ts = e.timestamp_ms;
-        if let (Some((x, y)), Some((gx, gy))) = (e.click_target().and_then(|t| t.point()), centroid) {
-            let d = (x - gx).hypot(y - gy);
-            max_dist = Some(max_dist.map_or(d, |m: f64| m.max(d)));
-        }
-    }
-
     let targets = || b.members.iter().filter_map(|&mp| cx.ev[cx.clicks[mp]].click_target());
     let any_modifier = || {
         b.members.iter().any(|&mp| match &cx.ev[cx.clicks[mp]].kind {
@@ -286,6 +269,29 @@ fn close<'e>(cx: &Cx<'e, '_>, out: &mut Out<'e>, b: &mut Burst<'e>, close_t: i64
         ],
         &mut checked,
     );
+    let class = reason.map_or(Class::Signal, Class::Suppressed);
+    if cx.already_emitted(decided) {
+        let element_key = first.click_target().map(keys::element_key).unwrap_or_default();
+        out.stub(class, first, decided, kind, unresponsive, element_key);
+        return;
+    }
+
+    // Geometry.
+    let centroid = b.centroid();
+    let mut max_dist: Option<f64> = None;
+    let mut max_gap = 0i64;
+    let mut prev_ts = b.first_ts;
+    let mut event_ids = Vec::with_capacity(n);
+    for &mp in &b.members {
+        let e = &cx.ev[cx.clicks[mp]];
+        event_ids.push(e.event_id.to_string());
+        max_gap = max_gap.max(e.timestamp_ms.saturating_sub(prev_ts));
+        prev_ts = e.timestamp_ms;
+        if let (Some((x, y)), Some((gx, gy))) = (e.click_target().and_then(|t| t.point()), centroid) {
+            let d = (x - gx).hypot(y - gy);
+            max_dist = Some(max_dist.map_or(d, |m: f64| m.max(d)));
+        }
+    }
 
     let mut ev = detect::evidence(kind, cx.rules, event_ids);
     #[allow(clippy::cast_precision_loss)]
@@ -316,7 +322,6 @@ fn close<'e>(cx: &Cx<'e, '_>, out: &mut Out<'e>, b: &mut Burst<'e>, close_t: i64
             unresponsive,
         },
     );
-    let class = reason.map_or(Class::Signal, Class::Suppressed);
     debug_assert!(!matches!(decided, Decided::Pending(_)));
     out.outcome(class, first, decided, signal);
 }
