@@ -68,6 +68,11 @@ pub(crate) struct Cx<'e, 'a> {
     /// Hash of the reported element key per click, whatever its source (groups records and
     /// episodes exactly as signals are keyed).
     pub click_rec: Vec<u64>,
+    /// Tab of each event interned to a small integer (0: no tab), so rules compare integers
+    /// instead of id strings.
+    pub tab: Vec<u32>,
+    /// View of each event interned to a small integer.
+    pub view: Vec<u32>,
     /// Candidates anchored before this were judged by earlier calls and may lack their look-back
     /// context (the caller pruned events): they are skipped.
     pub skip_before: Option<i64>,
@@ -81,7 +86,12 @@ impl<'e, 'a> Cx<'e, 'a> {
         let mut clicks = Vec::new();
         let mut click_keys = Vec::new();
         let mut click_rec = Vec::new();
+        let mut tab = Vec::with_capacity(ev.len());
+        let mut view = Vec::with_capacity(ev.len());
+        let (mut tabs, mut views) = (Interner::default(), Interner::default());
         for (i, e) in ev.iter().enumerate() {
+            tab.push(e.tab_id.as_deref().map_or(0, |t| tabs.get(t) + 1));
+            view.push(views.get(&e.view_id));
             if let EventKind::Click { target, .. } = &e.kind {
                 clicks.push(i);
                 let (h, src) = keys::element_key_hash(target);
@@ -90,7 +100,24 @@ impl<'e, 'a> Cx<'e, 'a> {
             }
         }
         let skip_before = h.retained_from_ms.map(|r| r.saturating_add(rules.max_lookback_ms()));
-        Self { ev, rules, h, clicks, click_keys, click_rec, skip_before, light }
+        Self { ev, rules, h, clicks, click_keys, click_rec, tab, view, skip_before, light }
+    }
+
+    /// Whether events `i` and `j` are in the same tab (an event without a tab matches every tab,
+    /// see [`crate::liveness::same_tab`]).
+    pub(crate) fn same_tab(&self, i: usize, j: usize) -> bool {
+        let (a, b) = (self.tab[i], self.tab[j]);
+        a == 0 || b == 0 || a == b
+    }
+
+    /// Whether events `i` and `j` have the same tab id (both none counts as the same).
+    pub(crate) fn tab_eq(&self, i: usize, j: usize) -> bool {
+        self.tab[i] == self.tab[j]
+    }
+
+    /// Whether events `i` and `j` are in the same view.
+    pub(crate) fn view_eq(&self, i: usize, j: usize) -> bool {
+        self.view[i] == self.view[j]
     }
 
     /// Whether a candidate decided at `decided` was emitted by an earlier call (chained calls
@@ -134,6 +161,31 @@ impl<'e, 'a> Cx<'e, 'a> {
     pub(crate) fn base_ms(&self) -> i64 {
         let r = self.rules.config();
         self.h.watermark_ms.saturating_sub(r.episode_window_ms).saturating_sub(self.rules.max_decision_ms())
+    }
+}
+
+/// Small integers for the few distinct ids of a session (tabs, views), in order of appearance.
+#[derive(Default)]
+struct Interner<'s> {
+    seen: Vec<&'s str>,
+    last: u32,
+}
+
+impl<'s> Interner<'s> {
+    fn get(&mut self, s: &'s str) -> u32 {
+        // Consecutive events mostly share their id: try the last one first.
+        if self.seen.get(self.last as usize).is_some_and(|l| *l == s) {
+            return self.last;
+        }
+        let k = match self.seen.iter().position(|x| *x == s) {
+            Some(k) => k,
+            None => {
+                self.seen.push(s);
+                self.seen.len() - 1
+            }
+        };
+        self.last = u32::try_from(k).unwrap_or(u32::MAX);
+        self.last
     }
 }
 

@@ -56,7 +56,10 @@ fn folded(cx: &Cx<'_, '_>, p: usize) -> bool {
         if o.timestamp_ms < from {
             break;
         }
-        if cx.click_keys[q] == Some(key) && o.view_id == e.view_id && o.tab_id == e.tab_id {
+        if cx.click_keys[q] == Some(key)
+            && cx.view_eq(cx.clicks[q], cx.clicks[p])
+            && cx.tab_eq(cx.clicks[q], cx.clicks[p])
+        {
             return true;
         }
     }
@@ -276,7 +279,7 @@ fn attribute_failures(cx: &Cx<'_, '_>) -> Vec<Option<usize>> {
                 }
                 // Same tab and same view: a click that navigated away does not own the next
                 // page's errors.
-                if d >= 0 && liveness::same_tab(c.tab_id.as_deref(), e.tab_id.as_deref()) && c.view_id == e.view_id {
+                if d >= 0 && cx.same_tab(cx.clicks[q], i) && cx.view_eq(cx.clicks[q], i) {
                     found = Some(q);
                     break;
                 }

@@ -8,7 +8,6 @@ use std::borrow::Cow;
 use crate::detect::{self, build_signal, check, Class, Cx, Draft, KeyMatch, Out};
 use crate::event::{EventKind, NavigationKind};
 use crate::keys;
-use crate::liveness::same_tab;
 use crate::signal::SignalKind;
 use crate::suppress::{self, Suppression};
 
@@ -60,11 +59,7 @@ pub(crate) fn run<'e>(cx: &Cx<'e, '_>, out: &mut Out<'e>) {
         }
         let tab = p1.tab_id.as_deref();
         // A: where the navigation came from: its `from`, else the page of the previous event in the tab.
-        let prev = cx.ev[..i]
-            .iter()
-            .enumerate()
-            .rev()
-            .find(|(_, e)| same_tab(e.tab_id.as_deref(), tab) && e.view_id != p1.view_id);
+        let prev = cx.ev[..i].iter().enumerate().rev().find(|&(j, _)| cx.same_tab(j, i) && !cx.view_eq(j, i));
         if p1.timestamp_ms >= base {
             if let Some((_, e)) = prev {
                 out.interest.push(e.timestamp_ms);
@@ -91,10 +86,10 @@ pub(crate) fn run<'e>(cx: &Cx<'e, '_>, out: &mut Out<'e>) {
             if e.timestamp_ms > end {
                 break;
             }
-            if !same_tab(e.tab_id.as_deref(), tab) {
+            if !cx.same_tab(j, i) {
                 continue;
             }
-            if e.view_id != p1.view_id
+            if !cx.view_eq(j, i)
                 || matches!(e.kind, EventKind::Pageview { navigation: nk, .. } if !matches!(nk, NavigationKind::Hash))
             {
                 p2 = Some(j);
