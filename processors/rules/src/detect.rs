@@ -174,10 +174,10 @@ struct Interner<'s> {
 impl<'s> Interner<'s> {
     fn get(&mut self, s: &'s str) -> u32 {
         // Consecutive events mostly share their id: try the last one first.
-        if self.seen.get(self.last as usize).is_some_and(|l| *l == s) {
+        if self.seen.get(self.last as usize).is_some_and(|l| eq_short(l, s)) {
             return self.last;
         }
-        let k = match self.seen.iter().position(|x| *x == s) {
+        let k = match self.seen.iter().position(|x| eq_short(x, s)) {
             Some(k) => k,
             None => {
                 self.seen.push(s);
@@ -186,6 +186,23 @@ impl<'s> Interner<'s> {
         };
         self.last = u32::try_from(k).unwrap_or(u32::MAX);
         self.last
+    }
+}
+
+/// String equality without a `memcmp` call for ids of up to 16 bytes (two overlapping word
+/// compares); longer ones compare as usual.
+fn eq_short(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    let word =
+        |s: &[u8], at: usize| s.get(at..at + 8).and_then(|w| <[u8; 8]>::try_from(w).ok()).map(u64::from_ne_bytes);
+    match n {
+        0..=7 => a.iter().zip(b).all(|(x, y)| x == y),
+        8..=16 => word(a, 0) == word(b, 0) && word(a, n - 8) == word(b, n - 8),
+        _ => a == b,
     }
 }
 
