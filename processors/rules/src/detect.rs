@@ -560,3 +560,35 @@ fn detect_with(events: &[Event<'_>], horizon: Horizon, rules: &Rules, light: boo
     det.episodes.sort_by_cached_key(|e| (e.start_ms, e.id.clone()));
     Some(det)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::eq_short;
+
+    #[test]
+    fn eq_short_is_string_equality() {
+        let ids = [
+            "",
+            "a",
+            "t1",
+            "abcdefg",
+            "abcdefgh",
+            "abcdefgi",
+            "s000123:t1v0",
+            "s000123:t1v1",
+            "s000124:t1v0",
+            "s000123#1764000000000:t1v0",
+            "s000123#1764000000000:t1v1",
+            "x000123#1764000000000:t1v0",
+            "s000123#1764000000000:t1v0x",
+            "0123456789abcdef",
+            "0123456789abcdeg",
+            "1123456789abcdef",
+        ];
+        for a in ids {
+            for b in ids {
+                assert_eq!(eq_short(a, b), a == b, "{a:?} vs {b:?}");
+            }
+        }
+    }
+}
