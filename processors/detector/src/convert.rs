@@ -48,7 +48,8 @@ fn length_bucket(bucket: Option<&str>) -> u32 {
 }
 
 /// The rules' view of one sessionized event (owned: it may be kept in state). `None` for event
-/// types the rules do not know.
+/// types the rules do not know. Copies the strings it keeps; [`take_rule_event`] (what a stage that
+/// owns the decoded record uses) moves them and must give the same event.
 pub fn to_rule_event(s: &Sessionized<'_>) -> Option<Event<'static>> {
     let e = &s.event;
     let kind = match e.event_type.as_ref() {
@@ -149,6 +150,113 @@ pub fn to_rule_event(s: &Sessionized<'_>) -> Option<Event<'static>> {
     })
 }
 
+fn take<'a>(c: &mut Cow<'a, str>) -> Cow<'a, str> {
+    std::mem::take(c)
+}
+
+/// [`to_rule_event`] moving the strings it keeps out of the record (what a stage that owns the
+/// decoded record does: no copies). Same fields, same rules, same result. Leaves `session_key` and the session context (`project_id`,
+/// `user_id`, `release`, `url`) in place.
+pub fn take_rule_event<'a>(s: &mut Sessionized<'a>) -> Option<Event<'a>> {
+    let e = &mut s.event;
+    let kind = match e.event_type.as_ref() {
+        "click" => {
+            let click = e.click.as_ref();
+            let has = |m: &str| click.is_some_and(|c| c.modifiers.iter().any(|x| x.eq_ignore_ascii_case(m)));
+            let button = MouseButton::from_dom(click.map(|c| c.button.clamp(0, 255) as u16).unwrap_or(0));
+            let modifiers = Modifiers { alt: has("alt"), ctrl: has("ctrl"), meta: has("meta"), shift: has("shift") };
+            let t = e.target.take().unwrap_or_default();
+            let download = t.href.as_deref().is_some_and(|h| h.contains("download"));
+            EventKind::Click {
+                button,
+                modifiers,
+                target: RuleTarget {
+                    selector: t.selector,
+                    key: t.key,
+                    tag: t.tag,
+                    role: t.role,
+                    text: t.text,
+                    x: t.x,
+                    y: t.y,
+                    interactive: t.interactive,
+                    disabled: t.disabled.unwrap_or(false),
+                    href: t.href,
+                    new_tab: t.new_tab.unwrap_or(false),
+                    download,
+                    ignore: t.ignore,
+                    r#type: t.r#type,
+                },
+            }
+        }
+        "pageview" => {
+            let n = e.navigation.as_mut();
+            let navigation = navigation_kind(n.as_ref().map(|n| n.kind.as_ref()).unwrap_or("load"));
+            let (from, to) = n.map_or((None, None), |n| (n.from.take(), n.to.take()));
+            EventKind::Pageview { navigation, from, to }
+        }
+        "mutation" => {
+            let m = e.mutation.clone().unwrap_or_default();
+            EventKind::Mutation { count: m.count.clamp(0, u32::MAX as i64) as u32, near_target: m.near_target }
+        }
+        "network" => {
+            let n = e.network.as_mut()?;
+            EventKind::Network {
+                method: take(&mut n.method),
+                url: take(&mut n.url),
+                status: n.status.and_then(|s| u16::try_from(s).ok()),
+                duration_ms: n.duration_ms.filter(|d| d.is_finite() && *d >= 0.0).map(|d| d as u64),
+                initiator: n.initiator.take(),
+            }
+        }
+        "error" => {
+            let x = e.error.as_mut()?;
+            EventKind::Error {
+                error_type: x.r#type.take().unwrap_or_default(),
+                message: take(&mut x.message),
+                fingerprint: x.fingerprint.take(),
+            }
+        }
+        "scroll" => {
+            let sc = e.scroll.clone().unwrap_or_default();
+            EventKind::Scroll { dy: sc.dy, y: sc.y }
+        }
+        "selection" => EventKind::Selection {
+            length: e.selection.as_ref().map(|s| s.length.clamp(0, u32::MAX as i64) as u32).unwrap_or(0),
+        },
+        "focus" => EventKind::Focus,
+        "visibility" => EventKind::Visibility { hidden: e.visibility.as_ref().is_some_and(|v| v.state == "hidden") },
+        "input" => {
+            let i = e.input.as_mut()?;
+            EventKind::Input {
+                field_key: take(&mut i.field_key),
+                length_bucket: length_bucket(i.length_bucket.as_deref()),
+                invalid: i.invalid,
+            }
+        }
+        "submit" => EventKind::Submit { form_key: e.submit.as_mut().map(|s| take(&mut s.form_key)) },
+        "custom" => EventKind::Custom { name: e.custom.as_mut().map(|c| take(&mut c.name)).unwrap_or_default() },
+        "log" => {
+            let l = e.log.as_mut()?;
+            EventKind::Log { service: take(&mut l.service), level: log_level(&l.level), message: take(&mut l.message) }
+        }
+        _ => return None,
+    };
+    Some(Event {
+        event_id: take(&mut e.event_id),
+        // The session key stays: it keys the session.
+        session_id: s.session_key.clone(),
+        tab_id: e.tab_id.take(),
+        view_id: take(&mut s.view_id),
+        seq: u64::try_from(s.seq).unwrap_or(0),
+        timestamp_ms: e.timestamp,
+        route: e.route.take().unwrap_or_default(),
+        // No rule reads the page URL (routes are what they key on); the record's `url` comes from
+        // the session context. Not copying it keeps state small.
+        url: None,
+        kind,
+    })
+}
+
 /// Context a signal record carries beyond what the rules know.
 #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct SessionContext {
@@ -235,5 +343,113 @@ pub fn to_signal_record(signal: &Signal, ctx: &SessionContext) -> SignalRecord {
         labels: vec![signal.label.to_string()],
         evidence: evidence_record(&signal.evidence),
         members: Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::borrow::Cow;
+
+    use friction_schemas::event::{
+        Click, Custom, ErrorInfo, Input, LogLine, Navigation, Network, RawEvent, Submit, Target,
+    };
+    use friction_schemas::sessionized::Sessionized;
+
+    use super::{take_rule_event, to_rule_event};
+
+    fn record(kind: &str) -> Sessionized<'static> {
+        let s = |v: &str| Cow::Owned(v.to_owned());
+        let e = RawEvent {
+            project_id: s("p"),
+            session_id: s("sess"),
+            event_id: s(&format!("ev-{kind}")),
+            event_type: s(kind),
+            timestamp: 1_000,
+            tab_id: Some(s("t1")),
+            route: Some(s("/checkout/42")),
+            url: Some(s("https://shop.example/checkout/42")),
+            target: Some(Target {
+                r#type: Some(s("submit")),
+                selector: Some(s("form > button.pay")),
+                key: Some(s("pay")),
+                tag: Some(s("button")),
+                role: Some(s("button")),
+                text: Some(s("Pay")),
+                x: Some(10.0),
+                y: Some(20.5),
+                interactive: Some(true),
+                disabled: Some(false),
+                href: Some(s("/download/invoice")),
+                new_tab: Some(true),
+                ignore: vec![s("rage_click")],
+            }),
+            click: Some(Click { button: 2, modifiers: vec![s("Shift"), s("meta")] }),
+            navigation: Some(Navigation { from: Some(s("/cart")), to: Some(s("/checkout/42")), kind: s("push") }),
+            network: Some(Network {
+                method: s("POST"),
+                url: s("/api/pay"),
+                status: Some(500),
+                duration_ms: Some(12.7),
+                initiator: Some(s("ev-click")),
+            }),
+            error: Some(ErrorInfo {
+                r#type: Some(s("TypeError")),
+                message: s("x is undefined"),
+                stack: None,
+                fingerprint: Some(s("fp1")),
+            }),
+            input: Some(Input { field_key: s("email"), length_bucket: Some(s("6-20")), invalid: true }),
+            submit: Some(Submit { form_key: s("checkout") }),
+            custom: Some(Custom { name: s("coupon") }),
+            log: Some(LogLine {
+                service: s("api"),
+                level: s("error"),
+                message: s("boom 42"),
+                attributes: Default::default(),
+            }),
+            ..RawEvent::default()
+        };
+        Sessionized {
+            event: e,
+            session_key: s("sess#1000"),
+            seq: 3,
+            view_id: s("sess#1000:v0"),
+            view_index: 0,
+            late: false,
+            session_start: 1_000,
+        }
+    }
+
+    #[test]
+    fn moving_and_copying_conversions_agree() {
+        for kind in [
+            "click",
+            "pageview",
+            "mutation",
+            "network",
+            "error",
+            "scroll",
+            "selection",
+            "focus",
+            "visibility",
+            "input",
+            "submit",
+            "custom",
+            "log",
+            "unknown",
+        ] {
+            let r = record(kind);
+            let copied = to_rule_event(&r);
+            assert_eq!(copied.is_some(), kind != "unknown", "{kind}");
+            let mut owned = r.clone();
+            let moved = take_rule_event(&mut owned).map(friction_rules::Event::into_owned);
+            assert_eq!(moved, copied, "{kind}");
+            // What the stage still reads after the move stays in place.
+            assert_eq!(owned.session_key, r.session_key);
+            assert_eq!(owned.event.project_id, r.event.project_id);
+            assert_eq!(owned.event.user_id, r.event.user_id);
+            assert_eq!(owned.event.release, r.event.release);
+            assert_eq!(owned.event.url, r.event.url);
+        }
     }
 }

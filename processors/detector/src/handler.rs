@@ -9,7 +9,7 @@ use friction_schemas::sessionized::Sessionized;
 use friction_schemas::{decode, encode_to_vec};
 use serde::{Deserialize, Serialize};
 
-use crate::convert::{to_episode_record, to_rule_event, SessionContext};
+use crate::convert::{take_rule_event, to_episode_record, to_rule_event, SessionContext};
 use crate::rules_file::RulesByProject;
 use crate::state;
 
@@ -45,6 +45,10 @@ pub struct SessionState {
     pub emitted_through_ms: Option<i64>,
     pub retained_from_ms: Option<i64>,
     pub last_event_ms: i64,
+    /// The earliest event time at which a judgement can decide anything: the earliest pending
+    /// decision of the last judgement, lowered to the time of every event ingested since (a new
+    /// event can decide things at its own time or later, never earlier). The session is judged
+    /// once the watermark reaches it (or it closes), not at every new event.
     pub next_decision_ms: Option<i64>,
     /// New events since the last judgement.
     #[serde(default)]
@@ -91,9 +95,20 @@ impl PartitionDetector {
         self.sessions.len()
     }
 
-    /// Adds one sessionized event to its session (judged at the next [`Self::judge`]).
+    /// Adds one sessionized event to its session (judged at the next [`Self::judge`]). Copies
+    /// the strings it keeps; [`Self::ingest_owned`] moves them.
     pub fn ingest(&mut self, s: &Sessionized<'_>, now_wall_ms: i64) {
         let Some(event) = to_rule_event(s) else { return };
+        self.add(s, event, now_wall_ms);
+    }
+
+    /// [`Self::ingest`] of a record the caller owns (decoded): its strings move into the state.
+    pub fn ingest_owned(&mut self, mut s: Sessionized<'_>, now_wall_ms: i64) {
+        let Some(event) = take_rule_event(&mut s).map(Event::into_owned) else { return };
+        self.add(&s, event, now_wall_ms);
+    }
+
+    fn add(&mut self, s: &Sessionized<'_>, event: Event<'static>, now_wall_ms: i64) {
         // Look up by the borrowed key; allocate it only for a new session.
         let st = match self.sessions.get_mut(s.session_key.as_ref()) {
             Some(st) => st,
@@ -116,6 +131,7 @@ impl PartitionDetector {
         let pos = st.events.partition_point(|e| (e.timestamp_ms, e.seq) <= (ts, event.seq));
         st.events.insert(pos, event);
         st.last_event_ms = st.last_event_ms.max(ts);
+        st.next_decision_ms = Some(st.next_decision_ms.map_or(ts, |d| d.min(ts)));
         st.touched = true;
         st.dirty = true;
         let newer = self.clock.max_event_ms.is_none_or(|m| ts >= m);
@@ -126,14 +142,16 @@ impl PartitionDetector {
         }
     }
 
-    /// Judges every session that has new events, a decision due, or has closed.
+    /// Judges every session with a decision due at the watermark (a pending window that ended, or a
+    /// new event at or before it), or that has closed. Sessions whose new events are all after the
+    /// watermark wait: nothing in them can be decided yet.
     pub fn judge(&mut self, now_wall_ms: i64, cfg: &DetectorConfig, rules: &RulesByProject) -> Judged {
         let mut out = Judged::default();
         let Some(wm) = self.watermark(now_wall_ms, cfg) else { return out };
         let mut closed_keys = Vec::new();
         for (key, st) in &mut self.sessions {
             let closed = wm > st.last_event_ms.saturating_add(cfg.session_gap_ms);
-            if !(st.touched || closed || st.next_decision_ms.is_some_and(|d| d <= wm)) {
+            if !(closed || st.next_decision_ms.is_some_and(|d| d <= wm)) {
                 continue;
             }
             let horizon = Horizon {
@@ -154,7 +172,12 @@ impl PartitionDetector {
                 out.suppressed.push(s.reason.as_str());
             }
             st.emitted_through_ms = Some(st.emitted_through_ms.map_or(wm, |e| e.max(wm)));
-            st.next_decision_ms = detection.next_decision_ms;
+            // Events after the watermark were seen by this judgement but may decide things later.
+            let unjudged = st.events.iter().rev().take_while(|e| e.timestamp_ms > wm).last().map(|e| e.timestamp_ms);
+            st.next_decision_ms = match (detection.next_decision_ms, unjudged) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
             st.touched = false;
             if closed {
                 closed_keys.push(key.clone());
@@ -211,6 +234,11 @@ impl PartitionDetector {
                 } else {
                     state::decode(v).map_err(|e| format!("session {key}: {e}"))?
                 };
+                let mut st = st;
+                if st.touched {
+                    // Written by a version that judged every touched session: judge it next time.
+                    st.next_decision_ms = Some(i64::MIN);
+                }
                 self.sessions.insert(key.to_string(), st);
             }
             None => {
@@ -278,7 +306,7 @@ impl StageHandler for DetectorHandler {
         _out: &mut Outputs,
     ) -> Result<(), String> {
         let s: Sessionized<'static> = decode(payload).map_err(|e| format!("not a sessionized event: {e}"))?;
-        self.partitions.entry(partition).or_default().ingest(&s, now_ms);
+        self.partitions.entry(partition).or_default().ingest_owned(s, now_ms);
         Ok(())
     }
 

@@ -68,17 +68,30 @@ pub(crate) struct Cx<'e, 'a> {
     /// Hash of the reported element key per click, whatever its source (groups records and
     /// episodes exactly as signals are keyed).
     pub click_rec: Vec<u64>,
+    /// Tab of each event interned to a small integer (0: no tab), so rules compare integers
+    /// instead of id strings.
+    pub tab: Vec<u32>,
+    /// View of each event interned to a small integer.
+    pub view: Vec<u32>,
     /// Candidates anchored before this were judged by earlier calls and may lack their look-back
     /// context (the caller pruned events): they are skipped.
     pub skip_before: Option<i64>,
+    /// Candidates decided at or before `emitted_through_ms` were emitted by an earlier call: only
+    /// their records (and, for issue-kind signals, stubs for episodes) are built.
+    pub light: bool,
 }
 
 impl<'e, 'a> Cx<'e, 'a> {
-    fn new(ev: &'e [Event<'a>], h: Horizon, rules: &'e Rules) -> Self {
+    fn new(ev: &'e [Event<'a>], h: Horizon, rules: &'e Rules, light: bool) -> Self {
         let mut clicks = Vec::new();
         let mut click_keys = Vec::new();
         let mut click_rec = Vec::new();
+        let mut tab = Vec::with_capacity(ev.len());
+        let mut view = Vec::with_capacity(ev.len());
+        let (mut tabs, mut views) = (Interner::default(), Interner::default());
         for (i, e) in ev.iter().enumerate() {
+            tab.push(e.tab_id.as_deref().map_or(0, |t| tabs.get(t) + 1));
+            view.push(views.get(&e.view_id));
             if let EventKind::Click { target, .. } = &e.kind {
                 clicks.push(i);
                 let (h, src) = keys::element_key_hash(target);
@@ -87,7 +100,31 @@ impl<'e, 'a> Cx<'e, 'a> {
             }
         }
         let skip_before = h.retained_from_ms.map(|r| r.saturating_add(rules.max_lookback_ms()));
-        Self { ev, rules, h, clicks, click_keys, click_rec, skip_before }
+        Self { ev, rules, h, clicks, click_keys, click_rec, tab, view, skip_before, light }
+    }
+
+    /// Whether events `i` and `j` are in the same tab (an event without a tab matches every tab,
+    /// see [`crate::liveness::same_tab`]).
+    pub(crate) fn same_tab(&self, i: usize, j: usize) -> bool {
+        let (a, b) = (self.tab[i], self.tab[j]);
+        a == 0 || b == 0 || a == b
+    }
+
+    /// Whether events `i` and `j` have the same tab id (both none counts as the same).
+    pub(crate) fn tab_eq(&self, i: usize, j: usize) -> bool {
+        self.tab[i] == self.tab[j]
+    }
+
+    /// Whether events `i` and `j` are in the same view.
+    pub(crate) fn view_eq(&self, i: usize, j: usize) -> bool {
+        self.view[i] == self.view[j]
+    }
+
+    /// Whether a candidate decided at `decided` was emitted by an earlier call (chained calls
+    /// emit everything decided in `(emitted_through_ms, watermark_ms]`): then only what episodes
+    /// need is kept, see [`Out::stub`].
+    pub(crate) fn already_emitted(&self, decided: Decided) -> bool {
+        self.light && matches!(decided, Decided::At(t) if self.h.emitted_through_ms.is_some_and(|a| t <= a))
     }
 
     /// Decided by an event at `t` that is in the slice.
@@ -127,6 +164,48 @@ impl<'e, 'a> Cx<'e, 'a> {
     }
 }
 
+/// Small integers for the few distinct ids of a session (tabs, views), in order of appearance.
+#[derive(Default)]
+struct Interner<'s> {
+    seen: Vec<&'s str>,
+    last: u32,
+}
+
+impl<'s> Interner<'s> {
+    fn get(&mut self, s: &'s str) -> u32 {
+        // Consecutive events mostly share their id: try the last one first.
+        if self.seen.get(self.last as usize).is_some_and(|l| eq_short(l, s)) {
+            return self.last;
+        }
+        let k = match self.seen.iter().position(|x| eq_short(x, s)) {
+            Some(k) => k,
+            None => {
+                self.seen.push(s);
+                self.seen.len() - 1
+            }
+        };
+        self.last = u32::try_from(k).unwrap_or(u32::MAX);
+        self.last
+    }
+}
+
+/// String equality without a `memcmp` call for ids of up to 16 bytes (two overlapping word
+/// compares); longer ones compare as usual.
+fn eq_short(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    let word =
+        |s: &[u8], at: usize| s.get(at..at + 8).and_then(|w| <[u8; 8]>::try_from(w).ok()).map(u64::from_ne_bytes);
+    match n {
+        0..=7 => a.iter().zip(b).all(|(x, y)| x == y),
+        8..=16 => word(a, 0) == word(b, 0) && word(a, n - 8) == word(b, n - 8),
+        _ => a == b,
+    }
+}
+
 /// How a candidate's key is known: exactly, or only its namespace (form abandonment reports the
 /// last field touched, unknown until the view ends).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -161,6 +240,8 @@ pub(crate) struct Outcome<'e> {
     pub key_hash: u64,
     pub decided: Decided,
     pub signal: Signal,
+    /// Emitted by an earlier call: `signal` has only kind, label, key and times (see [`Out::stub`]).
+    pub stub: bool,
 }
 
 #[derive(Debug, Default)]
@@ -189,7 +270,59 @@ impl<'e> Out<'e> {
     pub(crate) fn outcome(&mut self, class: Class, e: &'e Event<'_>, decided: Decided, signal: Signal) {
         let key_hash = keys::fnv(&signal.element_key);
         self.record(e.tab_id.as_deref(), &e.view_id, KeyMatch::Exact(key_hash), signal.start_ms, decided);
-        self.outcomes.push(Outcome { class, tab: e.tab_id.as_deref(), view: &e.view_id, key_hash, decided, signal });
+        self.outcomes.push(Outcome {
+            class,
+            tab: e.tab_id.as_deref(),
+            view: &e.view_id,
+            key_hash,
+            decided,
+            signal,
+            stub: false,
+        });
+    }
+
+    /// A candidate anchored at `e` that an earlier call emitted ([`Cx::already_emitted`]): its
+    /// record, and for an issue-kind signal a stub outcome (kind, key, start) that episodes need to
+    /// partition their element's signals. An episode with a stub member that is due now makes
+    /// [`detect`] run again without stubs; otherwise no evidence, ids or copies are built.
+    pub(crate) fn stub(
+        &mut self,
+        class: Class,
+        e: &'e Event<'_>,
+        decided: Decided,
+        kind: SignalKind,
+        unresponsive: bool,
+        element_key: String,
+    ) {
+        let key_hash = keys::fnv(&element_key);
+        self.record(e.tab_id.as_deref(), &e.view_id, KeyMatch::Exact(key_hash), e.timestamp_ms, decided);
+        if class != Class::Signal || !kind.is_issue_kind() {
+            return;
+        }
+        let signal = Signal {
+            id: String::new(),
+            kind,
+            unresponsive,
+            label: Cow::Borrowed(""),
+            session_id: String::new(),
+            tab_id: None,
+            view_id: String::new(),
+            route_template: String::new(),
+            element_key,
+            start_ms: e.timestamp_ms,
+            end_ms: e.timestamp_ms,
+            decided_at_ms: decided.at_ms(),
+            evidence: Evidence::default(),
+        };
+        self.outcomes.push(Outcome {
+            class,
+            tab: e.tab_id.as_deref(),
+            view: &e.view_id,
+            key_hash,
+            decided,
+            signal,
+            stub: true,
+        });
     }
 }
 
@@ -319,7 +452,7 @@ pub(crate) fn check(
     None
 }
 
-fn emitted(decided: Decided, h: Horizon) -> bool {
+pub(crate) fn emitted(decided: Decided, h: Horizon) -> bool {
     let after = h.emitted_through_ms;
     match decided {
         Decided::At(t) => after.is_none_or(|a| t > a) && (t <= h.watermark_ms || h.session_closed),
@@ -345,7 +478,17 @@ fn emitted(decided: Decided, h: Horizon) -> bool {
 ///   passes that value as `retained_from_ms` next time.
 /// - Ids are deterministic, so even re-running the same horizon twice is harmless downstream.
 pub fn detect(events: &[Event<'_>], horizon: Horizon, rules: &Rules) -> Detection {
-    let cx = Cx::new(events, horizon, rules);
+    // First without rebuilding what earlier calls emitted; an episode due now with a member
+    // emitted earlier needs that member in full: then once more, building everything.
+    match detect_with(events, horizon, rules, true) {
+        Some(d) => d,
+        None => detect_with(events, horizon, rules, false).unwrap_or_default(),
+    }
+}
+
+/// `None` if `light` and an episode due now has a stub member.
+fn detect_with(events: &[Event<'_>], horizon: Horizon, rules: &Rules, light: bool) -> Option<Detection> {
+    let cx = Cx::new(events, horizon, rules, light);
     let mut out = Out::default();
     rules::rage::run(&cx, &mut out);
     rules::click::run(&cx, &mut out);
@@ -353,6 +496,9 @@ pub fn detect(events: &[Event<'_>], horizon: Horizon, rules: &Rules) -> Detectio
     rules::form::run(&cx, &mut out);
     rules::server::run(&cx, &mut out);
     let composed = episode::compose(&cx, &out);
+    if composed.needs_full {
+        return None;
+    }
 
     let mut det = Detection::default();
     let mut next: Option<i64> = None;
@@ -364,10 +510,10 @@ pub fn detect(events: &[Event<'_>], horizon: Horizon, rules: &Rules) -> Detectio
     for r in &out.records {
         wake(r.decided);
     }
-    for (_, d) in &composed.episodes {
-        wake(*d);
-    }
-    det.next_decision_ms = next;
+    det.next_decision_ms = match (next, composed.wake) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
 
     // Retention: everything that can still matter, widened so that no click train or episode
     // chain is cut in the middle (their later parts depend on their starts).
@@ -397,7 +543,7 @@ pub fn detect(events: &[Event<'_>], horizon: Horizon, rules: &Rules) -> Detectio
     }
 
     for o in out.outcomes {
-        if !emitted(o.decided, horizon) {
+        if o.stub || !emitted(o.decided, horizon) {
             continue;
         }
         match o.class {
@@ -406,15 +552,43 @@ pub fn detect(events: &[Event<'_>], horizon: Horizon, rules: &Rules) -> Detectio
             Class::Suppressed(reason) => det.suppressed.push(crate::signal::Suppressed { reason, candidate: o.signal }),
         }
     }
-    for (ep, d) in composed.episodes {
-        if emitted(d, horizon) {
-            det.episodes.push(ep);
-        }
-    }
+    det.episodes = composed.episodes;
     let order = |s: &Signal| (s.start_ms, crate::signal::episode_priority(s.kind, s.unresponsive), s.id.clone());
     det.signals.sort_by_cached_key(order);
     det.undetermined.sort_by_cached_key(order);
     det.suppressed.sort_by_cached_key(|s| order(&s.candidate));
     det.episodes.sort_by_cached_key(|e| (e.start_ms, e.id.clone()));
-    det
+    Some(det)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::eq_short;
+
+    #[test]
+    fn eq_short_is_string_equality() {
+        let ids = [
+            "",
+            "a",
+            "t1",
+            "abcdefg",
+            "abcdefgh",
+            "abcdefgi",
+            "s000123:t1v0",
+            "s000123:t1v1",
+            "s000124:t1v0",
+            "s000123#1764000000000:t1v0",
+            "s000123#1764000000000:t1v1",
+            "x000123#1764000000000:t1v0",
+            "s000123#1764000000000:t1v0x",
+            "0123456789abcdef",
+            "0123456789abcdeg",
+            "1123456789abcdef",
+        ];
+        for a in ids {
+            for b in ids {
+                assert_eq!(eq_short(a, b), a == b, "{a:?} vs {b:?}");
+            }
+        }
+    }
 }

@@ -7,12 +7,18 @@
 
 use std::borrow::Cow;
 
-use crate::detect::{Class, Cx, Decided, KeyMatch, Out};
+use crate::detect::{emitted, Class, Cx, Decided, KeyMatch, Out};
 use crate::keys;
 use crate::signal::{episode_priority, Episode, Signal};
 
 pub(crate) struct Composed {
-    pub episodes: Vec<(Episode, Decided)>,
+    /// The episodes due at this call's horizon.
+    pub episodes: Vec<Episode>,
+    /// The earliest time a pending episode closes if no new event arrives.
+    pub wake: Option<i64>,
+    /// An episode due now has a member emitted by an earlier call (a stub): compose again with
+    /// every member built.
+    pub needs_full: bool,
     /// (first, last) start times of each chain: signals on one element with gaps ≤ the window.
     /// A chain's partition into episodes depends only on its own signals.
     pub chains: Vec<(i64, i64)>,
@@ -49,7 +55,8 @@ pub(crate) fn compose(cx: &Cx<'_, '_>, out: &Out<'_>) -> Composed {
             .then_with(|| x.signal.id.cmp(&y.signal.id))
     });
 
-    let mut res = Composed { episodes: Vec::new(), chains: Vec::new(), pinned: Vec::new() };
+    let mut res =
+        Composed { episodes: Vec::new(), wake: None, needs_full: false, chains: Vec::new(), pinned: Vec::new() };
     let mut i = 0;
     while i < idx.len() {
         // One group: same tab, view, key.
@@ -96,8 +103,17 @@ pub(crate) fn compose(cx: &Cx<'_, '_>, out: &Out<'_>) -> Composed {
             if decided.is_pending() {
                 res.pinned.push(chain_start);
             }
-            let signals: Vec<Signal> = members.iter().map(|&x| out.outcomes[x].signal.clone()).collect();
-            res.episodes.push((build(signals, decided), decided));
+            if let Decided::Pending(Some(t)) = decided {
+                res.wake = Some(res.wake.map_or(t, |w| w.min(t)));
+            }
+            if emitted(decided, cx.h) {
+                if members.iter().any(|&x| out.outcomes[x].stub) {
+                    res.needs_full = true;
+                    return res;
+                }
+                let signals: Vec<Signal> = members.iter().map(|&x| out.outcomes[x].signal.clone()).collect();
+                res.episodes.push(build(signals, decided));
+            }
             k = m;
         }
         res.chains.push((chain_start, prev));

@@ -156,16 +156,12 @@ pub(crate) fn busy_page(cx: &Cx<'_, '_>, idx: usize) -> bool {
         return false;
     };
     let from = c.timestamp_ms.saturating_sub(cfg.busy_window_ms);
-    let tab = c.tab_id.as_deref();
     let mut n = 0u32;
-    for e in cx.ev[..idx].iter().rev() {
+    for (j, e) in cx.ev[..idx].iter().enumerate().rev() {
         if e.timestamp_ms < from {
             break;
         }
-        if matches!(e.kind, EventKind::Mutation { .. })
-            && same_tab(e.tab_id.as_deref(), tab)
-            && e.timestamp_ms < c.timestamp_ms
-        {
+        if matches!(e.kind, EventKind::Mutation { .. }) && cx.same_tab(j, idx) && e.timestamp_ms < c.timestamp_ms {
             n += 1;
         }
     }
@@ -182,7 +178,6 @@ pub(crate) fn scan(cx: &Cx<'_, '_>, idx: usize, opts: ScanOpts) -> Scan {
         return s;
     };
     let t0 = c.timestamp_ms;
-    let tab = c.tab_id.as_deref();
     let end = t0.saturating_add(opts.window_ms);
 
     // Look-back: the click that woke the tab, and menus that opened on pointerdown.
@@ -193,7 +188,7 @@ pub(crate) fn scan(cx: &Cx<'_, '_>, idx: usize, opts: ScanOpts) -> Scan {
         if e.timestamp_ms < from {
             break;
         }
-        if !same_tab(e.tab_id.as_deref(), tab) || e.view_id != c.view_id {
+        if !cx.same_tab(j, idx) || !cx.view_eq(j, idx) {
             continue;
         }
         let d = e.timestamp_ms.saturating_sub(t0); // ≤ 0
@@ -216,14 +211,14 @@ pub(crate) fn scan(cx: &Cx<'_, '_>, idx: usize, opts: ScanOpts) -> Scan {
             break;
         }
         let d = e.timestamp_ms.saturating_sub(t0);
-        if !same_tab(e.tab_id.as_deref(), tab) {
+        if !cx.same_tab(j, idx) {
             // A page loading in another tab right after the click: the click opened it.
             if matches!(e.kind, EventKind::Pageview { .. }) && d.saturating_abs() <= cfg.visibility_liveness_ms {
                 s.hit(Source::NewTab, d, j, true);
             }
             continue;
         }
-        if e.view_id != c.view_id || matches!(e.kind, EventKind::Pageview { .. }) {
+        if !cx.view_eq(j, idx) || matches!(e.kind, EventKind::Pageview { .. }) {
             s.hit(Source::Navigation, d, j, true);
             break; // the view ended: nothing after belongs to this click
         }

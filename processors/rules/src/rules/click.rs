@@ -56,7 +56,10 @@ fn folded(cx: &Cx<'_, '_>, p: usize) -> bool {
         if o.timestamp_ms < from {
             break;
         }
-        if cx.click_keys[q] == Some(key) && o.view_id == e.view_id && o.tab_id == e.tab_id {
+        if cx.click_keys[q] == Some(key)
+            && cx.view_eq(cx.clicks[q], cx.clicks[p])
+            && cx.tab_eq(cx.clicks[q], cx.clicks[p])
+        {
             return true;
         }
     }
@@ -80,6 +83,11 @@ fn disabled_click<'e>(cx: &Cx<'e, '_>, out: &mut Out<'e>, i: usize, target: &Tar
         ],
         &mut checked,
     );
+    let class = reason.map_or(Class::Signal, Class::Suppressed);
+    if cx.already_emitted(decided) {
+        out.stub(class, e, decided, kind, false, keys::element_key(target));
+        return;
+    }
     let mut ev = detect::evidence(kind, cx.rules, vec![e.event_id.to_string()]);
     ev.suppressions_checked = checked;
     let signal = build_signal(
@@ -94,7 +102,7 @@ fn disabled_click<'e>(cx: &Cx<'e, '_>, out: &mut Out<'e>, i: usize, target: &Tar
             unresponsive: false,
         },
     );
-    out.outcome(reason.map_or(Class::Signal, Class::Suppressed), e, decided, signal);
+    out.outcome(class, e, decided, signal);
 }
 
 enum Verdict {
@@ -170,6 +178,11 @@ fn dead_or_slow<'e>(
         ],
         &mut checked,
     );
+    let class = reason.map_or(class_if_kept, Class::Suppressed);
+    if cx.already_emitted(decided) {
+        out.stub(class, e, decided, kind, false, keys::element_key(target));
+        return;
+    }
     // Evidence: every liveness source with its first delay (a full scan; only for reported
     // clicks), up to the decision and no further, so the evidence is the same whenever it is built.
     let ended = scan.cut.or(scan.next_click);
@@ -226,7 +239,7 @@ fn dead_or_slow<'e>(
         decided,
         Draft { kind, label, element_key: keys::element_key(target), end_ms: end, evidence: ev, unresponsive: false },
     );
-    out.outcome(reason.map_or(class_if_kept, Class::Suppressed), e, decided, signal);
+    out.outcome(class, e, decided, signal);
 }
 
 /// For each click (by position), the first failure attributed to it: a JS error within
@@ -266,7 +279,7 @@ fn attribute_failures(cx: &Cx<'_, '_>) -> Vec<Option<usize>> {
                 }
                 // Same tab and same view: a click that navigated away does not own the next
                 // page's errors.
-                if d >= 0 && liveness::same_tab(c.tab_id.as_deref(), e.tab_id.as_deref()) && c.view_id == e.view_id {
+                if d >= 0 && cx.same_tab(cx.clicks[q], i) && cx.view_eq(cx.clicks[q], i) {
                     found = Some(q);
                     break;
                 }
@@ -327,6 +340,11 @@ fn error_click<'e>(
         ],
         &mut checked,
     );
+    let class = reason.map_or(Class::Signal, Class::Suppressed);
+    if cx.already_emitted(decided) {
+        out.stub(class, e, decided, kind, false, keys::element_key(target));
+        return;
+    }
     let mut ev = detect::evidence(kind, cx.rules, vec![e.event_id.to_string(), f.event_id.to_string()]);
     ev.suppressions_checked = checked;
     detect::measure_ms(&mut ev, "delay_ms", f.timestamp_ms.saturating_sub(e.timestamp_ms));
@@ -361,7 +379,7 @@ fn error_click<'e>(
             unresponsive: false,
         },
     );
-    out.outcome(reason.map_or(Class::Signal, Class::Suppressed), e, decided, signal);
+    out.outcome(class, e, decided, signal);
 }
 
 impl Cx<'_, '_> {

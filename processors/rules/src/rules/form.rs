@@ -40,6 +40,9 @@ struct Attempt<'e> {
 struct TabState<'e> {
     tab: Option<&'e str>,
     view: &'e str,
+    /// `tab` and `view` interned (see [`Cx::tab`]).
+    tab_k: u32,
+    view_k: u32,
     last_ts: i64,
     seg: Option<Seg>,
     attempt: Option<Attempt<'e>>,
@@ -50,10 +53,12 @@ struct TabState<'e> {
 }
 
 impl<'e> TabState<'e> {
-    fn new(tab: Option<&'e str>, view: &'e str, ts: i64) -> Self {
+    fn new(tab: Option<&'e str>, view: &'e str, (tab_k, view_k): (u32, u32), ts: i64) -> Self {
         Self {
             tab,
             view,
+            tab_k,
+            view_k,
             last_ts: ts,
             seg: None,
             attempt: None,
@@ -63,8 +68,9 @@ impl<'e> TabState<'e> {
         }
     }
 
-    fn reset_view(&mut self, view: &'e str, ts: i64) {
+    fn reset_view(&mut self, view: &'e str, view_k: u32, ts: i64) {
         self.view = view;
+        self.view_k = view_k;
         self.last_ts = ts;
         self.seg = None;
         self.attempt = None;
@@ -89,17 +95,17 @@ fn is_submit_control(e: &Event<'_>) -> bool {
 pub(crate) fn run<'e>(cx: &Cx<'e, '_>, out: &mut Out<'e>) {
     let mut tabs: Vec<TabState<'e>> = Vec::new();
     for (i, e) in cx.ev.iter().enumerate() {
-        let tab = e.tab_id.as_deref();
-        let s = if let Some(s) = tabs.iter().position(|t| t.tab == tab) {
+        let (tab_k, view_k) = (cx.tab[i], cx.view[i]);
+        let s = if let Some(s) = tabs.iter().position(|t| t.tab_k == tab_k) {
             s
         } else {
-            tabs.push(TabState::new(tab, &e.view_id, e.timestamp_ms));
+            tabs.push(TabState::new(e.tab_id.as_deref(), &e.view_id, (tab_k, view_k), e.timestamp_ms));
             tabs.len() - 1
         };
         let st = &mut tabs[s];
-        if st.view != e.view_id {
+        if st.view_k != view_k {
             end_view(cx, out, st, Some(e.timestamp_ms));
-            st.reset_view(&e.view_id, e.timestamp_ms);
+            st.reset_view(&e.view_id, view_k, e.timestamp_ms);
         }
         st.last_ts = st.last_ts.max(e.timestamp_ms);
         match &e.kind {
@@ -246,6 +252,11 @@ fn invalid_field<'e>(cx: &Cx<'e, '_>, out: &mut Out<'e>, st: &mut TabState<'e>, 
         ],
         &mut checked,
     );
+    let class = reason.map_or(Class::Signal, Class::Suppressed);
+    if cx.already_emitted(decided) {
+        out.stub(class, anchor, decided, kind, false, key);
+        return true;
+    }
     let ids = chain_events.iter().map(|&j| cx.ev[j].event_id.to_string()).collect();
     let mut ev = detect::evidence(kind, cx.rules, ids);
     ev.suppressions_checked = checked;
@@ -263,7 +274,7 @@ fn invalid_field<'e>(cx: &Cx<'e, '_>, out: &mut Out<'e>, st: &mut TabState<'e>, 
             unresponsive: false,
         },
     );
-    out.outcome(reason.map_or(Class::Signal, Class::Suppressed), anchor, decided, signal);
+    out.outcome(class, anchor, decided, signal);
     true
 }
 
@@ -308,6 +319,11 @@ fn end_view<'e>(cx: &Cx<'e, '_>, out: &mut Out<'e>, st: &mut TabState<'e>, at: O
         &[(Suppression::ProjectIgnoreList, &|| suppress::project_ignore_list(None, &first.route, cx.rules))],
         &mut checked,
     );
+    let class = reason.map_or(Class::Signal, Class::Suppressed);
+    if cx.already_emitted(decided) {
+        out.stub(class, first, decided, kind, false, format!("{FIELD_PREFIX}{field}"));
+        return;
+    }
     let mut ev = detect::evidence(kind, cx.rules, vec![first.event_id.to_string(), last.event_id.to_string()]);
     ev.suppressions_checked = checked;
     detect::measure_ms(&mut ev, "engagement_ms", engagement);
@@ -327,5 +343,5 @@ fn end_view<'e>(cx: &Cx<'e, '_>, out: &mut Out<'e>, st: &mut TabState<'e>, at: O
             unresponsive: false,
         },
     );
-    out.outcome(reason.map_or(Class::Signal, Class::Suppressed), first, decided, signal);
+    out.outcome(class, first, decided, signal);
 }

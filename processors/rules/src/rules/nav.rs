@@ -8,7 +8,6 @@ use std::borrow::Cow;
 use crate::detect::{self, build_signal, check, Class, Cx, Draft, KeyMatch, Out};
 use crate::event::{EventKind, NavigationKind};
 use crate::keys;
-use crate::liveness::same_tab;
 use crate::signal::SignalKind;
 use crate::suppress::{self, Suppression};
 
@@ -60,11 +59,7 @@ pub(crate) fn run<'e>(cx: &Cx<'e, '_>, out: &mut Out<'e>) {
         }
         let tab = p1.tab_id.as_deref();
         // A: where the navigation came from: its `from`, else the page of the previous event in the tab.
-        let prev = cx.ev[..i]
-            .iter()
-            .enumerate()
-            .rev()
-            .find(|(_, e)| same_tab(e.tab_id.as_deref(), tab) && e.view_id != p1.view_id);
+        let prev = cx.ev[..i].iter().enumerate().rev().find(|&(j, _)| cx.same_tab(j, i) && !cx.view_eq(j, i));
         if p1.timestamp_ms >= base {
             if let Some((_, e)) = prev {
                 out.interest.push(e.timestamp_ms);
@@ -91,10 +86,10 @@ pub(crate) fn run<'e>(cx: &Cx<'e, '_>, out: &mut Out<'e>) {
             if e.timestamp_ms > end {
                 break;
             }
-            if !same_tab(e.tab_id.as_deref(), tab) {
+            if !cx.same_tab(j, i) {
                 continue;
             }
-            if e.view_id != p1.view_id
+            if !cx.view_eq(j, i)
                 || matches!(e.kind, EventKind::Pageview { navigation: nk, .. } if !matches!(nk, NavigationKind::Hash))
             {
                 p2 = Some(j);
@@ -141,6 +136,11 @@ pub(crate) fn run<'e>(cx: &Cx<'e, '_>, out: &mut Out<'e>) {
             })],
             &mut checked,
         );
+        let class = reason.map_or(Class::Signal, Class::Suppressed);
+        if cx.already_emitted(decided) {
+            out.stub(class, p1, decided, kind, false, PAGE_KEY.to_owned());
+            continue;
+        }
         let mut ev = detect::evidence(kind, cx.rules, vec![p1.event_id.to_string(), p2e.event_id.to_string()]);
         ev.suppressions_checked = checked;
         detect::measure_ms(&mut ev, "dwell_ms", p2e.timestamp_ms.saturating_sub(p1.timestamp_ms));
@@ -173,7 +173,7 @@ pub(crate) fn run<'e>(cx: &Cx<'e, '_>, out: &mut Out<'e>) {
                 unresponsive: false,
             },
         );
-        out.outcome(reason.map_or(Class::Signal, Class::Suppressed), p1, decided, signal);
+        out.outcome(class, p1, decided, signal);
     }
 }
 

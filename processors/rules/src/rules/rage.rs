@@ -21,6 +21,9 @@ use crate::suppress::{self, Suppression};
 struct Burst<'e> {
     tab: Option<&'e str>,
     view: &'e str,
+    /// `tab` and `view` interned (see [`Cx::tab`]).
+    tab_k: u32,
+    view_k: u32,
     active: bool,
     /// Click positions (indices into `cx.clicks`).
     members: Vec<usize>,
@@ -54,14 +57,15 @@ pub(crate) fn run<'e>(cx: &Cx<'e, '_>, out: &mut Out<'e>) {
     let mut p = 0usize; // position in cx.clicks
     for (i, e) in cx.ev.iter().enumerate() {
         let tab = e.tab_id.as_deref();
-        let slot = tabs.iter().position(|b| b.tab == tab);
+        let (tab_k, view_k) = (cx.tab[i], cx.view[i]);
+        let slot = tabs.iter().position(|b| b.tab_k == tab_k);
         if let Some(s) = slot {
             let b = &mut tabs[s];
             if b.active {
                 let bound = b.bound(gap, span);
                 if e.timestamp_ms > bound {
                     close(cx, out, b, bound);
-                } else if e.view_id != b.view {
+                } else if view_k != b.view_k {
                     close(cx, out, b, e.timestamp_ms);
                 }
             }
@@ -83,6 +87,8 @@ pub(crate) fn run<'e>(cx: &Cx<'e, '_>, out: &mut Out<'e>) {
                 tabs.push(Burst {
                     tab,
                     view: &e.view_id,
+                    tab_k,
+                    view_k,
                     active: false,
                     members: Vec::new(),
                     key: None,
@@ -98,7 +104,7 @@ pub(crate) fn run<'e>(cx: &Cx<'e, '_>, out: &mut Out<'e>) {
             }
         };
         let b = &mut tabs[s];
-        if b.active && joins(b, e.view_id.as_ref(), e.timestamp_ms, key, interactive, point, cfg) {
+        if b.active && joins(b, view_k, e.timestamp_ms, key, interactive, point, cfg) {
             b.members.push(pos);
             b.last_ts = e.timestamp_ms;
             if let Some((x, y)) = point {
@@ -112,11 +118,12 @@ pub(crate) fn run<'e>(cx: &Cx<'e, '_>, out: &mut Out<'e>) {
             close(cx, out, b, e.timestamp_ms);
         }
         let continues_train =
-            b.view == e.view_id && e.timestamp_ms.saturating_sub(b.last_ts) <= gap && b.last_ts != i64::MIN;
+            b.view_k == view_k && e.timestamp_ms.saturating_sub(b.last_ts) <= gap && b.last_ts != i64::MIN;
         if !continues_train {
             b.train_start = e.timestamp_ms;
         }
         b.view = &e.view_id;
+        b.view_k = view_k;
         b.active = true;
         b.members.clear();
         b.members.push(pos);
@@ -139,14 +146,14 @@ pub(crate) fn run<'e>(cx: &Cx<'e, '_>, out: &mut Out<'e>) {
 
 fn joins(
     b: &Burst<'_>,
-    view: &str,
+    view_k: u32,
     ts: i64,
     key: Option<u64>,
     interactive: bool,
     point: Option<(f64, f64)>,
     cfg: &crate::RuleConfig,
 ) -> bool {
-    if view != b.view
+    if view_k != b.view_k
         || ts.saturating_sub(b.last_ts) > cfg.rage_max_gap_ms
         || ts.saturating_sub(b.first_ts) > cfg.rage_max_span_ms
     {
@@ -228,23 +235,6 @@ fn close<'e>(cx: &Cx<'e, '_>, out: &mut Out<'e>, b: &mut Burst<'e>, close_t: i64
     // Tier B asks whether the user saw anything: a request the click started does not count.
     let unresponsive = unresp_complete && !seen[..nu].iter().any(answered);
 
-    // Geometry.
-    let centroid = b.centroid();
-    let mut max_dist: Option<f64> = None;
-    let mut max_gap = 0i64;
-    let mut prev_ts = b.first_ts;
-    let mut event_ids = Vec::with_capacity(n);
-    for &mp in &b.members {
-        let e = &cx.ev[cx.clicks[mp]];
-        event_ids.push(e.event_id.to_string());
-        max_gap = max_gap.max(e.timestamp_ms.saturating_sub(prev_ts));
-        prev_ts = e.timestamp_ms;
-        if let (Some((x, y)), Some((gx, gy))) = (e.click_target().and_then(|t| t.point()), centroid) {
-            let d = (x - gx).hypot(y - gy);
-            max_dist = Some(max_dist.map_or(d, |m: f64| m.max(d)));
-        }
-    }
-
     let targets = || b.members.iter().filter_map(|&mp| cx.ev[cx.clicks[mp]].click_target());
     let any_modifier = || {
         b.members.iter().any(|&mp| match &cx.ev[cx.clicks[mp]].kind {
@@ -254,10 +244,12 @@ fn close<'e>(cx: &Cx<'e, '_>, out: &mut Out<'e>, b: &mut Burst<'e>, close_t: i64
     };
     let selection_changed = || {
         let until = last_ts.saturating_add(cfg.selection_liveness_ms);
-        cx.ev[first_idx..].iter().take_while(|e| e.timestamp_ms <= until).any(|e| {
-            matches!(e.kind, EventKind::Selection { length } if length > 0)
-                && liveness::same_tab(e.tab_id.as_deref(), b.tab)
-        })
+        cx.ev[first_idx..].iter().zip(&cx.tab[first_idx..]).take_while(|(e, _)| e.timestamp_ms <= until).any(
+            |(e, &t)| {
+                matches!(e.kind, EventKind::Selection { length } if length > 0)
+                    && (t == 0 || b.tab_k == 0 || t == b.tab_k)
+            },
+        )
     };
     let kind = SignalKind::RageClick;
     let f_ignore = || targets().any(|t| suppress::friction_ignore(t, kind));
@@ -286,6 +278,29 @@ fn close<'e>(cx: &Cx<'e, '_>, out: &mut Out<'e>, b: &mut Burst<'e>, close_t: i64
         ],
         &mut checked,
     );
+    let class = reason.map_or(Class::Signal, Class::Suppressed);
+    if cx.already_emitted(decided) {
+        let element_key = first.click_target().map(keys::element_key).unwrap_or_default();
+        out.stub(class, first, decided, kind, unresponsive, element_key);
+        return;
+    }
+
+    // Geometry.
+    let centroid = b.centroid();
+    let mut max_dist: Option<f64> = None;
+    let mut max_gap = 0i64;
+    let mut prev_ts = b.first_ts;
+    let mut event_ids = Vec::with_capacity(n);
+    for &mp in &b.members {
+        let e = &cx.ev[cx.clicks[mp]];
+        event_ids.push(e.event_id.to_string());
+        max_gap = max_gap.max(e.timestamp_ms.saturating_sub(prev_ts));
+        prev_ts = e.timestamp_ms;
+        if let (Some((x, y)), Some((gx, gy))) = (e.click_target().and_then(|t| t.point()), centroid) {
+            let d = (x - gx).hypot(y - gy);
+            max_dist = Some(max_dist.map_or(d, |m: f64| m.max(d)));
+        }
+    }
 
     let mut ev = detect::evidence(kind, cx.rules, event_ids);
     #[allow(clippy::cast_precision_loss)]
@@ -316,7 +331,6 @@ fn close<'e>(cx: &Cx<'e, '_>, out: &mut Out<'e>, b: &mut Burst<'e>, close_t: i64
             unresponsive,
         },
     );
-    let class = reason.map_or(Class::Signal, Class::Suppressed);
     debug_assert!(!matches!(decided, Decided::Pending(_)));
     out.outcome(class, first, decided, signal);
 }

@@ -43,6 +43,10 @@ pub(crate) fn run<'e>(cx: &Cx<'e, '_>, out: &mut Out<'e>) {
             continue;
         }
         let kind = SignalKind::ServerError;
+        if cx.already_emitted(decided) {
+            out.stub(Class::Signal, e, decided, kind, false, key);
+            continue;
+        }
         let mut ev = detect::evidence(kind, cx.rules, vec![e.event_id.to_string()]);
         detect::detail(&mut ev, "service", service.trim());
         detect::detail(
