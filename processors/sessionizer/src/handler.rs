@@ -57,7 +57,7 @@ impl SessionizerHandler {
             let mut bytes = Vec::with_capacity(self.last_size);
             let (topic, key, result) = match &emitted {
                 Emitted::Sessionized { key, record } => (&self.topics.sessionized, key, encode(&**record, &mut bytes)),
-                Emitted::Summary { key, record } => (&self.topics.sessions, key, encode(record, &mut bytes)),
+                Emitted::Summary { key, record } => (&self.topics.sessions, key, encode(&**record, &mut bytes)),
             };
             match result {
                 Ok(()) => {
@@ -112,13 +112,11 @@ impl StageHandler for SessionizerHandler {
     }
 
     fn flush_state(&mut self, out: &mut Outputs) {
-        for (partition, state) in self.partitions.iter_mut() {
-            for record in state.drain_changelog() {
-                match record.value {
-                    Some(v) => out.put_state(*partition, record.key.into_bytes(), v),
-                    None => out.delete_state(*partition, record.key.into_bytes()),
-                }
-            }
+        for (&partition, state) in self.partitions.iter_mut() {
+            state.drain_changelog_with(|key, value| match value {
+                Some(v) => out.put_state(partition, key.as_bytes(), v.to_vec()),
+                None => out.delete_state(partition, key.as_bytes()),
+            });
         }
     }
 

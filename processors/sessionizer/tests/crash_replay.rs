@@ -97,7 +97,7 @@ fn summaries(out: &[Emitted]) -> BTreeMap<String, SessionSummary> {
     let mut m = BTreeMap::new();
     for e in out {
         if let Emitted::Summary { record, .. } = e {
-            assert!(m.insert(record.session_key.clone(), record.clone()).is_none(), "{} twice", record.session_key);
+            assert!(m.insert(record.session_key.clone(), (**record).clone()).is_none(), "{} twice", record.session_key);
         }
     }
     m

@@ -101,7 +101,7 @@ pub fn records(out: &[Emitted]) -> Vec<&Sessionized<'static>> {
 pub fn summaries(out: &[Emitted]) -> Vec<&SessionSummary> {
     out.iter()
         .filter_map(|e| match e {
-            Emitted::Summary { record, .. } => Some(record),
+            Emitted::Summary { record, .. } => Some(&**record),
             Emitted::Sessionized { .. } => None,
         })
         .collect()
