@@ -53,8 +53,9 @@ impl SessionizerHandler {
 
     fn send_emitted(&mut self, out: &mut Outputs) {
         for emitted in self.emitted.drain(..) {
-            // Each output owns its bytes until it is produced: encode straight into them.
-            let mut bytes = Vec::with_capacity(self.last_size);
+            // Each output owns its bytes until it is produced: encode straight into them, with room
+            // for an output a little larger than the last (growing would copy it).
+            let mut bytes = Vec::with_capacity(self.last_size + self.last_size / 4);
             let (topic, key, result) = match &emitted {
                 Emitted::Sessionized { key, record } => (&self.topics.sessionized, key, encode(&**record, &mut bytes)),
                 Emitted::Summary { key, record } => (&self.topics.sessions, key, encode(&**record, &mut bytes)),
@@ -64,7 +65,7 @@ impl SessionizerHandler {
                     self.last_size = bytes.len();
                     out.send(topic, key.as_bytes(), bytes);
                 }
-                Err(e) => tracing::error!(error = %e, key, "could not encode a sessionizer output"),
+                Err(e) => tracing::error!(error = %e, key = &**key, "could not encode a sessionizer output"),
             }
         }
     }

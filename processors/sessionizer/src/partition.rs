@@ -762,7 +762,7 @@ impl Ctx<'_> {
     fn close(&mut self, st: &mut KeyState, reason: &'static str) {
         let Some(split) = st.split.take() else { return };
         let record = st.summary(&split, reason);
-        self.out.push(Emitted::Summary { key: st.key.to_string(), record: Box::new(record) });
+        self.out.push(Emitted::Summary { key: st.key.clone(), record: Box::new(record) });
         self.stats.summaries_out += 1;
     }
 }

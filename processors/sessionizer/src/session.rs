@@ -514,7 +514,7 @@ pub(crate) fn emit_into(
     record.view_index = i32::try_from(split.view_index).unwrap_or(i32::MAX);
     record.late = late;
     record.session_start = split.anchor;
-    Emitted::Sessionized { key: key.to_string(), record }
+    Emitted::Sessionized { key: key.clone(), record }
 }
 
 #[cfg(test)]
