@@ -431,7 +431,11 @@ impl PartitionState {
                 write(&key, Some(&buf));
             }
         }
-        // Keep the list's allocation for the next drain (it refills to about the same size).
+        // Keep the list's allocation for the next drain (it refills to about the same size), unless a
+        // burst (a restore, a backlog) made it large.
+        if dirty.capacity() > 1 << 15 {
+            dirty = Vec::new();
+        }
         self.idx.dirty = dirty;
         if buf.capacity() > 1 << 16 {
             buf = Vec::new();
