@@ -168,7 +168,16 @@ fn seen(clock: &Clock) -> (u64, Duration) {
 
 fn pauses(clock: &Clock) -> String {
     let c = clock.lock().unwrap_or_else(|p| p.into_inner());
-    format!("{} pauses ≥ 100 ms between messages, {:.1} s in total", c.pauses, c.paused.as_secs_f64())
+    let busy = match (c.first, c.last) {
+        (Some(a), Some(b)) => (b - a).saturating_sub(c.paused),
+        _ => Duration::ZERO,
+    };
+    format!(
+        "{} pauses ≥ 100 ms between messages, {:.1} s in total; {:.0} messages/s without them",
+        c.pauses,
+        c.paused.as_secs_f64(),
+        c.count as f64 / busy.as_secs_f64().max(1e-9)
+    )
 }
 
 /// The sessionizer handler, timing the messages it processes.

@@ -90,24 +90,55 @@ impl StageConfig {
     }
 }
 
-/// One record a handler wants produced.
+/// One record a handler wants produced: its key and payload are ranges of [`Outputs`]' buffer.
 #[derive(Debug, Clone)]
-pub struct OutRecord {
-    pub topic: Arc<str>,
-    pub key: Vec<u8>,
-    pub payload: Vec<u8>,
+struct OutRecord {
+    topic: Arc<str>,
+    key: std::ops::Range<usize>,
+    payload: std::ops::Range<usize>,
 }
 
 /// What a handler produces while processing: output records and state changes.
+///
+/// Output keys and payloads are appended to one buffer that the stage reuses from message to
+/// message (librdkafka copies each record when it is enqueued), so producing an output allocates
+/// nothing once the buffer has grown to a message's outputs.
 #[derive(Debug, Default)]
 pub struct Outputs {
     records: Vec<OutRecord>,
+    bytes: Vec<u8>,
     state: Vec<(i32, Vec<u8>, Option<Vec<u8>>)>,
 }
 
 impl Outputs {
-    pub fn send(&mut self, topic: &Arc<str>, key: impl Into<Vec<u8>>, payload: Vec<u8>) {
-        self.records.push(OutRecord { topic: topic.clone(), key: key.into(), payload });
+    pub fn send(&mut self, topic: &Arc<str>, key: impl AsRef<[u8]>, payload: impl AsRef<[u8]>) {
+        let start = self.bytes.len();
+        self.bytes.extend_from_slice(key.as_ref());
+        let mid = self.bytes.len();
+        self.bytes.extend_from_slice(payload.as_ref());
+        self.records.push(OutRecord { topic: topic.clone(), key: start..mid, payload: mid..self.bytes.len() });
+    }
+    /// Like [`Self::send`], with the payload written by `write` straight into the outputs' buffer
+    /// (`write` must only append to the `Vec` it is given). When it fails, nothing is added.
+    pub fn send_with<E>(
+        &mut self,
+        topic: &Arc<str>,
+        key: &[u8],
+        write: impl FnOnce(&mut Vec<u8>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let start = self.bytes.len();
+        self.bytes.extend_from_slice(key);
+        let mid = self.bytes.len();
+        match write(&mut self.bytes) {
+            Ok(()) if self.bytes.len() >= mid => {
+                self.records.push(OutRecord { topic: topic.clone(), key: start..mid, payload: mid..self.bytes.len() });
+                Ok(())
+            }
+            result => {
+                self.bytes.truncate(start);
+                result
+            }
+        }
     }
     /// Records the new state of `key` in `partition` (written to the changelog at the next commit).
     pub fn put_state(&mut self, partition: i32, key: impl Into<Vec<u8>>, value: Vec<u8>) {
@@ -388,11 +419,21 @@ impl<H: StageHandler> Core<H> {
     }
 
     fn send_outputs(&mut self) -> Result<(), StageError> {
-        let records = std::mem::take(&mut self.outputs.records);
-        let n = records.len();
-        for r in &records {
-            self.enqueue(&r.topic, &r.key, Some(&r.payload), None, None)?;
+        let n = self.outputs.records.len();
+        let bytes = &self.outputs.bytes;
+        let result = self.outputs.records.iter().try_for_each(|r| {
+            let (key, payload) = (bytes.get(r.key.clone()), bytes.get(r.payload.clone()));
+            self.enqueue(&r.topic, key.unwrap_or_default(), payload, None, None)
+        });
+        // Enqueued (copied by librdkafka) or failed: either way the buffer is free for the next
+        // message. Its memory is given back after an unusually large batch (a flush, a tick).
+        self.outputs.records.clear();
+        self.outputs.bytes.clear();
+        if self.outputs.bytes.capacity() > 1 << 20 {
+            self.outputs.bytes = Vec::new();
+            self.outputs.records = Vec::new();
         }
+        result?;
         if n > 0 {
             self.counters.produced.increment(n as u64);
         }

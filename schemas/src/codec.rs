@@ -5,8 +5,8 @@ use apache_avro::{from_avro_datum, from_value, write_avro_datum_ref};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::direct;
 use crate::registry::{Registry, SchemaVersion};
+use crate::{direct, direct_ser};
 
 const MARKER: [u8; 2] = [0xC3, 0x01];
 const HEADER_LEN: usize = 10;
@@ -36,12 +36,44 @@ pub enum CodecError {
 }
 
 /// Appends the single-object encoding of `value` to `out`.
+///
+/// Written straight from the value against the compiled schema (`crate::direct_ser`) when the
+/// value's shape allows, else (or if that fails part-way) from the start with apache-avro's
+/// serializer: the bytes are the same either way.
 pub fn encode<T: Record>(value: &T, out: &mut Vec<u8>) -> Result<(), CodecError> {
+    let latest = Registry::get().latest(T::FAMILY).ok_or(CodecError::UnknownFamily(T::FAMILY))?;
+    out.extend_from_slice(&MARKER);
+    out.extend_from_slice(&latest.fingerprint);
+    let start = out.len();
+    if let Some(tree) = &latest.direct {
+        if direct_ser::to_datum(tree, value, out).is_ok() {
+            return Ok(());
+        }
+        out.truncate(start);
+    }
+    write_avro_datum_ref(&latest.schema, value, out).map_err(|e| CodecError::Encode(e.to_string()))?;
+    Ok(())
+}
+
+/// [`encode`] through apache-avro's serializer only (the encoder before `direct_ser`). For the
+/// tests that compare the two and for benches.
+#[doc(hidden)]
+pub fn encode_via_avro<T: Record>(value: &T, out: &mut Vec<u8>) -> Result<(), CodecError> {
     let latest = Registry::get().latest(T::FAMILY).ok_or(CodecError::UnknownFamily(T::FAMILY))?;
     out.extend_from_slice(&MARKER);
     out.extend_from_slice(&latest.fingerprint);
     write_avro_datum_ref(&latest.schema, value, out).map_err(|e| CodecError::Encode(e.to_string()))?;
     Ok(())
+}
+
+/// [`encode`]'s direct path only: an error where it would fall back. For tests and benches.
+#[doc(hidden)]
+pub fn encode_direct<T: Record>(value: &T, out: &mut Vec<u8>) -> Result<(), CodecError> {
+    let latest = Registry::get().latest(T::FAMILY).ok_or(CodecError::UnknownFamily(T::FAMILY))?;
+    let tree = latest.direct.as_ref().ok_or(CodecError::Encode(format!("{} is not encoded directly", T::FAMILY)))?;
+    out.extend_from_slice(&MARKER);
+    out.extend_from_slice(&latest.fingerprint);
+    direct_ser::to_datum(tree, value, out).map_err(|e| CodecError::Encode(e.to_string()))
 }
 
 pub fn encode_to_vec<T: Record>(value: &T) -> Result<Vec<u8>, CodecError> {

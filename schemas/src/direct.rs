@@ -33,7 +33,7 @@ pub(crate) struct Tree {
 }
 
 /// One schema node; children are indices into [`Tree::nodes`].
-enum Node {
+pub(crate) enum Node {
     Null,
     Boolean,
     /// `int` and the logical types stored as one (`date`, `time-millis`).
@@ -53,9 +53,18 @@ enum Node {
     Record(Box<[Field]>),
 }
 
-struct Field {
+pub(crate) struct Field {
     name: Box<str>,
     node: usize,
+}
+
+impl Field {
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+    pub(crate) fn node(&self) -> usize {
+        self.node
+    }
 }
 
 /// Why a schema could not be compiled (the codec then keeps using the `Value` path for it).
@@ -80,6 +89,14 @@ impl Tree {
     fn node(&self, index: usize) -> &Node {
         // Indices are only ever produced by `Compiler` for this tree.
         &self.nodes[index]
+    }
+
+    /// For the direct encoder (`direct_ser`): the root node's index and a node by index.
+    pub(crate) fn root(&self) -> usize {
+        self.root
+    }
+    pub(crate) fn node_at(&self, index: usize) -> &Node {
+        self.node(index)
     }
 }
 

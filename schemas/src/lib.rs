@@ -9,6 +9,7 @@
 pub mod apikey;
 pub mod codec;
 mod direct;
+mod direct_ser;
 pub mod event;
 pub mod incident;
 pub mod registry;
@@ -16,7 +17,9 @@ pub mod sessionized;
 pub mod signal;
 
 pub use apikey::{hash_api_key, ApiKeyRecord};
-pub use codec::{decode, decode_direct, decode_via_value, encode, encode_to_vec, CodecError, Record};
+pub use codec::{
+    decode, decode_direct, decode_via_value, encode, encode_direct, encode_to_vec, encode_via_avro, CodecError, Record,
+};
 pub use event::RawEvent;
 pub use incident::{EvidenceSample, IncidentChange};
 pub use sessionized::{SessionSummary, Sessionized};

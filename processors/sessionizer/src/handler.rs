@@ -32,14 +32,12 @@ pub struct SessionizerHandler {
     topics: SessionizerTopics,
     partitions: HashMap<i32, PartitionState>,
     emitted: Vec<Emitted>,
-    /// Size of the last encoded output: the capacity to allocate for the next one.
-    last_size: usize,
 }
 
 impl SessionizerHandler {
     pub fn new(config: SessionizerConfig, topics: SessionizerTopics) -> Result<Self, crate::ConfigError> {
         config.validate()?;
-        Ok(SessionizerHandler { config, topics, partitions: HashMap::new(), emitted: Vec::new(), last_size: 1024 })
+        Ok(SessionizerHandler { config, topics, partitions: HashMap::new(), emitted: Vec::new() })
     }
 
     fn partition(&mut self, partition: i32) -> &mut PartitionState {
@@ -53,18 +51,20 @@ impl SessionizerHandler {
 
     fn send_emitted(&mut self, out: &mut Outputs) {
         for emitted in self.emitted.drain(..) {
-            // Each output owns its bytes until it is produced: encode straight into them.
-            let mut bytes = Vec::with_capacity(self.last_size);
+            // Encoded straight into the outputs' buffer, which the runtime reuses from message to
+            // message: no allocation per output.
             let (topic, key, result) = match &emitted {
-                Emitted::Sessionized { key, record } => (&self.topics.sessionized, key, encode(&**record, &mut bytes)),
-                Emitted::Summary { key, record } => (&self.topics.sessions, key, encode(&**record, &mut bytes)),
-            };
-            match result {
-                Ok(()) => {
-                    self.last_size = bytes.len();
-                    out.send(topic, key.as_bytes(), bytes);
+                Emitted::Sessionized { key, record } => {
+                    let topic = &self.topics.sessionized;
+                    (topic, key, out.send_with(topic, key.as_bytes(), |buf| encode(&**record, buf)))
                 }
-                Err(e) => tracing::error!(error = %e, key, "could not encode a sessionizer output"),
+                Emitted::Summary { key, record } => {
+                    let topic = &self.topics.sessions;
+                    (topic, key, out.send_with(topic, key.as_bytes(), |buf| encode(&**record, buf)))
+                }
+            };
+            if let Err(e) = result {
+                tracing::error!(error = %e, topic = &**topic, key = &**key, "could not encode a sessionizer output");
             }
         }
     }
@@ -112,13 +112,11 @@ impl StageHandler for SessionizerHandler {
     }
 
     fn flush_state(&mut self, out: &mut Outputs) {
-        for (partition, state) in self.partitions.iter_mut() {
-            for record in state.drain_changelog() {
-                match record.value {
-                    Some(v) => out.put_state(*partition, record.key.into_bytes(), v),
-                    None => out.delete_state(*partition, record.key.into_bytes()),
-                }
-            }
+        for (&partition, state) in self.partitions.iter_mut() {
+            state.drain_changelog_with(|key, value| match value {
+                Some(v) => out.put_state(partition, key.as_bytes(), v.to_vec()),
+                None => out.delete_state(partition, key.as_bytes()),
+            });
         }
     }
 

@@ -69,6 +69,8 @@ mod session;
 pub mod state;
 mod synthetic;
 
+use std::sync::Arc;
+
 use friction_schemas::{SessionSummary, Sessionized};
 
 pub use config::{ConfigError, SessionizerConfig};
@@ -81,10 +83,11 @@ pub use synthetic::{synthetic_stream, SyntheticStream};
 pub enum Emitted {
     /// For `friction.sessionized.v1`. Boxed: the event was boxed once at the input and travels
     /// inside this record from there (moving ~1.3 KB at every step was ~18 % of the time).
-    Sessionized { key: String, record: Box<Sessionized<'static>> },
-    /// For `friction.sessions.v1`. Boxed too: about one output in a hundred, so the box is cheap
-    /// and keeps every `Emitted` pointer-sized.
-    Summary { key: String, record: Box<SessionSummary> },
+    /// The key is the session's own shared key (a reference count, not a copy per output).
+    Sessionized { key: Arc<str>, record: Box<Sessionized<'static>> },
+    /// For `friction.sessions.v1`. Boxed (one per split session, rare) so that the enum stays the
+    /// size of the `Sessionized` variant.
+    Summary { key: Arc<str>, record: Box<SessionSummary> },
 }
 
 impl Emitted {

@@ -176,6 +176,9 @@ pub struct PartitionState {
     /// `restore` was called: the queues are rebuilt before the next event.
     queues_stale: bool,
     scratch_key: String,
+    /// Reused by `drain_changelog_with`: the value being encoded, and a key's buffered offsets.
+    scratch_value: Vec<u8>,
+    scratch_offsets: Vec<i64>,
     stats: Stats,
 }
 
@@ -193,6 +196,8 @@ impl PartitionState {
             partition_dirty: false,
             queues_stale: false,
             scratch_key: String::new(),
+            scratch_value: Vec::new(),
+            scratch_offsets: Vec::new(),
             stats: Stats::default(),
         })
     }
@@ -386,28 +391,60 @@ impl PartitionState {
     /// The changelog writes for everything changed since the last call, in the order they must be
     /// produced (to the changelog partition with the same number as the input partition):
     ///
-    /// 1. every changed key's state, sorted by key (a session, or a "closed" marker for a key whose
-    ///    session closed with nothing left);
+    /// 1. every changed key's state, in the order the keys were first changed since the last call
+    ///    (a session, or a "closed" marker for a key whose session closed with nothing left);
     /// 2. the partition record (`PARTITION_KEY`), when it changed;
     /// 3. tombstones for closed markers that the partition record now covers.
     ///
     /// With this order a crash in the middle of a flush never leaves a key older than the partition
-    /// record, which is what makes the replay rules of [`Self::ingest`] exact.
+    /// record, which is what makes the replay rules of [`Self::ingest`] exact. The order among keys
+    /// is a function of the input (keys are independent of each other, so any order would do).
     pub fn drain_changelog(&mut self) -> Vec<ChangelogRecord> {
+        let mut records = Vec::with_capacity(self.idx.dirty.len() + 1);
+        self.drain_changelog_with(|key, value| {
+            records.push(ChangelogRecord { key: key.to_owned(), value: value.map(<[u8]>::to_vec) })
+        });
+        records
+    }
+
+    /// [`Self::drain_changelog`] handing each write to `write(key, value)` (`None`: a tombstone)
+    /// instead of collecting them; the value is borrowed from a scratch buffer reused from key to
+    /// key, so the drain itself allocates nothing.
+    pub fn drain_changelog_with(&mut self, mut write: impl FnMut(&str, Option<&[u8]>)) {
         let mut dirty = mem::take(&mut self.idx.dirty);
-        dirty.sort_unstable();
-        dirty.dedup();
-        let mut records = Vec::with_capacity(dirty.len() + 1);
-        for key in dirty {
+        let mut buf = mem::take(&mut self.scratch_value);
+        let mut offsets = mem::take(&mut self.scratch_offsets);
+        for key in dirty.drain(..) {
             if let Some(st) = self.sessions.get_mut(&*key) {
+                // A key listed twice (only possible around a restore) is written once: the flag is
+                // cleared at its first listing.
+                if !st.dirty {
+                    continue;
+                }
                 st.dirty = false;
-                let pending = self.idx.pending.get(&key).map_or(&[][..], Vec::as_slice);
-                records.push(ChangelogRecord { key: key.to_string(), value: Some(state::encode_key(st, pending)) });
+                let pending = match st.has_pending() {
+                    true => self.idx.pending.get(&key).map_or(&[][..], Vec::as_slice),
+                    false => &[],
+                };
+                buf.clear();
+                state::encode_key_into(st, pending, &mut offsets, &mut buf);
+                write(&key, Some(&buf));
             }
         }
+        // Keep the list's allocation for the next drain (it refills to about the same size), unless a
+        // burst (a restore, a backlog) made it large.
+        if dirty.capacity() > 1 << 15 {
+            dirty = Vec::new();
+        }
+        self.idx.dirty = dirty;
+        if buf.capacity() > 1 << 16 {
+            buf = Vec::new();
+        }
+        self.scratch_value = buf;
+        self.scratch_offsets = offsets;
         if self.partition_dirty {
             self.partition_dirty = false;
-            records.push(ChangelogRecord { key: PARTITION_KEY.to_owned(), value: Some(self.partition_bytes()) });
+            write(PARTITION_KEY, Some(&self.partition_bytes()));
         }
         let mut idle = mem::take(&mut self.idx.idle);
         idle.sort_unstable();
@@ -419,12 +456,11 @@ impl PartitionState {
             }
             if self.applied_offset.is_some_and(|a| st.last_offset <= a) && !st.dirty {
                 self.sessions.remove(&*key);
-                records.push(ChangelogRecord { key: key.to_string(), value: None });
+                write(&key, None);
             } else {
                 self.idx.idle.push(key);
             }
         }
-        records
     }
 
     /// The current changelog value of `key` (or of [`PARTITION_KEY`]); `None` when nothing is kept
@@ -567,7 +603,7 @@ fn key_state_bytes(st: &KeyState, store: &EventStore) -> usize {
     use std::mem::size_of;
     // Arc<str> allocation: two counters + the bytes.
     let key = 16 + st.key.len();
-    let ring = st.ring.capacity() * size_of::<u32>();
+    let ring = st.ring.capacity() * size_of::<[u8; 4]>();
     let waiting = st.buffer.capacity() * size_of::<Buffered>()
         + st.buffer.iter().map(|b| store.get(b.slot).map_or(0, event_heap_bytes)).sum::<usize>();
     let split = st.split.as_ref().map_or(0, |s| {
@@ -730,7 +766,7 @@ impl Ctx<'_> {
     fn close(&mut self, st: &mut KeyState, reason: &'static str) {
         let Some(split) = st.split.take() else { return };
         let record = st.summary(&split, reason);
-        self.out.push(Emitted::Summary { key: st.key.to_string(), record: Box::new(record) });
+        self.out.push(Emitted::Summary { key: st.key.clone(), record: Box::new(record) });
         self.stats.summaries_out += 1;
     }
 }

@@ -91,8 +91,9 @@ pub(crate) struct KeyState {
     /// if the watermark has not passed it (only after a forced release, see `max_buffered_per_session`).
     pub released_through: i64,
     /// 32-bit hashes of the most recent event ids (see `hash`), a ring buffer of at most
-    /// `dedup_ids` entries.
-    pub ring: Vec<u32>,
+    /// `dedup_ids` entries, each as its little-endian bytes: the changelog format, so a state write
+    /// copies the ring instead of encoding it hash by hash.
+    pub ring: Vec<[u8; 4]>,
     /// Where the next hash goes once the ring is full (the oldest entry).
     pub ring_head: u16,
     /// Duplicates dropped while no split was open; they are counted to the next split.
@@ -204,19 +205,27 @@ impl KeyState {
     }
 
     /// The remembered hashes, oldest first (how they are persisted).
+    #[cfg(test)]
     pub fn ring_chronological(&self) -> impl Iterator<Item = u32> + '_ {
+        let (older, newer) = self.ring_halves();
+        older.iter().chain(newer).map(|b| u32::from_le_bytes(*b))
+    }
+
+    /// The ring in two slices, oldest entries first.
+    pub fn ring_halves(&self) -> (&[[u8; 4]], &[[u8; 4]]) {
         let head = if self.ring.is_empty() { 0 } else { usize::from(self.ring_head) % self.ring.len() };
-        self.ring[head..].iter().chain(&self.ring[..head]).copied()
+        (&self.ring[head..], &self.ring[..head])
     }
 
     pub fn seen(&self, hash: u32) -> bool {
-        self.ring.contains(&hash)
+        self.ring.contains(&hash.to_le_bytes())
     }
 
     pub fn remember(&mut self, hash: u32, capacity: usize) {
         if capacity == 0 {
             return;
         }
+        let hash = hash.to_le_bytes();
         if self.ring.len() < capacity {
             self.ring.push(hash);
             return;
@@ -505,7 +514,7 @@ pub(crate) fn emit_into(
     record.view_index = i32::try_from(split.view_index).unwrap_or(i32::MAX);
     record.late = late;
     record.session_start = split.anchor;
-    Emitted::Sessionized { key: key.to_string(), record }
+    Emitted::Sessionized { key: key.clone(), record }
 }
 
 #[cfg(test)]

@@ -65,13 +65,14 @@ pub(crate) struct PartitionRecord {
     pub applied_offset: Option<i64>,
 }
 
-struct Writer(Vec<u8>);
+/// Appends to a buffer the caller owns (and reuses: the drain encodes every dirty key into one
+/// scratch buffer, so encoding allocates nothing).
+struct Writer<'b>(&'b mut Vec<u8>);
 
-impl Writer {
-    fn new(kind: u8, capacity: usize) -> Self {
-        let mut v = Vec::with_capacity(capacity);
-        v.extend_from_slice(&[MAGIC, STATE_VERSION, kind]);
-        Self(v)
+impl<'b> Writer<'b> {
+    fn new(kind: u8, out: &'b mut Vec<u8>) -> Self {
+        out.extend_from_slice(&[MAGIC, STATE_VERSION, kind]);
+        Self(out)
     }
     fn u8(&mut self, b: u8) {
         self.0.push(b);
@@ -221,11 +222,12 @@ fn header(bytes: &[u8]) -> Result<(u8, u8, Reader<'_>), StateError> {
 }
 
 pub(crate) fn encode_partition(p: &PartitionRecord) -> Vec<u8> {
-    let mut w = Writer::new(KIND_PARTITION, 32);
+    let mut out = Vec::with_capacity(32);
+    let mut w = Writer::new(KIND_PARTITION, &mut out);
     w.zig(p.watermark);
     w.opt_zig(p.max_event_time);
     w.opt_zig(p.applied_offset);
-    w.0
+    out
 }
 
 pub(crate) fn decode_partition(bytes: &[u8], key: &str) -> Result<PartitionRecord, StateError> {
@@ -245,26 +247,41 @@ pub(crate) fn decode_partition(bytes: &[u8], key: &str) -> Result<PartitionRecor
 /// Encodes one key's state: a closed marker when nothing is open or waiting, else the session.
 /// `pending` are the key's offsets still to be re-read after a restore.
 pub(crate) fn encode_key(st: &KeyState, pending: &[i64]) -> Vec<u8> {
+    let mut out = Vec::new();
+    encode_key_into(st, pending, &mut Vec::new(), &mut out);
+    out
+}
+
+/// [`encode_key`] appending to `out`; `offsets` is scratch space (cleared, reused). The duplicate
+/// filter, most of a session's bytes, is copied as it lies in memory (the ring holds the hashes as
+/// little-endian bytes already): two `memcpy`s, oldest first.
+pub(crate) fn encode_key_into(st: &KeyState, pending: &[i64], offsets: &mut Vec<i64>, out: &mut Vec<u8>) {
     if st.is_idle() {
-        let mut w = Writer::new(KIND_CLOSED, 16);
+        let mut w = Writer::new(KIND_CLOSED, out);
         w.zig(st.last_offset);
-        return w.0;
+        return;
     }
-    let mut w = Writer::new(KIND_SESSION, 128 + st.ring.len() * 4);
+    out.reserve(64 + st.ring.len() * 4 + st.buffer.len() * 3);
+    let mut w = Writer::new(KIND_SESSION, out);
     w.var(u64::from(st.project_len));
     w.zig(st.last_offset);
     w.zig(st.released_through);
     w.var(u64::from(st.pending_dups));
     w.len(st.ring.len());
-    for h in st.ring_chronological() {
-        w.0.extend_from_slice(&h.to_le_bytes());
+    let (older, newer) = st.ring_halves();
+    w.0.extend_from_slice(older.as_flattened());
+    w.0.extend_from_slice(newer.as_flattened());
+    offsets.clear();
+    offsets.extend(st.buffered_offsets());
+    offsets.extend_from_slice(pending);
+    // Buffered in (time, eventId) order: offsets are almost always strictly ascending already.
+    if !offsets.windows(2).all(|p| p[0] < p[1]) {
+        offsets.sort_unstable();
+        offsets.dedup();
     }
-    let mut offsets: Vec<i64> = st.buffered_offsets().chain(pending.iter().copied()).collect();
-    offsets.sort_unstable();
-    offsets.dedup();
     w.len(offsets.len());
     let mut prev = None;
-    for o in offsets {
+    for &o in offsets.iter() {
         match prev {
             None => w.zig(o),
             Some(p) => w.var(o.abs_diff(p)),
@@ -296,7 +313,6 @@ pub(crate) fn encode_key(st: &KeyState, pending: &[i64]) -> Vec<u8> {
             w.opt_str(s.user_id.as_deref());
         }
     }
-    w.0
 }
 
 /// Decodes one key's state and the input offsets of its buffered events (to be re-read).
@@ -330,7 +346,7 @@ pub(crate) fn decode_key(bytes: &[u8], key: &str, dedup_ids: usize) -> Result<(K
     for i in 0..ring_len {
         let h = if wide { crate::hash::fold(r.u64_le()?) } else { r.u32_le()? };
         if i >= skip {
-            st.ring.push(h);
+            st.ring.push(h.to_le_bytes());
         }
     }
     // Full ring, oldest first: the next write replaces index 0.
@@ -407,9 +423,9 @@ mod tests {
     #[test]
     fn varints_round_trip_at_the_edges() {
         for n in [0i64, 1, -1, 63, -64, 64, i64::MAX, i64::MIN, 1 << 40] {
-            let mut w = Writer(Vec::new());
-            w.zig(n);
-            let mut r = Reader { buf: &w.0 };
+            let mut buf = Vec::new();
+            Writer(&mut buf).zig(n);
+            let mut r = Reader { buf: &buf };
             assert_eq!(r.zig(), Ok(n));
             assert!(r.finish().is_ok());
         }
@@ -433,6 +449,33 @@ mod tests {
         let mut trailing = bytes;
         trailing.push(0);
         assert!(matches!(decode_partition(&trailing, "k"), Err(StateError::Corrupt(_))));
+    }
+
+    #[test]
+    fn buffered_offsets_out_of_order_are_written_ascending_and_once() {
+        use crate::session::EventStore;
+        use friction_schemas::{RawEvent, Sessionized};
+        let ev = |ts: i64, id: &str| {
+            Box::new(Sessionized {
+                event: RawEvent { timestamp: ts, event_id: id.to_owned().into(), ..RawEvent::default() },
+                ..Sessionized::default()
+            })
+        };
+        let mut store = EventStore::default();
+        let mut st = KeyState::new(Arc::from("p:s"), 1);
+        st.last_offset = 9;
+        // Buffered in time order: offset 7 (t=10) before offset 5 (t=20).
+        st.insert(&mut store, 5, ev(20, "b"));
+        st.insert(&mut store, 7, ev(10, "a"));
+        st.remember(1, 4);
+        let mut offsets = vec![42; 3];
+        let mut out = vec![0xAA];
+        encode_key_into(&st, &[2, 5], &mut offsets, &mut out);
+        assert_eq!(out[0], 0xAA, "appends to what is there");
+        assert_eq!(encode_key(&st, &[2, 5]), out[1..]);
+        let (back, pending) = decode_key(&out[1..], "p:s", 64).expect("decodes");
+        assert_eq!(pending, [2, 5, 7]);
+        assert_eq!(back.ring, st.ring);
     }
 
     #[test]

@@ -456,6 +456,27 @@ fn closed_sessions_are_tombstoned_after_the_partition_record() {
 }
 
 #[test]
+fn each_changed_key_is_written_once_per_drain_in_the_order_it_changed() {
+    let mut run = Run::default_config();
+    for (i, s) in ["b", "a", "b", "c", "a"].into_iter().enumerate() {
+        run.push(ev(s, &format!("e{i}"), i as i64 * SEC, "click"));
+    }
+    let records = run.state.drain_changelog();
+    let keys: Vec<_> = records.iter().map(|r| r.key.as_str()).collect();
+    assert_eq!(keys, ["p:b", "p:a", "p:c", PARTITION_KEY]);
+    for r in &records {
+        assert_eq!(r.value, run.state.snapshot(&r.key), "{}", r.key);
+    }
+    // The callback form writes the same records.
+    run.push(ev("c", "e9", 9 * SEC, "click"));
+    let mut seen = Vec::new();
+    run.state.drain_changelog_with(|k, v| seen.push((k.to_owned(), v.map(<[u8]>::to_vec))));
+    let keys: Vec<_> = seen.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(keys, ["p:c", PARTITION_KEY]);
+    assert_eq!(seen[0].1, run.state.snapshot("p:c"));
+}
+
+#[test]
 fn corrupt_state_is_an_error_and_changes_nothing() {
     let mut run = Run::default_config();
     for e in mixed_stream().into_iter().take(20) {
