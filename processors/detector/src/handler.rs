@@ -9,7 +9,7 @@ use friction_schemas::sessionized::Sessionized;
 use friction_schemas::{decode, encode_to_vec};
 use serde::{Deserialize, Serialize};
 
-use crate::convert::{take_rule_event, to_episode_record, to_rule_event, SessionContext};
+use crate::convert::{to_episode_record, to_rule_event, SessionContext};
 use crate::rules_file::RulesByProject;
 use crate::state;
 
@@ -95,20 +95,9 @@ impl PartitionDetector {
         self.sessions.len()
     }
 
-    /// Adds one sessionized event to its session (judged at the next [`Self::judge`]). Copies
-    /// the strings it keeps; [`Self::ingest_owned`] moves them.
+    /// Adds one sessionized event to its session (judged at the next [`Self::judge`]).
     pub fn ingest(&mut self, s: &Sessionized<'_>, now_wall_ms: i64) {
         let Some(event) = to_rule_event(s) else { return };
-        self.add(s, event, now_wall_ms);
-    }
-
-    /// [`Self::ingest`] of a record the caller owns (decoded): its strings move into the state.
-    pub fn ingest_owned(&mut self, mut s: Sessionized<'_>, now_wall_ms: i64) {
-        let Some(event) = take_rule_event(&mut s).map(Event::into_owned) else { return };
-        self.add(&s, event, now_wall_ms);
-    }
-
-    fn add(&mut self, s: &Sessionized<'_>, event: Event<'static>, now_wall_ms: i64) {
         // Look up by the borrowed key; allocate it only for a new session.
         let st = match self.sessions.get_mut(s.session_key.as_ref()) {
             Some(st) => st,
@@ -306,7 +295,7 @@ impl StageHandler for DetectorHandler {
         _out: &mut Outputs,
     ) -> Result<(), String> {
         let s: Sessionized<'static> = decode(payload).map_err(|e| format!("not a sessionized event: {e}"))?;
-        self.partitions.entry(partition).or_default().ingest_owned(s, now_ms);
+        self.partitions.entry(partition).or_default().ingest(&s, now_ms);
         Ok(())
     }
 
