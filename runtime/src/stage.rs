@@ -112,11 +112,11 @@ pub struct Outputs {
 
 impl Outputs {
     pub fn send(&mut self, topic: &Arc<str>, key: impl AsRef<[u8]>, payload: impl AsRef<[u8]>) {
-        let start = self.bytes.len();
-        self.bytes.extend_from_slice(key.as_ref());
-        let mid = self.bytes.len();
-        self.bytes.extend_from_slice(payload.as_ref());
-        self.records.push(OutRecord { topic: topic.clone(), key: start..mid, payload: mid..self.bytes.len() });
+        let copied: Result<(), std::convert::Infallible> = self.send_with(topic, key.as_ref(), |out| {
+            out.extend_from_slice(payload.as_ref());
+            Ok(())
+        });
+        let Ok(()) = copied;
     }
     /// Like [`Self::send`], with the payload written by `write` straight into the outputs' buffer
     /// (`write` must only append to the `Vec` it is given). When it fails, nothing is added.

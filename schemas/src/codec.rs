@@ -35,15 +35,22 @@ pub enum CodecError {
     Decode(String),
 }
 
+/// Appends the single-object header (marker, newest schema's fingerprint) of `T`'s family to
+/// `out` and returns that schema version.
+fn write_header<T: Record>(out: &mut Vec<u8>) -> Result<&'static SchemaVersion, CodecError> {
+    let latest = Registry::get().latest(T::FAMILY).ok_or(CodecError::UnknownFamily(T::FAMILY))?;
+    out.extend_from_slice(&MARKER);
+    out.extend_from_slice(&latest.fingerprint);
+    Ok(latest)
+}
+
 /// Appends the single-object encoding of `value` to `out`.
 ///
 /// Written straight from the value against the compiled schema (`crate::direct_ser`) when the
 /// value's shape allows, else (or if that fails part-way) from the start with apache-avro's
 /// serializer: the bytes are the same either way.
 pub fn encode<T: Record>(value: &T, out: &mut Vec<u8>) -> Result<(), CodecError> {
-    let latest = Registry::get().latest(T::FAMILY).ok_or(CodecError::UnknownFamily(T::FAMILY))?;
-    out.extend_from_slice(&MARKER);
-    out.extend_from_slice(&latest.fingerprint);
+    let latest = write_header::<T>(out)?;
     let start = out.len();
     if let Some(tree) = &latest.direct {
         if direct_ser::to_datum(tree, value, out).is_ok() {
@@ -59,9 +66,7 @@ pub fn encode<T: Record>(value: &T, out: &mut Vec<u8>) -> Result<(), CodecError>
 /// tests that compare the two and for benches.
 #[doc(hidden)]
 pub fn encode_via_avro<T: Record>(value: &T, out: &mut Vec<u8>) -> Result<(), CodecError> {
-    let latest = Registry::get().latest(T::FAMILY).ok_or(CodecError::UnknownFamily(T::FAMILY))?;
-    out.extend_from_slice(&MARKER);
-    out.extend_from_slice(&latest.fingerprint);
+    let latest = write_header::<T>(out)?;
     write_avro_datum_ref(&latest.schema, value, out).map_err(|e| CodecError::Encode(e.to_string()))?;
     Ok(())
 }
@@ -71,8 +76,7 @@ pub fn encode_via_avro<T: Record>(value: &T, out: &mut Vec<u8>) -> Result<(), Co
 pub fn encode_direct<T: Record>(value: &T, out: &mut Vec<u8>) -> Result<(), CodecError> {
     let latest = Registry::get().latest(T::FAMILY).ok_or(CodecError::UnknownFamily(T::FAMILY))?;
     let tree = latest.direct.as_ref().ok_or(CodecError::Encode(format!("{} is not encoded directly", T::FAMILY)))?;
-    out.extend_from_slice(&MARKER);
-    out.extend_from_slice(&latest.fingerprint);
+    write_header::<T>(out)?;
     direct_ser::to_datum(tree, value, out).map_err(|e| CodecError::Encode(e.to_string()))
 }
 
