@@ -10,10 +10,11 @@
 //! - baselines: a checksum over every event's fields (no allocation) and cloning every event (the
 //!   per-event allocation any consumer that keeps events pays);
 //! - `PartitionState` (the stage's logic without Kafka): `ingest` every event (reorder, dedup,
-//!   split, views, seq, summaries) with `drain_changelog` every 10,000 events — the runtime's
-//!   commit cadence — on one thread;
+//!   split, views, seq, summaries) with `drain_changelog` every 100,000 events — the runtime's
+//!   commit cadence under a backlog (`DEFAULT_COMMIT_MAX_MESSAGES`) — and, for comparison, every
+//!   10,000 events (the cadence before 2026-12-04) and never, on one thread;
 //! - `SessionizerHandler` as the runtime drives it: Avro-decode each payload, ingest, Avro-encode
-//!   every output, flush state every 10,000 messages; its baselines are decoding alone and decoding
+//!   every output, flush state every 100,000 messages; its baselines are decoding alone and decoding
 //!   plus encoding one output per input;
 //! - through the broker (librdkafka's in-process mock cluster, or FRICTION_BENCH_BROKERS): the
 //!   first SZ_BROKER_EVENTS events produced to `friction.events.v1`, then consumed by a bare
@@ -35,7 +36,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use friction_runtime::kafka::{consumer_config, producer_config, EmbeddedBroker};
-use friction_runtime::stage::{spawn_stage, Outputs, StageConfig, StageHandler};
+use friction_runtime::stage::{spawn_stage, Outputs, StageConfig, StageHandler, DEFAULT_COMMIT_MAX_MESSAGES};
 use friction_runtime::{topics, KafkaArgs, Shutdown};
 use friction_schemas::{decode, encode, encode_to_vec, RawEvent};
 use friction_sessionizer::handler::{SessionizerHandler, SessionizerTopics};
@@ -94,13 +95,15 @@ fn best_of<T>(n: usize, mut f: impl FnMut() -> T) -> (Duration, T) {
     (best, out.expect("n ≥ 1"))
 }
 
-/// `PartitionState` over `events` on one thread, draining the changelog every 10,000 events (when
-/// `changelog`). Returns the time and a note (outputs, state writes, where the time went).
-fn run_partition(events: Vec<RawEvent<'static>>, changelog: bool) -> (Duration, String) {
+/// `PartitionState` over `events` on one thread, draining the changelog every `drain_every` events
+/// (`None`: no changelog). Returns the time and a note (outputs, state writes, where the time went).
+fn run_partition(events: Vec<RawEvent<'static>>, drain_every: Option<usize>) -> (Duration, String) {
+    let changelog = drain_every.is_some();
     let cfg = SessionizerConfig { changelog, ..SessionizerConfig::default() };
     let mut st = PartitionState::new(cfg).expect("default config is valid");
     let mut t_drain = Duration::ZERO;
     let mut out: Vec<Emitted> = Vec::with_capacity(1024);
+    let mut arena: Vec<u8> = Vec::new();
     let (mut outputs, mut summaries, mut writes, mut write_bytes, mut open) = (0usize, 0usize, 0usize, 0usize, 0usize);
     // Wall clock 0 throughout: no idle advancement (a busy partition).
     let t = Instant::now();
@@ -109,12 +112,19 @@ fn run_partition(events: Vec<RawEvent<'static>>, changelog: bool) -> (Duration, 
         outputs += out.len();
         summaries += out.iter().filter(|e| matches!(e, Emitted::Summary { .. })).count();
         out.clear();
-        if changelog && (i + 1) % 10_000 == 0 {
+        if drain_every.is_some_and(|n| (i + 1) % n == 0) {
             let td = Instant::now();
-            let records = st.drain_changelog();
+            // As the handler does: each write copied into one buffer (the runtime's state writes).
+            arena.clear();
+            st.drain_changelog_with(|key, value| {
+                writes += 1;
+                arena.extend_from_slice(key.as_bytes());
+                if let Some(v) = value {
+                    arena.extend_from_slice(v);
+                }
+            });
             t_drain += td.elapsed();
-            writes += records.len();
-            write_bytes += records.iter().map(|r| r.key.len() + r.value.as_ref().map_or(0, Vec::len)).sum::<usize>();
+            write_bytes += arena.len();
             open = open.max(st.open_sessions());
         }
     }
@@ -315,6 +325,24 @@ fn broker_runs(events: &[RawEvent<'static>], runs: &mut Vec<Run>) {
         note: p,
     });
 
+    // The floor of any stage that produces one output per input: the same runtime, a handler that
+    // forwards each payload unchanged (no decode, no state).
+    let clock = new_clock();
+    let shutdown = Shutdown::new();
+    let stage = StageConfig::new("bench-sz-pass-through", vec![topics::EVENTS.to_string()]);
+    let handler = PassThrough { topic: Arc::from(topics::SESSIONIZED), clock: clock.clone() };
+    let handle = spawn_stage(stage, &kafka, handler, shutdown.clone(), None).expect("stage");
+    let done = wait_for(&clock, n);
+    let (count, d) = seen(&clock);
+    shutdown.trigger();
+    let result = handle.join();
+    runs.push(Run {
+        name: "broker baseline: pass-through stage (spawn_stage, each payload produced unchanged, no state)".into(),
+        events: count as usize,
+        elapsed: d,
+        note: stage_note(done, result, &clock),
+    });
+
     let clock = new_clock();
     let shutdown = Shutdown::new();
     let mut stage = StageConfig::new("bench-sessionizer", vec![topics::EVENTS.to_string()]);
@@ -333,17 +361,46 @@ fn broker_runs(events: &[RawEvent<'static>], runs: &mut Vec<Run>) {
         name: "broker: sessionizer stage (spawn_stage + SessionizerHandler)".into(),
         events: count as usize,
         elapsed: d,
-        note: format!(
-            "{}{}; {}",
-            if done { "" } else { "TIMED OUT; " },
-            match result {
-                Ok(Ok(())) => "stopped cleanly".to_string(),
-                Ok(Err(e)) => format!("stage error: {e}"),
-                Err(_) => "stage thread panicked".to_string(),
-            },
-            pauses(&clock)
-        ),
+        note: stage_note(done, result, &clock),
     });
+}
+
+type StageResult = std::thread::Result<Result<(), friction_runtime::stage::StageError>>;
+
+fn stage_note(done: bool, result: StageResult, clock: &Clock) -> String {
+    format!(
+        "{}{}; {}",
+        if done { "" } else { "TIMED OUT; " },
+        match result {
+            Ok(Ok(())) => "stopped cleanly".to_string(),
+            Ok(Err(e)) => format!("stage error: {e}"),
+            Err(_) => "stage thread panicked".to_string(),
+        },
+        pauses(clock)
+    )
+}
+
+/// A stage that forwards every payload unchanged to one topic: the runtime's consume → produce →
+/// commit path with no work of its own.
+struct PassThrough {
+    topic: Arc<str>,
+    clock: Clock,
+}
+
+impl StageHandler for PassThrough {
+    fn on_message(
+        &mut self,
+        _partition: i32,
+        _offset: i64,
+        key: Option<&[u8]>,
+        payload: &[u8],
+        _now_ms: i64,
+        out: &mut Outputs,
+    ) -> Result<(), String> {
+        out.send(&self.topic, key.unwrap_or_default(), payload);
+        tick(&self.clock);
+        Ok(())
+    }
 }
 
 /// Resident set size of this process in bytes (Linux), if known.
@@ -441,14 +498,19 @@ fn main() {
 
     if want("partition") {
         // Best of three: each run gets its own copy of the input (ingest takes events by value).
-        for (changelog, name) in [
-            (true, "PartitionState: ingest, changelog drained every 10,000 events (best of 3)"),
-            (false, "PartitionState: ingest only, no changelog (best of 3)"),
+        let cadence = format!(
+            "PartitionState: ingest, changelog drained every {} events (the runtime's commit cadence; best of 3)",
+            DEFAULT_COMMIT_MAX_MESSAGES
+        );
+        for (drain_every, name) in [
+            (Some(DEFAULT_COMMIT_MAX_MESSAGES), cadence.as_str()),
+            (Some(10_000), "PartitionState: ingest, changelog drained every 10,000 events (best of 3)"),
+            (None, "PartitionState: ingest only, no changelog (best of 3)"),
         ] {
             let mut best: Option<(Duration, String)> = None;
             for _ in 0..3 {
                 let copy = events.clone();
-                let (d, note) = run_partition(copy, changelog);
+                let (d, note) = run_partition(copy, drain_every);
                 if best.as_ref().is_none_or(|(b, _)| d < *b) {
                     best = Some((d, note));
                 }
@@ -495,7 +557,7 @@ fn main() {
         let mut produced = 0usize;
         for (i, p) in payloads.iter().enumerate() {
             h.on_message(0, i as i64, None, p, 0, &mut out).expect("decodes");
-            if (i + 1) % 10_000 == 0 {
+            if (i + 1) % DEFAULT_COMMIT_MAX_MESSAGES == 0 {
                 h.flush_state(&mut out);
                 produced += out.len();
                 out = Outputs::default();
@@ -504,7 +566,9 @@ fn main() {
         produced += out.len();
         let elapsed = t.elapsed();
         runs.push(Run {
-            name: "SessionizerHandler: decode + ingest + encode outputs, flush state every 10,000 messages".into(),
+            name: format!(
+                "SessionizerHandler: decode + ingest + encode outputs, flush state every {DEFAULT_COMMIT_MAX_MESSAGES} messages"
+            ),
             events: handler_n,
             elapsed,
             note: format!("{produced} output records"),

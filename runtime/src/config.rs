@@ -2,6 +2,7 @@
 //! configure a stage without a command line.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 
@@ -73,4 +74,25 @@ pub struct AdminArgs {
     /// Where the admin server listens.
     #[arg(long, env = "FRICTION_ADMIN_ADDR", default_value = "127.0.0.1:9100")]
     pub admin_addr: SocketAddr,
+}
+
+/// When a stateful stage runs a commit cycle (outputs acknowledged, state written, offsets
+/// committed): every `--commit-interval-ms`, or sooner after `--commit-max-messages` input messages.
+#[derive(Debug, Clone, Args)]
+pub struct CommitArgs {
+    /// Input messages after which a commit cycle runs even if the interval has not passed; a bound
+    /// on the work replayed after a crash. Default 100,000.
+    #[arg(long, env = "FRICTION_COMMIT_MAX_MESSAGES", default_value_t = crate::stage::DEFAULT_COMMIT_MAX_MESSAGES)]
+    pub commit_max_messages: usize,
+    /// Longest time between commit cycles, in milliseconds. Default 1000.
+    #[arg(long, env = "FRICTION_COMMIT_INTERVAL_MS", default_value_t = crate::stage::DEFAULT_COMMIT_INTERVAL_MS)]
+    pub commit_interval_ms: u64,
+}
+
+impl CommitArgs {
+    /// Sets the stage's commit cadence from these flags.
+    pub fn apply(&self, stage: &mut crate::stage::StageConfig) {
+        stage.commit_max_messages = self.commit_max_messages.max(1);
+        stage.commit_interval = Duration::from_millis(self.commit_interval_ms.max(1));
+    }
 }

@@ -11,7 +11,7 @@ pub mod stage;
 pub mod topics;
 
 pub use admin::{serve_admin, serve_admin_with, Health};
-pub use config::{CommonArgs, KafkaArgs, LogFormat};
+pub use config::{CommitArgs, CommonArgs, KafkaArgs, LogFormat};
 pub use shutdown::Shutdown;
 
 /// Milliseconds since the Unix epoch, from the system clock.

@@ -53,6 +53,17 @@ use crate::shutdown::Shutdown;
 /// effects are not yet in the state. Handlers never see it.
 pub const OFFSET_MARKER_KEY: &[u8] = b"\0friction.offset";
 
+/// Input messages between commit cycles at most ([`StageConfig::commit_max_messages`]).
+///
+/// Time is the main trigger ([`DEFAULT_COMMIT_INTERVAL_MS`], as Arroyo commits once a second and
+/// Kafka Streams every 30 s); the count only bounds what a crash replays. Each cycle writes every
+/// key changed since the last one, so under a backlog a small count makes a stage re-write the same
+/// keys over and over (with 10,000 sessions active, 10,000 messages between cycles meant one
+/// changelog record per input message).
+pub const DEFAULT_COMMIT_MAX_MESSAGES: usize = 100_000;
+/// Longest time between commit cycles, in milliseconds ([`StageConfig::commit_interval`]).
+pub const DEFAULT_COMMIT_INTERVAL_MS: u64 = 1_000;
+
 /// How a stage runs. Defaults in [`StageConfig::new`].
 #[derive(Debug, Clone)]
 pub struct StageConfig {
@@ -62,9 +73,9 @@ pub struct StageConfig {
     /// Compacted topic holding the handler's state; `None` for stateless stages.
     pub changelog_topic: Option<String>,
     pub deadletter_topic: String,
-    /// Commit after this many input messages (default 10,000)...
+    /// Commit after this many input messages (default [`DEFAULT_COMMIT_MAX_MESSAGES`])...
     pub commit_max_messages: usize,
-    /// ...or this much time (default 1 s), whichever comes first.
+    /// ...or this much time (default [`DEFAULT_COMMIT_INTERVAL_MS`]), whichever comes first.
     pub commit_interval: Duration,
     /// How often the handler's `on_tick` runs for time-driven output (default 200 ms).
     pub tick_interval: Duration,
@@ -81,8 +92,8 @@ impl StageConfig {
             input_topics,
             changelog_topic: None,
             deadletter_topic: crate::topics::DEADLETTER.into(),
-            commit_max_messages: 10_000,
-            commit_interval: Duration::from_secs(1),
+            commit_max_messages: DEFAULT_COMMIT_MAX_MESSAGES,
+            commit_interval: Duration::from_millis(DEFAULT_COMMIT_INTERVAL_MS),
             tick_interval: Duration::from_millis(200),
             max_dead_letters_per_minute: 100,
             flush_timeout: Duration::from_secs(30),
@@ -107,7 +118,38 @@ struct OutRecord {
 pub struct Outputs {
     records: Vec<OutRecord>,
     bytes: Vec<u8>,
-    state: Vec<(i32, Vec<u8>, Option<Vec<u8>>)>,
+    state: StateWrites,
+}
+
+/// State changes a handler recorded since the last commit boundary: keys and values copied into one
+/// buffer (one allocation per commit cycle, not two per write), in the order they were recorded.
+#[derive(Debug, Default)]
+struct StateWrites {
+    bytes: Vec<u8>,
+    /// (partition, key, value; `None`: a tombstone) as ranges of `bytes`.
+    entries: Vec<(i32, std::ops::Range<usize>, Option<std::ops::Range<usize>>)>,
+}
+
+impl StateWrites {
+    fn push(&mut self, partition: i32, key: &[u8], value: Option<&[u8]>) {
+        let start = self.bytes.len();
+        self.bytes.extend_from_slice(key);
+        let key = start..self.bytes.len();
+        let value = value.map(|v| {
+            let start = self.bytes.len();
+            self.bytes.extend_from_slice(v);
+            start..self.bytes.len()
+        });
+        self.entries.push((partition, key, value));
+    }
+
+    fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (i32, &[u8], Option<&[u8]>)> + '_ {
+        self.entries.iter().map(|(p, k, v)| (*p, &self.bytes[k.clone()], v.clone().map(|v| &self.bytes[v])))
+    }
 }
 
 impl Outputs {
@@ -141,12 +183,13 @@ impl Outputs {
         }
     }
     /// Records the new state of `key` in `partition` (written to the changelog at the next commit).
-    pub fn put_state(&mut self, partition: i32, key: impl Into<Vec<u8>>, value: Vec<u8>) {
-        self.state.push((partition, key.into(), Some(value)));
+    /// Both are copied, so a handler can hand out bytes from a buffer it reuses.
+    pub fn put_state(&mut self, partition: i32, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) {
+        self.state.push(partition, key.as_ref(), Some(value.as_ref()));
     }
     /// Records that `key` has no state any more (a tombstone in the changelog).
-    pub fn delete_state(&mut self, partition: i32, key: impl Into<Vec<u8>>) {
-        self.state.push((partition, key.into(), None));
+    pub fn delete_state(&mut self, partition: i32, key: impl AsRef<[u8]>) {
+        self.state.push(partition, key.as_ref(), None);
     }
     pub fn len(&self) -> usize {
         self.records.len()
@@ -303,7 +346,7 @@ struct PendingCycle {
     outputs_epoch: u64,
     /// The epoch the state records were enqueued in, once they are.
     state_epoch: Option<u64>,
-    state: Vec<(i32, Vec<u8>, Option<Vec<u8>>)>,
+    state: StateWrites,
     /// Per partition, the next input offset whose effects are not in `state`.
     markers: BTreeMap<i32, i64>,
     /// What to commit, commit floors applied, as of the boundary.
@@ -622,8 +665,8 @@ impl<H: StageHandler> Core<H> {
         if state.is_empty() && cycle.markers.is_empty() {
             return Ok(cycle.outputs_epoch);
         }
-        for (partition, key, value) in &state {
-            self.enqueue(&changelog, key, value.as_deref(), Some(*partition), None)?;
+        for (partition, key, value) in state.iter() {
+            self.enqueue(&changelog, key, value, Some(partition), None)?;
         }
         for (&partition, next) in &cycle.markers {
             self.enqueue(&changelog, OFFSET_MARKER_KEY, Some(&next.to_be_bytes()), Some(partition), None)?;

@@ -314,8 +314,8 @@ impl StageHandler for DetectorHandler {
             if let Some(det) = self.partitions.get_mut(&p) {
                 for (key, value) in det.take_changes() {
                     match value {
-                        Some(v) => out.put_state(p, key.into_bytes(), v),
-                        None => out.delete_state(p, key.into_bytes()),
+                        Some(v) => out.put_state(p, key, v),
+                        None => out.delete_state(p, key),
                     }
                 }
             }

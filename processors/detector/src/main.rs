@@ -8,7 +8,7 @@ use clap::Parser;
 use friction_detector::{load_rules, DetectorConfig, DetectorHandler};
 use friction_runtime::config::AdminArgs;
 use friction_runtime::stage::{run_stage_process, StageConfig};
-use friction_runtime::{CommonArgs, KafkaArgs};
+use friction_runtime::{CommitArgs, CommonArgs, KafkaArgs};
 
 /// Friction's detector: frustration rules over sessionized events, signals with evidence.
 #[derive(Parser)]
@@ -37,6 +37,8 @@ struct Cli {
     /// Event-time inactivity after which a session is closed and judged. Default 30 min.
     #[arg(long, env = "FRICTION_SESSION_GAP_MS", default_value_t = 30 * 60 * 1000)]
     session_gap_ms: i64,
+    #[command(flatten)]
+    commit: CommitArgs,
 }
 
 #[tokio::main]
@@ -47,6 +49,7 @@ async fn main() -> anyhow::Result<()> {
     let mut stage = StageConfig::new(cli.group, vec![cli.input_topic]);
     stage.changelog_topic = Some(cli.changelog_topic);
     stage.deadletter_topic = cli.deadletter_topic;
+    cli.commit.apply(&mut stage);
     let config = DetectorConfig {
         session_gap_ms: cli.session_gap_ms,
         signals_topic: Arc::from(cli.signals_topic.as_str()),

@@ -114,8 +114,8 @@ impl StageHandler for SessionizerHandler {
     fn flush_state(&mut self, out: &mut Outputs) {
         for (&partition, state) in self.partitions.iter_mut() {
             state.drain_changelog_with(|key, value| match value {
-                Some(v) => out.put_state(partition, key.as_bytes(), v.to_vec()),
-                None => out.delete_state(partition, key.as_bytes()),
+                Some(v) => out.put_state(partition, key, v),
+                None => out.delete_state(partition, key),
             });
         }
     }

@@ -6,7 +6,7 @@ use anyhow::Context as _;
 use clap::Parser;
 use friction_runtime::config::AdminArgs;
 use friction_runtime::stage::{run_stage_process, StageConfig};
-use friction_runtime::{CommonArgs, KafkaArgs};
+use friction_runtime::{CommitArgs, CommonArgs, KafkaArgs};
 use friction_sessionizer::handler::{SessionizerHandler, SessionizerTopics};
 use friction_sessionizer::SessionizerConfig;
 
@@ -42,9 +42,8 @@ struct Cli {
     /// Longest session from its first event. Default 24 h.
     #[arg(long, env = "FRICTION_MAX_SESSION_MS", default_value_t = 86_400_000)]
     max_session_ms: i64,
-    /// Input messages between commits (also committed at least every second).
-    #[arg(long, env = "FRICTION_COMMIT_MAX_MESSAGES", default_value_t = 10_000)]
-    commit_max_messages: usize,
+    #[command(flatten)]
+    commit: CommitArgs,
 }
 
 #[tokio::main]
@@ -65,6 +64,6 @@ async fn main() -> anyhow::Result<()> {
     let mut stage = StageConfig::new(cli.group, vec![cli.events_topic]);
     stage.changelog_topic = Some(cli.changelog_topic);
     stage.deadletter_topic = cli.deadletter_topic;
-    stage.commit_max_messages = cli.commit_max_messages;
+    cli.commit.apply(&mut stage);
     run_stage_process(cli.admin.admin_addr, stage, &cli.kafka, handler).await.context("sessionizer stopped")
 }

@@ -163,7 +163,9 @@ impl Indexes {
 #[derive(Debug)]
 pub struct PartitionState {
     cfg: SessionizerConfig,
-    sessions: HashMap<Arc<str>, Box<KeyState>>,
+    /// foldhash, seeded per process: the keys are client-chosen, and SipHash was a visible share of
+    /// every event's lookup.
+    sessions: HashMap<Arc<str>, Box<KeyState>, foldhash::fast::RandomState>,
     idx: Indexes,
     /// Every event with a time before this has been released; an arriving event before it is late.
     watermark: i64,
@@ -187,7 +189,7 @@ impl PartitionState {
         cfg.validate()?;
         Ok(Self {
             cfg,
-            sessions: HashMap::new(),
+            sessions: HashMap::default(),
             idx: Indexes::default(),
             watermark: i64::MIN,
             max_event_time: None,
