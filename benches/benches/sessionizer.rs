@@ -557,6 +557,9 @@ fn main() {
         let mut produced = 0usize;
         for (i, p) in payloads.iter().enumerate() {
             h.on_message(0, i as i64, None, p, 0, &mut out).expect("decodes");
+            // As the runtime does: the outputs are enqueued (here: counted) after each message.
+            produced += out.len();
+            out.clear_records();
             if (i + 1) % DEFAULT_COMMIT_MAX_MESSAGES == 0 {
                 h.flush_state(&mut out);
                 produced += out.len();

@@ -194,6 +194,21 @@ impl Outputs {
     pub fn len(&self) -> usize {
         self.records.len()
     }
+    /// The output records so far: (topic, key, payload). For tests that drive a handler directly.
+    #[doc(hidden)]
+    pub fn records(&self) -> impl Iterator<Item = (&str, &[u8], &[u8])> + '_ {
+        self.records.iter().map(|r| {
+            let (key, payload) = (self.bytes.get(r.key.clone()), self.bytes.get(r.payload.clone()));
+            (&*r.topic, key.unwrap_or_default(), payload.unwrap_or_default())
+        })
+    }
+    /// Forgets the output records, keeping the buffer's memory: what the stage does once it has
+    /// enqueued them after each message. For benches that drive a handler without a broker.
+    #[doc(hidden)]
+    pub fn clear_records(&mut self) {
+        self.records.clear();
+        self.bytes.clear();
+    }
     pub fn is_empty(&self) -> bool {
         self.records.is_empty() && self.state.is_empty()
     }

@@ -162,3 +162,71 @@ fn via_value<T: Record>(writer: &SchemaVersion, reader: &SchemaVersion, bytes: &
     };
     from_value::<T>(&value).map_err(|e| CodecError::Decode(e.to_string()))
 }
+
+/// The fingerprint of the `event` version the newest `sessionized` schema embeds as its first
+/// field, when its other fields are exactly `sessionKey: string, seq: long, viewId: string,
+/// viewIndex: int, late: boolean, sessionStart: long` ([`encode_sessionized_with_event_datum`]
+/// writes those itself). `None` when the schemas differ from that shape: the pass-through is then
+/// off and every output is encoded in full.
+fn embedded_event_fingerprint() -> Option<[u8; 8]> {
+    static EMBEDDED: std::sync::LazyLock<Option<[u8; 8]>> = std::sync::LazyLock::new(|| {
+        use apache_avro::Schema;
+        let registry = Registry::get();
+        let sessionized = registry.latest(crate::Sessionized::FAMILY)?;
+        let Schema::Record(record) = &sessionized.schema else { return None };
+        type IsType = fn(&Schema) -> bool;
+        let expected: [(&str, IsType); 6] = [
+            ("sessionKey", |s| matches!(s, Schema::String)),
+            ("seq", |s| matches!(s, Schema::Long)),
+            ("viewId", |s| matches!(s, Schema::String)),
+            ("viewIndex", |s| matches!(s, Schema::Int)),
+            ("late", |s| matches!(s, Schema::Boolean)),
+            ("sessionStart", |s| matches!(s, Schema::Long)),
+        ];
+        let (first, rest) = record.fields.split_first()?;
+        if first.name != "event" || rest.len() != expected.len() {
+            return None;
+        }
+        if !rest.iter().zip(expected).all(|(f, (name, is))| f.name == name && is(&f.schema)) {
+            return None;
+        }
+        let embedded = crate::registry::fingerprint_of(&first.schema);
+        // Only a version this process knows (and could have decoded) is passed through.
+        registry.by_fingerprint(&embedded).filter(|v| v.family == crate::RawEvent::FAMILY).map(|v| v.fingerprint)
+    });
+    *EMBEDDED
+}
+
+/// The Avro datum of a single-object `event` message when it can stand as the `event` field of a
+/// `sessionized` record unchanged: the message was written with exactly the `event` version the
+/// newest `sessionized` schema embeds. The sessionizer copies these bytes into its output instead
+/// of re-encoding the event it decoded (DESIGN: the output's `event` is the input, unchanged).
+pub fn embeddable_event_datum(message: &[u8]) -> Option<&[u8]> {
+    let embedded = embedded_event_fingerprint()?;
+    if message.len() < HEADER_LEN || message[..2] != MARKER || message[2..HEADER_LEN] != embedded {
+        return None;
+    }
+    Some(&message[HEADER_LEN..])
+}
+
+/// Appends the single-object encoding of `record` with `event_datum` as its `event` field: the
+/// bytes [`encode`] writes when `event_datum` is the datum of `record.event` (from
+/// [`embeddable_event_datum`] of the message it was decoded from), without re-encoding the event.
+pub fn encode_sessionized_with_event_datum(
+    record: &crate::Sessionized<'_>,
+    event_datum: &[u8],
+    out: &mut Vec<u8>,
+) -> Result<(), CodecError> {
+    if embedded_event_fingerprint().is_none() {
+        return Err(CodecError::Encode("the newest sessionized schema does not embed an event as written".into()));
+    }
+    write_header::<crate::Sessionized<'_>>(out)?;
+    out.extend_from_slice(event_datum);
+    direct_ser::write_string(out, &record.session_key);
+    direct_ser::write_long(out, record.seq);
+    direct_ser::write_string(out, &record.view_id);
+    direct_ser::write_long(out, i64::from(record.view_index));
+    out.push(u8::from(record.late));
+    direct_ser::write_long(out, record.session_start);
+    Ok(())
+}

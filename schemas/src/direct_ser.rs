@@ -49,6 +49,18 @@ fn long(out: &mut Vec<u8>, n: i64) {
     out.push(z as u8);
 }
 
+/// An Avro `long` (or `int`: the same zig-zag varint).
+pub(crate) fn write_long(out: &mut Vec<u8>, n: i64) {
+    long(out, n);
+}
+
+/// An Avro `string`: its length, then its UTF-8 bytes.
+pub(crate) fn write_string(out: &mut Vec<u8>, s: &str) {
+    // A str is at most isize::MAX bytes, so its length always fits an i64.
+    long(out, i64::try_from(s.len()).unwrap_or(i64::MAX));
+    out.extend_from_slice(s.as_bytes());
+}
+
 fn len(out: &mut Vec<u8>, n: usize) -> Result<()> {
     long(out, i64::try_from(n).map_err(|_| EncodeError::Unsupported("length over i64"))?);
     Ok(())

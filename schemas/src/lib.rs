@@ -18,7 +18,8 @@ pub mod signal;
 
 pub use apikey::{hash_api_key, ApiKeyRecord};
 pub use codec::{
-    decode, decode_direct, decode_via_value, encode, encode_direct, encode_to_vec, encode_via_avro, CodecError, Record,
+    decode, decode_direct, decode_via_value, embeddable_event_datum, encode, encode_direct,
+    encode_sessionized_with_event_datum, encode_to_vec, encode_via_avro, CodecError, Record,
 };
 pub use event::RawEvent;
 pub use incident::{EvidenceSample, IncidentChange};

@@ -14,9 +14,9 @@ use friction_schemas::event::{
 };
 use friction_schemas::registry::{Registry, MAX_DECODE_ALLOCATION};
 use friction_schemas::{
-    decode, decode_direct, decode_via_value, encode_direct, encode_to_vec, encode_via_avro, ApiKeyRecord, CodecError,
-    EpisodeMember, EvidenceRecord, EvidenceSample, IncidentChange, RawEvent, Record, SessionSummary, Sessionized,
-    SignalRecord,
+    decode, decode_direct, decode_via_value, embeddable_event_datum, encode_direct,
+    encode_sessionized_with_event_datum, encode_to_vec, encode_via_avro, ApiKeyRecord, CodecError, EpisodeMember,
+    EvidenceRecord, EvidenceSample, IncidentChange, RawEvent, Record, SessionSummary, Sessionized, SignalRecord,
 };
 use proptest::collection::{btree_map, vec};
 use proptest::option::of;
@@ -629,6 +629,20 @@ proptest! {
     #[test]
     fn sessionized_round_trip(r in sessionized()) { round_trips(&r)?; }
 
+    /// The sessionizer's pass-through: the input event's datum copied into the output, plus the
+    /// six fields written by hand, is byte for byte what encoding the whole record gives.
+    #[test]
+    fn sessionized_with_the_event_datum_is_the_full_encoding(r in sessionized()) {
+        let input = encode_to_vec(&r.event).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let datum = embeddable_event_datum(&input);
+        prop_assert!(datum.is_some(), "the newest sessionized schema embeds the newest event schema");
+        let mut passed = Vec::new();
+        encode_sessionized_with_event_datum(&r, datum.unwrap_or_default(), &mut passed)
+            .map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let full = encode_to_vec(&r).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert_eq!(passed, full);
+    }
+
     #[test]
     fn apikeys_round_trip(r in apikey()) { round_trips(&r)?; }
 
@@ -808,4 +822,18 @@ fn a_datum_cut_in_trailing_optional_fields_is_an_error() {
         err.to_string(),
         "avro decoding failed: the datum ends early: union branch index is cut off at context.device"
     );
+}
+
+#[test]
+fn only_messages_of_the_embedded_event_version_pass_through() {
+    let event = RawEvent { project_id: "p".into(), session_id: "s".into(), ..RawEvent::default() };
+    let input = encode_to_vec(&event).expect("encode");
+    assert!(embeddable_event_datum(&input).is_some());
+    // Another family's message, a cut header, a bad marker: never passed through.
+    let summary = encode_to_vec(&SessionSummary::default()).expect("encode");
+    assert!(embeddable_event_datum(&summary).is_none());
+    assert!(embeddable_event_datum(&input[..5]).is_none());
+    let mut bad = input.clone();
+    bad[0] = 0;
+    assert!(embeddable_event_datum(&bad).is_none());
 }

@@ -44,7 +44,7 @@ impl StageHandler for Counter {
     fn flush_state(&mut self, out: &mut Outputs) {
         for (p, key) in self.dirty.drain(..) {
             if let Some(c) = self.counts.get(&p).and_then(|m| m.get(&key)) {
-                out.put_state(p, key.clone(), c.to_be_bytes().to_vec());
+                out.put_state(p, key.clone(), c.to_be_bytes());
             }
         }
     }

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use friction_runtime::stage::{Outputs, StageHandler};
-use friction_schemas::{decode, encode, RawEvent};
+use friction_schemas::{decode, embeddable_event_datum, encode, encode_sessionized_with_event_datum, RawEvent};
 
 use crate::{Emitted, Ingested, PartitionState, SessionizerConfig};
 
@@ -54,9 +54,13 @@ impl SessionizerHandler {
             // Encoded straight into the outputs' buffer, which the runtime reuses from message to
             // message: no allocation per output.
             let (topic, key, result) = match &emitted {
-                Emitted::Sessionized { key, record } => {
+                Emitted::Sessionized { key, record, datum } => {
                     let topic = &self.topics.sessionized;
-                    (topic, key, out.send_with(topic, key.as_bytes(), |buf| encode(&**record, buf)))
+                    let written = out.send_with(topic, key.as_bytes(), |buf| match datum {
+                        Some(datum) => encode_sessionized_with_event_datum(record, datum, buf),
+                        None => encode(&**record, buf),
+                    });
+                    (topic, key, written)
                 }
                 Emitted::Summary { key, record } => {
                     let topic = &self.topics.sessions;
@@ -81,8 +85,10 @@ impl StageHandler for SessionizerHandler {
         out: &mut Outputs,
     ) -> Result<(), String> {
         let event: RawEvent<'static> = decode(payload).map_err(|e| format!("not a raw event: {e}"))?;
+        // The output carries the event unchanged: keep its bytes to copy rather than encode it again.
+        let datum = embeddable_event_datum(payload).map(Box::from);
         let mut emitted = std::mem::take(&mut self.emitted);
-        let result = self.partition(partition).ingest(offset, event, now_ms, &mut emitted);
+        let result = self.partition(partition).ingest_with_datum(offset, event, datum, now_ms, &mut emitted);
         self.emitted = emitted;
         match result {
             Ingested::Late => {
@@ -153,5 +159,49 @@ impl StageHandler for SessionizerHandler {
 
     fn recognises_replays(&self) -> bool {
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use friction_runtime::stage::{Outputs, StageHandler};
+    use friction_schemas::{decode, encode_to_vec, RawEvent, SessionSummary, Sessionized};
+
+    use super::{SessionizerHandler, SessionizerTopics};
+    use crate::{synthetic_stream, SessionizerConfig};
+
+    /// Outputs copy the input's Avro datum for their `event` (the pass-through): every sessionized
+    /// output decodes, and its event is the input event with that id, field for field.
+    #[test]
+    fn outputs_carry_the_input_event_unchanged() {
+        let events = synthetic_stream(20, 30);
+        let by_id: HashMap<String, RawEvent<'static>> =
+            events.iter().map(|e| (e.event_id.to_string(), e.clone())).collect();
+        let topics = SessionizerTopics::default();
+        let mut h = SessionizerHandler::new(SessionizerConfig::default(), topics.clone()).expect("valid");
+        let mut out = Outputs::default();
+        for (offset, e) in events.iter().enumerate() {
+            let payload = encode_to_vec(e).expect("encode");
+            h.on_message(0, offset as i64, None, &payload, 0, &mut out).expect("processed");
+        }
+        // Far past every gap: everything is released and every session closes.
+        h.on_tick(0, i64::MAX / 4, &mut out);
+        let (mut sessionized, mut summaries) = (0, 0);
+        for (topic, key, payload) in out.records() {
+            if topic == &*topics.sessions {
+                let s: SessionSummary = decode(payload).expect("a summary");
+                summaries += 1;
+                assert!(s.events > 0);
+                continue;
+            }
+            let s: Sessionized<'static> = decode(payload).expect("a sessionized event");
+            assert_eq!(key, s.event.key().as_bytes());
+            assert_eq!(Some(&s.event), by_id.get(&*s.event.event_id), "event {}", s.event.event_id);
+            sessionized += 1;
+        }
+        assert_eq!(sessionized, events.len());
+        assert_eq!(summaries, 20);
     }
 }

@@ -84,7 +84,11 @@ pub enum Emitted {
     /// For `friction.sessionized.v1`. Boxed: the event was boxed once at the input and travels
     /// inside this record from there (moving ~1.3 KB at every step was ~18 % of the time).
     /// The key is the session's own shared key (a reference count, not a copy per output).
-    Sessionized { key: Arc<str>, record: Box<Sessionized<'static>> },
+    ///
+    /// `datum`: the event's Avro datum as it arrived, when its schema version is the one the
+    /// sessionized schema embeds (`friction_schemas::embeddable_event_datum`): the handler writes
+    /// it into the output as is instead of encoding `record.event` again (same bytes).
+    Sessionized { key: Arc<str>, record: Box<Sessionized<'static>>, datum: Option<Box<[u8]>> },
     /// For `friction.sessions.v1`. Boxed (one per split session, rare) so that the enum stays the
     /// size of the `Sessionized` variant.
     Summary { key: Arc<str>, record: Box<SessionSummary> },

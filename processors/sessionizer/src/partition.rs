@@ -231,6 +231,19 @@ impl PartitionState {
         now_wall_ms: i64,
         out: &mut Vec<Emitted>,
     ) -> Ingested {
+        self.ingest_with_datum(offset, event, None, now_wall_ms, out)
+    }
+
+    /// [`Self::ingest`], with the event's Avro datum as it arrived (see [`Emitted::Sessionized`]),
+    /// which travels with the event to its output.
+    pub fn ingest_with_datum(
+        &mut self,
+        offset: i64,
+        event: RawEvent<'static>,
+        datum: Option<Box<[u8]>>,
+        now_wall_ms: i64,
+        out: &mut Vec<Emitted>,
+    ) -> Ingested {
         self.rebuild_queues_if_stale();
         let partition_replay = self.applied_offset.is_some_and(|a| offset <= a);
         if partition_replay {
@@ -251,7 +264,7 @@ impl PartitionState {
         let ts = event.timestamp;
         let project_len = u32::try_from(event.project_id.len()).unwrap_or(u32::MAX);
         // Boxed once, inside the record it becomes (see `Carried`).
-        let event: Carried = Box::new(Sessionized { event, ..Sessionized::default() });
+        let event = Carried { record: Box::new(Sessionized { event, ..Sessionized::default() }), datum };
         let mut ctx =
             Ctx { cfg: &self.cfg, idx: &mut self.idx, stats: &mut self.stats, watermark: self.watermark, out };
         let outcome = match self.sessions.get_mut(self.scratch_key.as_str()) {

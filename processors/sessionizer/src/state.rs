@@ -453,13 +453,14 @@ mod tests {
 
     #[test]
     fn buffered_offsets_out_of_order_are_written_ascending_and_once() {
-        use crate::session::EventStore;
+        use crate::session::{Carried, EventStore};
         use friction_schemas::{RawEvent, Sessionized};
-        let ev = |ts: i64, id: &str| {
-            Box::new(Sessionized {
+        let ev = |ts: i64, id: &str| Carried {
+            record: Box::new(Sessionized {
                 event: RawEvent { timestamp: ts, event_id: id.to_owned().into(), ..RawEvent::default() },
                 ..Sessionized::default()
-            })
+            }),
+            datum: None,
         };
         let mut store = EventStore::default();
         let mut st = KeyState::new(Arc::from("p:s"), 1);
