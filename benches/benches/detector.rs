@@ -440,11 +440,7 @@ fn main() {
                 Cadence::EveryEvents(10_000),
                 10_000,
             ),
-            (
-                "PartitionDetector: ingest, judge every 200 ms of event time",
-                Cadence::EventTimeMs(200),
-                10_000,
-            ),
+            ("PartitionDetector: ingest, judge every 200 ms of event time", Cadence::EventTimeMs(200), 10_000),
             (
                 "PartitionDetector: ingest, judge + state every 100,000 events (the runtime's default commit cadence)",
                 Cadence::EveryEvents(100_000),
