@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::convert::{rule_event, to_episode_record, SessionContext};
 use crate::rules_file::RulesByProject;
-use crate::slim::Events;
+use crate::slim::{EventBuf, Events};
 use crate::state;
 
 /// Reserved changelog key of a partition's clock.
@@ -94,7 +94,7 @@ impl Session {
     }
 
     /// The persisted form ([`state::encode`] of the equivalent [`SessionState`]).
-    fn encode(&self, key: &str) -> Vec<u8> {
+    fn encode(&self, key: &str, buf: &mut EventBuf) -> Vec<u8> {
         let header = state::Header {
             context: &self.context,
             emitted_through_ms: self.emitted_through_ms,
@@ -103,7 +103,10 @@ impl Session {
             next_decision_ms: self.next_decision_ms,
             touched: self.touched,
         };
-        state::encode_parts(&header, &self.events.borrowed(key))
+        let events = self.events.borrowed_into(key, buf.take());
+        let bytes = state::encode_parts(&header, &events);
+        buf.put_back(events);
+        bytes
     }
 }
 
@@ -116,7 +119,8 @@ struct PartitionClock {
 /// Every session of one input partition.
 #[derive(Default)]
 pub struct PartitionDetector {
-    sessions: HashMap<String, Session>,
+    /// Keyed by session key (client-chosen: a seeded hasher).
+    sessions: HashMap<String, Session, foldhash::fast::RandomState>,
     clock: PartitionClock,
     deleted: BTreeSet<String>,
     clock_dirty: bool,
@@ -190,6 +194,7 @@ impl PartitionDetector {
         let mut out = Judged::default();
         let Some(wm) = self.watermark(now_wall_ms, cfg) else { return out };
         let mut closed_keys = Vec::new();
+        let mut buf = EventBuf::default();
         for (key, st) in &mut self.sessions {
             let closed = wm > st.last_event_ms.saturating_add(cfg.session_gap_ms);
             if !(closed || st.next_decision_ms.is_some_and(|d| d <= wm)) {
@@ -202,7 +207,9 @@ impl PartitionDetector {
                 retained_from_ms: st.retained_from_ms,
             };
             let rules = rules.for_project(&st.context.project_id);
-            let detection = detect(&st.events.borrowed(key), horizon, rules);
+            let events = st.events.borrowed_into(key, buf.take());
+            let detection = detect(&events, horizon, rules);
+            buf.put_back(events);
             // Published per episode, not per member signal: members on one element within the
             // episode window share one fingerprint (DESIGN §4). Every issue-kind signal is a member
             // of exactly one episode, which `detect` emits once it is closed.
@@ -247,9 +254,10 @@ impl PartitionDetector {
         }
         let mut dirty: Vec<(&String, &mut Session)> = self.sessions.iter_mut().filter(|(_, st)| st.dirty).collect();
         dirty.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        let mut buf = EventBuf::default();
         for (key, st) in dirty {
             st.dirty = false;
-            changes.push((key.clone(), Some(st.encode(key))));
+            changes.push((key.clone(), Some(st.encode(key, &mut buf))));
         }
         if std::mem::take(&mut self.clock_dirty) {
             if let Ok(json) = serde_json::to_vec(&self.clock) {

@@ -187,6 +187,24 @@ impl Slim {
     }
 }
 
+/// An empty buffer of events whose allocation is reused from one session's borrowed events to the
+/// next (each borrows from a different session, so the buffer is handed back empty).
+#[derive(Default)]
+pub struct EventBuf(Vec<Event<'static>>);
+
+impl EventBuf {
+    /// The empty buffer, for events of any lifetime.
+    pub fn take<'a>(&mut self) -> Vec<Event<'a>> {
+        // An in-place collect of an empty iterator keeps the allocation.
+        std::mem::take(&mut self.0).into_iter().filter_map(|_| None).collect()
+    }
+
+    /// Keeps `v`'s allocation (its events are dropped).
+    pub fn put_back(&mut self, v: Vec<Event<'_>>) {
+        self.0 = v.into_iter().filter_map(|_| None).collect();
+    }
+}
+
 /// A session's retained events in `(timestamp_ms, seq)` order.
 #[derive(Debug, Clone, Default)]
 pub struct Events {
@@ -218,7 +236,11 @@ impl Events {
     /// nothing stored) if the session's strings would pass 4 GiB.
     #[must_use]
     pub fn insert(&mut self, e: &Event<'_>, session_key: &str) -> bool {
-        let pos = self.events.partition_point(|x| (x.timestamp_ms, x.seq) <= (e.timestamp_ms, e.seq));
+        let key = (e.timestamp_ms, e.seq);
+        let after = |x: &Slim| (x.timestamp_ms, x.seq) <= key;
+        // Events mostly come in order: check the last one before searching.
+        let pos =
+            if self.events.last().is_none_or(after) { self.events.len() } else { self.events.partition_point(after) };
         let Some(slim) = self.slim(e, session_key) else { return false };
         self.events.insert(pos, slim);
         true
@@ -314,7 +336,15 @@ impl Events {
 
     /// The events as the rules take them, borrowing from the arena (and `session_key`).
     pub fn borrowed<'a>(&'a self, session_key: &'a str) -> Vec<Event<'a>> {
-        self.events.iter().map(|e| self.event(e, session_key)).collect()
+        self.borrowed_into(session_key, Vec::new())
+    }
+
+    /// [`Self::borrowed`] into `buf`'s allocation (see [`EventBuf`]).
+    pub fn borrowed_into<'a>(&'a self, session_key: &'a str, buf: Vec<Event<'a>>) -> Vec<Event<'a>> {
+        let mut buf = buf;
+        buf.clear();
+        buf.extend(self.events.iter().map(|e| self.event(e, session_key)));
+        buf
     }
 
     /// Owned copies of the events.
@@ -539,5 +569,27 @@ mod tests {
         }
         assert_eq!(events.len(), 11);
         assert!(events.arena.len() <= 2 * 11 * 1_000 + 1_024 + 2_000, "arena {} bytes", events.arena.len());
+    }
+}
+
+#[cfg(test)]
+mod buf_tests {
+    use super::*;
+
+    #[test]
+    fn the_event_buffer_keeps_its_allocation() {
+        let mut events = Events::default();
+        for i in 0..50u64 {
+            let e = Event::new(format!("e{i}"), "s1", "v1", i, i as i64, "/", EventKind::Focus);
+            assert!(events.insert(&e, "s1"));
+        }
+        let mut buf = EventBuf::default();
+        let v = events.borrowed_into("s1", buf.take());
+        assert_eq!(v.len(), 50);
+        let cap = v.capacity();
+        buf.put_back(v);
+        let again = buf.take();
+        assert!(again.is_empty());
+        assert!(again.capacity() >= cap.min(50), "capacity {} after {cap}", again.capacity());
     }
 }
