@@ -30,7 +30,8 @@
 //! DETECTOR_HANDLER_EVENTS, default 100000: the first records of the stream for the decode and
 //! handler runs (Avro decoding is slow, see the README); DETECTOR_BROKER_EVENTS, default 50000,
 //! 0 skips the broker part;
-//! DETECTOR_ONLY=partition|handler|detect|broker to run one part, e.g. under `perf record`).
+//! DETECTOR_ONLY=partition|handler|detect|broker to run one part, e.g. under `perf record`;
+//! DETECTOR_CADENCES=10k,200ms,100k, the PartitionDetector rows to run).
 
 use std::collections::BTreeMap;
 use std::hint::black_box;
@@ -432,21 +433,28 @@ fn main() {
     });
 
     let rules = RulesByProject::default();
-    let mut cadence_signals: Vec<BTreeMap<String, u64>> = Vec::new();
+    let mut cadence_signals: Vec<(&str, BTreeMap<String, u64>)> = Vec::new();
     if want("partition") {
-        for (name, cadence, commit_every) in [
+        // DETECTOR_CADENCES=10k,200ms,100k (default all) picks rows, e.g. for `perf record`.
+        let cadences = std::env::var("DETECTOR_CADENCES").unwrap_or_else(|_| "10k,200ms,100k".into());
+        for (label, name, cadence, commit_every) in [
             (
+                "10k",
                 "PartitionDetector: ingest, judge every 10,000 events, state at each commit",
                 Cadence::EveryEvents(10_000),
                 10_000,
             ),
-            ("PartitionDetector: ingest, judge every 200 ms of event time", Cadence::EventTimeMs(200), 10_000),
+            ("200ms", "PartitionDetector: ingest, judge every 200 ms of event time", Cadence::EventTimeMs(200), 10_000),
             (
+                "100k",
                 "PartitionDetector: ingest, judge + state every 100,000 events (the runtime's default commit cadence)",
                 Cadence::EveryEvents(100_000),
                 100_000,
             ),
         ] {
+            if !cadences.split(',').any(|c| c.trim() == label) {
+                continue;
+            }
             let t = Instant::now();
             let st = run_partition(&records, &cadence, commit_every, &rules);
             let elapsed = t.elapsed();
@@ -468,7 +476,7 @@ fn main() {
                     st.state_bytes as f64 / 1_048_576.0
                 ),
             });
-            cadence_signals.push(st.signals);
+            cadence_signals.push((label, st.signals));
         }
     }
 
@@ -597,15 +605,17 @@ fn main() {
     }
     if !cadence_signals.is_empty() && !batch_signals.is_empty() {
         println!(
-            "\npublished signals (one per episode, primary kind) by kind: detect() on whole sessions | PartitionDetector judging every 10,000 events | every 200 ms of event time | every 100,000 events"
+            "\npublished signals (one per episode, primary kind) by kind: detect() on whole sessions | PartitionDetector \
+             judging every {}",
+            cadence_signals.iter().map(|(l, _)| *l).collect::<Vec<_>>().join(" | ")
         );
         let mut kinds: std::collections::BTreeSet<&String> = batch_signals.keys().collect();
-        for c in &cadence_signals {
+        for (_, c) in &cadence_signals {
             kinds.extend(c.keys());
         }
         for k in kinds {
             let b = batch_signals.get(k).copied().unwrap_or(0);
-            let cs: Vec<u64> = cadence_signals.iter().map(|c| c.get(k).copied().unwrap_or(0)).collect();
+            let cs: Vec<u64> = cadence_signals.iter().map(|(_, c)| c.get(k).copied().unwrap_or(0)).collect();
             let same = cs.iter().all(|&c| c == b);
             println!(
                 "  {k}: {b} | {}{}",
