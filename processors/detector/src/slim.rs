@@ -195,13 +195,15 @@ pub struct EventBuf(Vec<Event<'static>>);
 impl EventBuf {
     /// The empty buffer, for events of any lifetime.
     pub fn take<'a>(&mut self) -> Vec<Event<'a>> {
-        // An in-place collect of an empty iterator keeps the allocation.
-        std::mem::take(&mut self.0).into_iter().filter_map(|_| None).collect()
+        std::mem::take(&mut self.0)
     }
 
     /// Keeps `v`'s allocation (its events are dropped).
     pub fn put_back(&mut self, v: Vec<Event<'_>>) {
-        self.0 = v.into_iter().filter_map(|_| None).collect();
+        let mut v = v;
+        v.clear();
+        // An in-place collect of the (empty) vector keeps its allocation.
+        self.0 = v.into_iter().map(Event::into_owned).collect();
     }
 }
 
