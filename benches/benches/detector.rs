@@ -40,7 +40,7 @@ use std::time::{Duration, Instant};
 
 use friction_benches::corpus;
 use friction_benches::stream::{self, Stream};
-use friction_detector::convert::to_rule_event;
+use friction_detector::convert::{rule_event, to_rule_event};
 use friction_detector::{DetectorConfig, DetectorHandler, PartitionDetector, RulesByProject};
 use friction_rules::{detect, Horizon, Rules};
 use friction_runtime::kafka::{consumer_config, producer_config, EmbeddedBroker};
@@ -424,9 +424,16 @@ fn main() {
         bytes
     });
     runs.push(Run { name: "baseline: clone every record".into(), events: n, elapsed: d, note: String::new() });
+    let (d, _) = best_of(3, || records.iter().filter_map(|r| black_box(rule_event(r))).count());
+    runs.push(Run {
+        name: "component: rule_event (the borrowing conversion inside ingest)".into(),
+        events: n,
+        elapsed: d,
+        note: String::new(),
+    });
     let (d, _) = best_of(3, || records.iter().filter_map(|r| black_box(to_rule_event(r))).count());
     runs.push(Run {
-        name: "component: to_rule_event (conversion inside ingest)".into(),
+        name: "component: to_rule_event (an owned copy: what ingest did before 2026-12-04)".into(),
         events: n,
         elapsed: d,
         note: String::new(),
