@@ -472,7 +472,7 @@ fn main() {
                 elapsed,
                 note: format!(
                     "time: ingest {:.0} %, judge {:.0} %, state serialisation {:.0} %; {} judges, {total} signals, \
-                     ≤{} open sessions (~{} KiB state), {} state writes ({:.1} MiB JSON)",
+                     ≤{} open sessions (~{} KiB state), {} state writes ({:.1} MiB)",
                     100.0 * st.t_ingest.as_secs_f64() / elapsed.as_secs_f64(),
                     100.0 * st.t_judge.as_secs_f64() / elapsed.as_secs_f64(),
                     100.0 * st.t_state.as_secs_f64() / elapsed.as_secs_f64(),
