@@ -11,11 +11,13 @@
 //!   record (an allocation-per-string pass, the same kind of work as the detector's conversion);
 //! - `PartitionDetector` (the stage's logic without Kafka): `ingest` every record and `judge` every
 //!   10,000 records — the runtime's commit cycle, which at ≥ 1M events/s comes before its 200 ms
-//!   tick — with `take_changes` (the state written to the changelog) at each commit;
+//!   tick — with `take_changes` (the state written to the changelog) at each commit; and the same
+//!   every 100,000 records, the runtime's default commit cadence (100,000 messages or 1 s);
 //! - the same, judging every 200 ms of *event time* (a live partition with little traffic: many
 //!   judgements for few events);
 //! - `DetectorHandler` as the runtime drives it: Avro-decode each payload (`on_message`), tick and
-//!   flush state every 10,000 messages, signals encoded to Avro; its baseline is decoding alone;
+//!   flush state every 10,000 (and every 100,000) messages, signals encoded to Avro; its baseline
+//!   is decoding alone;
 //! - `friction_rules::detect` alone over whole closed sessions;
 //! - through the broker (librdkafka's in-process mock cluster): the first DETECTOR_BROKER_EVENTS
 //!   records produced to `friction.sessionized.v1`, then consumed by the detector stage
@@ -28,7 +30,8 @@
 //! DETECTOR_HANDLER_EVENTS, default 100000: the first records of the stream for the decode and
 //! handler runs (Avro decoding is slow, see the README); DETECTOR_BROKER_EVENTS, default 50000,
 //! 0 skips the broker part;
-//! DETECTOR_ONLY=partition|handler|detect|broker to run one part, e.g. under `perf record`).
+//! DETECTOR_ONLY=partition|handler|detect|broker to run one part, e.g. under `perf record`;
+//! DETECTOR_CADENCES=10k,200ms,100k, the PartitionDetector rows to run).
 
 use std::collections::BTreeMap;
 use std::hint::black_box;
@@ -37,7 +40,7 @@ use std::time::{Duration, Instant};
 
 use friction_benches::corpus;
 use friction_benches::stream::{self, Stream};
-use friction_detector::convert::to_rule_event;
+use friction_detector::convert::{rule_event, to_rule_event};
 use friction_detector::{DetectorConfig, DetectorHandler, PartitionDetector, RulesByProject};
 use friction_rules::{detect, Horizon, Rules};
 use friction_runtime::kafka::{consumer_config, producer_config, EmbeddedBroker};
@@ -118,7 +121,14 @@ struct PartitionStats {
     t_state: Duration,
 }
 
-fn run_partition(records: &[Sessionized<'_>], cadence: &Cadence, rules: &RulesByProject) -> PartitionStats {
+/// Ingests `records`, judging at `cadence` and taking the state changes every `commit_every` records
+/// (the runtime's commit cycle).
+fn run_partition(
+    records: &[Sessionized<'_>],
+    cadence: &Cadence,
+    commit_every: usize,
+    rules: &RulesByProject,
+) -> PartitionStats {
     let cfg = DetectorConfig::default();
     let mut p = PartitionDetector::default();
     let mut st = PartitionStats {
@@ -163,7 +173,7 @@ fn run_partition(records: &[Sessionized<'_>], cadence: &Cadence, rules: &RulesBy
                 }
             }
         }
-        if (i + 1) % 10_000 == 0 {
+        if (i + 1) % commit_every == 0 {
             st.max_open = st.max_open.max(p.open_sessions());
             st.max_bytes = st.max_bytes.max(p.approx_bytes());
             let t = Instant::now();
@@ -414,26 +424,46 @@ fn main() {
         bytes
     });
     runs.push(Run { name: "baseline: clone every record".into(), events: n, elapsed: d, note: String::new() });
+    let (d, _) = best_of(3, || records.iter().filter_map(|r| black_box(rule_event(r))).count());
+    runs.push(Run {
+        name: "component: rule_event (the borrowing conversion inside ingest)".into(),
+        events: n,
+        elapsed: d,
+        note: String::new(),
+    });
     let (d, _) = best_of(3, || records.iter().filter_map(|r| black_box(to_rule_event(r))).count());
     runs.push(Run {
-        name: "component: to_rule_event (conversion inside ingest)".into(),
+        name: "component: to_rule_event (an owned copy: what ingest did before 2026-12-04)".into(),
         events: n,
         elapsed: d,
         note: String::new(),
     });
 
     let rules = RulesByProject::default();
-    let mut cadence_signals: Vec<BTreeMap<String, u64>> = Vec::new();
+    let mut cadence_signals: Vec<(&str, BTreeMap<String, u64>)> = Vec::new();
     if want("partition") {
-        for (name, cadence) in [
+        // DETECTOR_CADENCES=10k,200ms,100k (default all) picks rows, e.g. for `perf record`.
+        let cadences = std::env::var("DETECTOR_CADENCES").unwrap_or_else(|_| "10k,200ms,100k".into());
+        for (label, name, cadence, commit_every) in [
             (
+                "10k",
                 "PartitionDetector: ingest, judge every 10,000 events, state at each commit",
                 Cadence::EveryEvents(10_000),
+                10_000,
             ),
-            ("PartitionDetector: ingest, judge every 200 ms of event time", Cadence::EventTimeMs(200)),
+            ("200ms", "PartitionDetector: ingest, judge every 200 ms of event time", Cadence::EventTimeMs(200), 10_000),
+            (
+                "100k",
+                "PartitionDetector: ingest, judge + state every 100,000 events (the runtime's default commit cadence)",
+                Cadence::EveryEvents(100_000),
+                100_000,
+            ),
         ] {
+            if !cadences.split(',').any(|c| c.trim() == label) {
+                continue;
+            }
             let t = Instant::now();
-            let st = run_partition(&records, &cadence, &rules);
+            let st = run_partition(&records, &cadence, commit_every, &rules);
             let elapsed = t.elapsed();
             let total: u64 = st.signals.values().sum();
             runs.push(Run {
@@ -442,7 +472,7 @@ fn main() {
                 elapsed,
                 note: format!(
                     "time: ingest {:.0} %, judge {:.0} %, state serialisation {:.0} %; {} judges, {total} signals, \
-                     ≤{} open sessions (~{} KiB state), {} state writes ({:.1} MiB JSON)",
+                     ≤{} open sessions (~{} KiB state), {} state writes ({:.1} MiB)",
                     100.0 * st.t_ingest.as_secs_f64() / elapsed.as_secs_f64(),
                     100.0 * st.t_judge.as_secs_f64() / elapsed.as_secs_f64(),
                     100.0 * st.t_state.as_secs_f64() / elapsed.as_secs_f64(),
@@ -453,7 +483,7 @@ fn main() {
                     st.state_bytes as f64 / 1_048_576.0
                 ),
             });
-            cadence_signals.push(st.signals);
+            cadence_signals.push((label, st.signals));
         }
     }
 
@@ -470,29 +500,36 @@ fn main() {
             elapsed: d,
             note: format!("{avg} bytes per record"),
         });
-        let t = Instant::now();
-        let mut h = DetectorHandler::new(DetectorConfig::default(), RulesByProject::default());
-        let mut out = Outputs::default();
-        let mut produced = 0usize;
-        // Wall-clock time as the runtime passes it (flush_state reads the clock itself).
-        for (i, p) in payloads.iter().enumerate() {
-            h.on_message(0, i as i64, None, p, friction_runtime::now_ms(), &mut out).expect("decodes");
-            if (i + 1) % 10_000 == 0 {
-                h.on_tick(0, friction_runtime::now_ms(), &mut out);
-                h.flush_state(&mut out);
-                produced += out.len();
-                out = Outputs::default();
+        for every in [10_000usize, 100_000] {
+            let t = Instant::now();
+            let mut h = DetectorHandler::new(DetectorConfig::default(), RulesByProject::default());
+            let mut out = Outputs::default();
+            let mut produced = 0usize;
+            // Wall-clock time as the runtime passes it (flush_state reads the clock itself).
+            for (i, p) in payloads.iter().enumerate() {
+                h.on_message(0, i as i64, None, p, friction_runtime::now_ms(), &mut out).expect("decodes");
+                if (i + 1) % every == 0 {
+                    h.on_tick(0, friction_runtime::now_ms(), &mut out);
+                    h.flush_state(&mut out);
+                    produced += out.len();
+                    out = Outputs::default();
+                }
             }
+            h.on_tick(0, friction_runtime::now_ms() + 1_000_000_000_000, &mut out);
+            produced += out.len();
+            let elapsed = t.elapsed();
+            runs.push(Run {
+                name: if every == 10_000 {
+                    "DetectorHandler: decode + ingest, tick + flush state every 10,000 messages".into()
+                } else {
+                    "DetectorHandler: decode + ingest, tick + flush state every 100,000 messages (the runtime's default)"
+                        .into()
+                },
+                events: n,
+                elapsed,
+                note: format!("{produced} output records (signals)"),
+            });
         }
-        h.on_tick(0, friction_runtime::now_ms() + 1_000_000_000_000, &mut out);
-        produced += out.len();
-        let elapsed = t.elapsed();
-        runs.push(Run {
-            name: "DetectorHandler: decode + ingest, tick + flush state every 10,000 messages".into(),
-            events: n,
-            elapsed,
-            note: format!("{produced} output records (signals)"),
-        });
     }
 
     let mut batch_signals: BTreeMap<String, u64> = BTreeMap::new();
@@ -575,15 +612,17 @@ fn main() {
     }
     if !cadence_signals.is_empty() && !batch_signals.is_empty() {
         println!(
-            "\npublished signals (one per episode, primary kind) by kind: detect() on whole sessions | PartitionDetector judging every 10,000 events | every 200 ms of event time"
+            "\npublished signals (one per episode, primary kind) by kind: detect() on whole sessions | PartitionDetector \
+             judging every {}",
+            cadence_signals.iter().map(|(l, _)| *l).collect::<Vec<_>>().join(" | ")
         );
         let mut kinds: std::collections::BTreeSet<&String> = batch_signals.keys().collect();
-        for c in &cadence_signals {
+        for (_, c) in &cadence_signals {
             kinds.extend(c.keys());
         }
         for k in kinds {
             let b = batch_signals.get(k).copied().unwrap_or(0);
-            let cs: Vec<u64> = cadence_signals.iter().map(|c| c.get(k).copied().unwrap_or(0)).collect();
+            let cs: Vec<u64> = cadence_signals.iter().map(|(_, c)| c.get(k).copied().unwrap_or(0)).collect();
             let same = cs.iter().all(|&c| c == b);
             println!(
                 "  {k}: {b} | {}{}",

@@ -9,12 +9,12 @@ use friction_rules::{
 use friction_schemas::sessionized::Sessionized;
 use friction_schemas::signal::{EpisodeMember, EvidenceRecord, SignalRecord};
 
-fn own(s: &str) -> Cow<'static, str> {
-    Cow::Owned(s.to_string())
+fn b(s: &str) -> Cow<'_, str> {
+    Cow::Borrowed(s)
 }
 
-fn own_opt(s: &Option<Cow<'_, str>>) -> Option<Cow<'static, str>> {
-    s.as_deref().map(own)
+fn b_opt<'s>(s: &'s Option<Cow<'_, str>>) -> Option<Cow<'s, str>> {
+    s.as_deref().map(b)
 }
 
 fn navigation_kind(kind: &str) -> NavigationKind {
@@ -47,44 +47,54 @@ fn length_bucket(bucket: Option<&str>) -> u32 {
         .unwrap_or(0)
 }
 
-/// The rules' view of one sessionized event (owned: it may be kept in state). `None` for event
-/// types the rules do not know.
+/// The rules' view of one sessionized event, as an owned copy. `None` for event types the rules do
+/// not know.
 pub fn to_rule_event(s: &Sessionized<'_>) -> Option<Event<'static>> {
+    rule_event(s).map(Event::into_owned)
+}
+
+/// The clicked element as the rules see it (a click without one gets the default, as before).
+fn rule_target<'s>(t: &'s friction_schemas::event::Target<'_>) -> RuleTarget<'s> {
+    let href = b_opt(&t.href);
+    let download = href.as_deref().is_some_and(|h| h.contains("download"));
+    RuleTarget {
+        selector: b_opt(&t.selector),
+        key: b_opt(&t.key),
+        tag: b_opt(&t.tag),
+        role: b_opt(&t.role),
+        text: b_opt(&t.text),
+        x: t.x,
+        y: t.y,
+        interactive: t.interactive,
+        disabled: t.disabled.unwrap_or(false),
+        href,
+        new_tab: t.new_tab.unwrap_or(false),
+        download,
+        ignore: t.ignore.iter().map(|i| b(i)).collect(),
+        r#type: b_opt(&t.r#type),
+    }
+}
+
+/// The rules' view of one sessionized event, borrowing its strings from the record. `None` for
+/// event types the rules do not know.
+pub fn rule_event<'s>(s: &'s Sessionized<'_>) -> Option<Event<'s>> {
     let e = &s.event;
     let kind = match e.event_type.as_ref() {
         "click" => {
             let click = e.click.as_ref();
             let has = |m: &str| click.is_some_and(|c| c.modifiers.iter().any(|x| x.eq_ignore_ascii_case(m)));
-            let t = e.target.clone().unwrap_or_default();
-            let href = own_opt(&t.href);
-            let download = href.as_deref().is_some_and(|h| h.contains("download"));
             EventKind::Click {
                 button: MouseButton::from_dom(click.map(|c| c.button.clamp(0, 255) as u16).unwrap_or(0)),
                 modifiers: Modifiers { alt: has("alt"), ctrl: has("ctrl"), meta: has("meta"), shift: has("shift") },
-                target: RuleTarget {
-                    selector: own_opt(&t.selector),
-                    key: own_opt(&t.key),
-                    tag: own_opt(&t.tag),
-                    role: own_opt(&t.role),
-                    text: own_opt(&t.text),
-                    x: t.x,
-                    y: t.y,
-                    interactive: t.interactive,
-                    disabled: t.disabled.unwrap_or(false),
-                    href,
-                    new_tab: t.new_tab.unwrap_or(false),
-                    download,
-                    ignore: t.ignore.iter().map(|i| own(i)).collect(),
-                    r#type: own_opt(&t.r#type),
-                },
+                target: e.target.as_ref().map(rule_target).unwrap_or_default(),
             }
         }
         "pageview" => {
             let n = e.navigation.as_ref();
             EventKind::Pageview {
                 navigation: navigation_kind(n.map(|n| n.kind.as_ref()).unwrap_or("load")),
-                from: n.and_then(|n| own_opt(&n.from)),
-                to: n.and_then(|n| own_opt(&n.to)),
+                from: n.and_then(|n| b_opt(&n.from)),
+                to: n.and_then(|n| b_opt(&n.to)),
             }
         }
         "mutation" => {
@@ -94,19 +104,19 @@ pub fn to_rule_event(s: &Sessionized<'_>) -> Option<Event<'static>> {
         "network" => {
             let n = e.network.as_ref()?;
             EventKind::Network {
-                method: own(&n.method),
-                url: own(&n.url),
+                method: b(&n.method),
+                url: b(&n.url),
                 status: n.status.and_then(|s| u16::try_from(s).ok()),
                 duration_ms: n.duration_ms.filter(|d| d.is_finite() && *d >= 0.0).map(|d| d as u64),
-                initiator: own_opt(&n.initiator),
+                initiator: b_opt(&n.initiator),
             }
         }
         "error" => {
             let x = e.error.as_ref()?;
             EventKind::Error {
-                error_type: x.r#type.as_deref().map(own).unwrap_or_default(),
-                message: own(&x.message),
-                fingerprint: own_opt(&x.fingerprint),
+                error_type: x.r#type.as_deref().map(b).unwrap_or_default(),
+                message: b(&x.message),
+                fingerprint: b_opt(&x.fingerprint),
             }
         }
         "scroll" => {
@@ -121,27 +131,27 @@ pub fn to_rule_event(s: &Sessionized<'_>) -> Option<Event<'static>> {
         "input" => {
             let i = e.input.as_ref()?;
             EventKind::Input {
-                field_key: own(&i.field_key),
+                field_key: b(&i.field_key),
                 length_bucket: length_bucket(i.length_bucket.as_deref()),
                 invalid: i.invalid,
             }
         }
-        "submit" => EventKind::Submit { form_key: e.submit.as_ref().map(|s| own(&s.form_key)) },
-        "custom" => EventKind::Custom { name: e.custom.as_ref().map(|c| own(&c.name)).unwrap_or_default() },
+        "submit" => EventKind::Submit { form_key: e.submit.as_ref().map(|s| b(&s.form_key)) },
+        "custom" => EventKind::Custom { name: e.custom.as_ref().map(|c| b(&c.name)).unwrap_or_default() },
         "log" => {
             let l = e.log.as_ref()?;
-            EventKind::Log { service: own(&l.service), level: log_level(&l.level), message: own(&l.message) }
+            EventKind::Log { service: b(&l.service), level: log_level(&l.level), message: b(&l.message) }
         }
         _ => return None,
     };
     Some(Event {
-        event_id: own(&e.event_id),
-        session_id: own(&s.session_key),
-        tab_id: own_opt(&e.tab_id),
-        view_id: own(&s.view_id),
+        event_id: b(&e.event_id),
+        session_id: b(&s.session_key),
+        tab_id: b_opt(&e.tab_id),
+        view_id: b(&s.view_id),
         seq: u64::try_from(s.seq).unwrap_or(0),
         timestamp_ms: e.timestamp,
-        route: e.route.as_deref().map(own).unwrap_or_default(),
+        route: e.route.as_deref().map(b).unwrap_or_default(),
         // No rule reads the page URL (routes are what they key on); the record's `url` comes from
         // the session context. Not copying it keeps state small.
         url: None,

@@ -9,8 +9,9 @@ use friction_schemas::sessionized::Sessionized;
 use friction_schemas::{decode, encode_to_vec};
 use serde::{Deserialize, Serialize};
 
-use crate::convert::{to_episode_record, to_rule_event, SessionContext};
+use crate::convert::{rule_event, to_episode_record, SessionContext};
 use crate::rules_file::RulesByProject;
+use crate::slim::{EventBuf, Events};
 use crate::state;
 
 /// Reserved changelog key of a partition's clock.
@@ -58,6 +59,57 @@ pub struct SessionState {
     pub dirty: bool,
 }
 
+/// One session as a [`PartitionDetector`] keeps it: [`SessionState`] with its events stored
+/// without a heap string per field ([`Events`]).
+#[derive(Debug, Clone, Default)]
+struct Session {
+    context: SessionContext,
+    events: Events,
+    emitted_through_ms: Option<i64>,
+    retained_from_ms: Option<i64>,
+    last_event_ms: i64,
+    next_decision_ms: Option<i64>,
+    touched: bool,
+    dirty: bool,
+}
+
+impl Session {
+    fn from_state(key: &str, st: SessionState) -> Result<Self, String> {
+        let mut events = Events::default();
+        for e in &st.events {
+            if !events.push(e, key) {
+                return Err(format!("session {key}: its events' strings pass 4 GiB"));
+            }
+        }
+        Ok(Session {
+            context: st.context,
+            events,
+            emitted_through_ms: st.emitted_through_ms,
+            retained_from_ms: st.retained_from_ms,
+            last_event_ms: st.last_event_ms,
+            next_decision_ms: st.next_decision_ms,
+            touched: st.touched,
+            dirty: st.dirty,
+        })
+    }
+
+    /// The persisted form ([`state::encode`] of the equivalent [`SessionState`]).
+    fn encode(&self, key: &str, buf: &mut EventBuf) -> Vec<u8> {
+        let header = state::Header {
+            context: &self.context,
+            emitted_through_ms: self.emitted_through_ms,
+            retained_from_ms: self.retained_from_ms,
+            last_event_ms: self.last_event_ms,
+            next_decision_ms: self.next_decision_ms,
+            touched: self.touched,
+        };
+        let events = self.events.borrowed_into(key, buf.take());
+        let bytes = state::encode_parts(&header, &events);
+        buf.put_back(events);
+        bytes
+    }
+}
+
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
 struct PartitionClock {
     max_event_ms: Option<i64>,
@@ -67,7 +119,8 @@ struct PartitionClock {
 /// Every session of one input partition.
 #[derive(Default)]
 pub struct PartitionDetector {
-    sessions: HashMap<String, SessionState>,
+    /// Keyed by session key (client-chosen: a seeded hasher).
+    sessions: HashMap<String, Session, foldhash::fast::RandomState>,
     clock: PartitionClock,
     deleted: BTreeSet<String>,
     clock_dirty: bool,
@@ -97,7 +150,7 @@ impl PartitionDetector {
 
     /// Adds one sessionized event to its session (judged at the next [`Self::judge`]).
     pub fn ingest(&mut self, s: &Sessionized<'_>, now_wall_ms: i64) {
-        let Some(event) = to_rule_event(s) else { return };
+        let Some(event) = rule_event(s) else { return };
         // Look up by the borrowed key; allocate it only for a new session.
         let st = match self.sessions.get_mut(s.session_key.as_ref()) {
             Some(st) => st,
@@ -117,8 +170,11 @@ impl PartitionDetector {
             return;
         }
         // Keep (timestamp, seq) order; late events slot in.
-        let pos = st.events.partition_point(|e| (e.timestamp_ms, e.seq) <= (ts, event.seq));
-        st.events.insert(pos, event);
+        if !st.events.insert(&event, &s.session_key) {
+            // Its strings would take the session's retained events past 4 GiB.
+            metrics::counter!("friction_detector_oversized_events_ignored_total").increment(1);
+            return;
+        }
         st.last_event_ms = st.last_event_ms.max(ts);
         st.next_decision_ms = Some(st.next_decision_ms.map_or(ts, |d| d.min(ts)));
         st.touched = true;
@@ -138,6 +194,7 @@ impl PartitionDetector {
         let mut out = Judged::default();
         let Some(wm) = self.watermark(now_wall_ms, cfg) else { return out };
         let mut closed_keys = Vec::new();
+        let mut buf = EventBuf::default();
         for (key, st) in &mut self.sessions {
             let closed = wm > st.last_event_ms.saturating_add(cfg.session_gap_ms);
             if !(closed || st.next_decision_ms.is_some_and(|d| d <= wm)) {
@@ -150,7 +207,9 @@ impl PartitionDetector {
                 retained_from_ms: st.retained_from_ms,
             };
             let rules = rules.for_project(&st.context.project_id);
-            let detection = detect(&st.events, horizon, rules);
+            let events = st.events.borrowed_into(key, buf.take());
+            let detection = detect(&events, horizon, rules);
+            buf.put_back(events);
             // Published per episode, not per member signal: members on one element within the
             // episode window share one fingerprint (DESIGN §4). Every issue-kind signal is a member
             // of exactly one episode, which `detect` emits once it is closed.
@@ -162,7 +221,7 @@ impl PartitionDetector {
             }
             st.emitted_through_ms = Some(st.emitted_through_ms.map_or(wm, |e| e.max(wm)));
             // Events after the watermark were seen by this judgement but may decide things later.
-            let unjudged = st.events.iter().rev().take_while(|e| e.timestamp_ms > wm).last().map(|e| e.timestamp_ms);
+            let unjudged = st.events.timestamps().rev().take_while(|&t| t > wm).last();
             st.next_decision_ms = match (detection.next_decision_ms, unjudged) {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
@@ -174,7 +233,7 @@ impl PartitionDetector {
             }
             let keep_from = detection.retain_from_ms;
             if st.retained_from_ms.is_none_or(|r| keep_from > r) {
-                st.events.retain(|e| e.timestamp_ms >= keep_from);
+                st.events.retain_from(keep_from);
                 st.retained_from_ms = Some(keep_from);
             }
             st.dirty = true;
@@ -193,12 +252,12 @@ impl PartitionDetector {
         for key in std::mem::take(&mut self.deleted) {
             changes.push((key, None));
         }
-        let mut dirty: Vec<(&String, &mut SessionState)> =
-            self.sessions.iter_mut().filter(|(_, st)| st.dirty).collect();
+        let mut dirty: Vec<(&String, &mut Session)> = self.sessions.iter_mut().filter(|(_, st)| st.dirty).collect();
         dirty.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        let mut buf = EventBuf::default();
         for (key, st) in dirty {
             st.dirty = false;
-            changes.push((key.clone(), Some(state::encode(st))));
+            changes.push((key.clone(), Some(st.encode(key, &mut buf))));
         }
         if std::mem::take(&mut self.clock_dirty) {
             if let Ok(json) = serde_json::to_vec(&self.clock) {
@@ -228,7 +287,7 @@ impl PartitionDetector {
                     // Written by a version that judged every touched session: judge it next time.
                     st.next_decision_ms = Some(i64::MIN);
                 }
-                self.sessions.insert(key.to_string(), st);
+                self.sessions.insert(key.to_string(), Session::from_state(key, st)?);
             }
             None => {
                 self.sessions.remove(key);
@@ -238,10 +297,7 @@ impl PartitionDetector {
     }
 
     pub fn approx_bytes(&self) -> usize {
-        self.sessions
-            .iter()
-            .map(|(k, s)| k.len() + 128 + s.events.len() * std::mem::size_of::<Event<'static>>() * 2)
-            .sum()
+        self.sessions.iter().map(|(k, s)| k.len() + 128 + s.events.approx_bytes()).sum()
     }
 }
 

@@ -12,6 +12,7 @@
 pub mod convert;
 pub mod handler;
 pub mod rules_file;
+pub mod slim;
 pub mod state;
 
 pub use handler::{DetectorConfig, DetectorHandler, PartitionDetector};
