@@ -32,18 +32,15 @@
 //! SZ_ONLY=partition|handler|broker|state to run one part, e.g. under `perf record`).
 
 use std::hint::black_box;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use friction_runtime::kafka::{consumer_config, producer_config, EmbeddedBroker};
-use friction_runtime::stage::{spawn_stage, Outputs, StageConfig, StageHandler, DEFAULT_COMMIT_MAX_MESSAGES};
-use friction_runtime::{topics, KafkaArgs, Shutdown};
+use friction_benches::broker;
+use friction_runtime::stage::{Outputs, StageConfig, StageHandler, DEFAULT_COMMIT_MAX_MESSAGES};
+use friction_runtime::topics;
 use friction_schemas::{decode, encode, encode_to_vec, RawEvent};
 use friction_sessionizer::handler::{SessionizerHandler, SessionizerTopics};
 use friction_sessionizer::{Emitted, PartitionState, SessionizerConfig, SyntheticStream};
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::Message;
-use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
 
 fn env_num(name: &str, default: u64) -> u64 {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
@@ -138,296 +135,43 @@ fn run_partition(events: Vec<RawEvent<'static>>, drain_every: Option<usize>) -> 
     (elapsed, note)
 }
 
-struct Seen {
-    first: Option<Instant>,
-    last: Option<Instant>,
-    count: u64,
-    pauses: u64,
-    paused: Duration,
-}
-
-type Clock = Arc<Mutex<Seen>>;
-
-fn new_clock() -> Clock {
-    Arc::new(Mutex::new(Seen { first: None, last: None, count: 0, pauses: 0, paused: Duration::ZERO }))
-}
-
-fn tick(clock: &Clock) {
-    let now = Instant::now();
-    let mut c = clock.lock().unwrap_or_else(|p| p.into_inner());
-    c.first.get_or_insert(now);
-    if let Some(last) = c.last {
-        let gap = now - last;
-        if gap >= Duration::from_millis(100) {
-            c.pauses += 1;
-            c.paused += gap;
-        }
-    }
-    c.last = Some(now);
-    c.count += 1;
-}
-
-fn seen(clock: &Clock) -> (u64, Duration) {
-    let c = clock.lock().unwrap_or_else(|p| p.into_inner());
-    let d = match (c.first, c.last) {
-        (Some(a), Some(b)) => b - a,
-        _ => Duration::ZERO,
-    };
-    (c.count, d)
-}
-
-/// Messages per second between the clock's first and last message, leaving out the pauses.
-fn busy_rate(clock: &Clock) -> f64 {
-    let c = clock.lock().unwrap_or_else(|p| p.into_inner());
-    let busy = match (c.first, c.last) {
-        (Some(a), Some(b)) => (b - a).saturating_sub(c.paused),
-        _ => Duration::ZERO,
-    };
-    c.count as f64 / busy.as_secs_f64().max(1e-9)
-}
-
-fn pauses(clock: &Clock) -> String {
-    let c = clock.lock().unwrap_or_else(|p| p.into_inner());
-    let busy = match (c.first, c.last) {
-        (Some(a), Some(b)) => (b - a).saturating_sub(c.paused),
-        _ => Duration::ZERO,
-    };
-    format!(
-        "{} pauses ≥ 100 ms between messages, {:.1} s in total; {:.0} messages/s without them",
-        c.pauses,
-        c.paused.as_secs_f64(),
-        c.count as f64 / busy.as_secs_f64().max(1e-9)
-    )
-}
-
-/// The sessionizer handler, timing the messages it processes.
-struct Timed {
-    inner: SessionizerHandler,
-    clock: Clock,
-}
-
-impl StageHandler for Timed {
-    fn on_message(
-        &mut self,
-        partition: i32,
-        offset: i64,
-        key: Option<&[u8]>,
-        payload: &[u8],
-        now_ms: i64,
-        out: &mut Outputs,
-    ) -> Result<(), String> {
-        let r = self.inner.on_message(partition, offset, key, payload, now_ms, out);
-        tick(&self.clock);
-        r
-    }
-    fn on_tick(&mut self, partition: i32, now_ms: i64, out: &mut Outputs) {
-        self.inner.on_tick(partition, now_ms, out);
-    }
-    fn flush_state(&mut self, out: &mut Outputs) {
-        self.inner.flush_state(out);
-    }
-    fn restore(&mut self, partition: i32, key: &[u8], value: Option<&[u8]>) -> Result<(), String> {
-        self.inner.restore(partition, key, value)
-    }
-    fn restored(&mut self, partition: i32, now_ms: i64) {
-        self.inner.restored(partition, now_ms);
-    }
-    fn revoke(&mut self, partition: i32) {
-        self.inner.revoke(partition);
-    }
-    fn state_stats(&self) -> (usize, usize) {
-        self.inner.state_stats()
-    }
-    fn commit_floor(&self, partition: i32) -> Option<i64> {
-        self.inner.commit_floor(partition)
-    }
-    fn recognises_replays(&self) -> bool {
-        self.inner.recognises_replays()
-    }
-}
-
-/// Waits until `clock` has seen `n` messages (or 10 minutes pass).
-fn wait_for(clock: &Clock, n: u64) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(600);
-    while Instant::now() < deadline {
-        if seen(clock).0 >= n {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    false
-}
-
-/// A bare consumer group on the events topic: reads `n` messages, optionally decoding each.
-fn bare_consumer(kafka: &KafkaArgs, group: &str, n: u64, decode_each: bool) -> (u64, Duration, String, f64) {
-    let consumer: BaseConsumer = consumer_config(kafka, group).expect("config").create().expect("consumer");
-    consumer.subscribe(&[topics::EVENTS]).expect("subscribe");
-    let clock = new_clock();
-    let deadline = Instant::now() + Duration::from_secs(600);
-    let mut bytes = 0usize;
-    while seen(&clock).0 < n && Instant::now() < deadline {
-        match consumer.poll(Duration::from_millis(100)) {
-            Some(Ok(m)) => {
-                let payload = m.payload().unwrap_or_default();
-                bytes += payload.len();
-                if decode_each {
-                    black_box(decode::<RawEvent<'static>>(payload).is_ok());
-                }
-                tick(&clock);
-            }
-            Some(Err(e)) => eprintln!("bare consumer: {e}"),
-            None => {}
-        }
-    }
-    black_box(bytes);
-    let (count, d) = seen(&clock);
-    (count, d, pauses(&clock), busy_rate(&clock))
-}
-
-/// The broker runs; returns each run's rate without its pauses (a consumer's first fetches pause
-/// for ~0.8 s in most runs, which would make a ratio of whole-run rates say nothing).
-fn broker_runs(events: &[RawEvent<'static>], runs: &mut Vec<Run>) -> BusyRates {
-    let embedded;
-    let kafka = match std::env::var("FRICTION_BENCH_BROKERS") {
-        Ok(brokers) if !brokers.is_empty() => {
-            let mut k = KafkaArgs::with_brokers(brokers);
-            k.kafka_properties = std::env::var("FRICTION_BENCH_KAFKA_PROPERTIES")
-                .map(|p| p.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect())
-                .unwrap_or_default();
-            k
-        }
-        _ => {
-            embedded = EmbeddedBroker::start(&topics::catalogue()).expect("embedded broker");
-            KafkaArgs::with_brokers(embedded.bootstrap_servers())
-        }
-    };
-    let producer: ThreadedProducer<DefaultProducerContext> =
-        producer_config(&kafka).expect("config").create().expect("producer");
-    for e in events {
-        let payload = encode_to_vec(e).expect("encode");
-        let key = e.key();
-        let mut rec = BaseRecord::to(topics::EVENTS).key(&key).payload(&payload);
-        loop {
-            match producer.send(rec) {
-                Ok(()) => break,
-                Err((_, back)) => {
-                    rec = back;
-                    producer.poll(Duration::from_millis(5));
-                }
-            }
-        }
-    }
-    producer.flush(Duration::from_secs(120)).expect("flushed");
+/// The broker runs, in one process with its embedded broker (or `FRICTION_BENCH_BROKERS`).
+fn broker_runs(events: &[RawEvent<'static>], runs: &mut Vec<Run>) -> [f64; 4] {
+    let (kafka, _embedded) = broker::broker();
     // Spread by key over the topic's 12 partitions (the mock broker keeps at most 100,000 messages
     // or 5 MB per partition).
+    broker::fill(&kafka, topics::EVENTS, events.iter().map(|e| (e.key(), encode_to_vec(e).expect("encode"))));
     let n = events.len() as u64;
 
-    let mut busy = BusyRates::default();
-    let (count, d, p, rate) = bare_consumer(&kafka, "bench-sz-bare", n, false);
-    busy.bare = rate;
-    runs.push(Run {
-        name: "broker baseline: bare BaseConsumer, read only".into(),
-        events: count as usize,
-        elapsed: d,
-        note: p,
-    });
-    let (count, d, p, rate) = bare_consumer(&kafka, "bench-sz-bare-decode", n, true);
-    busy.bare_decoding = rate;
-    runs.push(Run {
-        name: "broker baseline: bare BaseConsumer, read + Avro-decode".into(),
-        events: count as usize,
-        elapsed: d,
-        note: p,
-    });
-
-    // The floor of any stage that produces one output per input: the same runtime, a handler that
-    // forwards each payload unchanged (no decode, no state).
-    let clock = new_clock();
-    let shutdown = Shutdown::new();
+    let mut push = |name: &str, r: broker::BrokerRun| {
+        runs.push(Run { name: name.into(), events: r.count as usize, elapsed: r.elapsed, note: r.note });
+        r.busy_rate
+    };
+    let bare = push(
+        "broker baseline: bare BaseConsumer, read only",
+        broker::bare_consumer(&kafka, topics::EVENTS, "bench-sz-bare", n, |_| true),
+    );
+    let bare_decoding = push(
+        "broker baseline: bare BaseConsumer, read + Avro-decode",
+        broker::bare_consumer(&kafka, topics::EVENTS, "bench-sz-bare-decode", n, |p| {
+            black_box(decode::<RawEvent<'static>>(p)).is_ok()
+        }),
+    );
+    let pass = broker::PassThrough { topic: Arc::from(topics::SESSIONIZED) };
     let stage = StageConfig::new("bench-sz-pass-through", vec![topics::EVENTS.to_string()]);
-    let handler = PassThrough { topic: Arc::from(topics::SESSIONIZED), clock: clock.clone() };
-    let handle = spawn_stage(stage, &kafka, handler, shutdown.clone(), None).expect("stage");
-    let done = wait_for(&clock, n);
-    let (count, d) = seen(&clock);
-    busy.pass_through = busy_rate(&clock);
-    shutdown.trigger();
-    let result = handle.join();
-    runs.push(Run {
-        name: "broker baseline: pass-through stage (spawn_stage, each payload produced unchanged, no state)".into(),
-        events: count as usize,
-        elapsed: d,
-        note: stage_note(done, result, &clock),
-    });
-
-    let clock = new_clock();
-    let shutdown = Shutdown::new();
+    let pass_through = push(
+        "broker baseline: pass-through stage (spawn_stage, each payload produced unchanged, no state)",
+        broker::stage_run(&kafka, stage, pass, n),
+    );
     let mut stage = StageConfig::new("bench-sessionizer", vec![topics::EVENTS.to_string()]);
     stage.changelog_topic = Some("friction.sessionizer.changelog.v1".into());
-    let handler = Timed {
-        inner: SessionizerHandler::new(SessionizerConfig::default(), SessionizerTopics::default())
-            .expect("default config is valid"),
-        clock: clock.clone(),
-    };
-    let handle = spawn_stage(stage, &kafka, handler, shutdown.clone(), None).expect("stage");
-    let done = wait_for(&clock, n);
-    let (count, d) = seen(&clock);
-    busy.stage = busy_rate(&clock);
-    shutdown.trigger();
-    let result = handle.join();
-    runs.push(Run {
-        name: "broker: sessionizer stage (spawn_stage + SessionizerHandler)".into(),
-        events: count as usize,
-        elapsed: d,
-        note: stage_note(done, result, &clock),
-    });
-    busy
-}
-
-/// Rates of the broker runs without their pauses.
-#[derive(Default)]
-struct BusyRates {
-    bare: f64,
-    bare_decoding: f64,
-    pass_through: f64,
-    stage: f64,
-}
-
-type StageResult = std::thread::Result<Result<(), friction_runtime::stage::StageError>>;
-
-fn stage_note(done: bool, result: StageResult, clock: &Clock) -> String {
-    format!(
-        "{}{}; {}",
-        if done { "" } else { "TIMED OUT; " },
-        match result {
-            Ok(Ok(())) => "stopped cleanly".to_string(),
-            Ok(Err(e)) => format!("stage error: {e}"),
-            Err(_) => "stage thread panicked".to_string(),
-        },
-        pauses(clock)
-    )
-}
-
-/// A stage that forwards every payload unchanged to one topic: the runtime's consume → produce →
-/// commit path with no work of its own.
-struct PassThrough {
-    topic: Arc<str>,
-    clock: Clock,
-}
-
-impl StageHandler for PassThrough {
-    fn on_message(
-        &mut self,
-        _partition: i32,
-        _offset: i64,
-        key: Option<&[u8]>,
-        payload: &[u8],
-        _now_ms: i64,
-        out: &mut Outputs,
-    ) -> Result<(), String> {
-        out.send(&self.topic, key.unwrap_or_default(), payload);
-        tick(&self.clock);
-        Ok(())
-    }
+    let handler = SessionizerHandler::new(SessionizerConfig::default(), SessionizerTopics::default())
+        .expect("default config is valid");
+    let stage = push(
+        "broker: sessionizer stage (spawn_stage + SessionizerHandler)",
+        broker::stage_run(&kafka, stage, handler, n),
+    );
+    [stage, bare, bare_decoding, pass_through]
 }
 
 /// Resident set size of this process in bytes (Linux), if known.
@@ -636,20 +380,8 @@ fn main() {
         let verdict = if r.rate() >= 1_000_000.0 { "met" } else { "NOT met" };
         println!("{}: {:.0} events/s on one thread (target ≥ 1M: {verdict})", r.name, r.rate());
     }
-    if let Some(b) = busy {
-        let verdict = |x: f64| if x >= 0.8 { "met" } else { "NOT met" };
-        println!(
-            "through the broker, rates without pauses: sessionizer stage {:.0}/s = {:.1} % of the bare consumer (target ≥ 80 %: {}); \
-             {:.1} % of a bare consumer that also decodes ({}); {:.1} % of the pass-through stage ({}); the pass-through stage is {:.1} % of the bare consumer",
-            b.stage,
-            100.0 * b.stage / b.bare,
-            verdict(b.stage / b.bare),
-            100.0 * b.stage / b.bare_decoding,
-            verdict(b.stage / b.bare_decoding),
-            100.0 * b.stage / b.pass_through,
-            verdict(b.stage / b.pass_through),
-            100.0 * b.pass_through / b.bare,
-        );
+    if let Some([stage, bare, bare_decoding, pass_through]) = busy {
+        println!("{}", broker::verdict_line("sessionizer stage", stage, bare, bare_decoding, pass_through));
     }
 
     if only.is_none() && open > 0 {

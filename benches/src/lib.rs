@@ -2,6 +2,7 @@
 //! and reports the ratio (DESIGN §9); absolute numbers depend on the machine.
 
 pub mod anchors;
+pub mod broker;
 pub mod corpus;
 pub mod quality;
 pub mod rng;

@@ -1,0 +1,276 @@
+//! What the stage benches share for their runs through a broker (librdkafka's in-process mock
+//! cluster, or `FRICTION_BENCH_BROKERS`): filling a topic, a bare consumer of it, a pass-through
+//! stage (the floor of any stage that produces one output per input), and a clock that times each
+//! run from its first to its last message and counts the pauses between them.
+//!
+//! Rates are compared *without their pauses* (gaps ≥ 100 ms between consecutive messages): a
+//! consumer's first fetches pause ~0.8 s in most runs, which made whole-run ratios say nothing.
+
+use std::hint::black_box;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use friction_runtime::kafka::{consumer_config, producer_config, EmbeddedBroker};
+use friction_runtime::stage::{spawn_stage, Outputs, StageConfig, StageError, StageHandler};
+use friction_runtime::{topics, KafkaArgs, Shutdown};
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::Message;
+use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
+
+/// What a consumer saw: first and last message, how many, and the pauses.
+#[derive(Debug, Default)]
+pub struct Seen {
+    first: Option<Instant>,
+    last: Option<Instant>,
+    count: u64,
+    pauses: u64,
+    paused: Duration,
+}
+
+/// A [`Seen`] shared with the thread that consumes.
+pub type Clock = Arc<Mutex<Seen>>;
+
+fn lock(clock: &Clock) -> std::sync::MutexGuard<'_, Seen> {
+    clock.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Counts one message.
+pub fn tick(clock: &Clock) {
+    let now = Instant::now();
+    let mut c = lock(clock);
+    c.first.get_or_insert(now);
+    if let Some(last) = c.last {
+        let gap = now - last;
+        if gap >= Duration::from_millis(100) {
+            c.pauses += 1;
+            c.paused += gap;
+        }
+    }
+    c.last = Some(now);
+    c.count += 1;
+}
+
+/// Messages seen, and the time from the first to the last.
+pub fn seen(clock: &Clock) -> (u64, Duration) {
+    let c = lock(clock);
+    let d = match (c.first, c.last) {
+        (Some(a), Some(b)) => b - a,
+        _ => Duration::ZERO,
+    };
+    (c.count, d)
+}
+
+/// Messages per second between the first and the last message, leaving out the pauses.
+pub fn busy_rate(clock: &Clock) -> f64 {
+    let c = lock(clock);
+    let busy = match (c.first, c.last) {
+        (Some(a), Some(b)) => (b - a).saturating_sub(c.paused),
+        _ => Duration::ZERO,
+    };
+    c.count as f64 / busy.as_secs_f64().max(1e-9)
+}
+
+/// The pauses, for a run's note.
+pub fn pauses(clock: &Clock) -> String {
+    let c = lock(clock);
+    format!("{} pauses ≥ 100 ms between messages, {:.1} s in total", c.pauses, c.paused.as_secs_f64())
+}
+
+/// Waits until `clock` has seen `n` messages (or 10 minutes pass).
+pub fn wait_for(clock: &Clock, n: u64) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(600);
+    while Instant::now() < deadline {
+        if seen(clock).0 >= n {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+/// One run through the broker.
+#[derive(Debug)]
+pub struct BrokerRun {
+    pub count: u64,
+    /// First to last message, pauses included.
+    pub elapsed: Duration,
+    /// Messages per second without the pauses.
+    pub busy_rate: f64,
+    pub note: String,
+}
+
+impl BrokerRun {
+    fn from_clock(clock: &Clock, note: String) -> Self {
+        let (count, elapsed) = seen(clock);
+        BrokerRun {
+            count,
+            elapsed,
+            busy_rate: busy_rate(clock),
+            note: format!("{note}{}; {:.0} messages/s without them", pauses(clock), busy_rate(clock)),
+        }
+    }
+}
+
+/// The broker of the runs: `FRICTION_BENCH_BROKERS` (with `FRICTION_BENCH_KAFKA_PROPERTIES`), or an
+/// embedded one, kept alive by the returned guard.
+pub fn broker() -> (KafkaArgs, Option<EmbeddedBroker>) {
+    match std::env::var("FRICTION_BENCH_BROKERS") {
+        Ok(brokers) if !brokers.is_empty() => {
+            let mut k = KafkaArgs::with_brokers(brokers);
+            k.kafka_properties = std::env::var("FRICTION_BENCH_KAFKA_PROPERTIES")
+                .map(|p| p.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect())
+                .unwrap_or_default();
+            (k, None)
+        }
+        _ => {
+            let embedded = EmbeddedBroker::start(&topics::catalogue()).expect("embedded broker");
+            (KafkaArgs::with_brokers(embedded.bootstrap_servers()), Some(embedded))
+        }
+    }
+}
+
+/// Produces every (key, payload) to `topic` and waits until the broker has them all.
+pub fn fill(kafka: &KafkaArgs, topic: &str, records: impl Iterator<Item = (String, Vec<u8>)>) {
+    let producer: ThreadedProducer<DefaultProducerContext> =
+        producer_config(kafka).expect("config").create().expect("producer");
+    for (key, payload) in records {
+        let mut rec = BaseRecord::to(topic).key(&key).payload(&payload);
+        loop {
+            match producer.send(rec) {
+                Ok(()) => break,
+                Err((_, back)) => {
+                    rec = back;
+                    producer.poll(Duration::from_millis(5));
+                }
+            }
+        }
+    }
+    producer.flush(Duration::from_secs(120)).expect("flushed");
+}
+
+/// A bare consumer group on `topic`: reads `n` messages, passing each payload to `work` (which
+/// returns whether it decoded).
+pub fn bare_consumer(kafka: &KafkaArgs, topic: &str, group: &str, n: u64, work: impl Fn(&[u8]) -> bool) -> BrokerRun {
+    let consumer: BaseConsumer = consumer_config(kafka, group).expect("config").create().expect("consumer");
+    consumer.subscribe(&[topic]).expect("subscribe");
+    let clock = Clock::default();
+    let deadline = Instant::now() + Duration::from_secs(600);
+    let mut ok = 0usize;
+    while seen(&clock).0 < n && Instant::now() < deadline {
+        match consumer.poll(Duration::from_millis(100)) {
+            Some(Ok(m)) => {
+                ok += usize::from(work(m.payload().unwrap_or_default()));
+                tick(&clock);
+            }
+            Some(Err(e)) => eprintln!("bare consumer: {e}"),
+            None => {}
+        }
+    }
+    black_box(ok);
+    BrokerRun::from_clock(&clock, String::new())
+}
+
+/// Runs `handler` as a stage on `input` until it has processed `n` messages, then stops it.
+pub fn stage_run<H: StageHandler>(kafka: &KafkaArgs, config: StageConfig, handler: H, n: u64) -> BrokerRun {
+    let clock = Clock::default();
+    let shutdown = Shutdown::new();
+    let timed = Timed { inner: handler, clock: clock.clone() };
+    let handle = spawn_stage(config, kafka, timed, shutdown.clone(), None).expect("stage");
+    let done = wait_for(&clock, n);
+    shutdown.trigger();
+    let result: std::thread::Result<Result<(), StageError>> = handle.join();
+    let outcome = match result {
+        Ok(Ok(())) => "stopped cleanly".to_string(),
+        Ok(Err(e)) => format!("stage error: {e}"),
+        Err(_) => "stage thread panicked".to_string(),
+    };
+    BrokerRun::from_clock(&clock, format!("{}{outcome}; ", if done { "" } else { "TIMED OUT; " }))
+}
+
+/// The floor of any stage that produces one output per input: the runtime's consume → produce →
+/// commit path with a handler that forwards each payload unchanged to `topic` (no decoding, no
+/// state, no work of its own).
+pub struct PassThrough {
+    pub topic: Arc<str>,
+}
+
+impl StageHandler for PassThrough {
+    fn on_message(
+        &mut self,
+        _partition: i32,
+        _offset: i64,
+        key: Option<&[u8]>,
+        payload: &[u8],
+        _now_ms: i64,
+        out: &mut Outputs,
+    ) -> Result<(), String> {
+        out.send(&self.topic, key.unwrap_or_default(), payload);
+        Ok(())
+    }
+}
+
+/// A handler, timing the messages it processes.
+struct Timed<H> {
+    inner: H,
+    clock: Clock,
+}
+
+impl<H: StageHandler> StageHandler for Timed<H> {
+    fn on_message(
+        &mut self,
+        partition: i32,
+        offset: i64,
+        key: Option<&[u8]>,
+        payload: &[u8],
+        now_ms: i64,
+        out: &mut Outputs,
+    ) -> Result<(), String> {
+        let r = self.inner.on_message(partition, offset, key, payload, now_ms, out);
+        tick(&self.clock);
+        r
+    }
+    fn on_tick(&mut self, partition: i32, now_ms: i64, out: &mut Outputs) {
+        self.inner.on_tick(partition, now_ms, out);
+    }
+    fn persist(&mut self, out: &mut Outputs) -> Result<(), String> {
+        self.inner.persist(out)
+    }
+    fn flush_state(&mut self, out: &mut Outputs) {
+        self.inner.flush_state(out);
+    }
+    fn restore(&mut self, partition: i32, key: &[u8], value: Option<&[u8]>) -> Result<(), String> {
+        self.inner.restore(partition, key, value)
+    }
+    fn restored(&mut self, partition: i32, now_ms: i64) {
+        self.inner.restored(partition, now_ms);
+    }
+    fn revoke(&mut self, partition: i32) {
+        self.inner.revoke(partition);
+    }
+    fn state_stats(&self) -> (usize, usize) {
+        self.inner.state_stats()
+    }
+    fn commit_floor(&self, partition: i32) -> Option<i64> {
+        self.inner.commit_floor(partition)
+    }
+    fn recognises_replays(&self) -> bool {
+        self.inner.recognises_replays()
+    }
+}
+
+/// The three ratios the stage benches report (DESIGN §9: a stage through Kafka ≥ 80 % of a bare
+/// consumer of the same topic), each from the rates without pauses.
+pub fn verdict_line(stage_name: &str, stage: f64, bare: f64, bare_decoding: f64, pass_through: f64) -> String {
+    let verdict = |x: f64| if x >= 0.8 { "met" } else { "NOT met" };
+    format!(
+        "through the broker, rates without pauses: {stage_name} {stage:.0}/s = {:.1} % of the bare consumer (target ≥ 80 %: {}); \
+         {:.1} % of a bare consumer that also decodes ({}); {:.1} % of the pass-through stage ({}); the pass-through stage is {:.1} % of the bare consumer",
+        100.0 * stage / bare,
+        verdict(stage / bare),
+        100.0 * stage / bare_decoding,
+        verdict(stage / bare_decoding),
+        100.0 * stage / pass_through,
+        verdict(stage / pass_through),
+        100.0 * pass_through / bare,
+    )
+}
