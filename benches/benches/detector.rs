@@ -28,7 +28,7 @@
 //! `cargo bench -p friction-benches --bench detector`
 //! (env: DETECTOR_EVENTS, default 300000; DETECTOR_CONCURRENCY, default 2000; DETECTOR_SEED;
 //! DETECTOR_HANDLER_EVENTS, default 100000: the first records of the stream for the decode and
-//! handler runs (Avro decoding is slow, see the README); DETECTOR_BROKER_EVENTS, default 50000,
+//! handler runs (Avro decoding is slow, see the README); DETECTOR_BROKER_EVENTS, default 200000,
 //! 0 skips the broker part;
 //! DETECTOR_ONLY=partition|handler|detect|broker to run one part, e.g. under `perf record`;
 //! DETECTOR_CADENCES=10k,200ms,100k, the PartitionDetector rows to run).
@@ -416,7 +416,8 @@ fn main() {
         });
     }
 
-    let broker_n = env_num("DETECTOR_BROKER_EVENTS", 50_000) as usize;
+    // More than one commit cycle (100,000 messages): a shorter run never judges or writes state.
+    let broker_n = env_num("DETECTOR_BROKER_EVENTS", 200_000) as usize;
     let mut busy = None;
     if want("broker") && broker_n > 0 {
         busy = Some(broker_runs(&records[..broker_n.min(n)], &mut runs));
