@@ -35,7 +35,6 @@
 
 use std::collections::BTreeMap;
 use std::hint::black_box;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use friction_benches::stream::{self, Stream};
@@ -206,24 +205,13 @@ fn broker_runs(records: &[Sessionized<'_>], runs: &mut Vec<Run>) -> [f64; 4] {
         runs.push(Run { name: name.into(), events: r.count as usize, elapsed: r.elapsed, note: r.note });
         r.busy_rate
     };
-    let bare = push(
-        "broker baseline: bare BaseConsumer, read only",
-        broker::bare_consumer(&kafka, topics::SESSIONIZED, "bench-bare", n, |_| true),
-    );
-    let bare_decoding = push(
-        "broker baseline: bare BaseConsumer, read + Avro-decode",
-        broker::bare_consumer(&kafka, topics::SESSIONIZED, "bench-bare-decode", n, |p| {
+    // The pass-through stage produces one output per input: more than the detector does (one
+    // signal per episode), so it is a floor for the runtime's costs, not for the detector's.
+    let [bare, bare_decoding, pass_through] =
+        broker::baselines(&kafka, topics::SESSIONIZED, topics::SIGNALS, "bench-detector", n, |p| {
             black_box(decode::<Sessionized<'static>>(p)).is_ok()
-        }),
-    );
-    // One output per input: more than the detector produces (one signal per episode), so a floor
-    // for its runtime costs that is lower than the detector's needs.
-    let pass = broker::PassThrough { topic: Arc::from(topics::SIGNALS) };
-    let stage = StageConfig::new("bench-detector-pass-through", vec![topics::SESSIONIZED.to_string()]);
-    let pass_through = push(
-        "broker baseline: pass-through stage (spawn_stage, each payload produced unchanged, no state)",
-        broker::stage_run(&kafka, stage, pass, n),
-    );
+        })
+        .map(|(name, run)| push(name, run));
     let mut stage = StageConfig::new("bench-detector", vec![topics::SESSIONIZED.to_string()]);
     stage.changelog_topic = Some("friction.detector.changelog.v1".into());
     let handler = DetectorHandler::new(DetectorConfig::default(), RulesByProject::default());

@@ -32,7 +32,6 @@
 //! SZ_ONLY=partition|handler|broker|state to run one part, e.g. under `perf record`).
 
 use std::hint::black_box;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use friction_benches::broker;
@@ -147,22 +146,11 @@ fn broker_runs(events: &[RawEvent<'static>], runs: &mut Vec<Run>) -> [f64; 4] {
         runs.push(Run { name: name.into(), events: r.count as usize, elapsed: r.elapsed, note: r.note });
         r.busy_rate
     };
-    let bare = push(
-        "broker baseline: bare BaseConsumer, read only",
-        broker::bare_consumer(&kafka, topics::EVENTS, "bench-sz-bare", n, |_| true),
-    );
-    let bare_decoding = push(
-        "broker baseline: bare BaseConsumer, read + Avro-decode",
-        broker::bare_consumer(&kafka, topics::EVENTS, "bench-sz-bare-decode", n, |p| {
+    let [bare, bare_decoding, pass_through] =
+        broker::baselines(&kafka, topics::EVENTS, topics::SESSIONIZED, "bench-sz", n, |p| {
             black_box(decode::<RawEvent<'static>>(p)).is_ok()
-        }),
-    );
-    let pass = broker::PassThrough { topic: Arc::from(topics::SESSIONIZED) };
-    let stage = StageConfig::new("bench-sz-pass-through", vec![topics::EVENTS.to_string()]);
-    let pass_through = push(
-        "broker baseline: pass-through stage (spawn_stage, each payload produced unchanged, no state)",
-        broker::stage_run(&kafka, stage, pass, n),
-    );
+        })
+        .map(|(name, run)| push(name, run));
     let mut stage = StageConfig::new("bench-sessionizer", vec![topics::EVENTS.to_string()]);
     stage.changelog_topic = Some("friction.sessionizer.changelog.v1".into());
     let handler = SessionizerHandler::new(SessionizerConfig::default(), SessionizerTopics::default())

@@ -170,6 +170,29 @@ pub fn bare_consumer(kafka: &KafkaArgs, topic: &str, group: &str, n: u64, work: 
     BrokerRun::from_clock(&clock, String::new())
 }
 
+/// The three baselines of a stage bench, in order, named for the results table: a bare consumer
+/// of `input` that only reads, one that also decodes each payload with `decode`, and the
+/// pass-through stage from `input` to `pass_to`. `n` messages each; `prefix` names their groups.
+pub fn baselines(
+    kafka: &KafkaArgs,
+    input: &str,
+    pass_to: &str,
+    prefix: &str,
+    n: u64,
+    decode: impl Fn(&[u8]) -> bool,
+) -> [(&'static str, BrokerRun); 3] {
+    let bare = bare_consumer(kafka, input, &format!("{prefix}-bare"), n, |_| true);
+    let decoding = bare_consumer(kafka, input, &format!("{prefix}-bare-decode"), n, decode);
+    let pass = PassThrough { topic: Arc::from(pass_to) };
+    let stage = StageConfig::new(format!("{prefix}-pass-through"), vec![input.to_string()]);
+    let pass_through = stage_run(kafka, stage, pass, n);
+    [
+        ("broker baseline: bare BaseConsumer, read only", bare),
+        ("broker baseline: bare BaseConsumer, read + Avro-decode", decoding),
+        ("broker baseline: pass-through stage (spawn_stage, each payload produced unchanged, no state)", pass_through),
+    ]
+}
+
 /// Runs `handler` as a stage on `input` until it has processed `n` messages, then stops it.
 pub fn stage_run<H: StageHandler>(kafka: &KafkaArgs, config: StageConfig, handler: H, n: u64) -> BrokerRun {
     let clock = Clock::default();
