@@ -194,7 +194,8 @@ impl Outputs {
     pub fn len(&self) -> usize {
         self.records.len()
     }
-    /// The output records so far: (topic, key, payload). For tests that drive a handler directly.
+    /// The output records so far: (topic, key, payload). What the stage enqueues after each
+    /// message; tests that drive a handler directly read them too.
     #[doc(hidden)]
     pub fn records(&self) -> impl Iterator<Item = (&str, &[u8], &[u8])> + '_ {
         self.records.iter().map(|r| {
@@ -203,7 +204,7 @@ impl Outputs {
         })
     }
     /// Forgets the output records, keeping the buffer's memory: what the stage does once it has
-    /// enqueued them after each message. For benches that drive a handler without a broker.
+    /// enqueued them after each message (benches that drive a handler without a broker do too).
     #[doc(hidden)]
     pub fn clear_records(&mut self) {
         self.records.clear();
@@ -478,15 +479,13 @@ impl<H: StageHandler> Core<H> {
 
     fn send_outputs(&mut self) -> Result<(), StageError> {
         let n = self.outputs.records.len();
-        let bytes = &self.outputs.bytes;
-        let result = self.outputs.records.iter().try_for_each(|r| {
-            let (key, payload) = (bytes.get(r.key.clone()), bytes.get(r.payload.clone()));
-            self.enqueue(&r.topic, key.unwrap_or_default(), payload, None, None)
-        });
+        let result = self
+            .outputs
+            .records()
+            .try_for_each(|(topic, key, payload)| self.enqueue(topic, key, Some(payload), None, None));
         // Enqueued (copied by librdkafka) or failed: either way the buffer is free for the next
         // message. Its memory is given back after an unusually large batch (a flush, a tick).
-        self.outputs.records.clear();
-        self.outputs.bytes.clear();
+        self.outputs.clear_records();
         if self.outputs.bytes.capacity() > 1 << 20 {
             self.outputs.bytes = Vec::new();
             self.outputs.records = Vec::new();

@@ -129,14 +129,7 @@ pub fn decode_direct<T: Record>(bytes: &[u8]) -> Result<T, CodecError> {
 
 /// Checks the header; returns the writer's and the newest version of `T`'s family.
 fn versions<T: Record>(bytes: &[u8]) -> Result<(&'static SchemaVersion, &'static SchemaVersion), CodecError> {
-    if bytes.len() < HEADER_LEN {
-        return Err(CodecError::TooShort(bytes.len()));
-    }
-    if bytes[..2] != MARKER {
-        return Err(CodecError::BadMarker);
-    }
-    let mut fingerprint = [0u8; 8];
-    fingerprint.copy_from_slice(&bytes[2..HEADER_LEN]);
+    let fingerprint = header_fingerprint(bytes)?;
     let registry = Registry::get();
     let writer = registry
         .by_fingerprint(&fingerprint)
@@ -146,6 +139,19 @@ fn versions<T: Record>(bytes: &[u8]) -> Result<(&'static SchemaVersion, &'static
     }
     let reader = registry.latest(T::FAMILY).ok_or(CodecError::UnknownFamily(T::FAMILY))?;
     Ok((writer, reader))
+}
+
+/// The writer schema's fingerprint from a single-object header.
+fn header_fingerprint(bytes: &[u8]) -> Result<[u8; 8], CodecError> {
+    if bytes.len() < HEADER_LEN {
+        return Err(CodecError::TooShort(bytes.len()));
+    }
+    if bytes[..2] != MARKER {
+        return Err(CodecError::BadMarker);
+    }
+    let mut fingerprint = [0u8; 8];
+    fingerprint.copy_from_slice(&bytes[2..HEADER_LEN]);
+    Ok(fingerprint)
 }
 
 fn via_value<T: Record>(writer: &SchemaVersion, reader: &SchemaVersion, bytes: &[u8]) -> Result<T, CodecError> {
@@ -203,30 +209,37 @@ fn embedded_event_fingerprint() -> Option<[u8; 8]> {
 /// of re-encoding the event it decoded (DESIGN: the output's `event` is the input, unchanged).
 pub fn embeddable_event_datum(message: &[u8]) -> Option<&[u8]> {
     let embedded = embedded_event_fingerprint()?;
-    if message.len() < HEADER_LEN || message[..2] != MARKER || message[2..HEADER_LEN] != embedded {
-        return None;
-    }
-    Some(&message[HEADER_LEN..])
+    (header_fingerprint(message).ok()? == embedded).then(|| &message[HEADER_LEN..])
 }
 
 /// Appends the single-object encoding of `record` with `event_datum` as its `event` field: the
-/// bytes [`encode`] writes when `event_datum` is the datum of `record.event` (from
-/// [`embeddable_event_datum`] of the message it was decoded from), without re-encoding the event.
+/// bytes [`encode`] writes when `event_datum` is the datum of `record.event` and came from
+/// [`embeddable_event_datum`] (which checked that the schemas allow it), without re-encoding the
+/// event.
 pub fn encode_sessionized_with_event_datum(
     record: &crate::Sessionized<'_>,
     event_datum: &[u8],
     out: &mut Vec<u8>,
 ) -> Result<(), CodecError> {
-    if embedded_event_fingerprint().is_none() {
-        return Err(CodecError::Encode("the newest sessionized schema does not embed an event as written".into()));
-    }
+    let start = out.len();
     write_header::<crate::Sessionized<'_>>(out)?;
     out.extend_from_slice(event_datum);
-    direct_ser::write_string(out, &record.session_key);
-    direct_ser::write_long(out, record.seq);
-    direct_ser::write_string(out, &record.view_id);
-    direct_ser::write_long(out, i64::from(record.view_index));
+    sessionized_fields_after_event(record, out).map_err(|e| {
+        out.truncate(start);
+        CodecError::Encode(e.to_string())
+    })
+}
+
+/// The fields of `sessionized` after `event`, in the order [`embedded_event_fingerprint`] checked.
+fn sessionized_fields_after_event(
+    record: &crate::Sessionized<'_>,
+    out: &mut Vec<u8>,
+) -> Result<(), direct_ser::EncodeError> {
+    direct_ser::string(out, &record.session_key)?;
+    direct_ser::long(out, record.seq);
+    direct_ser::string(out, &record.view_id)?;
+    direct_ser::long(out, i64::from(record.view_index));
     out.push(u8::from(record.late));
-    direct_ser::write_long(out, record.session_start);
+    direct_ser::long(out, record.session_start);
     Ok(())
 }

@@ -40,7 +40,8 @@ pub(crate) fn to_datum<T: Serialize + ?Sized>(tree: &Tree, value: &T, out: &mut 
     value.serialize(Ser { tree, node: tree.root(), out })
 }
 
-fn long(out: &mut Vec<u8>, n: i64) {
+/// An Avro `long` (or `int`: the same zig-zag varint).
+pub(crate) fn long(out: &mut Vec<u8>, n: i64) {
     let mut z = ((n << 1) ^ (n >> 63)) as u64;
     while z >= 0x80 {
         out.push((z as u8) | 0x80);
@@ -49,16 +50,11 @@ fn long(out: &mut Vec<u8>, n: i64) {
     out.push(z as u8);
 }
 
-/// An Avro `long` (or `int`: the same zig-zag varint).
-pub(crate) fn write_long(out: &mut Vec<u8>, n: i64) {
-    long(out, n);
-}
-
 /// An Avro `string`: its length, then its UTF-8 bytes.
-pub(crate) fn write_string(out: &mut Vec<u8>, s: &str) {
-    // A str is at most isize::MAX bytes, so its length always fits an i64.
-    long(out, i64::try_from(s.len()).unwrap_or(i64::MAX));
+pub(crate) fn string(out: &mut Vec<u8>, s: &str) -> Result<()> {
+    len(out, s.len())?;
     out.extend_from_slice(s.as_bytes());
+    Ok(())
 }
 
 fn len(out: &mut Vec<u8>, n: usize) -> Result<()> {
@@ -172,11 +168,7 @@ impl<'a> ser::Serializer for Ser<'a> {
     }
     fn serialize_str(self, v: &str) -> Result<()> {
         match self.kind() {
-            Node::String => {
-                len(self.out, v.len())?;
-                self.out.extend_from_slice(v.as_bytes());
-                Ok(())
-            }
+            Node::String => string(self.out, v),
             _ => Err(EncodeError::Unsupported("str")),
         }
     }
