@@ -39,10 +39,13 @@ impl Default for DetectorConfig {
 }
 
 /// One session's state: the events the rules may still look at, and how far it was judged.
+///
+/// `E` is how the events are held: owned [`Event`]s as the state is persisted and restored, and
+/// [`Events`] (no heap string per field) while a [`PartitionDetector`] keeps the session.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct SessionState {
+pub struct SessionState<E = Vec<Event<'static>>> {
     pub context: SessionContext,
-    pub events: Vec<Event<'static>>,
+    pub events: E,
     pub emitted_through_ms: Option<i64>,
     pub retained_from_ms: Option<i64>,
     pub last_event_ms: i64,
@@ -59,19 +62,24 @@ pub struct SessionState {
     pub dirty: bool,
 }
 
-/// One session as a [`PartitionDetector`] keeps it: [`SessionState`] with its events stored
-/// without a heap string per field ([`Events`]).
-#[derive(Debug, Clone, Default)]
-struct Session {
-    context: SessionContext,
-    events: Events,
-    emitted_through_ms: Option<i64>,
-    retained_from_ms: Option<i64>,
-    last_event_ms: i64,
-    next_decision_ms: Option<i64>,
-    touched: bool,
-    dirty: bool,
+impl<E> SessionState<E> {
+    /// The same state with its events held as `events`.
+    fn with_events<F>(self, events: F) -> SessionState<F> {
+        SessionState {
+            context: self.context,
+            events,
+            emitted_through_ms: self.emitted_through_ms,
+            retained_from_ms: self.retained_from_ms,
+            last_event_ms: self.last_event_ms,
+            next_decision_ms: self.next_decision_ms,
+            touched: self.touched,
+            dirty: self.dirty,
+        }
+    }
 }
+
+/// One session as a [`PartitionDetector`] keeps it.
+type Session = SessionState<Events>;
 
 impl Session {
     fn from_state(key: &str, st: SessionState) -> Result<Self, String> {
@@ -81,30 +89,13 @@ impl Session {
                 return Err(format!("session {key}: its events' strings pass 4 GiB"));
             }
         }
-        Ok(Session {
-            context: st.context,
-            events,
-            emitted_through_ms: st.emitted_through_ms,
-            retained_from_ms: st.retained_from_ms,
-            last_event_ms: st.last_event_ms,
-            next_decision_ms: st.next_decision_ms,
-            touched: st.touched,
-            dirty: st.dirty,
-        })
+        Ok(st.with_events(events))
     }
 
     /// The persisted form ([`state::encode`] of the equivalent [`SessionState`]).
     fn encode(&self, key: &str, buf: &mut EventBuf) -> Vec<u8> {
-        let header = state::Header {
-            context: &self.context,
-            emitted_through_ms: self.emitted_through_ms,
-            retained_from_ms: self.retained_from_ms,
-            last_event_ms: self.last_event_ms,
-            next_decision_ms: self.next_decision_ms,
-            touched: self.touched,
-        };
         let events = self.events.borrowed_into(key, buf.take());
-        let bytes = state::encode_parts(&header, &events);
+        let bytes = state::encode_parts(self, &events);
         buf.put_back(events);
         bytes
     }

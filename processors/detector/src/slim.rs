@@ -349,11 +349,6 @@ impl Events {
         buf
     }
 
-    /// Owned copies of the events.
-    pub fn to_owned_events(&self, session_key: &str) -> Vec<Event<'static>> {
-        self.events.iter().map(|e| self.event(e, session_key).into_owned()).collect()
-    }
-
     fn event<'a>(&'a self, e: &Slim, session_key: &'a str) -> Event<'a> {
         let a = self.arena.as_str();
         let kind = match &e.kind {
@@ -551,7 +546,6 @@ mod tests {
             events.retain_from(from);
             expected.retain(|e| e.timestamp_ms >= from);
             assert_eq!(events.borrowed("s1"), expected, "after retaining from {from}");
-            assert_eq!(events.to_owned_events("s1"), expected);
             assert_eq!(
                 events.timestamps().collect::<Vec<_>>(),
                 expected.iter().map(|e| e.timestamp_ms).collect::<Vec<_>>()

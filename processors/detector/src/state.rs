@@ -115,35 +115,18 @@ fn cow<'s>(s: &'s Option<Cow<'_, str>>) -> Option<&'s str> {
     s.as_deref()
 }
 
-/// A session's state apart from its events (see [`SessionState`]).
-pub struct Header<'a> {
-    pub context: &'a SessionContext,
-    pub emitted_through_ms: Option<i64>,
-    pub retained_from_ms: Option<i64>,
-    pub last_event_ms: i64,
-    pub next_decision_ms: Option<i64>,
-    pub touched: bool,
-}
-
 /// Encodes a session's state.
 pub fn encode(st: &SessionState) -> Vec<u8> {
-    let header = Header {
-        context: &st.context,
-        emitted_through_ms: st.emitted_through_ms,
-        retained_from_ms: st.retained_from_ms,
-        last_event_ms: st.last_event_ms,
-        next_decision_ms: st.next_decision_ms,
-        touched: st.touched,
-    };
-    encode_parts(&header, &st.events)
+    encode_parts(st, &st.events)
 }
 
-/// Encodes a session's state given as its header and events (the same bytes as [`encode`]).
-pub fn encode_parts(st: &Header<'_>, events: &[Event<'_>]) -> Vec<u8> {
+/// Encodes a session's state with `events` in place of however `st` holds its own (the same bytes
+/// as [`encode`] of the equivalent owned state).
+pub fn encode_parts<E>(st: &SessionState<E>, events: &[Event<'_>]) -> Vec<u8> {
     let mut w = W { out: Vec::with_capacity(64 + events.len() * 48), table: Vec::new() };
     w.u8(MAGIC);
     w.u8(VERSION);
-    let c = st.context;
+    let c = &st.context;
     w.str(&c.project_id, false);
     w.opt_str(c.user_id.as_deref(), false);
     w.opt_str(c.release.as_deref(), false);
