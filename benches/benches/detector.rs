@@ -37,6 +37,7 @@ use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
+use friction_benches::report::{self, best_of, Run};
 use friction_benches::stream::{self, Stream};
 use friction_benches::{broker, corpus};
 use friction_detector::convert::{rule_event, to_rule_event};
@@ -71,32 +72,6 @@ fn checksum(records: &[Sessionized<'_>]) -> u64 {
         }
     }
     h
-}
-
-struct Run {
-    name: String,
-    events: usize,
-    elapsed: Duration,
-    note: String,
-}
-
-impl Run {
-    fn rate(&self) -> f64 {
-        self.events as f64 / self.elapsed.as_secs_f64()
-    }
-}
-
-/// The best of `n` timings of `f` (baselines are short; the best is the least disturbed).
-fn best_of<T>(n: usize, mut f: impl FnMut() -> T) -> (Duration, T) {
-    let mut best = Duration::MAX;
-    let mut out = None;
-    for _ in 0..n {
-        let t = Instant::now();
-        let v = f();
-        best = best.min(t.elapsed());
-        out = Some(v);
-    }
-    (best, out.expect("n ≥ 1"))
 }
 
 enum Cadence {
@@ -196,28 +171,23 @@ fn run_partition(
 /// The broker runs, in one process with its embedded broker (or `FRICTION_BENCH_BROKERS`); returns
 /// the rates without pauses of the stage, the bare consumer, the decoding one and the pass-through
 /// stage.
-fn broker_runs(records: &[Sessionized<'_>], runs: &mut Vec<Run>) -> [f64; 4] {
+fn broker_runs(records: &[Sessionized<'_>]) -> (Vec<Run>, String) {
     let (kafka, _embedded) = broker::broker();
     broker::fill(&kafka, topics::SESSIONIZED, records.iter().map(|r| (r.key(), encode_to_vec(r).expect("encode"))));
-    let n = records.len() as u64;
-
-    let mut push = |name: &str, r: broker::BrokerRun| {
-        runs.push(Run { name: name.into(), events: r.count as usize, elapsed: r.elapsed, note: r.note });
-        r.busy_rate
-    };
-    // The pass-through stage produces one output per input: more than the detector does (one
-    // signal per episode), so it is a floor for the runtime's costs, not for the detector's.
-    let [bare, bare_decoding, pass_through] =
-        broker::baselines(&kafka, topics::SESSIONIZED, topics::SIGNALS, "bench-detector", n, |p| {
-            black_box(decode::<Sessionized<'static>>(p)).is_ok()
-        })
-        .map(|(name, run)| push(name, run));
     let mut stage = StageConfig::new("bench-detector", vec![topics::SESSIONIZED.to_string()]);
     stage.changelog_topic = Some("friction.detector.changelog.v1".into());
     let handler = DetectorHandler::new(DetectorConfig::default(), RulesByProject::default());
-    let stage =
-        push("broker: detector stage (spawn_stage + DetectorHandler)", broker::stage_run(&kafka, stage, handler, n));
-    [stage, bare, bare_decoding, pass_through]
+    // The pass-through stage produces one output per input: more than the detector does (one
+    // signal per episode), so it is a floor for the runtime's costs, not for the detector's.
+    broker::compare(
+        &kafka,
+        records.len() as u64,
+        |p| black_box(decode::<Sessionized<'static>>(p)).is_ok(),
+        topics::SIGNALS,
+        stage,
+        handler,
+        "broker: detector stage (spawn_stage + DetectorHandler)",
+    )
 }
 
 fn main() {
@@ -406,32 +376,16 @@ fn main() {
 
     // More than one commit cycle (100,000 messages): a shorter run never judges or writes state.
     let broker_n = env_num("DETECTOR_BROKER_EVENTS", 200_000) as usize;
-    let mut busy = None;
+    let mut broker_verdict = None;
     if want("broker") && broker_n > 0 {
-        busy = Some(broker_runs(&records[..broker_n.min(n)], &mut runs));
+        let (broker_rows, verdict) = broker_runs(&records[..broker_n.min(n)]);
+        runs.extend(broker_rows);
+        broker_verdict = Some(verdict);
     }
 
-    let base = runs[0].rate();
-    println!("\n| run | events | time | events/s | vs checksum baseline | notes |");
-    println!("|---|---:|---:|---:|---:|---|");
-    for r in &runs {
-        println!(
-            "| {} | {} | {:.3} s | {:.0} | {:.4} | {} |",
-            r.name,
-            r.events,
-            r.elapsed.as_secs_f64(),
-            r.rate(),
-            r.rate() / base,
-            r.note
-        );
-    }
-    println!();
-    for r in runs.iter().filter(|r| r.name.starts_with("PartitionDetector") || r.name.starts_with("DetectorHandler")) {
-        let verdict = if r.rate() >= 1_000_000.0 { "met" } else { "NOT met" };
-        println!("{}: {:.0} events/s on one thread (target ≥ 1M: {verdict})", r.name, r.rate());
-    }
-    if let Some([stage, bare, bare_decoding, pass_through]) = busy {
-        println!("{}", broker::verdict_line("detector stage", stage, bare, bare_decoding, pass_through));
+    report::print(&runs, &["PartitionDetector", "DetectorHandler"]);
+    if let Some(verdict) = broker_verdict {
+        println!("{verdict}");
     }
     if !cadence_signals.is_empty() && !batch_signals.is_empty() {
         println!(

@@ -35,6 +35,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use friction_benches::broker;
+use friction_benches::report::{self, best_of, Run};
 use friction_runtime::stage::{Outputs, StageConfig, StageHandler, DEFAULT_COMMIT_MAX_MESSAGES};
 use friction_runtime::topics;
 use friction_schemas::{decode, encode, encode_to_vec, RawEvent};
@@ -63,32 +64,6 @@ fn checksum(events: &[RawEvent<'_>]) -> u64 {
         fnv(&mut h, &e.timestamp.to_le_bytes());
     }
     h
-}
-
-struct Run {
-    name: String,
-    events: usize,
-    elapsed: Duration,
-    note: String,
-}
-
-impl Run {
-    fn rate(&self) -> f64 {
-        self.events as f64 / self.elapsed.as_secs_f64()
-    }
-}
-
-/// The best of `n` timings of `f` (baselines are short; the best is the least disturbed).
-fn best_of<T>(n: usize, mut f: impl FnMut() -> T) -> (Duration, T) {
-    let mut best = Duration::MAX;
-    let mut out = None;
-    for _ in 0..n {
-        let t = Instant::now();
-        let v = f();
-        best = best.min(t.elapsed());
-        out = Some(v);
-    }
-    (best, out.expect("n ≥ 1"))
 }
 
 /// `PartitionState` over `events` on one thread, draining the changelog every `drain_every` events
@@ -135,31 +110,25 @@ fn run_partition(events: Vec<RawEvent<'static>>, drain_every: Option<usize>) -> 
 }
 
 /// The broker runs, in one process with its embedded broker (or `FRICTION_BENCH_BROKERS`).
-fn broker_runs(events: &[RawEvent<'static>], runs: &mut Vec<Run>) -> [f64; 4] {
+fn broker_runs(events: &[RawEvent<'static>]) -> (Vec<Run>, String) {
     let (kafka, _embedded) = broker::broker();
     // Spread by key over the topic's 12 partitions (the mock broker keeps at most 100,000 messages
     // or 5 MB per partition).
     broker::fill(&kafka, topics::EVENTS, events.iter().map(|e| (e.key(), encode_to_vec(e).expect("encode"))));
     let n = events.len() as u64;
-
-    let mut push = |name: &str, r: broker::BrokerRun| {
-        runs.push(Run { name: name.into(), events: r.count as usize, elapsed: r.elapsed, note: r.note });
-        r.busy_rate
-    };
-    let [bare, bare_decoding, pass_through] =
-        broker::baselines(&kafka, topics::EVENTS, topics::SESSIONIZED, "bench-sz", n, |p| {
-            black_box(decode::<RawEvent<'static>>(p)).is_ok()
-        })
-        .map(|(name, run)| push(name, run));
     let mut stage = StageConfig::new("bench-sessionizer", vec![topics::EVENTS.to_string()]);
     stage.changelog_topic = Some("friction.sessionizer.changelog.v1".into());
     let handler = SessionizerHandler::new(SessionizerConfig::default(), SessionizerTopics::default())
         .expect("default config is valid");
-    let stage = push(
+    broker::compare(
+        &kafka,
+        n,
+        |p| black_box(decode::<RawEvent<'static>>(p)).is_ok(),
+        topics::SESSIONIZED,
+        stage,
+        handler,
         "broker: sessionizer stage (spawn_stage + SessionizerHandler)",
-        broker::stage_run(&kafka, stage, handler, n),
-    );
-    [stage, bare, bare_decoding, pass_through]
+    )
 }
 
 /// Resident set size of this process in bytes (Linux), if known.
@@ -346,30 +315,17 @@ fn main() {
     }
 
     let broker_n = env_num("SZ_BROKER_EVENTS", 200_000) as usize;
-    let busy = (want("broker") && broker_n > 0).then(|| broker_runs(&events[..broker_n.min(n)], &mut runs));
+    let mut broker_verdict = None;
+    if want("broker") && broker_n > 0 {
+        let (broker_rows, verdict) = broker_runs(&events[..broker_n.min(n)]);
+        runs.extend(broker_rows);
+        broker_verdict = Some(verdict);
+    }
     drop(events);
 
-    let base = runs[0].rate();
-    println!("\n| run | events | time | events/s | vs checksum baseline | notes |");
-    println!("|---|---:|---:|---:|---:|---|");
-    for r in &runs {
-        println!(
-            "| {} | {} | {:.3} s | {:.0} | {:.4} | {} |",
-            r.name,
-            r.events,
-            r.elapsed.as_secs_f64(),
-            r.rate(),
-            r.rate() / base,
-            r.note
-        );
-    }
-    println!();
-    for r in runs.iter().filter(|r| r.name.starts_with("PartitionState") || r.name.starts_with("SessionizerHandler")) {
-        let verdict = if r.rate() >= 1_000_000.0 { "met" } else { "NOT met" };
-        println!("{}: {:.0} events/s on one thread (target ≥ 1M: {verdict})", r.name, r.rate());
-    }
-    if let Some([stage, bare, bare_decoding, pass_through]) = busy {
-        println!("{}", broker::verdict_line("sessionizer stage", stage, bare, bare_decoding, pass_through));
+    report::print(&runs, &["PartitionState", "SessionizerHandler"]);
+    if let Some(verdict) = broker_verdict {
+        println!("{verdict}");
     }
 
     if only.is_none() && open > 0 {

@@ -17,9 +17,11 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
 
+use crate::report::Run;
+
 /// What a consumer saw: first and last message, how many, and the pauses.
 #[derive(Debug, Default)]
-pub struct Seen {
+struct Seen {
     first: Option<Instant>,
     last: Option<Instant>,
     count: u64,
@@ -28,14 +30,14 @@ pub struct Seen {
 }
 
 /// A [`Seen`] shared with the thread that consumes.
-pub type Clock = Arc<Mutex<Seen>>;
+type Clock = Arc<Mutex<Seen>>;
 
 fn lock(clock: &Clock) -> std::sync::MutexGuard<'_, Seen> {
     clock.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// Counts one message.
-pub fn tick(clock: &Clock) {
+fn tick(clock: &Clock) {
     let now = Instant::now();
     let mut c = lock(clock);
     c.first.get_or_insert(now);
@@ -51,7 +53,7 @@ pub fn tick(clock: &Clock) {
 }
 
 /// Messages seen, and the time from the first to the last.
-pub fn seen(clock: &Clock) -> (u64, Duration) {
+fn seen(clock: &Clock) -> (u64, Duration) {
     let c = lock(clock);
     let d = match (c.first, c.last) {
         (Some(a), Some(b)) => b - a,
@@ -61,7 +63,7 @@ pub fn seen(clock: &Clock) -> (u64, Duration) {
 }
 
 /// Messages per second between the first and the last message, leaving out the pauses.
-pub fn busy_rate(clock: &Clock) -> f64 {
+fn busy_rate(clock: &Clock) -> f64 {
     let c = lock(clock);
     let busy = match (c.first, c.last) {
         (Some(a), Some(b)) => (b - a).saturating_sub(c.paused),
@@ -71,13 +73,13 @@ pub fn busy_rate(clock: &Clock) -> f64 {
 }
 
 /// The pauses, for a run's note.
-pub fn pauses(clock: &Clock) -> String {
+fn pauses(clock: &Clock) -> String {
     let c = lock(clock);
     format!("{} pauses ≥ 100 ms between messages, {:.1} s in total", c.pauses, c.paused.as_secs_f64())
 }
 
 /// Waits until `clock` has seen `n` messages (or 10 minutes pass).
-pub fn wait_for(clock: &Clock, n: u64) -> bool {
+fn wait_for(clock: &Clock, n: u64) -> bool {
     let deadline = Instant::now() + Duration::from_secs(600);
     while Instant::now() < deadline {
         if seen(clock).0 >= n {
@@ -90,24 +92,21 @@ pub fn wait_for(clock: &Clock, n: u64) -> bool {
 
 /// One run through the broker.
 #[derive(Debug)]
-pub struct BrokerRun {
-    pub count: u64,
+struct BrokerRun {
+    count: u64,
     /// First to last message, pauses included.
-    pub elapsed: Duration,
+    elapsed: Duration,
     /// Messages per second without the pauses.
-    pub busy_rate: f64,
-    pub note: String,
+    busy_rate: f64,
+    note: String,
 }
 
 impl BrokerRun {
     fn from_clock(clock: &Clock, note: String) -> Self {
         let (count, elapsed) = seen(clock);
-        BrokerRun {
-            count,
-            elapsed,
-            busy_rate: busy_rate(clock),
-            note: format!("{note}{}; {:.0} messages/s without them", pauses(clock), busy_rate(clock)),
-        }
+        let busy_rate = busy_rate(clock);
+        let note = format!("{note}{}; {busy_rate:.0} messages/s without them", pauses(clock));
+        BrokerRun { count, elapsed, busy_rate, note }
     }
 }
 
@@ -150,7 +149,7 @@ pub fn fill(kafka: &KafkaArgs, topic: &str, records: impl Iterator<Item = (Strin
 
 /// A bare consumer group on `topic`: reads `n` messages, passing each payload to `work` (which
 /// returns whether it decoded).
-pub fn bare_consumer(kafka: &KafkaArgs, topic: &str, group: &str, n: u64, work: impl Fn(&[u8]) -> bool) -> BrokerRun {
+fn bare_consumer(kafka: &KafkaArgs, topic: &str, group: &str, n: u64, work: impl Fn(&[u8]) -> bool) -> BrokerRun {
     let consumer: BaseConsumer = consumer_config(kafka, group).expect("config").create().expect("consumer");
     consumer.subscribe(&[topic]).expect("subscribe");
     let clock = Clock::default();
@@ -170,31 +169,42 @@ pub fn bare_consumer(kafka: &KafkaArgs, topic: &str, group: &str, n: u64, work: 
     BrokerRun::from_clock(&clock, String::new())
 }
 
-/// The three baselines of a stage bench, in order, named for the results table: a bare consumer
-/// of `input` that only reads, one that also decodes each payload with `decode`, and the
-/// pass-through stage from `input` to `pass_to`. `n` messages each; `prefix` names their groups.
-pub fn baselines(
+/// A stage measured against its baselines through the broker, on the `n` messages already in its
+/// first input topic: a bare consumer that only reads, one that also decodes each payload with
+/// `decode`, the pass-through stage from the input to `pass_to`, and `handler` run as configured
+/// by `stage` (the row `stage_row`). Returns the four rows for the results table and the verdict
+/// line, both from the rates without pauses.
+pub fn compare<H: StageHandler>(
     kafka: &KafkaArgs,
-    input: &str,
-    pass_to: &str,
-    prefix: &str,
     n: u64,
     decode: impl Fn(&[u8]) -> bool,
-) -> [(&'static str, BrokerRun); 3] {
-    let bare = bare_consumer(kafka, input, &format!("{prefix}-bare"), n, |_| true);
-    let decoding = bare_consumer(kafka, input, &format!("{prefix}-bare-decode"), n, decode);
+    pass_to: &str,
+    stage: StageConfig,
+    handler: H,
+    stage_row: &str,
+) -> (Vec<Run>, String) {
+    let input = stage.input_topics.first().cloned().unwrap_or_default();
+    let group = &stage.name;
+    let bare = bare_consumer(kafka, &input, &format!("{group}-bare"), n, |_| true);
+    let decoding = bare_consumer(kafka, &input, &format!("{group}-bare-decode"), n, decode);
     let pass = PassThrough { topic: Arc::from(pass_to) };
-    let stage = StageConfig::new(format!("{prefix}-pass-through"), vec![input.to_string()]);
-    let pass_through = stage_run(kafka, stage, pass, n);
-    [
+    let pass_through = stage_run(kafka, StageConfig::new(format!("{group}-pass-through"), vec![input]), pass, n);
+    let measured = stage_run(kafka, stage, handler, n);
+    let verdict =
+        verdict_line(stage_row, measured.busy_rate, bare.busy_rate, decoding.busy_rate, pass_through.busy_rate);
+    let runs = [
         ("broker baseline: bare BaseConsumer, read only", bare),
         ("broker baseline: bare BaseConsumer, read + Avro-decode", decoding),
         ("broker baseline: pass-through stage (spawn_stage, each payload produced unchanged, no state)", pass_through),
+        (stage_row, measured),
     ]
+    .map(|(name, r)| Run { name: name.to_string(), events: r.count as usize, elapsed: r.elapsed, note: r.note });
+    (runs.into(), verdict)
 }
 
-/// Runs `handler` as a stage on `input` until it has processed `n` messages, then stops it.
-pub fn stage_run<H: StageHandler>(kafka: &KafkaArgs, config: StageConfig, handler: H, n: u64) -> BrokerRun {
+/// Runs `handler` as a stage configured by `config` until it has processed `n` messages, then
+/// stops it.
+fn stage_run<H: StageHandler>(kafka: &KafkaArgs, config: StageConfig, handler: H, n: u64) -> BrokerRun {
     let clock = Clock::default();
     let shutdown = Shutdown::new();
     let timed = Timed { inner: handler, clock: clock.clone() };
@@ -213,8 +223,8 @@ pub fn stage_run<H: StageHandler>(kafka: &KafkaArgs, config: StageConfig, handle
 /// The floor of any stage that produces one output per input: the runtime's consume → produce →
 /// commit path with a handler that forwards each payload unchanged to `topic` (no decoding, no
 /// state, no work of its own).
-pub struct PassThrough {
-    pub topic: Arc<str>,
+struct PassThrough {
+    topic: Arc<str>,
 }
 
 impl StageHandler for PassThrough {
@@ -283,7 +293,7 @@ impl<H: StageHandler> StageHandler for Timed<H> {
 
 /// The three ratios the stage benches report (DESIGN §9: a stage through Kafka ≥ 80 % of a bare
 /// consumer of the same topic), each from the rates without pauses.
-pub fn verdict_line(stage_name: &str, stage: f64, bare: f64, bare_decoding: f64, pass_through: f64) -> String {
+fn verdict_line(stage_name: &str, stage: f64, bare: f64, bare_decoding: f64, pass_through: f64) -> String {
     let verdict = |x: f64| if x >= 0.8 { "met" } else { "NOT met" };
     format!(
         "through the broker, rates without pauses: {stage_name} {stage:.0}/s = {:.1} % of the bare consumer (target ≥ 80 %: {}); \

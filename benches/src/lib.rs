@@ -5,6 +5,7 @@ pub mod anchors;
 pub mod broker;
 pub mod corpus;
 pub mod quality;
+pub mod report;
 pub mod rng;
 pub mod stream;
 
