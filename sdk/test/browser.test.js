@@ -7,6 +7,7 @@ const { describe, it, before, after, beforeEach, afterEach } = require('node:tes
 const assert = require('node:assert/strict');
 const { startServer } = require('./helpers/server');
 const { launch, newPage, mouseClick } = require('./helpers/browser');
+const { leaks } = require('./helpers/leak');
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -315,7 +316,7 @@ describe('capture', () => {
     assert.equal(submitClick.target.type, 'submit');
     const all = server.requests.map((r) => r.url + r.raw).join('\n');
     for (const secret of ['hunter2', 'Zebra', 'jane.doe', 'example.com', '4242']) {
-      assert.ok(!all.includes(secret), secret + ' must never leave the browser');
+      assert.ok(!leaks(all, secret), secret + ' must never leave the browser');
     }
   });
 
@@ -347,7 +348,7 @@ describe('privacy', () => {
     const all = server.requests.map((r) => r.url + '\n' + JSON.stringify(r.headers) + '\n' + r.raw).join('\n');
     for (const s of ['Jane Doe', 'Plain button', 'Keyed Secret Label', 'Lorem ipsum', 'hunter2', 'Zebra',
       'jane.doe', 'jane%40', '4242', 'abc123', 'sekrit', 's3ss10n']) {
-      assert.ok(!all.includes(s), JSON.stringify(s) + ' appears in a request');
+      assert.ok(!leaks(all, s), JSON.stringify(s) + ' appears in a request');
     }
   });
 
