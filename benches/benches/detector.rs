@@ -31,7 +31,8 @@
 //! handler runs (Avro decoding is slow, see the README); DETECTOR_BROKER_EVENTS, default 200000,
 //! 0 skips the broker part;
 //! DETECTOR_ONLY=partition|handler|detect|broker to run one part, e.g. under `perf record`;
-//! DETECTOR_CADENCES=10k,200ms,100k, the PartitionDetector rows to run).
+//! DETECTOR_CADENCES=10k,200ms,100k, the PartitionDetector rows to run; DETECTOR_REPEATS, default 3:
+//! runs of each row, the fastest reported).
 
 use std::collections::BTreeMap;
 use std::hint::black_box;
@@ -247,6 +248,7 @@ fn main() {
     if want("partition") {
         // DETECTOR_CADENCES=10k,200ms,100k (default all) picks rows, e.g. for `perf record`.
         let cadences = std::env::var("DETECTOR_CADENCES").unwrap_or_else(|_| "10k,200ms,100k".into());
+        let repeats = env_num("DETECTOR_REPEATS", 3).max(1) as usize;
         for (label, name, cadence, commit_every) in [
             (
                 "10k",
@@ -265,9 +267,19 @@ fn main() {
             if !cadences.split(',').any(|c| c.trim() == label) {
                 continue;
             }
-            let t = Instant::now();
-            let st = run_partition(&records, &cadence, commit_every, &rules);
-            let elapsed = t.elapsed();
+            // The fastest of `repeats` runs (and its time split): one run of ~0.3 s on a shared
+            // VM varied by ±15 %; later runs also find the allocator's pages already mapped, as a
+            // long-running stage does.
+            let (mut elapsed, mut st) = (Duration::MAX, None);
+            for _ in 0..repeats {
+                let t = Instant::now();
+                let run = run_partition(&records, &cadence, commit_every, &rules);
+                let d = t.elapsed();
+                if d < elapsed {
+                    (elapsed, st) = (d, Some(run));
+                }
+            }
+            let Some(st) = st else { break };
             let total: u64 = st.signals.values().sum();
             runs.push(Run {
                 name: name.into(),

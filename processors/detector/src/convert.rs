@@ -152,9 +152,9 @@ pub fn rule_event<'s>(s: &'s Sessionized<'_>) -> Option<Event<'s>> {
         seq: u64::try_from(s.seq).unwrap_or(0),
         timestamp_ms: e.timestamp,
         route: e.route.as_deref().map(b).unwrap_or_default(),
-        // No rule reads the page URL (routes are what they key on); the record's `url` comes from
-        // the session context. Not copying it keeps state small.
-        url: None,
+        // No rule reads the page URL (routes are what they key on), but a signal reports the URL
+        // of its page. A session's retained events share one copy while the URL stays the same.
+        url: b_opt(&e.url),
         kind,
     })
 }
@@ -163,9 +163,10 @@ pub fn rule_event<'s>(s: &'s Sessionized<'_>) -> Option<Event<'s>> {
 #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct SessionContext {
     pub project_id: String,
+    /// The latest user id the session's events carried.
     pub user_id: Option<String>,
+    /// The latest release the session's events carried.
     pub release: Option<String>,
-    pub url: Option<String>,
 }
 
 fn evidence_record(ev: &Evidence) -> EvidenceRecord {
@@ -240,7 +241,7 @@ pub fn to_signal_record(signal: &Signal, ctx: &SessionContext) -> SignalRecord {
         decided_at_ms: signal.decided_at_ms,
         user_id: ctx.user_id.clone(),
         release: ctx.release.clone(),
-        url: ctx.url.clone(),
+        url: signal.url.clone(),
         episode_id: None,
         labels: vec![signal.label.to_string()],
         evidence: evidence_record(&signal.evidence),

@@ -153,7 +153,6 @@ impl PartitionDetector {
         // The context repeats on every event: copy only what changed.
         set_if_changed(&mut st.context.user_id, s.event.user_id.as_deref());
         set_if_changed(&mut st.context.release, s.event.release.as_deref());
-        set_if_changed(&mut st.context.url, s.event.url.as_deref());
         let ts = event.timestamp_ms;
         if st.retained_from_ms.is_some_and(|from| ts < from) {
             // Older than anything the rules still look at: already judged.

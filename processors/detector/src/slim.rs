@@ -3,7 +3,7 @@
 //! An owned [`Event`] holds ~10 heap strings (its ids, route, target fields, …), allocated on
 //! ingest and freed when the rules no longer need the event: that allocation was most of the
 //! stage's `ingest` cost. Here every string of a session's events is appended to one per-session
-//! arena and the event keeps (start, length) spans into it; a view, tab or route equal to the
+//! arena and the event keeps (start, length) spans into it; a view, tab, route or URL equal to the
 //! previous event's shares its span, and the session id (the session key) is not stored at all.
 //! The rules get borrowed [`Event`]s built from the spans when the session is judged or its state
 //! written ([`Events::borrowed`]), which are equal to the owned events this replaces.
@@ -258,9 +258,9 @@ impl Events {
 
     fn slim(&mut self, e: &Event<'_>, session_key: &str) -> Option<Slim> {
         let mark = self.arena.len();
-        let (p_tab, p_view, p_route) = match self.events.last() {
-            Some(p) => (Some(p.tab_id), Some(p.view_id), Some(p.route)),
-            None => (None, None, None),
+        let (p_tab, p_view, p_route, p_url) = match self.events.last() {
+            Some(p) => (Some(p.tab_id), Some(p.view_id), Some(p.route), Some(p.url)),
+            None => (None, None, None, None),
         };
         let mut a = Put { arena: &mut self.arena, full: false };
         let kind = match &e.kind {
@@ -326,7 +326,10 @@ impl Events {
             seq: e.seq,
             timestamp_ms: e.timestamp_ms,
             route: a.shared(p_route, &e.route),
-            url: a.opt(e.url.as_deref()),
+            url: match e.url.as_deref() {
+                Some(u) => a.shared(p_url, u),
+                None => ABSENT,
+            },
             kind,
         };
         if a.full {

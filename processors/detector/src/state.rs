@@ -130,7 +130,8 @@ pub fn encode_parts<E>(st: &SessionState<E>, events: &[Event<'_>]) -> Vec<u8> {
     w.str(&c.project_id, false);
     w.opt_str(c.user_id.as_deref(), false);
     w.opt_str(c.release.as_deref(), false);
-    w.opt_str(c.url.as_deref(), false);
+    // Once the session's latest URL; signals now carry their own page's (the slot stays).
+    w.opt_str(None, false);
     w.opt_int(st.emitted_through_ms);
     w.opt_int(st.retained_from_ms);
     w.int(st.last_event_ms);
@@ -500,8 +501,9 @@ pub fn decode(bytes: &[u8]) -> Result<SessionState, StateError> {
         project_id: r.str()?.into_owned(),
         user_id: r.opt_str()?.map(Cow::into_owned),
         release: r.opt_str()?.map(Cow::into_owned),
-        url: r.opt_str()?.map(Cow::into_owned),
     };
+    // The session URL that versions before signals carried their own page's wrote.
+    let _url = r.opt_str()?;
     let emitted_through_ms = r.opt_int()?;
     let retained_from_ms = r.opt_int()?;
     let last_event_ms = r.int()?;

@@ -95,6 +95,30 @@ fn an_unresponsive_rage_burst_becomes_a_signal_once_its_window_closes() {
 }
 
 #[test]
+fn a_signal_carries_the_url_of_its_page_not_the_sessions_latest() {
+    let rules = RulesByProject::default();
+    let mut p = PartitionDetector::default();
+    let wall = 1_000_000;
+    let at = |mut s: Sessionized<'static>, url: &str| {
+        s.event.url = Some(Cow::Owned(url.to_string()));
+        s
+    };
+    for s in rage_session("s1", T0) {
+        p.ingest(&at(s, "https://shop.example/checkout?step=pay"), wall);
+    }
+    // The user gives up and goes elsewhere before the burst is judged.
+    let mut away = at(sessionized("s1", 5, T0 + 3_000, "pageview"), "https://shop.example/help");
+    away.view_id = Cow::Borrowed("s1#0:v1");
+    away.event.route = Some("/help".into());
+    p.ingest(&away, wall);
+    p.ingest(&sessionized("other", 0, T0 + 30_000, "pageview"), wall + 10);
+    let judged = p.judge(wall + 10, &cfg(), &rules);
+    let rage = judged.signals.iter().find(|s| s.kind == "rage_click").expect("rage");
+    assert_eq!(rage.url.as_deref(), Some("https://shop.example/checkout?step=pay"));
+    assert_eq!(rage.route_template, "/checkout");
+}
+
+#[test]
 fn a_rage_burst_on_a_dead_button_is_published_as_one_episode_with_both_labels() {
     let rules = RulesByProject::default();
     let mut p = PartitionDetector::default();

@@ -93,12 +93,7 @@ fn every_kind() -> SessionState {
     ];
     let events = kinds.into_iter().enumerate().map(|(i, k)| ev(i as u64, T0 + 137 * i as i64, k)).collect();
     SessionState {
-        context: SessionContext {
-            project_id: "proj".into(),
-            user_id: Some("u1".into()),
-            release: None,
-            url: Some("https://shop.example/orders/123/pay".into()),
-        },
+        context: SessionContext { project_id: "proj".into(), user_id: Some("u1".into()), release: None },
         events,
         emitted_through_ms: Some(T0 - 5),
         retained_from_ms: None,

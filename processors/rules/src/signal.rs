@@ -148,6 +148,9 @@ pub struct Signal {
     pub view_id: String,
     /// Route template of that view.
     pub route_template: String,
+    /// URL of the page the signal's first event happened on, when the SDK sent one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
     /// Element key (namespaced for non-click signals: `page`, `field:..`, `form:..`, `log:..`).
     pub element_key: String,
     /// Time of the first event.
