@@ -14,6 +14,8 @@ use friction_schemas::sessionized::Sessionized;
 use friction_schemas::{decode, decode_via_value, encode_to_vec};
 
 fn main() {
+    // Benches measure the binaries' allocator settings (see friction_runtime::allocator).
+    friction_runtime::allocator::tune();
     let n: usize = std::env::var("CODEC_EVENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(200_000);
     let stream = friction_benches::stream::interleaved(n, 2_000, 20261202);
     let payloads: Vec<Vec<u8>> = stream.records.iter().map(|r| encode_to_vec(r).expect("encode")).collect();

@@ -192,6 +192,8 @@ fn broker_runs(records: &[Sessionized<'_>]) -> (Vec<Run>, String) {
 }
 
 fn main() {
+    // Benches measure the binaries' allocator settings (see friction_runtime::allocator).
+    friction_runtime::allocator::tune();
     let target = env_num("DETECTOR_EVENTS", 300_000) as usize;
     let concurrency = env_num("DETECTOR_CONCURRENCY", 2000) as usize;
     let seed = env_num("DETECTOR_SEED", 7);

@@ -19,6 +19,8 @@ fn env_num(name: &str, default: u64) -> u64 {
 }
 
 fn main() {
+    // Benches measure the binaries' allocator settings (see friction_runtime::allocator).
+    friction_runtime::allocator::tune();
     let n = env_num("QUALITY_SESSIONS", 6000) as usize;
     let seed = env_num("QUALITY_SEED", 20_261_122);
     let started = Instant::now();

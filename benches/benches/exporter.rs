@@ -94,6 +94,8 @@ async fn wait_for(fake: &Fake, n: usize, limit: Duration) {
 
 #[tokio::main]
 async fn main() {
+    // Benches measure the binaries' allocator settings (see friction_runtime::allocator).
+    friction_runtime::allocator::tune();
     let rounds = env_num("EXPORTER_LATENCY_ROUNDS", 40) as usize;
     let tickets = env_num("EXPORTER_TICKETS", 200) as usize;
 

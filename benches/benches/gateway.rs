@@ -36,6 +36,8 @@ async fn baseline(body: Bytes) -> StatusCode {
 
 #[tokio::main]
 async fn main() {
+    // Benches measure the binaries' allocator settings (see friction_runtime::allocator).
+    friction_runtime::allocator::tune();
     let seconds = env_num("BENCH_SECONDS", 10);
     let connections = env_num("BENCH_CONNECTIONS", 32) as usize;
     let batch = env_num("BENCH_BATCH", 50) as usize;

@@ -188,6 +188,8 @@ async fn end_to_end_latency(rounds: usize) {
 
 #[tokio::main]
 async fn main() {
+    // Benches measure the binaries' allocator settings (see friction_runtime::allocator).
+    friction_runtime::allocator::tune();
     store_throughput().await;
     let rounds = env_num("INCIDENTS_ROUNDS", 12) as usize;
     if rounds > 0 {

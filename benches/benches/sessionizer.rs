@@ -191,6 +191,8 @@ fn state_size(sessions: usize, per_session: usize) -> Vec<String> {
 }
 
 fn main() {
+    // Benches measure the binaries' allocator settings (see friction_runtime::allocator).
+    friction_runtime::allocator::tune();
     let n = env_num("SZ_EVENTS", 1_000_000) as usize;
     let concurrent = env_num("SZ_SESSIONS", 10_000) as usize;
     let only = std::env::var("SZ_ONLY").ok();

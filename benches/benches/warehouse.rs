@@ -142,6 +142,8 @@ async fn stored(client: &Client) -> u64 {
 }
 
 fn main() {
+    // Benches measure the binaries' allocator settings (see friction_runtime::allocator).
+    friction_runtime::allocator::tune();
     let Some(url) = std::env::var("FRICTION_TEST_CLICKHOUSE_URL").ok().filter(|u| !u.is_empty()) else {
         eprintln!("warehouse bench skipped: FRICTION_TEST_CLICKHOUSE_URL is not set (scripts/services.sh start clickhouse && source .services/env)");
         return;

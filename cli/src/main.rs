@@ -4,6 +4,7 @@ use clap::Parser;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
+    friction_runtime::allocator::tune();
     let cli = friction_cli::Cli::parse();
     friction_runtime::logging::init(cli.common.log_format, &cli.common.log);
     match friction_cli::run(cli).await {

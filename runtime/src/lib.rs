@@ -11,6 +11,7 @@
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 pub mod admin;
+pub mod allocator;
 pub mod config;
 pub mod kafka;
 pub mod logging;

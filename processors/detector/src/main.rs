@@ -43,6 +43,7 @@ struct Cli {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    friction_runtime::allocator::tune();
     let cli = Cli::parse();
     friction_runtime::logging::init(cli.common.log_format, &cli.common.log);
     let rules = load_rules(cli.rules_file.as_deref())?;

@@ -38,6 +38,7 @@ struct Cli {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    friction_runtime::allocator::tune();
     let cli = Cli::parse();
     friction_runtime::logging::init(cli.common.log_format, &cli.common.log);
     let store = friction_store::Store::connect(&cli.database_url).await.context("opening the store")?;
