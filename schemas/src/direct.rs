@@ -248,12 +248,12 @@ impl DecodeError {
         DecodeError(Box::new(ErrorInner { kind, path: Vec::new() }))
     }
 
-    fn in_field(mut self, name: &str) -> Self {
+    pub(crate) fn in_field(mut self, name: &str) -> Self {
         self.0.path.push(PathSegment::Field(name.into()));
         self
     }
 
-    fn at_index(mut self, index: usize) -> Self {
+    pub(crate) fn at_index(mut self, index: usize) -> Self {
         self.0.path.push(PathSegment::Index(index));
         self
     }
@@ -284,20 +284,20 @@ impl de::Error for DecodeError {
     }
 }
 
-type Result<T, E = DecodeError> = std::result::Result<T, E>;
+pub(crate) type Result<T, E = DecodeError> = std::result::Result<T, E>;
 
 fn err<T>(kind: ErrorKind) -> Result<T> {
     Err(DecodeError::new(kind))
 }
 
 /// The rest of the datum.
-struct Input<'de> {
-    data: &'de [u8],
+pub(crate) struct Input<'de> {
+    pub(crate) data: &'de [u8],
 }
 
 impl<'de> Input<'de> {
     #[inline]
-    fn byte(&mut self, what: &'static str) -> Result<u8> {
+    pub(crate) fn byte(&mut self, what: &'static str) -> Result<u8> {
         match self.data.split_first() {
             Some((&b, rest)) => {
                 self.data = rest;
@@ -309,7 +309,7 @@ impl<'de> Input<'de> {
 
     /// Exactly what apache-avro accepts: at most 10 bytes, bits beyond 64 dropped.
     #[inline]
-    fn varint(&mut self, what: &'static str) -> Result<u64> {
+    pub(crate) fn varint(&mut self, what: &'static str) -> Result<u64> {
         let mut value = 0u64;
         for (i, &b) in self.data.iter().take(10).enumerate() {
             value |= u64::from(b & 0x7F) << (7 * i);
@@ -326,19 +326,19 @@ impl<'de> Input<'de> {
     }
 
     #[inline]
-    fn long(&mut self, what: &'static str) -> Result<i64> {
+    pub(crate) fn long(&mut self, what: &'static str) -> Result<i64> {
         let z = self.varint(what)?;
         Ok(((z >> 1) as i64) ^ -((z & 1) as i64))
     }
 
     #[inline]
-    fn int(&mut self, what: &'static str) -> Result<i32> {
+    pub(crate) fn int(&mut self, what: &'static str) -> Result<i32> {
         let v = self.long(what)?;
         i32::try_from(v).map_err(|_| DecodeError::new(ErrorKind::IntOutOfRange(v)))
     }
 
     #[inline]
-    fn take(&mut self, n: usize, what: &'static str) -> Result<&'de [u8]> {
+    pub(crate) fn take(&mut self, n: usize, what: &'static str) -> Result<&'de [u8]> {
         if n > self.data.len() {
             return err(ErrorKind::UnexpectedEnd(what));
         }
@@ -349,20 +349,20 @@ impl<'de> Input<'de> {
 
     /// A length prefix of bytes or a string, then that many bytes.
     #[inline]
-    fn length_prefixed(&mut self, what: &'static str) -> Result<&'de [u8]> {
+    pub(crate) fn length_prefixed(&mut self, what: &'static str) -> Result<&'de [u8]> {
         let len = self.long(what)?;
         let len = check_len(len)?;
         self.take(len, what)
     }
 
     #[inline]
-    fn str(&mut self) -> Result<&'de str> {
+    pub(crate) fn str(&mut self) -> Result<&'de str> {
         let bytes = self.length_prefixed("string")?;
         std::str::from_utf8(bytes).map_err(|e| DecodeError::new(ErrorKind::InvalidUtf8(e)))
     }
 
     #[inline]
-    fn boolean(&mut self) -> Result<bool> {
+    pub(crate) fn boolean(&mut self) -> Result<bool> {
         match self.byte("boolean")? {
             0 => Ok(false),
             1 => Ok(true),
@@ -371,7 +371,7 @@ impl<'de> Input<'de> {
     }
 
     #[inline]
-    fn f32(&mut self) -> Result<f32> {
+    pub(crate) fn f32(&mut self) -> Result<f32> {
         let b = self.take(4, "float")?;
         let mut a = [0u8; 4];
         a.copy_from_slice(b);
@@ -379,7 +379,7 @@ impl<'de> Input<'de> {
     }
 
     #[inline]
-    fn f64(&mut self) -> Result<f64> {
+    pub(crate) fn f64(&mut self) -> Result<f64> {
         let b = self.take(8, "double")?;
         let mut a = [0u8; 8];
         a.copy_from_slice(b);
@@ -389,7 +389,7 @@ impl<'de> Input<'de> {
     /// The item count of the next array or map block (0: the end). A negative count is followed by
     /// the block's size in bytes, which is read and not needed.
     #[inline]
-    fn block_count(&mut self, what: &'static str) -> Result<usize> {
+    pub(crate) fn block_count(&mut self, what: &'static str) -> Result<usize> {
         let raw = self.long(what)?;
         let count = if raw < 0 {
             self.long(what)?;
@@ -401,7 +401,7 @@ impl<'de> Input<'de> {
     }
 
     #[inline]
-    fn union_index(&mut self, variants: usize) -> Result<usize> {
+    pub(crate) fn union_index(&mut self, variants: usize) -> Result<usize> {
         let index = self.long("union branch index")?;
         match usize::try_from(index) {
             Ok(i) if i < variants => Ok(i),
@@ -410,7 +410,7 @@ impl<'de> Input<'de> {
     }
 
     #[inline]
-    fn enum_index(&mut self, symbols: usize) -> Result<usize> {
+    pub(crate) fn enum_index(&mut self, symbols: usize) -> Result<usize> {
         let index = self.int("enum symbol index")?;
         match usize::try_from(index) {
             Ok(i) if i < symbols => Ok(i),

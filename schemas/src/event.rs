@@ -51,6 +51,10 @@ pub struct RawEvent<'a> {
 
 impl Record for RawEvent<'_> {
     const FAMILY: &'static str = "event";
+
+    fn decode_fast(version: u32, datum: &[u8]) -> Option<Result<Self, crate::CodecError>> {
+        (version == crate::fast::EVENT_VERSION).then(|| crate::fast::decode(datum, crate::fast::raw_event))
+    }
 }
 
 impl RawEvent<'_> {

@@ -11,6 +11,7 @@ pub mod codec;
 mod direct;
 mod direct_ser;
 pub mod event;
+mod fast;
 pub mod incident;
 pub mod registry;
 pub mod sessionized;

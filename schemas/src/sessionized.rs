@@ -43,6 +43,10 @@ pub struct Sessionized<'a> {
 
 impl Record for Sessionized<'_> {
     const FAMILY: &'static str = "sessionized";
+
+    fn decode_fast(version: u32, datum: &[u8]) -> Option<Result<Self, crate::CodecError>> {
+        (version == crate::fast::SESSIONIZED_VERSION).then(|| crate::fast::decode(datum, crate::fast::sessionized))
+    }
 }
 
 impl Sessionized<'_> {
