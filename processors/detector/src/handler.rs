@@ -3,7 +3,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
-use friction_rules::{detect, Event, Horizon};
+use friction_rules::{detect_counting, Event, Horizon};
 use friction_runtime::stage::{Outputs, StageHandler};
 use friction_schemas::sessionized::Sessionized;
 use friction_schemas::{decode, encode_to_vec};
@@ -198,7 +198,8 @@ impl PartitionDetector {
             };
             let rules = rules.for_project(&st.context.project_id);
             let events = st.events.borrowed_into(key, buf.take());
-            let detection = detect(&events, horizon, rules);
+            // Suppressed and undetermined candidates are only counted here (metrics by reason).
+            let detection = detect_counting(&events, horizon, rules);
             buf.put_back(events);
             // Published per episode, not per member signal: members on one element within the
             // episode window share one fingerprint (DESIGN §4). Every issue-kind signal is a member

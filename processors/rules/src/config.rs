@@ -337,7 +337,10 @@ impl RuleConfig {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rules {
     pub(crate) cfg: RuleConfig,
-    pub(crate) stepper_texts: Vec<String>,
+    /// `stepper_texts` with a letter or digit (matched as substrings), lowercased.
+    pub(crate) stepper_words: Vec<String>,
+    /// The other `stepper_texts` (symbols such as `+` and `›`, matched exactly), lowercased.
+    pub(crate) stepper_symbols: Vec<String>,
     pub(crate) stepper_hints: Vec<String>,
     pub(crate) u_turn_words: Vec<String>,
     pub(crate) form_ignore_words: Vec<String>,
@@ -352,14 +355,21 @@ impl Rules {
     /// Validates `config` and prepares it.
     pub fn new(config: RuleConfig) -> Result<Self, ConfigError> {
         config.validate()?;
-        Ok(Self {
-            stepper_texts: lower(&config.stepper_texts),
-            stepper_hints: lower(&config.stepper_hints),
-            u_turn_words: lower(&config.u_turn_ignore_route_words),
-            form_ignore_words: lower(&config.form_ignore_field_words),
-            error_ignore: lower(&config.error_ignore_messages),
-            cfg: config,
-        })
+        Ok(Self::prepared(config))
+    }
+
+    fn prepared(cfg: RuleConfig) -> Self {
+        let (stepper_words, stepper_symbols) =
+            lower(&cfg.stepper_texts).into_iter().partition(|t| t.chars().any(char::is_alphanumeric));
+        Self {
+            stepper_words,
+            stepper_symbols,
+            stepper_hints: lower(&cfg.stepper_hints),
+            u_turn_words: lower(&cfg.u_turn_ignore_route_words),
+            form_ignore_words: lower(&cfg.form_ignore_field_words),
+            error_ignore: lower(&cfg.error_ignore_messages),
+            cfg,
+        }
     }
 
     /// The configuration in effect.
@@ -403,15 +413,7 @@ impl Rules {
 
 impl Default for Rules {
     fn default() -> Self {
-        let cfg = RuleConfig::default();
-        Self {
-            stepper_texts: lower(&cfg.stepper_texts),
-            stepper_hints: lower(&cfg.stepper_hints),
-            u_turn_words: lower(&cfg.u_turn_ignore_route_words),
-            form_ignore_words: lower(&cfg.form_ignore_field_words),
-            error_ignore: lower(&cfg.error_ignore_messages),
-            cfg,
-        }
+        Self::prepared(RuleConfig::default())
     }
 }
 

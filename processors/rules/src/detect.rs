@@ -79,10 +79,13 @@ pub(crate) struct Cx<'e, 'a> {
     /// Candidates decided at or before `emitted_through_ms` were emitted by an earlier call: only
     /// their records (and, for issue-kind signals, stubs for episodes) are built.
     pub light: bool,
+    /// Suppressed and undetermined candidates are counted, not built: they are emitted with their
+    /// kind, element key and times only (see [`detect_counting`]).
+    pub count_only: bool,
 }
 
 impl<'e, 'a> Cx<'e, 'a> {
-    fn new(ev: &'e [Event<'a>], h: Horizon, rules: &'e Rules, light: bool) -> Self {
+    fn new(ev: &'e [Event<'a>], h: Horizon, rules: &'e Rules, light: bool, count_only: bool) -> Self {
         let mut clicks = Vec::new();
         let mut click_keys = Vec::new();
         let mut click_rec = Vec::new();
@@ -100,7 +103,7 @@ impl<'e, 'a> Cx<'e, 'a> {
             }
         }
         let skip_before = h.retained_from_ms.map(|r| r.saturating_add(rules.max_lookback_ms()));
-        Self { ev, rules, h, clicks, click_keys, click_rec, tab, view, skip_before, light }
+        Self { ev, rules, h, clicks, click_keys, click_rec, tab, view, skip_before, light, count_only }
     }
 
     /// Whether events `i` and `j` are in the same tab (an event without a tab matches every tab,
@@ -125,6 +128,12 @@ impl<'e, 'a> Cx<'e, 'a> {
     /// need is kept, see [`Out::stub`].
     pub(crate) fn already_emitted(&self, decided: Decided) -> bool {
         self.light && matches!(decided, Decided::At(t) if self.h.emitted_through_ms.is_some_and(|a| t <= a))
+    }
+
+    /// Whether a candidate of `class` decided at `decided` gets only a stub ([`Out::stub`]): it was
+    /// emitted by an earlier call, or it is not a signal and this call only counts those.
+    pub(crate) fn stub_only(&self, class: Class, decided: Decided) -> bool {
+        self.already_emitted(decided) || (self.count_only && class != Class::Signal)
     }
 
     /// Decided by an event at `t` that is in the slice.
@@ -281,12 +290,14 @@ impl<'e> Out<'e> {
         });
     }
 
-    /// A candidate anchored at `e` that an earlier call emitted ([`Cx::already_emitted`]): its
-    /// record, and for an issue-kind signal a stub outcome (kind, key, start) that episodes need to
-    /// partition their element's signals. An episode with a stub member that is due now makes
-    /// [`detect`] run again without stubs; otherwise no evidence, ids or copies are built.
+    /// A candidate anchored at `e` that gets no evidence, ids or copies ([`Cx::stub_only`]): its
+    /// record; for an issue-kind signal an earlier call emitted, a stub outcome (kind, key, start)
+    /// that episodes need to partition their element's signals (an episode with a stub member that
+    /// is due now makes [`detect`] run again without stubs); for a suppressed or undetermined
+    /// candidate that is only counted, a brief outcome that is emitted like a full one.
     pub(crate) fn stub(
         &mut self,
+        cx: &Cx<'_, '_>,
         class: Class,
         e: &'e Event<'_>,
         decided: Decided,
@@ -296,7 +307,8 @@ impl<'e> Out<'e> {
     ) {
         let key_hash = keys::fnv(&element_key);
         self.record(e.tab_id.as_deref(), &e.view_id, KeyMatch::Exact(key_hash), e.timestamp_ms, decided);
-        if class != Class::Signal || !kind.is_issue_kind() {
+        let counted = class != Class::Signal && !cx.already_emitted(decided);
+        if !counted && (class != Class::Signal || !kind.is_issue_kind()) {
             return;
         }
         let signal = Signal {
@@ -322,7 +334,7 @@ impl<'e> Out<'e> {
             key_hash,
             decided,
             signal,
-            stub: true,
+            stub: !counted,
         });
     }
 }
@@ -480,17 +492,35 @@ pub(crate) fn emitted(decided: Decided, h: Horizon) -> bool {
 ///   passes that value as `retained_from_ms` next time.
 /// - Ids are deterministic, so even re-running the same horizon twice is harmless downstream.
 pub fn detect(events: &[Event<'_>], horizon: Horizon, rules: &Rules) -> Detection {
+    detect_counted_or_built(events, horizon, rules, false)
+}
+
+/// [`detect`] for a caller that only counts suppressed and undetermined candidates (the stage,
+/// which meters them by reason): those carry their kind, element key and times, and no id,
+/// label or evidence, which is most of what building a candidate costs. Signals and episodes
+/// are the same as [`detect`]'s; so are the suppressions and the number of candidates.
+pub fn detect_counting(events: &[Event<'_>], horizon: Horizon, rules: &Rules) -> Detection {
+    detect_counted_or_built(events, horizon, rules, true)
+}
+
+fn detect_counted_or_built(events: &[Event<'_>], horizon: Horizon, rules: &Rules, count_only: bool) -> Detection {
     // First without rebuilding what earlier calls emitted; an episode due now with a member
     // emitted earlier needs that member in full: then once more, building everything.
-    match detect_with(events, horizon, rules, true) {
+    match detect_with(events, horizon, rules, true, count_only) {
         Some(d) => d,
-        None => detect_with(events, horizon, rules, false).unwrap_or_default(),
+        None => detect_with(events, horizon, rules, false, count_only).unwrap_or_default(),
     }
 }
 
 /// `None` if `light` and an episode due now has a stub member.
-fn detect_with(events: &[Event<'_>], horizon: Horizon, rules: &Rules, light: bool) -> Option<Detection> {
-    let cx = Cx::new(events, horizon, rules, light);
+fn detect_with(
+    events: &[Event<'_>],
+    horizon: Horizon,
+    rules: &Rules,
+    light: bool,
+    count_only: bool,
+) -> Option<Detection> {
+    let cx = Cx::new(events, horizon, rules, light, count_only);
     let mut out = Out::default();
     rules::rage::run(&cx, &mut out);
     rules::click::run(&cx, &mut out);

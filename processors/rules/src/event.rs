@@ -409,6 +409,23 @@ impl EventKind<'_> {
 }
 
 impl Target<'_> {
+    /// Whether `other` describes the same element as far as any suppression can tell: every
+    /// field but the click position.
+    pub(crate) fn same_element(&self, other: &Target<'_>) -> bool {
+        self.selector == other.selector
+            && self.key == other.key
+            && self.tag == other.tag
+            && self.role == other.role
+            && self.text == other.text
+            && self.interactive == other.interactive
+            && self.disabled == other.disabled
+            && self.href == other.href
+            && self.new_tab == other.new_tab
+            && self.download == other.download
+            && self.ignore == other.ignore
+            && self.r#type == other.r#type
+    }
+
     /// A copy that owns all its strings.
     pub fn into_owned(self) -> Target<'static> {
         Target {

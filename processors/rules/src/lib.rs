@@ -51,7 +51,7 @@ mod signal;
 pub mod suppress;
 
 pub use config::{ConfigError, RuleConfig, Rules};
-pub use detect::{detect, RULE_VERSION};
+pub use detect::{detect, detect_counting, RULE_VERSION};
 pub use event::{Event, EventKind, LogLevel, Modifiers, MouseButton, NavigationKind, Target};
 pub use keys::{element_key, fingerprint, normalize_log_message, route_template, signal_id};
 pub use signal::{

@@ -74,11 +74,14 @@ fn any_ci(a: Option<&str>, list: &[&str]) -> bool {
 }
 
 fn contains_ci(hay: &str, needle_lower: &str) -> bool {
-    if needle_lower.is_empty() || hay.len() < needle_lower.len() {
-        return false;
-    }
-    // ASCII case-insensitive substring without allocating.
-    hay.as_bytes().windows(needle_lower.len()).any(|w| w.eq_ignore_ascii_case(needle_lower.as_bytes()))
+    let (hay, needle) = (hay.as_bytes(), needle_lower.as_bytes());
+    let Some((first, rest)) = needle.split_first() else { return false };
+    let Some(last_start) = hay.len().checked_sub(needle.len()) else { return false };
+    // ASCII case-insensitive substring without allocating; the rest is compared only where the
+    // first byte matches (selectors are long, hints are many: this runs for every rage burst).
+    hay.iter().take(last_start + 1).enumerate().any(|(i, b)| {
+        b.eq_ignore_ascii_case(first) && hay.get(i + 1..i + needle.len()).is_some_and(|w| w.eq_ignore_ascii_case(rest))
+    })
 }
 
 const TEXT_INPUT_TYPES: &[&str] =
@@ -176,12 +179,8 @@ pub fn stepper_or_pager(target: &Target<'_>, rules: &Rules) -> bool {
         return true;
     }
     if let Some(text) = target.text.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-        for t in &rules.stepper_texts {
-            let is_word = t.chars().any(char::is_alphanumeric);
-            let hit = if is_word { contains_ci(text, t) } else { text == t };
-            if hit {
-                return true;
-            }
+        if rules.stepper_symbols.iter().any(|t| text == t) || rules.stepper_words.iter().any(|t| contains_ci(text, t)) {
+            return true;
         }
     }
     for hay in [target.selector.as_deref(), target.key.as_deref()].into_iter().flatten() {
@@ -357,6 +356,20 @@ pub(crate) fn glob_match(pattern: &str, text: &str) -> bool {
 mod tests {
     use super::*;
     use crate::config::RuleConfig;
+
+    proptest::proptest! {
+        /// The first-byte scan finds exactly what comparing every window finds.
+        #[test]
+        fn contains_ci_is_an_ascii_case_insensitive_substring_search(
+            hay in "[a-cA-C\\-_ é]{0,12}",
+            needle in "[a-c\\- é]{0,4}",
+        ) {
+            let every_window = !needle.is_empty()
+                && hay.len() >= needle.len()
+                && hay.as_bytes().windows(needle.len()).any(|w| w.eq_ignore_ascii_case(needle.as_bytes()));
+            proptest::prop_assert_eq!(contains_ci(&hay, &needle), every_window);
+        }
+    }
 
     fn t() -> Target<'static> {
         Target::default()

@@ -6,8 +6,8 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use friction_rules::{
-    detect, Detection, Event, EventKind, Horizon, LogLevel, Modifiers, MouseButton, NavigationKind, Rules, SignalKind,
-    Target,
+    detect, detect_counting, Detection, Event, EventKind, Horizon, LogLevel, Modifiers, MouseButton, NavigationKind,
+    Rules, SignalKind, Target,
 };
 use proptest::prelude::*;
 
@@ -315,6 +315,42 @@ proptest! {
         let b = detect(&events, h, &rules);
         prop_assert_eq!(&a, &b);
         check_watermark(&a, h, &rules)?;
+    }
+
+    /// Counting suppressed and undetermined candidates instead of building them changes nothing
+    /// else: the same signals, episodes, decision times and retention, and the same candidates by
+    /// kind, reason and time, also when an earlier call has emitted part of the session.
+    #[test]
+    fn counting_rejects_gives_the_same_detection(
+        ops in session(), w in 0i64..80_000, before in 0i64..40_000, closed in any::<bool>(),
+    ) {
+        let rules = Rules::default();
+        let events = build(&ops);
+        let h = Horizon {
+            emitted_through_ms: Some(1_000_000 + w - before),
+            watermark_ms: 1_000_000 + w,
+            session_closed: closed,
+            retained_from_ms: None,
+        };
+        for h in [h, Horizon { emitted_through_ms: None, ..h }] {
+            let full = detect(&events, h, &rules);
+            let counted = detect_counting(&events, h, &rules);
+            prop_assert_eq!(&counted.signals, &full.signals);
+            prop_assert_eq!(&counted.episodes, &full.episodes);
+            prop_assert_eq!(counted.next_decision_ms, full.next_decision_ms);
+            prop_assert_eq!(counted.retain_from_ms, full.retain_from_ms);
+            let brief = |c: &friction_rules::Signal| (c.kind, c.element_key.clone(), c.start_ms, c.decided_at_ms);
+            let mut a: Vec<_> = counted.suppressed.iter().map(|x| (x.reason, brief(&x.candidate))).collect();
+            let mut b: Vec<_> = full.suppressed.iter().map(|x| (x.reason, brief(&x.candidate))).collect();
+            a.sort_by_key(|x| format!("{x:?}"));
+            b.sort_by_key(|x| format!("{x:?}"));
+            prop_assert_eq!(a, b);
+            let mut a: Vec<_> = counted.undetermined.iter().map(brief).collect();
+            let mut b: Vec<_> = full.undetermined.iter().map(brief).collect();
+            a.sort_by_key(|x| format!("{x:?}"));
+            b.sort_by_key(|x| format!("{x:?}"));
+            prop_assert_eq!(a, b);
+        }
     }
 
     #[test]

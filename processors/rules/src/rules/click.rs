@@ -84,8 +84,8 @@ fn disabled_click<'e>(cx: &Cx<'e, '_>, out: &mut Out<'e>, i: usize, target: &Tar
         &mut checked,
     );
     let class = reason.map_or(Class::Signal, Class::Suppressed);
-    if cx.already_emitted(decided) {
-        out.stub(class, e, decided, kind, false, keys::element_key(target));
+    if cx.stub_only(class, decided) {
+        out.stub(cx, class, e, decided, kind, false, keys::element_key(target));
         return;
     }
     let mut ev = detect::evidence(kind, cx.rules, vec![e.event_id.to_string()]);
@@ -179,8 +179,8 @@ fn dead_or_slow<'e>(
         &mut checked,
     );
     let class = reason.map_or(class_if_kept, Class::Suppressed);
-    if cx.already_emitted(decided) {
-        out.stub(class, e, decided, kind, false, keys::element_key(target));
+    if cx.stub_only(class, decided) {
+        out.stub(cx, class, e, decided, kind, false, keys::element_key(target));
         return;
     }
     // Evidence: every liveness source with its first delay (a full scan; only for reported
@@ -341,8 +341,8 @@ fn error_click<'e>(
         &mut checked,
     );
     let class = reason.map_or(Class::Signal, Class::Suppressed);
-    if cx.already_emitted(decided) {
-        out.stub(class, e, decided, kind, false, keys::element_key(target));
+    if cx.stub_only(class, decided) {
+        out.stub(cx, class, e, decided, kind, false, keys::element_key(target));
         return;
     }
     let mut ev = detect::evidence(kind, cx.rules, vec![e.event_id.to_string(), f.event_id.to_string()]);

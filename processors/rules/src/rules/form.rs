@@ -253,8 +253,8 @@ fn invalid_field<'e>(cx: &Cx<'e, '_>, out: &mut Out<'e>, st: &mut TabState<'e>, 
         &mut checked,
     );
     let class = reason.map_or(Class::Signal, Class::Suppressed);
-    if cx.already_emitted(decided) {
-        out.stub(class, anchor, decided, kind, false, key);
+    if cx.stub_only(class, decided) {
+        out.stub(cx, class, anchor, decided, kind, false, key);
         return true;
     }
     let ids = chain_events.iter().map(|&j| cx.ev[j].event_id.to_string()).collect();
@@ -320,8 +320,8 @@ fn end_view<'e>(cx: &Cx<'e, '_>, out: &mut Out<'e>, st: &mut TabState<'e>, at: O
         &mut checked,
     );
     let class = reason.map_or(Class::Signal, Class::Suppressed);
-    if cx.already_emitted(decided) {
-        out.stub(class, first, decided, kind, false, format!("{FIELD_PREFIX}{field}"));
+    if cx.stub_only(class, decided) {
+        out.stub(cx, class, first, decided, kind, false, format!("{FIELD_PREFIX}{field}"));
         return;
     }
     let mut ev = detect::evidence(kind, cx.rules, vec![first.event_id.to_string(), last.event_id.to_string()]);

@@ -137,8 +137,8 @@ pub(crate) fn run<'e>(cx: &Cx<'e, '_>, out: &mut Out<'e>) {
             &mut checked,
         );
         let class = reason.map_or(Class::Signal, Class::Suppressed);
-        if cx.already_emitted(decided) {
-            out.stub(class, p1, decided, kind, false, PAGE_KEY.to_owned());
+        if cx.stub_only(class, decided) {
+            out.stub(cx, class, p1, decided, kind, false, PAGE_KEY.to_owned());
             continue;
         }
         let mut ev = detect::evidence(kind, cx.rules, vec![p1.event_id.to_string(), p2e.event_id.to_string()]);

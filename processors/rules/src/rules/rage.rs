@@ -12,7 +12,7 @@
 use std::borrow::Cow;
 
 use crate::detect::{self, build_signal, check, Class, Cx, Decided, Draft, KeyMatch, Out};
-use crate::event::EventKind;
+use crate::event::{EventKind, Target};
 use crate::keys;
 use crate::liveness::{self, ScanOpts};
 use crate::signal::SignalKind;
@@ -235,7 +235,15 @@ fn close<'e>(cx: &Cx<'e, '_>, out: &mut Out<'e>, b: &mut Burst<'e>, close_t: i64
     // Tier B asks whether the user saw anything: a request the click started does not count.
     let unresponsive = unresp_complete && !seen[..nu].iter().any(answered);
 
-    let targets = || b.members.iter().filter_map(|&mp| cx.ev[cx.clicks[mp]].click_target());
+    // The members' elements, each once (a burst mostly clicks one): the suppressions below read
+    // no click position, and some scan long selectors.
+    let mut elements: Vec<&Target<'_>> = Vec::with_capacity(1);
+    for t in b.members.iter().filter_map(|&mp| cx.ev[cx.clicks[mp]].click_target()) {
+        if !elements.iter().any(|e| e.same_element(t)) {
+            elements.push(t);
+        }
+    }
+    let targets = || elements.iter().copied();
     let any_modifier = || {
         b.members.iter().any(|&mp| match &cx.ev[cx.clicks[mp]].kind {
             EventKind::Click { button, modifiers, .. } => suppress::modifier_or_secondary_button(*button, *modifiers),
@@ -279,9 +287,9 @@ fn close<'e>(cx: &Cx<'e, '_>, out: &mut Out<'e>, b: &mut Burst<'e>, close_t: i64
         &mut checked,
     );
     let class = reason.map_or(Class::Signal, Class::Suppressed);
-    if cx.already_emitted(decided) {
+    if cx.stub_only(class, decided) {
         let element_key = first.click_target().map(keys::element_key).unwrap_or_default();
-        out.stub(class, first, decided, kind, unresponsive, element_key);
+        out.stub(cx, class, first, decided, kind, unresponsive, element_key);
         return;
     }
 

@@ -43,8 +43,8 @@ pub(crate) fn run<'e>(cx: &Cx<'e, '_>, out: &mut Out<'e>) {
             continue;
         }
         let kind = SignalKind::ServerError;
-        if cx.already_emitted(decided) {
-            out.stub(Class::Signal, e, decided, kind, false, key);
+        if cx.stub_only(Class::Signal, decided) {
+            out.stub(cx, Class::Signal, e, decided, kind, false, key);
             continue;
         }
         let mut ev = detect::evidence(kind, cx.rules, vec![e.event_id.to_string()]);
