@@ -295,6 +295,7 @@ impl<'e> Out<'e> {
     /// that episodes need to partition their element's signals (an episode with a stub member that
     /// is due now makes [`detect`] run again without stubs); for a suppressed or undetermined
     /// candidate that is only counted, a brief outcome that is emitted like a full one.
+    #[allow(clippy::too_many_arguments)] // one call shape at nine sites; a struct would only wrap it
     pub(crate) fn stub(
         &mut self,
         cx: &Cx<'_, '_>,
