@@ -162,7 +162,7 @@ impl PartitionDetector {
             return;
         }
         // Keep (timestamp, seq) order; late events slot in.
-        if !st.events.insert(&event, &s.session_key) {
+        if !st.events.insert(event, &s.session_key) {
             // Its strings would take the session's retained events past 4 GiB.
             metrics::counter!("friction_detector_oversized_events_ignored_total").increment(1);
             return;
