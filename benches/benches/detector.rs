@@ -41,9 +41,9 @@ use std::time::{Duration, Instant};
 use friction_benches::report::{self, best_of, Run};
 use friction_benches::stream::{self, Stream};
 use friction_benches::{broker, corpus};
-use friction_detector::convert::{rule_event, to_rule_event};
+use friction_detector::convert::rule_event;
 use friction_detector::{DetectorConfig, DetectorHandler, PartitionDetector, RulesByProject};
-use friction_rules::{detect, Horizon, Rules};
+use friction_rules::{detect, Event, Horizon, Rules};
 use friction_runtime::stage::{Outputs, StageConfig, StageHandler};
 use friction_runtime::topics;
 use friction_schemas::sessionized::Sessionized;
@@ -237,9 +237,9 @@ fn main() {
         elapsed: d,
         note: String::new(),
     });
-    let (d, _) = best_of(3, || records.iter().filter_map(|r| black_box(to_rule_event(r))).count());
+    let (d, _) = best_of(3, || records.iter().filter_map(|r| black_box(rule_event(r).map(Event::into_owned))).count());
     runs.push(Run {
-        name: "component: to_rule_event (an owned copy: what ingest did before 2026-12-04)".into(),
+        name: "component: rule_event + into_owned (an owned copy: what ingest did before 2026-12-04)".into(),
         events: n,
         elapsed: d,
         note: String::new(),
@@ -250,7 +250,7 @@ fn main() {
     if want("partition") {
         // DETECTOR_CADENCES=10k,200ms,100k (default all) picks rows, e.g. for `perf record`.
         let cadences = std::env::var("DETECTOR_CADENCES").unwrap_or_else(|_| "10k,200ms,100k".into());
-        let repeats = env_num("DETECTOR_REPEATS", 3).max(1) as usize;
+        let repeats = env_num("DETECTOR_REPEATS", 3) as usize;
         for (label, name, cadence, commit_every) in [
             (
                 "10k",
@@ -269,19 +269,9 @@ fn main() {
             if !cadences.split(',').any(|c| c.trim() == label) {
                 continue;
             }
-            // The fastest of `repeats` runs (and its time split): one run of ~0.3 s on a shared
-            // VM varied by ±15 %; later runs also find the allocator's pages already mapped, as a
-            // long-running stage does.
-            let (mut elapsed, mut st) = (Duration::MAX, None);
-            for _ in 0..repeats {
-                let t = Instant::now();
-                let run = run_partition(&records, &cadence, commit_every, &rules);
-                let d = t.elapsed();
-                if d < elapsed {
-                    (elapsed, st) = (d, Some(run));
-                }
-            }
-            let Some(st) = st else { break };
+            // The fastest of `repeats` runs, with its time split: one run of ~0.3 s on a shared
+            // VM varied by ±15 %.
+            let (elapsed, st) = best_of(repeats, || run_partition(&records, &cadence, commit_every, &rules));
             let total: u64 = st.signals.values().sum();
             runs.push(Run {
                 name: name.into(),

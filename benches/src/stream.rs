@@ -25,7 +25,7 @@ fn co(s: &Option<Cow<'_, str>>) -> Option<Cow<'static, str>> {
 }
 
 /// The sessionized record the sessionizer would emit for a rules event (the inverse of the
-/// detector's `to_rule_event`), with the fields a browser SDK fills in.
+/// detector's `rule_event`), with the fields a browser SDK fills in.
 pub fn to_sessionized(e: &Event<'_>, session_start: i64) -> Sessionized<'static> {
     let mut r = RawEvent {
         project_id: Cow::Borrowed(PROJECT),

@@ -47,12 +47,6 @@ fn length_bucket(bucket: Option<&str>) -> u32 {
         .unwrap_or(0)
 }
 
-/// The rules' view of one sessionized event, as an owned copy. `None` for event types the rules do
-/// not know.
-pub fn to_rule_event(s: &Sessionized<'_>) -> Option<Event<'static>> {
-    rule_event(s).map(Event::into_owned)
-}
-
 /// The clicked element as the rules see it (a click without one gets the default, as before).
 fn rule_target<'s>(t: &'s friction_schemas::event::Target<'_>) -> RuleTarget<'s> {
     let href = b_opt(&t.href);

@@ -6,7 +6,7 @@
 //! arena and the event keeps (start, length) spans into it; a view, tab, route or URL equal to the
 //! previous event's shares its span, and the session id (the session key) is not stored at all.
 //! The rules get borrowed [`Event`]s built from the spans when the session is judged or its state
-//! written ([`Events::borrowed`]), which are equal to the owned events this replaces.
+//! written ([`Events::borrowed_into`]), which are equal to the owned events this replaces.
 
 use std::borrow::Cow;
 
@@ -339,12 +339,8 @@ impl Events {
         Some(slim)
     }
 
-    /// The events as the rules take them, borrowing from the arena (and `session_key`).
-    pub fn borrowed<'a>(&'a self, session_key: &'a str) -> Vec<Event<'a>> {
-        self.borrowed_into(session_key, Vec::new())
-    }
-
-    /// [`Self::borrowed`] into `buf`'s allocation (see [`EventBuf`]).
+    /// The events as the rules take them, borrowing from the arena (and `session_key`), in `buf`'s
+    /// allocation (see [`EventBuf`]).
     pub fn borrowed_into<'a>(&'a self, session_key: &'a str, buf: Vec<Event<'a>>) -> Vec<Event<'a>> {
         let mut buf = buf;
         buf.clear();
@@ -543,12 +539,12 @@ mod tests {
             assert!(events.insert(&e, "s1"));
             let pos = expected.partition_point(|x| (x.timestamp_ms, x.seq) <= (e.timestamp_ms, e.seq));
             expected.insert(pos, e);
-            assert_eq!(events.borrowed("s1"), expected);
+            assert_eq!(events.borrowed_into("s1", Vec::new()), expected);
         }
         for from in [0, 5_000, 5_001, 20_000, 33_000, 39_000, 50_000] {
             events.retain_from(from);
             expected.retain(|e| e.timestamp_ms >= from);
-            assert_eq!(events.borrowed("s1"), expected, "after retaining from {from}");
+            assert_eq!(events.borrowed_into("s1", Vec::new()), expected, "after retaining from {from}");
             assert_eq!(
                 events.timestamps().collect::<Vec<_>>(),
                 expected.iter().map(|e| e.timestamp_ms).collect::<Vec<_>>()
