@@ -410,20 +410,36 @@ impl EventKind<'_> {
 
 impl Target<'_> {
     /// Whether `other` describes the same element as far as any suppression can tell: every
-    /// field but the click position.
+    /// field but the click position (destructured, so a new field must be placed here).
     pub(crate) fn same_element(&self, other: &Target<'_>) -> bool {
-        self.selector == other.selector
-            && self.key == other.key
-            && self.tag == other.tag
-            && self.role == other.role
-            && self.text == other.text
-            && self.interactive == other.interactive
-            && self.disabled == other.disabled
-            && self.href == other.href
-            && self.new_tab == other.new_tab
-            && self.download == other.download
-            && self.ignore == other.ignore
-            && self.r#type == other.r#type
+        let Target {
+            selector,
+            key,
+            tag,
+            role,
+            text,
+            x: _,
+            y: _,
+            interactive,
+            disabled,
+            href,
+            new_tab,
+            download,
+            ignore,
+            r#type,
+        } = self;
+        *selector == other.selector
+            && *key == other.key
+            && *tag == other.tag
+            && *role == other.role
+            && *text == other.text
+            && *interactive == other.interactive
+            && *disabled == other.disabled
+            && *href == other.href
+            && *new_tab == other.new_tab
+            && *download == other.download
+            && *ignore == other.ignore
+            && *r#type == other.r#type
     }
 
     /// A copy that owns all its strings.
