@@ -18,7 +18,7 @@ use crate::kafka::reader_config;
 pub const OFFSET_MARKER_KEY: &[u8] = b"\0friction.offset";
 
 /// The changelog key of the record a restore appends and reads up to (see
-/// [`Core::restore_partitions`]). Handlers never see it.
+/// `Core::restore_partitions` below). Handlers never see it.
 pub const RESTORE_SENTINEL_KEY: &[u8] = b"\0friction.restore";
 
 /// A value no other restore writes: process id, wall-clock nanoseconds, partition and a counter.
