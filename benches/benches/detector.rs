@@ -42,9 +42,9 @@ use friction_benches::report::{self, best_of, Run};
 use friction_benches::stream::{self, Stream};
 use friction_benches::{broker, corpus};
 use friction_detector::convert::rule_event;
-use friction_detector::{DetectorConfig, DetectorHandler, PartitionDetector, RulesByProject};
+use friction_detector::{DetectorArgs, DetectorConfig, DetectorHandler, PartitionDetector, RulesByProject};
 use friction_rules::{detect, Event, Horizon, Rules};
-use friction_runtime::stage::{Outputs, StageConfig, StageHandler};
+use friction_runtime::stage::{Outputs, StageHandler};
 use friction_runtime::topics;
 use friction_schemas::sessionized::Sessionized;
 use friction_schemas::{decode, encode_to_vec};
@@ -175,9 +175,8 @@ fn run_partition(
 fn broker_runs(records: &[Sessionized<'_>]) -> (Vec<Run>, String) {
     let (kafka, _embedded) = broker::broker();
     broker::fill(&kafka, topics::SESSIONIZED, records.iter().map(|r| (r.key(), encode_to_vec(r).expect("encode"))));
-    let mut stage = StageConfig::new("bench-detector", vec![topics::SESSIONIZED.to_string()]);
-    stage.changelog_topic = Some("friction.detector.changelog.v1".into());
-    let handler = DetectorHandler::new(DetectorConfig::default(), RulesByProject::default());
+    let (stage, handler) =
+        DetectorArgs { group: "bench-detector".into(), ..DetectorArgs::default() }.stage().expect("no rules file");
     // The pass-through stage produces one output per input: more than the detector does (one
     // signal per episode), so it is a floor for the runtime's costs, not for the detector's.
     broker::compare(

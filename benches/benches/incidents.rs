@@ -130,8 +130,9 @@ async fn end_to_end_latency(rounds: usize) {
     )
     .await
     .expect("gateway");
-    let names = friction_cli::up::PipelineNames::default();
-    let stages = friction_cli::up::start_stages(&names, &kafka, None, &store, &health, &shutdown).expect("stages");
+    let names = friction_cli::pipeline::PipelineNames::default();
+    let stages =
+        friction_cli::pipeline::start_stages(&names, &kafka, None, &store, &health, &shutdown).expect("stages");
     while !gateway.keys.is_ready() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }

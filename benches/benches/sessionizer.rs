@@ -36,11 +36,11 @@ use std::time::{Duration, Instant};
 
 use friction_benches::broker;
 use friction_benches::report::{self, best_of, Run};
-use friction_runtime::stage::{Outputs, StageConfig, StageHandler, DEFAULT_COMMIT_MAX_MESSAGES};
+use friction_runtime::stage::{Outputs, StageHandler, DEFAULT_COMMIT_MAX_MESSAGES};
 use friction_runtime::topics;
 use friction_schemas::{decode, encode, encode_to_vec, RawEvent};
 use friction_sessionizer::handler::{SessionizerHandler, SessionizerTopics};
-use friction_sessionizer::{Emitted, PartitionState, SessionizerConfig, SyntheticStream};
+use friction_sessionizer::{Emitted, PartitionState, SessionizerArgs, SessionizerConfig, SyntheticStream};
 
 fn env_num(name: &str, default: u64) -> u64 {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
@@ -116,9 +116,8 @@ fn broker_runs(events: &[RawEvent<'static>]) -> (Vec<Run>, String) {
     // or 5 MB per partition).
     broker::fill(&kafka, topics::EVENTS, events.iter().map(|e| (e.key(), encode_to_vec(e).expect("encode"))));
     let n = events.len() as u64;
-    let mut stage = StageConfig::new("bench-sessionizer", vec![topics::EVENTS.to_string()]);
-    stage.changelog_topic = Some("friction.sessionizer.changelog.v1".into());
-    let handler = SessionizerHandler::new(SessionizerConfig::default(), SessionizerTopics::default())
+    let (stage, handler) = SessionizerArgs { group: "bench-sessionizer".into(), ..SessionizerArgs::default() }
+        .stage()
         .expect("default config is valid");
     broker::compare(
         &kafka,

@@ -20,7 +20,7 @@ pub struct PublishArgs {
     #[command(flatten)]
     pub kafka: KafkaArgs,
     /// The compacted topic gateways read keys from.
-    #[arg(long, env = "FRICTION_APIKEYS_TOPIC", default_value = "friction.apikeys.v1")]
+    #[arg(long, env = "FRICTION_APIKEYS_TOPIC", default_value = friction_runtime::topics::APIKEYS)]
     pub apikeys_topic: String,
 }
 

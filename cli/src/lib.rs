@@ -3,6 +3,7 @@
 
 pub mod integrations;
 pub mod keys;
+pub mod pipeline;
 pub mod tokens;
 pub mod up;
 pub mod warehouse;

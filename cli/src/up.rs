@@ -1,6 +1,6 @@
 //! `friction up`: the whole pipeline on one machine. An embedded broker (librdkafka's mock cluster)
 //! unless `--brokers` names a real one, SQLite in the data directory unless `DATABASE_URL` is set,
-//! the gateway, the sessionizer, detector and incidents stages, and the console API. On first start
+//! the gateway, the stages ([`crate::pipeline`]), and the console API. On first start
 //! it creates project `default`, an API key (printed as `api key: ...` and written to
 //! `DIR/api-key`, mode 0600) and an admin console token (`DIR/admin-token`, 0600); later starts
 //! reuse them.
@@ -17,6 +17,7 @@ use friction_runtime::{serve_admin_with, Health, KafkaArgs, Shutdown};
 use friction_store::Store;
 
 use crate::keys::publish_keys;
+use crate::pipeline::{start_stages, PipelineNames};
 use crate::{brokers_file, StoreArgs};
 
 pub const DEFAULT_PROJECT: &str = "default";
@@ -35,107 +36,6 @@ pub struct UpArgs {
     /// Detector thresholds per project (YAML/JSON with `default:` and `projects:`); defaults otherwise.
     #[arg(long, env = "FRICTION_RULES_FILE")]
     pub rules_file: Option<std::path::PathBuf>,
-}
-
-type StageThread = std::thread::JoinHandle<Result<(), friction_runtime::stage::StageError>>;
-
-/// Topic and consumer-group names of the stages `friction up` runs: the catalogue's by default;
-/// tests run the same stages on throwaway topics and groups.
-#[derive(Clone, Debug)]
-pub struct PipelineNames {
-    pub events: String,
-    pub sessionized: String,
-    pub sessions: String,
-    pub signals: String,
-    pub incidents: String,
-    pub deadletter: String,
-    pub sessionizer_changelog: String,
-    pub detector_changelog: String,
-    /// Put before each stage's consumer group (`friction-sessionizer`, ...). Default empty.
-    pub group_prefix: String,
-}
-
-impl Default for PipelineNames {
-    fn default() -> Self {
-        use friction_runtime::topics;
-        PipelineNames {
-            events: topics::EVENTS.into(),
-            sessionized: topics::SESSIONIZED.into(),
-            sessions: topics::SESSIONS.into(),
-            signals: topics::SIGNALS.into(),
-            incidents: topics::INCIDENTS.into(),
-            deadletter: topics::DEADLETTER.into(),
-            sessionizer_changelog: "friction.sessionizer.changelog.v1".into(),
-            detector_changelog: "friction.detector.changelog.v1".into(),
-            group_prefix: String::new(),
-        }
-    }
-}
-
-/// The sessionizer, the detector and the incidents stage, each its own consumer group, as their
-/// binaries run them. The incidents stage blocks on the current Tokio runtime for store calls.
-pub fn start_stages(
-    names: &PipelineNames,
-    kafka: &KafkaArgs,
-    rules_file: Option<&Path>,
-    store: &Store,
-    health: &Health,
-    shutdown: &Shutdown,
-) -> anyhow::Result<Vec<(&'static str, StageThread)>> {
-    use friction_runtime::stage::{spawn_stage, StageConfig};
-    use std::sync::Arc;
-
-    let group = |name: &str| format!("{}{name}", names.group_prefix);
-    let mut sessionizer = StageConfig::new(group("friction-sessionizer"), vec![names.events.clone()]);
-    sessionizer.changelog_topic = Some(names.sessionizer_changelog.clone());
-    sessionizer.deadletter_topic = names.deadletter.clone();
-    let handler = friction_sessionizer::handler::SessionizerHandler::new(
-        friction_sessionizer::SessionizerConfig::default(),
-        friction_sessionizer::handler::SessionizerTopics {
-            sessionized: Arc::from(names.sessionized.as_str()),
-            sessions: Arc::from(names.sessions.as_str()),
-        },
-    )?;
-    let s = spawn_stage(sessionizer, kafka, handler, shutdown.clone(), Some(health.register("sessionizer")))?;
-
-    let mut detector = StageConfig::new(group("friction-detector"), vec![names.sessionized.clone()]);
-    detector.changelog_topic = Some(names.detector_changelog.clone());
-    detector.deadletter_topic = names.deadletter.clone();
-    let rules = friction_detector::load_rules(rules_file)?;
-    let config = friction_detector::DetectorConfig {
-        signals_topic: Arc::from(names.signals.as_str()),
-        ..friction_detector::DetectorConfig::default()
-    };
-    let handler = friction_detector::DetectorHandler::new(config, rules);
-    let d = spawn_stage(detector, kafka, handler, shutdown.clone(), Some(health.register("detector")))?;
-
-    let mut incidents = friction_incidents::stage_config(&group(friction_incidents::STAGE_NAME), &names.signals);
-    incidents.deadletter_topic = names.deadletter.clone();
-    let handler = friction_incidents::IncidentsHandler::new(
-        store.clone(),
-        tokio::runtime::Handle::current(),
-        friction_incidents::IncidentsStageConfig {
-            incidents_topic: Arc::from(names.incidents.as_str()),
-            ..Default::default()
-        },
-    );
-    let i = spawn_stage(incidents, kafka, handler, shutdown.clone(), Some(health.register("incidents")))?;
-    let group_name = group(friction_exporter::STAGE_NAME);
-    let health_handle = Some(health.register("exporter"));
-    let e = friction_exporter::spawn_in_process(
-        &group_name,
-        &names.incidents,
-        &names.deadletter,
-        kafka,
-        store,
-        health_handle,
-        shutdown.clone(),
-    )?;
-    let mut stages = vec![("sessionizer", s), ("detector", d), ("incidents", i), ("exporter", e)];
-    if let Some(w) = crate::warehouse::start_stage(names, kafka, health, shutdown)? {
-        stages.push(("warehouse", w));
-    }
-    Ok(stages)
 }
 
 /// Reuses the key in `DIR/api-key` if the store still has it active, or creates a new one.

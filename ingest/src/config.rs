@@ -39,10 +39,10 @@ pub struct GatewayArgs {
     #[arg(long, env = "FRICTION_SKEW_TOLERANCE_MS", default_value_t = 1000)]
     pub skew_tolerance_ms: i64,
     /// Topic the events and log lines are produced to.
-    #[arg(long, env = "FRICTION_EVENTS_TOPIC", default_value = "friction.events.v1")]
+    #[arg(long, env = "FRICTION_EVENTS_TOPIC", default_value = friction_runtime::topics::EVENTS)]
     pub events_topic: String,
     /// Topic the API keys are read from.
-    #[arg(long, env = "FRICTION_APIKEYS_TOPIC", default_value = "friction.apikeys.v1")]
+    #[arg(long, env = "FRICTION_APIKEYS_TOPIC", default_value = friction_runtime::topics::APIKEYS)]
     pub apikeys_topic: String,
 }
 

@@ -1,10 +1,12 @@
-//! Flags shared by every binary. Each flag also reads an environment variable, so a deployment can
-//! configure a stage without a command line.
+//! Flags shared by every binary, and how a stage runs ([`StageConfig`]) with its defaults. Each flag
+//! also reads an environment variable, so a deployment can configure a stage without a command line.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
+
+use crate::topics;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
@@ -78,21 +80,102 @@ pub struct AdminArgs {
 
 /// When a stateful stage runs a commit cycle (outputs acknowledged, state written, offsets
 /// committed): every `--commit-interval-ms`, or sooner after `--commit-max-messages` input messages.
-#[derive(Debug, Clone, Args)]
+#[derive(Debug, Clone, PartialEq, Eq, Args)]
 pub struct CommitArgs {
     /// Input messages after which a commit cycle runs even if the interval has not passed; a bound
     /// on the work replayed after a crash. Default 100,000.
-    #[arg(long, env = "FRICTION_COMMIT_MAX_MESSAGES", default_value_t = crate::stage::DEFAULT_COMMIT_MAX_MESSAGES)]
+    #[arg(long, env = "FRICTION_COMMIT_MAX_MESSAGES", default_value_t = DEFAULT_COMMIT_MAX_MESSAGES)]
     pub commit_max_messages: usize,
     /// Longest time between commit cycles, in milliseconds. Default 1000.
-    #[arg(long, env = "FRICTION_COMMIT_INTERVAL_MS", default_value_t = crate::stage::DEFAULT_COMMIT_INTERVAL_MS)]
+    #[arg(long, env = "FRICTION_COMMIT_INTERVAL_MS", default_value_t = DEFAULT_COMMIT_INTERVAL_MS)]
     pub commit_interval_ms: u64,
 }
 
 impl CommitArgs {
     /// Sets the stage's commit cadence from these flags.
-    pub fn apply(&self, stage: &mut crate::stage::StageConfig) {
+    pub fn apply(&self, stage: &mut StageConfig) {
         stage.commit_max_messages = self.commit_max_messages.max(1);
         stage.commit_interval = Duration::from_millis(self.commit_interval_ms.max(1));
+    }
+}
+
+impl Default for CommitArgs {
+    /// The flags' defaults.
+    fn default() -> Self {
+        CommitArgs { commit_max_messages: DEFAULT_COMMIT_MAX_MESSAGES, commit_interval_ms: DEFAULT_COMMIT_INTERVAL_MS }
+    }
+}
+
+/// `T` as its flags' defaults: parsed from an empty command line with the environment ignored.
+/// Tests compare it with `T::default()`, which `friction up` and the tests start from, so that a
+/// stage runs there as its binary runs without flags.
+pub fn flag_defaults<T: Args + clap::FromArgMatches>() -> Result<T, clap::Error> {
+    let command = T::augment_args(clap::Command::new("defaults")).mut_args(|arg| arg.env(None::<&'static str>));
+    T::from_arg_matches(&command.try_get_matches_from(["defaults"])?)
+}
+
+/// Input messages between commit cycles at most ([`StageConfig::commit_max_messages`]).
+///
+/// Time is the main trigger ([`DEFAULT_COMMIT_INTERVAL_MS`], as Arroyo commits once a second and
+/// Kafka Streams every 30 s); the count only bounds what a crash replays. Each cycle writes every
+/// key changed since the last one, so under a backlog a small count makes a stage re-write the same
+/// keys over and over (with 10,000 sessions active, 10,000 messages between cycles meant one
+/// changelog record per input message).
+pub const DEFAULT_COMMIT_MAX_MESSAGES: usize = 100_000;
+/// Longest time between commit cycles, in milliseconds ([`StageConfig::commit_interval`]).
+pub const DEFAULT_COMMIT_INTERVAL_MS: u64 = 1_000;
+
+/// How a stage runs. Defaults in [`StageConfig::new`].
+#[derive(Debug, Clone)]
+pub struct StageConfig {
+    /// The consumer group and the `stage` label of every metric.
+    pub name: String,
+    pub input_topics: Vec<String>,
+    /// Compacted topic holding the handler's state; `None` for stateless stages.
+    pub changelog_topic: Option<String>,
+    pub deadletter_topic: String,
+    /// Commit after this many input messages (default [`DEFAULT_COMMIT_MAX_MESSAGES`])...
+    pub commit_max_messages: usize,
+    /// ...or this much time (default [`DEFAULT_COMMIT_INTERVAL_MS`]), whichever comes first.
+    pub commit_interval: Duration,
+    /// How often the handler's `on_tick` runs for time-driven output (default 200 ms).
+    pub tick_interval: Duration,
+    /// More dead letters than this in one minute stops the stage (default 100).
+    pub max_dead_letters_per_minute: u32,
+    /// Longest wait for the broker to acknowledge a commit cycle's writes (default 30 s).
+    pub flush_timeout: Duration,
+}
+
+impl StageConfig {
+    pub fn new(name: impl Into<String>, input_topics: Vec<String>) -> Self {
+        StageConfig {
+            name: name.into(),
+            input_topics,
+            changelog_topic: None,
+            deadletter_topic: topics::DEADLETTER.into(),
+            commit_max_messages: DEFAULT_COMMIT_MAX_MESSAGES,
+            commit_interval: Duration::from_millis(DEFAULT_COMMIT_INTERVAL_MS),
+            tick_interval: Duration::from_millis(200),
+            max_dead_letters_per_minute: 100,
+            flush_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commit_defaults_are_the_flags_and_the_stage_defaults() {
+        let flags: CommitArgs = flag_defaults().expect("defaults");
+        assert_eq!(flags, CommitArgs::default());
+        let mut stage = StageConfig::new("s", vec![]);
+        let unchanged = stage.clone();
+        flags.apply(&mut stage);
+        assert_eq!(
+            (stage.commit_max_messages, stage.commit_interval),
+            (unchanged.commit_max_messages, unchanged.commit_interval)
+        );
     }
 }

@@ -1,6 +1,7 @@
-//! The topic catalogue (`topics.yaml` at the repository root, compiled in) and `topics apply`: create
-//! what is missing, report what differs. The comparison is a pure function so it is tested without
-//! a broker.
+//! The topic catalogue (`topics.yaml` at the repository root, compiled in), the name of every
+//! pipeline topic as a constant (a test checks them against the catalogue), and `topics apply`:
+//! create what is missing, report what differs. The comparison is a pure function so it is tested
+//! without a broker.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -17,6 +18,14 @@ pub const SIGNALS: &str = "friction.signals.v1";
 pub const INCIDENTS: &str = "friction.incidents.v1";
 pub const APIKEYS: &str = "friction.apikeys.v1";
 pub const DEADLETTER: &str = "friction.deadletter.v1";
+/// The sessionizer's state (compacted; one partition per partition of [`EVENTS`]).
+pub const SESSIONIZER_CHANGELOG: &str = "friction.sessionizer.changelog.v1";
+/// The detector's state (compacted; one partition per partition of [`SESSIONIZED`]).
+pub const DETECTOR_CHANGELOG: &str = "friction.detector.changelog.v1";
+
+/// Every topic above: exactly the topics of `topics.yaml`.
+pub const ALL: [&str; 9] =
+    [EVENTS, SESSIONIZED, SESSIONS, SIGNALS, INCIDENTS, APIKEYS, DEADLETTER, SESSIONIZER_CHANGELOG, DETECTOR_CHANGELOG];
 
 /// The catalogue shipped with this build.
 pub const CATALOGUE_YAML: &str = include_str!("../../topics.yaml");
@@ -233,8 +242,15 @@ mod tests {
     #[test]
     fn builtin_catalogue_names_every_design_topic() {
         let specs = catalogue();
-        for name in [EVENTS, SESSIONIZED, SESSIONS, SIGNALS, INCIDENTS, APIKEYS, DEADLETTER] {
+        for name in ALL {
             assert!(specs.iter().any(|s| s.name == name), "{name} missing from topics.yaml");
+        }
+        for spec in &specs {
+            assert!(ALL.contains(&spec.name.as_str()), "{} has no constant in runtime::topics", spec.name);
+        }
+        for changelog in [SESSIONIZER_CHANGELOG, DETECTOR_CHANGELOG] {
+            let spec = specs.iter().find(|s| s.name == changelog).expect("changelog");
+            assert_eq!(spec.cleanup, "compact", "{changelog}");
         }
         let apikeys = specs.iter().find(|s| s.name == APIKEYS).expect("apikeys");
         assert_eq!(apikeys.cleanup, "compact");

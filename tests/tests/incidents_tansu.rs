@@ -7,7 +7,7 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use friction_cli::up::{start_stages, PipelineNames};
+use friction_cli::pipeline::{start_stages, PipelineNames};
 use friction_e2e::{brokers, create_topics, get_json, http_client, post_json, unique};
 use friction_gateway::GatewayArgs;
 use friction_runtime::stage::{spawn_stage, wait_stage};
@@ -167,21 +167,14 @@ async fn run_pipeline(store: Store, db: &str) {
 
     // Replay: a fresh consumer group reads the signals topic from the beginning.
     let replay_group = format!("{}replay", names.group_prefix);
-    let replay = spawn_stage(
-        friction_incidents::stage_config(&replay_group, &names.signals),
-        &kafka,
-        friction_incidents::IncidentsHandler::new(
-            store.clone(),
-            tokio::runtime::Handle::current(),
-            friction_incidents::IncidentsStageConfig {
-                incidents_topic: names.incidents.as_str().into(),
-                ..Default::default()
-            },
-        ),
-        shutdown.clone(),
-        None,
-    )
-    .expect("replay stage");
+    let (replay_stage, replay_handler) = friction_incidents::IncidentsArgs {
+        group: replay_group.clone(),
+        signals_topic: names.signals.clone(),
+        incidents_topic: names.incidents.clone(),
+        ..Default::default()
+    }
+    .stage(store.clone(), tokio::runtime::Handle::current());
+    let replay = spawn_stage(replay_stage, &kafka, replay_handler, shutdown.clone(), None).expect("replay stage");
     let deadline = Instant::now() + Duration::from_secs(60);
     while !committed_everything(&kafka, &replay_group, &names.signals).await {
         assert!(Instant::now() < deadline, "{db}: the replay group never caught up");

@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use friction_cli::up::{start_stages, PipelineNames};
+use friction_cli::pipeline::{start_stages, PipelineNames};
 use friction_e2e::{create_topics, http_client, post_json, unique};
 use friction_gateway::GatewayArgs;
 use friction_runtime::stage::wait_stage;

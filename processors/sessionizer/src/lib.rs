@@ -71,7 +71,11 @@ mod synthetic;
 
 use std::sync::Arc;
 
+use friction_runtime::config::{CommitArgs, StageConfig};
+use friction_runtime::topics;
 use friction_schemas::{SessionSummary, Sessionized};
+
+use crate::handler::{SessionizerHandler, SessionizerTopics};
 
 pub use config::{ConfigError, SessionizerConfig};
 pub use partition::{ChangelogRecord, Ingested, PartitionState, Stats, PARTITION_KEY};
@@ -99,5 +103,93 @@ impl Emitted {
         match self {
             Emitted::Sessionized { key, .. } | Emitted::Summary { key, .. } => key,
         }
+    }
+}
+
+/// The consumer group (and stage name) of the sessionizer.
+pub const STAGE_NAME: &str = "friction-sessionizer";
+
+/// The sessionizer stage's settings: the flags of `friction-sessionizer` (each also read from an
+/// environment variable). `friction up` and the tests start from [`SessionizerArgs::default`], the
+/// flags' defaults.
+#[derive(Debug, Clone, PartialEq, clap::Args)]
+pub struct SessionizerArgs {
+    /// Consumer group; copies with the same group split the partitions.
+    #[arg(long, env = "FRICTION_SESSIONIZER_GROUP", default_value = STAGE_NAME)]
+    pub group: String,
+    #[arg(long, env = "FRICTION_EVENTS_TOPIC", default_value = topics::EVENTS)]
+    pub events_topic: String,
+    #[arg(long, env = "FRICTION_SESSIONIZED_TOPIC", default_value = topics::SESSIONIZED)]
+    pub sessionized_topic: String,
+    #[arg(long, env = "FRICTION_SESSIONS_TOPIC", default_value = topics::SESSIONS)]
+    pub sessions_topic: String,
+    #[arg(long, env = "FRICTION_SESSIONIZER_CHANGELOG_TOPIC", default_value = topics::SESSIONIZER_CHANGELOG)]
+    pub changelog_topic: String,
+    #[arg(long, env = "FRICTION_DEADLETTER_TOPIC", default_value = topics::DEADLETTER)]
+    pub deadletter_topic: String,
+    /// How far an event may trail its partition's newest event time and still be put in order. Default 10 s.
+    #[arg(long, env = "FRICTION_ALLOWED_LATENESS_MS", default_value_t = SessionizerConfig::default().allowed_lateness_ms)]
+    pub allowed_lateness_ms: i64,
+    /// Event-time inactivity that splits (and closes) a session. Default 30 min.
+    #[arg(long, env = "FRICTION_INACTIVITY_GAP_MS", default_value_t = SessionizerConfig::default().inactivity_gap_ms)]
+    pub inactivity_gap_ms: i64,
+    /// Longest session from its first event. Default 24 h.
+    #[arg(long, env = "FRICTION_MAX_SESSION_MS", default_value_t = SessionizerConfig::default().max_session_ms)]
+    pub max_session_ms: i64,
+    #[command(flatten)]
+    pub commit: CommitArgs,
+}
+
+impl Default for SessionizerArgs {
+    fn default() -> Self {
+        let config = SessionizerConfig::default();
+        SessionizerArgs {
+            group: STAGE_NAME.into(),
+            events_topic: topics::EVENTS.into(),
+            sessionized_topic: topics::SESSIONIZED.into(),
+            sessions_topic: topics::SESSIONS.into(),
+            changelog_topic: topics::SESSIONIZER_CHANGELOG.into(),
+            deadletter_topic: topics::DEADLETTER.into(),
+            allowed_lateness_ms: config.allowed_lateness_ms,
+            inactivity_gap_ms: config.inactivity_gap_ms,
+            max_session_ms: config.max_session_ms,
+            commit: CommitArgs::default(),
+        }
+    }
+}
+
+impl SessionizerArgs {
+    /// The stage as these settings say: its runtime configuration and its handler.
+    pub fn stage(&self) -> Result<(StageConfig, SessionizerHandler), ConfigError> {
+        let config = SessionizerConfig {
+            allowed_lateness_ms: self.allowed_lateness_ms,
+            inactivity_gap_ms: self.inactivity_gap_ms,
+            max_session_ms: self.max_session_ms,
+            ..SessionizerConfig::default()
+        };
+        let topics = SessionizerTopics {
+            sessionized: Arc::from(self.sessionized_topic.as_str()),
+            sessions: Arc::from(self.sessions_topic.as_str()),
+        };
+        let handler = SessionizerHandler::new(config, topics)?;
+        let mut stage = StageConfig::new(self.group.clone(), vec![self.events_topic.clone()]);
+        stage.changelog_topic = Some(self.changelog_topic.clone());
+        stage.deadletter_topic = self.deadletter_topic.clone();
+        self.commit.apply(&mut stage);
+        Ok((stage, handler))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_args_are_the_flags_defaults() {
+        let flags: SessionizerArgs = friction_runtime::config::flag_defaults().expect("every flag has a default");
+        assert_eq!(flags, SessionizerArgs::default());
+        let (stage, _) = flags.stage().expect("valid");
+        assert_eq!(stage.input_topics, [topics::EVENTS]);
+        assert_eq!(stage.changelog_topic.as_deref(), Some(topics::SESSIONIZER_CHANGELOG));
     }
 }

@@ -38,20 +38,50 @@ pub enum ExportError {
     Invalid(String),
 }
 
-/// The stage configuration: consume `incidents_topic` as `group`.
-pub fn stage_config(group: &str, incidents_topic: &str) -> friction_runtime::stage::StageConfig {
-    let mut config = friction_runtime::stage::StageConfig::new(group, vec![incidents_topic.to_owned()]);
-    config.commit_interval = std::time::Duration::from_millis(200);
-    config
+/// The exporter stage's settings (its consumer, not the dispatcher): flags of `friction-exporter`
+/// (each also read from an environment variable). `friction up` starts from
+/// [`ExporterArgs::default`], the flags' defaults.
+#[derive(Debug, Clone, PartialEq, clap::Args)]
+pub struct ExporterArgs {
+    #[arg(long, env = "FRICTION_EXPORTER_GROUP", default_value = STAGE_NAME)]
+    pub group: String,
+    #[arg(long, env = "FRICTION_INCIDENTS_TOPIC", default_value = friction_runtime::topics::INCIDENTS)]
+    pub incidents_topic: String,
+    #[arg(long, env = "FRICTION_DEADLETTER_TOPIC", default_value = friction_runtime::topics::DEADLETTER)]
+    pub deadletter_topic: String,
 }
 
-/// Starts the exporter inside another process (`friction up`): the consumer stage on
-/// `incidents_topic` and, when `FRICTION_MASTER_KEY` is set, the dispatcher as a task on the
-/// current Tokio runtime. Without a key, ledger rows are still written and wait for a dispatcher.
+impl Default for ExporterArgs {
+    fn default() -> Self {
+        ExporterArgs {
+            group: STAGE_NAME.into(),
+            incidents_topic: friction_runtime::topics::INCIDENTS.into(),
+            deadletter_topic: friction_runtime::topics::DEADLETTER.into(),
+        }
+    }
+}
+
+impl ExporterArgs {
+    /// The consumer stage: `incidents_topic` in as `group`, ledger rows written to `store` on
+    /// `runtime` (see [`ExporterHandler::new`]).
+    pub fn stage(
+        &self,
+        store: friction_store::Store,
+        runtime: tokio::runtime::Handle,
+    ) -> (friction_runtime::stage::StageConfig, ExporterHandler) {
+        let mut stage =
+            friction_runtime::stage::StageConfig::new(self.group.clone(), vec![self.incidents_topic.clone()]);
+        stage.commit_interval = std::time::Duration::from_millis(200);
+        stage.deadletter_topic = self.deadletter_topic.clone();
+        (stage, ExporterHandler::new(store, runtime))
+    }
+}
+
+/// Starts the exporter inside another process (`friction up`): the consumer stage and, when
+/// `FRICTION_MASTER_KEY` is set, the dispatcher as a task on the current Tokio runtime. Without a
+/// key, ledger rows are still written and wait for a dispatcher.
 pub fn spawn_in_process(
-    group: &str,
-    incidents_topic: &str,
-    deadletter_topic: &str,
+    args: &ExporterArgs,
     kafka: &friction_runtime::KafkaArgs,
     store: &friction_store::Store,
     health: Option<friction_runtime::admin::HealthHandle>,
@@ -71,9 +101,7 @@ pub fn spawn_in_process(
         },
         Err(e) => tracing::info!(reason = %e, "exporter dispatcher off; tickets wait in the ledger"),
     }
-    let mut stage = stage_config(group, incidents_topic);
-    stage.deadletter_topic = deadletter_topic.to_owned();
-    let handler = ExporterHandler::new(store.clone(), tokio::runtime::Handle::current());
+    let (stage, handler) = args.stage(store.clone(), tokio::runtime::Handle::current());
     friction_runtime::stage::spawn_stage(stage, kafka, handler, shutdown, health)
 }
 
@@ -93,4 +121,15 @@ pub async fn check_integration(integration: &Integration, key: &MasterKey) -> Re
         allow_private_network: false,
     };
     target.check().await.map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_args_are_the_flags_defaults() {
+        let flags: ExporterArgs = friction_runtime::config::flag_defaults().expect("every flag has a default");
+        assert_eq!(flags, ExporterArgs::default());
+    }
 }

@@ -2,7 +2,7 @@
 
 use anyhow::Context as _;
 use clap::Parser;
-use friction_exporter::{stage_config, Dispatcher, DispatcherConfig, ExporterHandler, MasterKey};
+use friction_exporter::{Dispatcher, DispatcherConfig, ExporterArgs, MasterKey};
 use friction_runtime::config::AdminArgs;
 use friction_runtime::stage::run_stage_process;
 use friction_runtime::{CommonArgs, KafkaArgs};
@@ -20,12 +20,8 @@ struct Cli {
     /// A PostgreSQL (`postgres://...`) or SQLite (`sqlite://...`) URL.
     #[arg(long, env = "DATABASE_URL", default_value = "sqlite://friction-data/friction.db")]
     database_url: String,
-    #[arg(long, env = "FRICTION_EXPORTER_GROUP", default_value = friction_exporter::STAGE_NAME)]
-    group: String,
-    #[arg(long, env = "FRICTION_INCIDENTS_TOPIC", default_value = "friction.incidents.v1")]
-    incidents_topic: String,
-    #[arg(long, env = "FRICTION_DEADLETTER_TOPIC", default_value = "friction.deadletter.v1")]
-    deadletter_topic: String,
+    #[command(flatten)]
+    stage: ExporterArgs,
     /// The console's public URL, linked from tickets.
     #[arg(long, env = "FRICTION_CONSOLE_URL")]
     console_url: Option<String>,
@@ -68,9 +64,7 @@ async fn main() -> anyhow::Result<()> {
         return Ok(());
     }
     let task = tokio::spawn(dispatcher.run());
-    let mut stage = stage_config(&cli.group, &cli.incidents_topic);
-    stage.deadletter_topic = cli.deadletter_topic;
-    let handler = ExporterHandler::new(store, tokio::runtime::Handle::current());
+    let (stage, handler) = cli.stage.stage(store, tokio::runtime::Handle::current());
     let result = run_stage_process(cli.admin.admin_addr, stage, &cli.kafka, handler).await;
     task.abort();
     result.context("exporter stage stopped")

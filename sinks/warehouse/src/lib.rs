@@ -24,6 +24,9 @@ pub mod writer;
 
 use std::time::Duration;
 
+use friction_runtime::config::StageConfig;
+use friction_runtime::topics;
+
 pub use handler::{BatchLimits, WarehouseHandler, WarehouseTopics};
 pub use schema::{migrate, MigrateReport};
 pub use writer::RetryPolicy;
@@ -94,6 +97,145 @@ impl ClickHouseConfig {
 /// The database the warehouse writes unless told otherwise.
 pub const DEFAULT_DATABASE: &str = "friction";
 
+/// Where ClickHouse is, as flags (each also read from an environment variable): of
+/// `friction-warehouse` and `friction warehouse migrate`.
+#[derive(clap::Args, Clone, Debug, PartialEq, Eq)]
+pub struct ClickHouseArgs {
+    /// ClickHouse HTTP interface, e.g. `http://127.0.0.1:8123`.
+    #[arg(long, env = "CLICKHOUSE_URL")]
+    pub clickhouse_url: String,
+    #[arg(long, env = "CLICKHOUSE_DATABASE", default_value = DEFAULT_DATABASE)]
+    pub clickhouse_database: String,
+    #[arg(long, env = "CLICKHOUSE_USER")]
+    pub clickhouse_user: Option<String>,
+    #[arg(long, env = "CLICKHOUSE_PASSWORD", hide_env_values = true)]
+    pub clickhouse_password: Option<String>,
+}
+
+impl ClickHouseArgs {
+    pub fn config(&self) -> ClickHouseConfig {
+        ClickHouseConfig {
+            url: self.clickhouse_url.clone(),
+            database: self.clickhouse_database.clone(),
+            user: self.clickhouse_user.clone(),
+            password: self.clickhouse_password.clone(),
+        }
+    }
+}
+
+/// The consumer group (and stage name) of the warehouse.
+pub const STAGE_NAME: &str = "friction-warehouse";
+
+/// The warehouse stage's settings except where ClickHouse is: the flags of `friction-warehouse`
+/// (each also read from an environment variable). `friction up` and the tests start from
+/// [`WarehouseArgs::default`], the flags' defaults.
+#[derive(Debug, Clone, PartialEq, clap::Args)]
+pub struct WarehouseArgs {
+    /// Consumer group; copies with the same group split the partitions.
+    #[arg(long, env = "FRICTION_WAREHOUSE_GROUP", default_value = STAGE_NAME)]
+    pub group: String,
+    #[arg(long, env = "FRICTION_SESSIONIZED_TOPIC", default_value = topics::SESSIONIZED)]
+    pub sessionized_topic: String,
+    #[arg(long, env = "FRICTION_SESSIONS_TOPIC", default_value = topics::SESSIONS)]
+    pub sessions_topic: String,
+    #[arg(long, env = "FRICTION_SIGNALS_TOPIC", default_value = topics::SIGNALS)]
+    pub signals_topic: String,
+    #[arg(long, env = "FRICTION_INCIDENTS_TOPIC", default_value = topics::INCIDENTS)]
+    pub incidents_topic: String,
+    #[arg(long, env = "FRICTION_DEADLETTER_TOPIC", default_value = topics::DEADLETTER)]
+    pub deadletter_topic: String,
+    /// A batch closes after this many messages (all tables together).
+    #[arg(long, env = "FRICTION_WAREHOUSE_MAX_ROWS", default_value_t = BatchLimits::default().max_rows)]
+    pub max_rows: usize,
+    /// ...or this many bytes of input.
+    #[arg(long, env = "FRICTION_WAREHOUSE_MAX_BYTES", default_value_t = BatchLimits::default().max_bytes)]
+    pub max_bytes: usize,
+    /// ...or after this long, in milliseconds.
+    #[arg(long, env = "FRICTION_WAREHOUSE_MAX_TIME_MS", default_value_t = millis(BatchLimits::default().max_time))]
+    pub max_time_ms: u64,
+    /// Retries of a failed insert before the warehouse stops.
+    #[arg(long, env = "FRICTION_WAREHOUSE_MAX_RETRIES", default_value_t = RetryPolicy::default().max_retries)]
+    pub max_retries: u32,
+    /// First wait between retries (doubles per retry).
+    #[arg(long, env = "FRICTION_WAREHOUSE_BACKOFF_MS", default_value_t = millis(RetryPolicy::default().initial_backoff))]
+    pub backoff_ms: u64,
+    /// Longest wait between retries.
+    #[arg(long, env = "FRICTION_WAREHOUSE_MAX_BACKOFF_MS", default_value_t = millis(RetryPolicy::default().max_backoff))]
+    pub max_backoff_ms: u64,
+    /// How long to wait at start for ClickHouse to answer before giving up.
+    #[arg(long, env = "FRICTION_WAREHOUSE_CONNECT_WAIT_MS", default_value_t = DEFAULT_CONNECT_WAIT_MS)]
+    pub connect_wait_ms: u64,
+}
+
+/// How long the warehouse waits at start for ClickHouse to answer, in milliseconds.
+pub const DEFAULT_CONNECT_WAIT_MS: u64 = 30_000;
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+impl Default for WarehouseArgs {
+    fn default() -> Self {
+        let (batch, retry) = (BatchLimits::default(), RetryPolicy::default());
+        WarehouseArgs {
+            group: STAGE_NAME.into(),
+            sessionized_topic: topics::SESSIONIZED.into(),
+            sessions_topic: topics::SESSIONS.into(),
+            signals_topic: topics::SIGNALS.into(),
+            incidents_topic: topics::INCIDENTS.into(),
+            deadletter_topic: topics::DEADLETTER.into(),
+            max_rows: batch.max_rows,
+            max_bytes: batch.max_bytes,
+            max_time_ms: millis(batch.max_time),
+            max_retries: retry.max_retries,
+            backoff_ms: millis(retry.initial_backoff),
+            max_backoff_ms: millis(retry.max_backoff),
+            connect_wait_ms: DEFAULT_CONNECT_WAIT_MS,
+        }
+    }
+}
+
+impl WarehouseArgs {
+    /// Everything the handler needs, with ClickHouse at `clickhouse`.
+    pub fn config(&self, clickhouse: ClickHouseConfig) -> WarehouseConfig {
+        WarehouseConfig {
+            clickhouse,
+            topics: WarehouseTopics {
+                sessionized: self.sessionized_topic.clone(),
+                sessions: self.sessions_topic.clone(),
+                signals: self.signals_topic.clone(),
+                incidents: self.incidents_topic.clone(),
+            },
+            batch: BatchLimits {
+                max_rows: self.max_rows,
+                max_bytes: self.max_bytes,
+                max_time: Duration::from_millis(self.max_time_ms),
+            },
+            retry: RetryPolicy {
+                max_retries: self.max_retries,
+                initial_backoff: Duration::from_millis(self.backoff_ms),
+                max_backoff: Duration::from_millis(self.max_backoff_ms),
+                ..RetryPolicy::default()
+            },
+        }
+    }
+
+    /// The stage as these settings say, with ClickHouse at `clickhouse`: its runtime configuration
+    /// and its handler (which creates the tables before its first insert unless told they are
+    /// ready, [`WarehouseHandler::with_tables_ready`]).
+    pub fn stage(&self, clickhouse: ClickHouseConfig) -> Result<(StageConfig, WarehouseHandler), WarehouseError> {
+        let config = self.config(clickhouse);
+        let mut stage = config.stage_config(self.group.clone());
+        stage.deadletter_topic = self.deadletter_topic.clone();
+        Ok((stage, WarehouseHandler::new(&config)?))
+    }
+
+    /// How long to wait at start for ClickHouse ([`connect_and_migrate`]).
+    pub fn connect_wait(&self) -> Duration {
+        Duration::from_millis(self.connect_wait_ms)
+    }
+}
+
 /// Everything the warehouse stage needs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WarehouseConfig {
@@ -134,5 +276,18 @@ pub async fn connect_and_migrate(
             }
             Err(e) => return Err(e),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_args_are_the_flags_defaults() {
+        let flags: WarehouseArgs = friction_runtime::config::flag_defaults().expect("every flag has a default");
+        assert_eq!(flags, WarehouseArgs::default());
+        let clickhouse = ClickHouseConfig::new("http://127.0.0.1:9");
+        assert_eq!(flags.config(clickhouse.clone()), WarehouseConfig::new(clickhouse));
     }
 }
