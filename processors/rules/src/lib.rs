@@ -44,17 +44,19 @@ mod config;
 mod detect;
 mod episode;
 mod event;
+mod judge;
 mod keys;
+mod kind;
 mod liveness;
 mod rules;
 mod signal;
 pub mod suppress;
 
 pub use config::{ConfigError, RuleConfig, Rules};
-pub use detect::{detect, detect_counting, RULE_VERSION};
+pub use detect::{detect, detect_counting};
 pub use event::{Event, EventKind, LogLevel, Modifiers, MouseButton, NavigationKind, Target};
+pub use judge::RULE_VERSION;
 pub use keys::{element_key, fingerprint, normalize_log_message, route_template, signal_id};
-pub use signal::{
-    episode_priority, Detection, Episode, Evidence, Horizon, LivenessCheck, Signal, SignalKind, Suppressed,
-};
+pub use kind::SignalKind;
+pub use signal::{episode_priority, Detection, Episode, Evidence, Horizon, LivenessCheck, Signal, Suppressed};
 pub use suppress::Suppression;
