@@ -1,4 +1,5 @@
-//! Compact binary encoding of a session's detector state (what goes to the changelog).
+//! A session's detector state ([`SessionState`]) and its compact binary encoding (what goes to the
+//! changelog).
 //!
 //! JSON of the retained events cost ~2.3 KB per session and a third of the stage's time. This
 //! format writes numbers as varints (timestamps as deltas), and strings that repeat within a session
@@ -33,7 +34,8 @@ pub struct SessionState<E = Vec<Event<'static>>> {
     /// New events since the last judgement.
     #[serde(default)]
     pub touched: bool,
-    /// Changed since the last [`PartitionDetector::take_changes`](crate::PartitionDetector::take_changes) (not part of the state).
+    /// Changed since the last [`PartitionDetector::take_changes`](crate::PartitionDetector::take_changes)
+    /// (not part of the state).
     #[serde(skip)]
     pub dirty: bool,
 }
