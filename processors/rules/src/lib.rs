@@ -22,6 +22,11 @@
 //! - evidence on every signal, element keys, route templates, fingerprints and ids ([`element_key`],
 //!   [`route_template`], [`fingerprint`], [`signal_id`]).
 //!
+//! Layout, lowest first: `kind` (signal kinds), `event` (input), `config`, `keys/` (element keys,
+//! routes, log messages, ids), [`suppress`], `signal` (what is emitted), `judge/` (the context and
+//! verdicts the rules share), `liveness`, `rules/` (one module per rule), `episode`, and `detect`,
+//! which only orchestrates them. Each imports only modules listed before it.
+//!
 //! ```
 //! use friction_rules::{detect, Event, EventKind, Horizon, Rules, SignalKind, Target};
 //!
