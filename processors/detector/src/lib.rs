@@ -9,8 +9,10 @@
 //! except flagged late events), advanced by the wall-clock time passed since that event arrived
 //! (after a short grace) so the last click of a quiet session is still judged.
 
+mod config;
 pub mod convert;
 pub mod handler;
+pub mod partition;
 pub mod rules_file;
 pub mod slim;
 pub mod state;
@@ -21,7 +23,9 @@ use std::sync::Arc;
 use friction_runtime::config::{CommitArgs, StageConfig};
 use friction_runtime::topics;
 
-pub use handler::{DetectorConfig, DetectorHandler, PartitionDetector};
+pub use config::DetectorConfig;
+pub use handler::DetectorHandler;
+pub use partition::PartitionDetector;
 pub use rules_file::{load_rules, RulesByProject, RulesFileError};
 
 /// The consumer group (and stage name) of the detector.

@@ -1,4 +1,5 @@
-//! Compact binary encoding of a session's detector state (what goes to the changelog).
+//! A session's detector state ([`SessionState`]) and its compact binary encoding (what goes to the
+//! changelog).
 //!
 //! JSON of the retained events cost ~2.3 KB per session and a third of the stage's time. This
 //! format writes numbers as varints (timestamps as deltas), and strings that repeat within a session
@@ -8,10 +9,52 @@
 use std::borrow::Cow;
 
 use friction_rules::{Event, EventKind, LogLevel, Modifiers, MouseButton, NavigationKind, Target};
+use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::convert::SessionContext;
-use crate::handler::SessionState;
+
+/// One session's state: the events the rules may still look at, and how far it was judged.
+///
+/// `E` is how the events are held: owned [`Event`]s as the state is persisted and restored, and
+/// [`Events`](crate::slim::Events) (no heap string per field) while a
+/// [`PartitionDetector`](crate::PartitionDetector) keeps the session.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct SessionState<E = Vec<Event<'static>>> {
+    pub context: SessionContext,
+    pub events: E,
+    pub emitted_through_ms: Option<i64>,
+    pub retained_from_ms: Option<i64>,
+    pub last_event_ms: i64,
+    /// The earliest event time at which a judgement can decide anything: the earliest pending
+    /// decision of the last judgement, lowered to the time of every event ingested since (a new
+    /// event can decide things at its own time or later, never earlier). The session is judged
+    /// once the watermark reaches it (or it closes), not at every new event.
+    pub next_decision_ms: Option<i64>,
+    /// New events since the last judgement.
+    #[serde(default)]
+    pub touched: bool,
+    /// Changed since the last [`PartitionDetector::take_changes`](crate::PartitionDetector::take_changes)
+    /// (not part of the state).
+    #[serde(skip)]
+    pub dirty: bool,
+}
+
+impl<E> SessionState<E> {
+    /// The same state with its events held as `events`.
+    pub(crate) fn with_events<F>(self, events: F) -> SessionState<F> {
+        SessionState {
+            context: self.context,
+            events,
+            emitted_through_ms: self.emitted_through_ms,
+            retained_from_ms: self.retained_from_ms,
+            last_event_ms: self.last_event_ms,
+            next_decision_ms: self.next_decision_ms,
+            touched: self.touched,
+            dirty: self.dirty,
+        }
+    }
+}
 
 /// First byte of a binary state value (JSON starts with `{`).
 pub const MAGIC: u8 = 0xF7;

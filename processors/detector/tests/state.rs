@@ -5,8 +5,7 @@
 use std::borrow::Cow;
 
 use friction_detector::convert::SessionContext;
-use friction_detector::handler::SessionState;
-use friction_detector::state::{decode, encode, StateError};
+use friction_detector::state::{decode, encode, SessionState, StateError};
 use friction_detector::PartitionDetector;
 use friction_rules::{Event, EventKind, LogLevel, Modifiers, MouseButton, NavigationKind, Target};
 use proptest::prelude::*;

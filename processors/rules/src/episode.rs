@@ -7,7 +7,7 @@
 
 use std::borrow::Cow;
 
-use crate::detect::{emitted, Class, Cx, Decided, KeyMatch, Out};
+use crate::judge::{emitted, Class, Cx, Decided, KeyMatch, Out};
 use crate::keys;
 use crate::signal::{episode_priority, Episode, Signal};
 

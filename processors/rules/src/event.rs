@@ -306,6 +306,15 @@ pub enum LogLevel {
     Fatal,
 }
 
+/// Whether two events' tabs match. Events without a tab match every tab: an SDK that omits `tabId`
+/// must not make every response look foreign (which would turn every click dead).
+pub(crate) fn same_tab(a: Option<&str>, b: Option<&str>) -> bool {
+    match (a, b) {
+        (Some(x), Some(y)) => x == y,
+        _ => true,
+    }
+}
+
 fn own(c: Cow<'_, str>) -> Cow<'static, str> {
     Cow::Owned(c.into_owned())
 }

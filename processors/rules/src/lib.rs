@@ -22,6 +22,11 @@
 //! - evidence on every signal, element keys, route templates, fingerprints and ids ([`element_key`],
 //!   [`route_template`], [`fingerprint`], [`signal_id`]).
 //!
+//! Layout, lowest first: `kind` (signal kinds), `event` (input), `config`, `keys/` (element keys,
+//! routes, log messages, ids), [`suppress`], `signal` (what is emitted), `judge/` (the context and
+//! verdicts the rules share), `liveness`, `rules/` (one module per rule), `episode`, and `detect`,
+//! which only orchestrates them. Each imports only modules listed before it.
+//!
 //! ```
 //! use friction_rules::{detect, Event, EventKind, Horizon, Rules, SignalKind, Target};
 //!
@@ -44,17 +49,19 @@ mod config;
 mod detect;
 mod episode;
 mod event;
+mod judge;
 mod keys;
+mod kind;
 mod liveness;
 mod rules;
 mod signal;
 pub mod suppress;
 
 pub use config::{ConfigError, RuleConfig, Rules};
-pub use detect::{detect, detect_counting, RULE_VERSION};
+pub use detect::{detect, detect_counting};
 pub use event::{Event, EventKind, LogLevel, Modifiers, MouseButton, NavigationKind, Target};
+pub use judge::RULE_VERSION;
 pub use keys::{element_key, fingerprint, normalize_log_message, route_template, signal_id};
-pub use signal::{
-    episode_priority, Detection, Episode, Evidence, Horizon, LivenessCheck, Signal, SignalKind, Suppressed,
-};
+pub use kind::SignalKind;
+pub use signal::{episode_priority, Detection, Episode, Evidence, Horizon, LivenessCheck, Signal, Suppressed};
 pub use suppress::Suppression;

@@ -6,18 +6,9 @@
 //! follows that click (its `nearTarget` mutations, its request, the page its link opens) answers
 //! it, not this one.
 
-use crate::detect::Cx;
 use crate::event::EventKind;
+use crate::judge::Cx;
 use crate::signal::LivenessCheck;
-
-/// Events without a tab match every tab: an SDK that omits `tabId` must not make every response
-/// look foreign (which would turn every click dead).
-pub(crate) fn same_tab(a: Option<&str>, b: Option<&str>) -> bool {
-    match (a, b) {
-        (Some(x), Some(y)) => x == y,
-        _ => true,
-    }
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Source {

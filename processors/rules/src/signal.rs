@@ -7,70 +7,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::keys;
+use crate::kind::SignalKind;
 use crate::suppress::Suppression;
-
-/// Signal kinds, exactly as DESIGN §3 names them, plus the internal `undetermined`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SignalKind {
-    /// ≥3 clicks on one element in a short burst.
-    RageClick,
-    /// An actionable element that did not respond within the dead window.
-    DeadClick,
-    /// An actionable element that responded, but only after the slow threshold.
-    SlowClick,
-    /// A click on a disabled control.
-    DisabledClick,
-    /// A click followed by a JS error or a failed request it started.
-    ErrorClick,
-    /// A → B → back to A quickly, without doing anything on B.
-    UTurn,
-    /// A form engaged with and left without submitting.
-    FormAbandon,
-    /// Repeated submits that each failed validation.
-    ValidationLoop,
-    /// Error-level server log lines.
-    ServerError,
-    /// A click whose window was cut (tab hidden, page unloaded, session ended): never an issue.
-    Undetermined,
-}
-
-impl SignalKind {
-    /// The snake_case name (also the rule id).
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::RageClick => "rage_click",
-            Self::DeadClick => "dead_click",
-            Self::SlowClick => "slow_click",
-            Self::DisabledClick => "disabled_click",
-            Self::ErrorClick => "error_click",
-            Self::UTurn => "u_turn",
-            Self::FormAbandon => "form_abandon",
-            Self::ValidationLoop => "validation_loop",
-            Self::ServerError => "server_error",
-            Self::Undetermined => "undetermined",
-        }
-    }
-
-    /// Whether this kind may become an incident (`undetermined` never does).
-    pub const fn is_issue_kind(self) -> bool {
-        !matches!(self, Self::Undetermined)
-    }
-
-    /// Every kind, in declaration order.
-    pub const ALL: [SignalKind; 10] = [
-        Self::RageClick,
-        Self::DeadClick,
-        Self::SlowClick,
-        Self::DisabledClick,
-        Self::ErrorClick,
-        Self::UTurn,
-        Self::FormAbandon,
-        Self::ValidationLoop,
-        Self::ServerError,
-        Self::Undetermined,
-    ];
-}
 
 /// Episode priority (research §12.4 R9, issue 4): error click > unresponsive rage > dead > slow >
 /// rage > others. Lower is more important.
@@ -274,7 +212,7 @@ impl Horizon {
     }
 }
 
-/// The output of one [`crate::detect`] call.
+/// The output of one `detect` call.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Detection {

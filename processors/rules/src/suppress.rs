@@ -7,9 +7,9 @@
 use serde::{Deserialize, Serialize};
 
 use crate::config::Rules;
-use crate::event::{Event, EventKind, Modifiers, MouseButton, Target};
+use crate::event::{self, Event, EventKind, Modifiers, MouseButton, Target};
 use crate::keys;
-use crate::signal::SignalKind;
+use crate::kind::SignalKind;
 
 /// The stable names of the suppressions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -201,8 +201,7 @@ pub fn responsive_repeat(first_response_delays: &[Option<i64>], within_ms: i64) 
 pub fn scroll_during_burst(events: &[Event<'_>], tab: Option<&str>, first_ms: i64, last_ms: i64) -> bool {
     let start = events.partition_point(|e| e.timestamp_ms < first_ms);
     events.get(start..).unwrap_or(&[]).iter().take_while(|e| e.timestamp_ms <= last_ms).any(|e| {
-        matches!(e.kind, EventKind::Scroll { dy, .. } if dy != 0.0)
-            && crate::liveness::same_tab(e.tab_id.as_deref(), tab)
+        matches!(e.kind, EventKind::Scroll { dy, .. } if dy != 0.0) && event::same_tab(e.tab_id.as_deref(), tab)
     })
 }
 

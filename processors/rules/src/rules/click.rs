@@ -11,11 +11,11 @@
 
 use std::borrow::Cow;
 
-use crate::detect::{self, build_signal, check, Class, Cx, Decided, Draft, KeyMatch, Out};
 use crate::event::{EventKind, Target};
+use crate::judge::{self, build_signal, check, Class, Cx, Decided, Draft, KeyMatch, Out};
 use crate::keys;
+use crate::kind::SignalKind;
 use crate::liveness::{self, ScanOpts};
-use crate::signal::SignalKind;
 use crate::suppress::{self, Suppression};
 
 pub(crate) fn run<'e>(cx: &Cx<'e, '_>, out: &mut Out<'e>) {
@@ -88,7 +88,7 @@ fn disabled_click<'e>(cx: &Cx<'e, '_>, out: &mut Out<'e>, i: usize, target: &Tar
         out.stub(cx, class, e, decided, kind, false, keys::element_key(target));
         return;
     }
-    let mut ev = detect::evidence(kind, cx.rules, vec![e.event_id.to_string()]);
+    let mut ev = judge::evidence(kind, cx.rules, vec![e.event_id.to_string()]);
     ev.suppressions_checked = checked;
     let signal = build_signal(
         e,
@@ -196,15 +196,15 @@ fn dead_or_slow<'e>(
         i,
         ScanOpts { window_ms: evidence_window, stop_early: false, busy, until_other_click: true },
     );
-    let mut ev = detect::evidence(kind, cx.rules, vec![e.event_id.to_string()]);
+    let mut ev = judge::evidence(kind, cx.rules, vec![e.event_id.to_string()]);
     ev.liveness = full.checks();
     ev.suppressions_checked = checked;
-    detect::measure(&mut ev, "busy_page", if busy { 1.0 } else { 0.0 });
+    judge::measure(&mut ev, "busy_page", if busy { 1.0 } else { 0.0 });
     let mut end = t0;
     match verdict {
         Verdict::Slow(d, src) => {
-            detect::measure_ms(&mut ev, "response_ms", d);
-            detect::detail(&mut ev, "response_source", src);
+            judge::measure_ms(&mut ev, "response_ms", d);
+            judge::detail(&mut ev, "response_source", src);
             if let Some((_, j, _)) = scan.first_visible {
                 ev.event_ids.push(cx.ev[j].event_id.to_string());
             }
@@ -214,19 +214,19 @@ fn dead_or_slow<'e>(
             Some((tn, j)) => {
                 // The user gave up and clicked elsewhere: observed until then. That click is not
                 // part of this signal, so it is named in details, not in the event ids.
-                detect::measure_ms(&mut ev, "observed_ms", tn.saturating_sub(t0));
-                detect::detail(&mut ev, "ended_by", "click_elsewhere");
-                detect::detail(&mut ev, "ended_by_event_id", cx.ev[j].event_id.to_string());
+                judge::measure_ms(&mut ev, "observed_ms", tn.saturating_sub(t0));
+                judge::detail(&mut ev, "ended_by", "click_elsewhere");
+                judge::detail(&mut ev, "ended_by_event_id", cx.ev[j].event_id.to_string());
             }
-            None => detect::measure_ms(&mut ev, "observed_ms", cfg.dead_window_ms),
+            None => judge::measure_ms(&mut ev, "observed_ms", cfg.dead_window_ms),
         },
         Verdict::Undetermined(why) => {
-            detect::detail(&mut ev, "cut_by", why);
+            judge::detail(&mut ev, "cut_by", why);
             if let Some((tn, j)) = scan.next_click {
-                detect::measure_ms(&mut ev, "observed_ms", tn.saturating_sub(t0));
-                detect::detail(&mut ev, "ended_by_event_id", cx.ev[j].event_id.to_string());
+                judge::measure_ms(&mut ev, "observed_ms", tn.saturating_sub(t0));
+                judge::detail(&mut ev, "ended_by_event_id", cx.ev[j].event_id.to_string());
             } else if let Some((tc, j)) = scan.cut {
-                detect::measure_ms(&mut ev, "observed_ms", tc.saturating_sub(t0));
+                judge::measure_ms(&mut ev, "observed_ms", tc.saturating_sub(t0));
                 ev.event_ids.push(cx.ev[j].event_id.to_string());
                 end = tc;
             }
@@ -345,23 +345,23 @@ fn error_click<'e>(
         out.stub(cx, class, e, decided, kind, false, keys::element_key(target));
         return;
     }
-    let mut ev = detect::evidence(kind, cx.rules, vec![e.event_id.to_string(), f.event_id.to_string()]);
+    let mut ev = judge::evidence(kind, cx.rules, vec![e.event_id.to_string(), f.event_id.to_string()]);
     ev.suppressions_checked = checked;
-    detect::measure_ms(&mut ev, "delay_ms", f.timestamp_ms.saturating_sub(e.timestamp_ms));
+    judge::measure_ms(&mut ev, "delay_ms", f.timestamp_ms.saturating_sub(e.timestamp_ms));
     let label = match &f.kind {
         EventKind::Network { method, url, status, initiator, .. } => {
-            detect::detail(&mut ev, "method", method.to_ascii_uppercase());
-            detect::detail(&mut ev, "url_template", keys::route_template(url));
-            detect::detail(&mut ev, "status", status.map_or_else(|| "network_error".to_owned(), |s| s.to_string()));
-            detect::detail(&mut ev, "attribution", if initiator.is_some() { "initiator" } else { "timing" });
+            judge::detail(&mut ev, "method", method.to_ascii_uppercase());
+            judge::detail(&mut ev, "url_template", keys::route_template(url));
+            judge::detail(&mut ev, "status", status.map_or_else(|| "network_error".to_owned(), |s| s.to_string()));
+            judge::detail(&mut ev, "attribution", if initiator.is_some() { "initiator" } else { "timing" });
             "error_click:network"
         }
         EventKind::Error { error_type, fingerprint, .. } => {
             if !error_type.is_empty() {
-                detect::detail(&mut ev, "error_type", error_type.as_ref());
+                judge::detail(&mut ev, "error_type", error_type.as_ref());
             }
             if let Some(fp) = fingerprint {
-                detect::detail(&mut ev, "error_fingerprint", fp.as_ref());
+                judge::detail(&mut ev, "error_fingerprint", fp.as_ref());
             }
             "error_click:js"
         }

@@ -10,10 +10,10 @@
 
 use std::borrow::Cow;
 
-use crate::detect::{self, build_signal, check, Class, Cx, Decided, Draft, KeyMatch, Out};
 use crate::event::{Event, EventKind};
+use crate::judge::{self, build_signal, check, Class, Cx, Decided, Draft, KeyMatch, Out};
 use crate::keys;
-use crate::signal::SignalKind;
+use crate::kind::SignalKind;
 use crate::suppress::{self, Suppression};
 
 const FIELD_PREFIX: &str = "field:";
@@ -258,10 +258,10 @@ fn invalid_field<'e>(cx: &Cx<'e, '_>, out: &mut Out<'e>, st: &mut TabState<'e>, 
         return true;
     }
     let ids = chain_events.iter().map(|&j| cx.ev[j].event_id.to_string()).collect();
-    let mut ev = detect::evidence(kind, cx.rules, ids);
+    let mut ev = judge::evidence(kind, cx.rules, ids);
     ev.suppressions_checked = checked;
-    detect::measure(&mut ev, "invalid_submits", f64::from(chain));
-    detect::measure_ms(&mut ev, "span_ms", ts.saturating_sub(anchor.timestamp_ms));
+    judge::measure(&mut ev, "invalid_submits", f64::from(chain));
+    judge::measure_ms(&mut ev, "span_ms", ts.saturating_sub(anchor.timestamp_ms));
     let signal = build_signal(
         anchor,
         decided,
@@ -324,13 +324,13 @@ fn end_view<'e>(cx: &Cx<'e, '_>, out: &mut Out<'e>, st: &mut TabState<'e>, at: O
         out.stub(cx, class, first, decided, kind, false, format!("{FIELD_PREFIX}{field}"));
         return;
     }
-    let mut ev = detect::evidence(kind, cx.rules, vec![first.event_id.to_string(), last.event_id.to_string()]);
+    let mut ev = judge::evidence(kind, cx.rules, vec![first.event_id.to_string(), last.event_id.to_string()]);
     ev.suppressions_checked = checked;
-    detect::measure_ms(&mut ev, "engagement_ms", engagement);
-    detect::measure(&mut ev, "inputs", f64::from(seg.inputs));
+    judge::measure_ms(&mut ev, "engagement_ms", engagement);
+    judge::measure(&mut ev, "inputs", f64::from(seg.inputs));
     #[allow(clippy::cast_precision_loss)]
-    detect::measure(&mut ev, "fields", seg.n_fields as f64);
-    detect::detail(&mut ev, "ended_by", if at.is_some() { "navigation" } else { "session_end" });
+    judge::measure(&mut ev, "fields", seg.n_fields as f64);
+    judge::detail(&mut ev, "ended_by", if at.is_some() { "navigation" } else { "session_end" });
     let signal = build_signal(
         first,
         decided,

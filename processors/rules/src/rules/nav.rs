@@ -5,10 +5,10 @@
 
 use std::borrow::Cow;
 
-use crate::detect::{self, build_signal, check, Class, Cx, Draft, KeyMatch, Out};
 use crate::event::{EventKind, NavigationKind};
+use crate::judge::{self, build_signal, check, Class, Cx, Draft, KeyMatch, Out};
 use crate::keys;
-use crate::signal::SignalKind;
+use crate::kind::SignalKind;
 use crate::suppress::{self, Suppression};
 
 /// The element key of page-level signals.
@@ -141,14 +141,14 @@ pub(crate) fn run<'e>(cx: &Cx<'e, '_>, out: &mut Out<'e>) {
             out.stub(cx, class, p1, decided, kind, false, PAGE_KEY.to_owned());
             continue;
         }
-        let mut ev = detect::evidence(kind, cx.rules, vec![p1.event_id.to_string(), p2e.event_id.to_string()]);
+        let mut ev = judge::evidence(kind, cx.rules, vec![p1.event_id.to_string(), p2e.event_id.to_string()]);
         ev.suppressions_checked = checked;
-        detect::measure_ms(&mut ev, "dwell_ms", p2e.timestamp_ms.saturating_sub(p1.timestamp_ms));
-        detect::measure(&mut ev, "clicks", f64::from(clicks));
-        detect::measure(&mut ev, "scroll_px", scroll);
-        detect::detail(&mut ev, "from_route_template", keys::route_template(a_route));
+        judge::measure_ms(&mut ev, "dwell_ms", p2e.timestamp_ms.saturating_sub(p1.timestamp_ms));
+        judge::measure(&mut ev, "clicks", f64::from(clicks));
+        judge::measure(&mut ev, "scroll_px", scroll);
+        judge::detail(&mut ev, "from_route_template", keys::route_template(a_route));
         if let Some(k) = back_kind {
-            detect::detail(
+            judge::detail(
                 &mut ev,
                 "back_navigation",
                 match k {

@@ -11,11 +11,11 @@
 
 use std::borrow::Cow;
 
-use crate::detect::{self, build_signal, check, Class, Cx, Decided, Draft, KeyMatch, Out};
 use crate::event::{EventKind, Target};
+use crate::judge::{self, build_signal, check, Class, Cx, Decided, Draft, KeyMatch, Out};
 use crate::keys;
+use crate::kind::SignalKind;
 use crate::liveness::{self, ScanOpts};
-use crate::signal::SignalKind;
 use crate::suppress::{self, Suppression};
 
 struct Burst<'e> {
@@ -310,18 +310,18 @@ fn close<'e>(cx: &Cx<'e, '_>, out: &mut Out<'e>, b: &mut Burst<'e>, close_t: i64
         }
     }
 
-    let mut ev = detect::evidence(kind, cx.rules, event_ids);
+    let mut ev = judge::evidence(kind, cx.rules, event_ids);
     #[allow(clippy::cast_precision_loss)]
-    detect::measure(&mut ev, "click_count", n as f64);
-    detect::measure_ms(&mut ev, "span_ms", last_ts.saturating_sub(b.first_ts));
-    detect::measure_ms(&mut ev, "max_gap_ms", max_gap);
+    judge::measure(&mut ev, "click_count", n as f64);
+    judge::measure_ms(&mut ev, "span_ms", last_ts.saturating_sub(b.first_ts));
+    judge::measure_ms(&mut ev, "max_gap_ms", max_gap);
     if let Some(d) = max_dist {
-        detect::measure(&mut ev, "max_distance_px", d);
+        judge::measure(&mut ev, "max_distance_px", d);
     }
     if let Some(d) = seen[..nu].iter().flatten().min() {
-        detect::measure_ms(&mut ev, "first_response_ms", *d);
+        judge::measure_ms(&mut ev, "first_response_ms", *d);
     }
-    detect::detail(&mut ev, "unresponsive_window", if unresp_complete { "complete" } else { "cut" });
+    judge::detail(&mut ev, "unresponsive_window", if unresp_complete { "complete" } else { "cut" });
     if let Some(s) = &first_scan {
         ev.liveness = s.checks();
     }

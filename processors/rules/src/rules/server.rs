@@ -5,10 +5,10 @@
 
 use std::borrow::Cow;
 
-use crate::detect::{self, build_signal, Class, Cx, Draft, Out};
 use crate::event::EventKind;
+use crate::judge::{self, build_signal, Class, Cx, Draft, Out};
 use crate::keys;
-use crate::signal::SignalKind;
+use crate::kind::SignalKind;
 
 /// Longest element key kept for a log line (the fingerprint hashes it anyway; this keeps
 /// incident listings readable and state small).
@@ -36,7 +36,7 @@ pub(crate) fn run<'e>(cx: &Cx<'e, '_>, out: &mut Out<'e>) {
             out.record(
                 e.tab_id.as_deref(),
                 &e.view_id,
-                detect::KeyMatch::Exact(keys::fnv(&key)),
+                judge::KeyMatch::Exact(keys::fnv(&key)),
                 e.timestamp_ms,
                 decided,
             );
@@ -47,9 +47,9 @@ pub(crate) fn run<'e>(cx: &Cx<'e, '_>, out: &mut Out<'e>) {
             out.stub(cx, Class::Signal, e, decided, kind, false, key);
             continue;
         }
-        let mut ev = detect::evidence(kind, cx.rules, vec![e.event_id.to_string()]);
-        detect::detail(&mut ev, "service", service.trim());
-        detect::detail(
+        let mut ev = judge::evidence(kind, cx.rules, vec![e.event_id.to_string()]);
+        judge::detail(&mut ev, "service", service.trim());
+        judge::detail(
             &mut ev,
             "level",
             match level {

@@ -1,0 +1,89 @@
+//! Log-message normalisation: the variable parts of a server log line (numbers, hex, UUIDs, e-mail
+//! addresses, ids) replaced by placeholders, so one message of many requests is one key.
+
+use super::token::{is_hexish, is_uuid};
+
+/// Normalises a log message for grouping (DESIGN §4 server error): numbers become `<n>`, hex `<hex>`,
+/// UUIDs `<uuid>`, e-mail addresses `<email>`, other tokens mixing letters and digits `<id>`;
+/// whitespace is collapsed.
+///
+/// ```
+/// use friction_rules::normalize_log_message;
+/// assert_eq!(
+///     normalize_log_message("Timeout after 3000ms for order 123 (req 5f2b9c1e-0000-4000-8000-123456789abc)"),
+///     normalize_log_message("Timeout after 250ms for order 9 (req 0b2b9c1e-1111-4000-8000-abcdef012345)"),
+/// );
+/// ```
+pub fn normalize_log_message(message: &str) -> String {
+    let mut out = String::with_capacity(message.len().min(512));
+    let mut pending_space = false;
+    let is_word = |c: char| c.is_alphanumeric() || matches!(c, '_' | '.' | '-' | '@' | '+');
+    let mut rest = message;
+    while let Some(c) = rest.chars().next() {
+        if c.is_whitespace() {
+            pending_space = !out.is_empty();
+            rest = rest.get(c.len_utf8()..).unwrap_or("");
+            continue;
+        }
+        if pending_space {
+            out.push(' ');
+            pending_space = false;
+        }
+        if is_word(c) {
+            let end = rest.find(|ch: char| !is_word(ch)).unwrap_or(rest.len());
+            let word = rest.get(..end).unwrap_or("");
+            push_word(word, &mut out);
+            rest = rest.get(end..).unwrap_or("");
+        } else {
+            out.push(c);
+            rest = rest.get(c.len_utf8()..).unwrap_or("");
+        }
+    }
+    out
+}
+
+fn push_word(word: &str, out: &mut String) {
+    // Keep trailing punctuation (end of sentence) outside the classification.
+    let core = word.trim_end_matches(['.', '-', '+']);
+    let tail = word.get(core.len()..).unwrap_or("");
+    let has_digit = core.bytes().any(|c| c.is_ascii_digit());
+    let has_alpha = core.chars().any(char::is_alphabetic);
+    let class = if core.is_empty() {
+        None
+    } else if is_uuid(core) {
+        Some("<uuid>")
+    } else if core.contains('@') && core.contains('.') {
+        Some("<email>")
+    } else if (core.starts_with("0x") || core.starts_with("0X")) && core.len() > 2 {
+        Some("<hex>")
+    } else if has_digit && !has_alpha {
+        Some("<n>")
+    } else if is_hexish(core, 8) {
+        Some("<hex>")
+    } else if has_digit {
+        Some("<id>")
+    } else {
+        None
+    };
+    match class {
+        Some(c) => out.push_str(c),
+        None => out.push_str(core),
+    }
+    out.push_str(tail);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_messages_normalise() {
+        assert_eq!(
+            normalize_log_message("Order 123 failed: user jane@x.io, id 0xdeadbeef  trace 9f8e7d6c5b4a"),
+            "Order <n> failed: user <email>, id <hex> trace <hex>"
+        );
+        assert_eq!(normalize_log_message("db timeout on shard-12."), "db timeout on <id>.");
+        assert_eq!(normalize_log_message("GET /orders/42 -> 502"), normalize_log_message("GET /orders/7 -> 503"));
+        assert_ne!(normalize_log_message("disk full"), normalize_log_message("out of memory"));
+    }
+}
