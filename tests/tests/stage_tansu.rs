@@ -10,10 +10,9 @@ use friction_runtime::stage::{spawn_stage, Outputs, StageConfig, StageHandler};
 use friction_runtime::{KafkaArgs, Shutdown};
 use friction_test_support::kafka::{brokers, create_topics, kafka, reader};
 use friction_test_support::unique;
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::consumer::BaseConsumer;
 use rdkafka::message::{Headers, Message};
 use rdkafka::producer::{FutureProducer, FutureRecord};
-use rdkafka::{Offset, TopicPartitionList};
 
 /// Counts messages per key; emits `key:count` for every message. `bad` payloads are refused.
 struct Counter {

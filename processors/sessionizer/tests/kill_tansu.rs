@@ -14,7 +14,7 @@ use friction_test_support::{unique, KillOnDrop};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
 use rdkafka::producer::{FutureProducer, FutureRecord};
-use rdkafka::{Offset, TopicPartitionList};
+use rdkafka::Offset;
 
 const T0: i64 = 1_705_312_800_000;
 const PARTITIONS: i32 = 4;

@@ -90,7 +90,7 @@ impl Tracker for Jira {
 }
 
 /// The ticket of an issue in a Jira answer (create or search).
-fn jira_remote(t: &Target, issue: &Value) -> Option<Remote> {
+fn jira_remote(t: &Target<'_>, issue: &Value) -> Option<Remote> {
     let key = issue["key"].as_str()?;
     Some(Remote {
         id: issue["id"].as_str().unwrap_or(key).to_owned(),

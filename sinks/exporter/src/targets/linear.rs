@@ -81,7 +81,7 @@ impl Tracker for Linear {
 }
 
 /// The issue whose id is `marker` (what [`Tracker::find`] asks); `None` when Linear knows none.
-async fn issue_by_id(t: &Target, marker: &str) -> Result<Option<Remote>, CallError> {
+async fn issue_by_id(t: &Target<'_>, marker: &str) -> Result<Option<Remote>, CallError> {
     let query = "query Issue($id: String!) { issue(id: $id) { id identifier url } }";
     match graphql(t, query, json!({ "id": marker })).await {
         Ok(data) => Ok(linear_remote(&data["issue"])),
@@ -91,7 +91,7 @@ async fn issue_by_id(t: &Target, marker: &str) -> Result<Option<Remote>, CallErr
 }
 
 /// One GraphQL request; its `data`, or the class and message of its first error.
-async fn graphql(t: &Target, query: &str, variables: Value) -> Result<Value, CallError> {
+async fn graphql(t: &Target<'_>, query: &str, variables: Value) -> Result<Value, CallError> {
     let h = t.auth_headers(&Linear)?;
     let v = t
         .json(

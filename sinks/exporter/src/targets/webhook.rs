@@ -71,7 +71,7 @@ impl Tracker for Webhook {
 /// Posts a signed Standard Webhooks message, after the SSRF guard: the host is resolved once,
 /// every address must be public (unless allowed), the connection goes to that address, and
 /// redirects are not followed.
-async fn post_signed(t: &Target, id: &str, payload: &Value) -> Result<(), CallError> {
+async fn post_signed(t: &Target<'_>, id: &str, payload: &Value) -> Result<(), CallError> {
     let url = reqwest::Url::parse(&t.cfg().base_url)
         .map_err(|_| CallError::new(Class::Configuration, "the webhook URL is not a URL"))?;
     if !matches!(url.scheme(), "http" | "https") {
