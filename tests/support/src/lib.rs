@@ -110,8 +110,8 @@ mod tests {
     #[test]
     fn a_missing_service_skips_unless_services_are_required() {
         assert_eq!(resolve(POSTGRES_ENV, Some("postgres://h".into()), true, "t"), Some("postgres://h".into()));
-        assert_eq!(resolve(POSTGRES_ENV, None, false, "t"), None);
-        assert_eq!(resolve(POSTGRES_ENV, Some(String::new()), false, "t"), None);
+        assert_eq!(resolve(POSTGRES_ENV, None, false, "this skip (expected)"), None);
+        assert_eq!(resolve(POSTGRES_ENV, Some(String::new()), false, "this skip (expected)"), None);
     }
 
     #[test]
