@@ -15,6 +15,9 @@
 #   FRICTION_SKIP_SDK=1     skip the browser SDK phase (and installing Chromium and its npm packages)
 #
 # The tests read FRICTION_TEST_BROKERS, FRICTION_TEST_POSTGRES_URL and FRICTION_TEST_CLICKHOUSE_URL.
+# A test that can do without one of them skips when it is unset, unless FRICTION_REQUIRE_SERVICES=1,
+# which this script sets once the services are up: then a missing service fails the test, naming
+# the variable (tests/support, friction-test-support), so a run cannot pass without its services.
 
 set -euo pipefail
 
@@ -143,6 +146,8 @@ exec 9>&- # release the lock; nothing started from here on inherits it
 # shellcheck source=/dev/null
 source "$ENV_FILE"
 export FRICTION_TEST_BROKERS FRICTION_TEST_POSTGRES_URL FRICTION_TEST_CLICKHOUSE_URL
+# The services are running: a test that finds one missing fails instead of skipping.
+export FRICTION_REQUIRE_SERVICES=1
 # tansu 0.6.0's SQLite engine panics in its idempotent-producer check under load
 # (tansu-storage lite.rs "more or less than one row") and then refuses every request, so the tests
 # talk to it without producer idempotence. Production defaults (and docker-compose's Kafka) keep it on.

@@ -26,7 +26,7 @@ fn friction_with_db(dir: &Path, database_url: Option<&str>, args: &[&str]) -> st
 /// SQLite (None) always; PostgreSQL in a fresh schema when FRICTION_TEST_POSTGRES_URL is set.
 fn databases() -> Vec<Option<String>> {
     let mut dbs = vec![None];
-    if let Some(admin_url) = std::env::var("FRICTION_TEST_POSTGRES_URL").ok().filter(|u| !u.is_empty()) {
+    if let Some(admin_url) = friction_test_support::postgres_url("the PostgreSQL half of this test") {
         let schema = format!("friction_cli_{:016x}", rand::random::<u64>());
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
         rt.block_on(async {
@@ -34,8 +34,7 @@ fn databases() -> Vec<Option<String>> {
             sqlx::raw_sql(&format!("CREATE SCHEMA {schema}")).execute(store.pool()).await.expect("schema");
             store.close().await;
         });
-        let separator = if admin_url.contains('?') { '&' } else { '?' };
-        dbs.push(Some(format!("{admin_url}{separator}options=-csearch_path%3D{schema}")));
+        dbs.push(Some(friction_test_support::postgres_schema_url(&admin_url, &schema)));
     }
     dbs
 }

@@ -301,8 +301,7 @@ async fn analytics_need_clickhouse_and_name_bad_parameters() -> TestResult {
     }
 
     // Against the real ClickHouse when there is one: a fresh warehouse answers with no points.
-    let Some(url) = std::env::var("FRICTION_TEST_CLICKHOUSE_URL").ok().filter(|u| !u.is_empty()) else {
-        eprintln!("FRICTION_TEST_CLICKHOUSE_URL unset: the ClickHouse half of this test is skipped");
+    let Some(url) = friction_test_support::clickhouse_url("the ClickHouse half of this test") else {
         return Ok(());
     };
     let mut config = friction_warehouse::ClickHouseConfig::new(url);

@@ -1,13 +1,15 @@
 //! Databases for tests of the store and of the crates built on it: a fresh SQLite file always
 //! and, when `FRICTION_TEST_POSTGRES_URL` is set, a fresh PostgreSQL schema of its own (so tests
-//! can run in parallel against one server), dropped afterwards. Not for production use.
+//! can run in parallel against one server), dropped afterwards. Unset, the PostgreSQL half is
+//! skipped, or fails the test under `FRICTION_REQUIRE_SERVICES=1` (`friction_test_support`).
+//! Not for production use.
 
 use crate::{Store, StoreError};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// The variable naming the PostgreSQL server tests may use.
-pub const POSTGRES_ENV: &str = "FRICTION_TEST_POSTGRES_URL";
+pub const POSTGRES_ENV: &str = friction_test_support::POSTGRES_ENV;
 
 /// One database for one test, dropped afterwards.
 pub struct TestDb {
@@ -71,13 +73,12 @@ pub async fn test_dbs() -> Result<Vec<TestDb>, BoxError> {
     let url = format!("sqlite://{}", dir.path().join("friction.db").display());
     dbs.push(TestDb { store: Store::connect(&url).await?, url, dir: Some(dir), pg_schema: None });
 
-    if let Some(admin_url) = std::env::var(POSTGRES_ENV).ok().filter(|u| !u.is_empty()) {
+    if let Some(admin_url) = friction_test_support::postgres_url("the PostgreSQL half of this test") {
         let schema = format!("friction_test_{:016x}", rand::random::<u64>());
         let admin = Store::connect(&admin_url).await?;
         sqlx::raw_sql(&format!("CREATE SCHEMA {schema}")).execute(admin.pool()).await?;
         admin.close().await;
-        let separator = if admin_url.contains('?') { '&' } else { '?' };
-        let url = format!("{admin_url}{separator}options=-csearch_path%3D{schema}");
+        let url = friction_test_support::postgres_schema_url(&admin_url, &schema);
         let store = Store::connect(&url).await?;
         dbs.push(TestDb { store, url, dir: None, pg_schema: Some((admin_url, schema)) });
     }

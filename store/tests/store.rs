@@ -11,7 +11,7 @@ use sqlx::Row;
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 type TestResult = Result<(), BoxError>;
 
-use friction_store::testing::{migrated_dbs, test_dbs, POSTGRES_ENV};
+use friction_store::testing::{migrated_dbs, test_dbs};
 
 /// Names of the tables in the store's database (or schema).
 async fn table_names(store: &Store) -> Result<BTreeSet<String>, sqlx::Error> {
@@ -470,7 +470,7 @@ async fn from_env_or_dir_prefers_the_url() -> TestResult {
     assert!(!dir.path().join("unused").exists());
     assert_eq!(store.backend(), Backend::Sqlite);
 
-    if let Ok(pg) = std::env::var(POSTGRES_ENV) {
+    if let Some(pg) = friction_test_support::postgres_url("the PostgreSQL half of this test") {
         let store = Store::from_env_or_dir(Some(&pg), Path::new("/nonexistent")).await?;
         assert_eq!(store.backend(), Backend::Postgres);
         store.ping().await?;

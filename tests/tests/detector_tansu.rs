@@ -8,12 +8,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use friction_detector::{DetectorConfig, DetectorHandler, RulesByProject};
-use friction_e2e::{brokers, create_topics, unique};
 use friction_runtime::stage::{spawn_stage, StageConfig};
 use friction_runtime::{KafkaArgs, Shutdown};
 use friction_schemas::event::{Click, Navigation, Target};
 use friction_schemas::sessionized::Sessionized;
 use friction_schemas::{decode, encode_to_vec, RawEvent, SignalRecord};
+use friction_test_support::kafka::{brokers, create_topics, kafka};
+use friction_test_support::unique;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
 use rdkafka::producer::{FutureProducer, FutureRecord};
@@ -126,7 +127,7 @@ async fn signals_come_out_keyed_by_fingerprint_and_survive_a_restart() {
         unique("e2e.det.group"),
     );
     create_topics(&brokers, &[(&input, 3), (&signals, 3), (&changelog, 3), (&dlq, 1)]).await;
-    let kafka = friction_e2e::kafka();
+    let kafka = kafka();
     const SESSIONS: usize = 30;
 
     // First part: a page load and two clicks per session.

@@ -7,11 +7,13 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use friction_e2e::{brokers, create_topics, http_client, post_json, unique};
+use friction_e2e::{http_client, post_json};
 use friction_gateway::GatewayArgs;
 use friction_runtime::{Health, KafkaArgs, Shutdown};
 use friction_schemas::{decode, RawEvent};
 use friction_store::Store;
+use friction_test_support::kafka::{brokers, create_topics, kafka};
+use friction_test_support::unique;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
@@ -65,7 +67,7 @@ async fn fixture(event_partitions: i32) -> Fixture {
     let events_topic = unique("e2e.events");
     let apikeys_topic = unique("e2e.apikeys");
     create_topics(&brokers, &[(&events_topic, event_partitions), (&apikeys_topic, 1)]).await;
-    let kafka = friction_e2e::kafka();
+    let kafka = kafka();
     let dir = tempfile::tempdir().expect("tmp");
     let (_store, key) = store_with_key(dir.path()).await;
     friction_cli::keys::publish_keys(&kafka, &apikeys_topic, std::slice::from_ref(&key.key))
@@ -221,7 +223,7 @@ async fn topics_apply_creates_missing_and_reports_differences() {
             "topics:\n  - {{name: {a}, partitions: 2, cleanup: delete, retention_ms: 3600000, key: k, value_schema: event}}\n  - {{name: {b}, partitions: {partitions_b}, cleanup: compact, retention_ms: -1, key: k, value_schema: apikey}}\n"
         )
     };
-    let kafka = friction_e2e::kafka();
+    let kafka = kafka();
     let admin: rdkafka::admin::AdminClient<rdkafka::client::DefaultClientContext> =
         friction_runtime::kafka::producer_config(&kafka).expect("config").create().expect("admin");
     let specs = friction_runtime::topics::parse(&yaml(1)).expect("yaml");

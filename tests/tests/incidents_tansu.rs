@@ -8,11 +8,13 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use friction_cli::pipeline::{start_stages, PipelineNames};
-use friction_e2e::{brokers, create_topics, get_json, http_client, post_json, unique};
+use friction_e2e::{get_json, http_client, post_json};
 use friction_gateway::GatewayArgs;
 use friction_runtime::stage::{spawn_stage, wait_stage};
 use friction_runtime::{Health, Shutdown};
 use friction_store::{Role, Store};
+use friction_test_support::kafka::{brokers, create_topics, kafka};
+use friction_test_support::unique;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::TopicPartitionList;
 use serde_json::{json, Value};
@@ -82,7 +84,7 @@ async fn run_pipeline(store: Store, db: &str) {
         ],
     )
     .await;
-    let kafka = friction_e2e::kafka();
+    let kafka = kafka();
     store.migrate().await.expect("migrate");
     let project = store.create_project("shop").await.expect("project");
     let key = store.create_api_key("shop", None).await.expect("key");

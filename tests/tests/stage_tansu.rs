@@ -6,13 +6,13 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use friction_e2e::{brokers, create_topics, unique};
 use friction_runtime::stage::{spawn_stage, Outputs, StageConfig, StageHandler};
 use friction_runtime::{KafkaArgs, Shutdown};
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use friction_test_support::kafka::{brokers, create_topics, kafka, reader};
+use friction_test_support::unique;
+use rdkafka::consumer::BaseConsumer;
 use rdkafka::message::{Headers, Message};
 use rdkafka::producer::{FutureProducer, FutureRecord};
-use rdkafka::{Offset, TopicPartitionList};
 
 /// Counts messages per key; emits `key:count` for every message. `bad` payloads are refused.
 struct Counter {
@@ -114,21 +114,6 @@ async fn produce(kafka: &KafkaArgs, topic: &str, messages: &[(String, Vec<u8>)])
     }
 }
 
-fn reader(topic: &str, partitions: i32) -> BaseConsumer {
-    let c: BaseConsumer = rdkafka::config::ClientConfig::new()
-        .set("bootstrap.servers", brokers())
-        .set("group.id", unique("e2e.reader"))
-        .set("enable.auto.commit", "false")
-        .create()
-        .expect("consumer");
-    let mut tpl = TopicPartitionList::new();
-    for p in 0..partitions {
-        tpl.add_partition_offset(topic, p, Offset::Beginning).expect("tpl");
-    }
-    c.assign(&tpl).expect("assign");
-    c
-}
-
 /// Reads `key:count` outputs until every key reached its expected count; returns counts seen.
 fn read_until(
     out: &BaseConsumer,
@@ -177,7 +162,7 @@ fn assert_no_count_lost(seen: &BTreeMap<String, Vec<u64>>, expected: &BTreeMap<S
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn state_survives_a_restart_and_bad_messages_are_dead_lettered() {
     let t = topics().await;
-    let kafka = friction_e2e::kafka();
+    let kafka = kafka();
     let mut first = messages(20, 50, 0);
     first.insert(10, ("key-3".into(), b"bad".to_vec()));
     produce(&kafka, &t.input, &first).await;
@@ -222,7 +207,7 @@ async fn state_survives_a_restart_and_bad_messages_are_dead_lettered() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_members_split_partitions_and_state_follows_a_partition() {
     let t = topics().await;
-    let kafka = friction_e2e::kafka();
+    let kafka = kafka();
     let (stop_a, handle_a) = start(&t, &kafka);
     produce(&kafka, &t.input, &messages(16, 40, 0)).await;
     let out = reader(&t.output, 4);

@@ -3,18 +3,22 @@
 //! through the gateway ends up in ClickHouse with every event, closed session, signal and
 //! incident version exactly once (raw rows too), as the documented counts query sees it, and the
 //! same as the stages put on their topics. Skipped (with the reason) when
-//! FRICTION_TEST_CLICKHOUSE_URL or FRICTION_TEST_BROKERS is unset.
+//! FRICTION_TEST_CLICKHOUSE_URL or FRICTION_TEST_BROKERS is unset, failed instead under
+//! FRICTION_REQUIRE_SERVICES=1.
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use friction_cli::pipeline::{start_stages, PipelineNames};
-use friction_e2e::{create_topics, http_client, post_json, unique};
+use friction_e2e::{http_client, post_json};
 use friction_gateway::GatewayArgs;
 use friction_runtime::stage::wait_stage;
 use friction_runtime::{Health, Shutdown};
 use friction_schemas::{decode, IncidentChange, SessionSummary, Sessionized, SignalRecord};
+use friction_test_support::clickhouse::unique_database;
+use friction_test_support::kafka::{brokers, brokers_or_skip, create_topics, kafka};
+use friction_test_support::{clickhouse_url, unique};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
@@ -90,12 +94,11 @@ fn topic_ids(kafka: &friction_runtime::KafkaArgs, topic: &str, id: impl Fn(&[u8]
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stream_posted_to_the_gateway_arrives_in_clickhouse_exactly_once() {
-    let (Ok(ch_url), Ok(_)) = (std::env::var("FRICTION_TEST_CLICKHOUSE_URL"), std::env::var("FRICTION_TEST_BROKERS"))
-    else {
-        eprintln!("SKIPPED: FRICTION_TEST_CLICKHOUSE_URL and FRICTION_TEST_BROKERS are needed (scripts/services.sh start tansu clickhouse && source .services/env)");
+    let test = "a_stream_posted_to_the_gateway_arrives_in_clickhouse_exactly_once";
+    let (Some(ch_url), Some(_)) = (clickhouse_url(test), brokers_or_skip(test)) else {
         return;
     };
-    let db = format!("wh_e2e_{}", uuid::Uuid::new_v4().simple());
+    let db = unique_database("wh_e2e");
     // What `friction up` reads; this test runs in its own process (nextest).
     std::env::set_var("CLICKHOUSE_URL", &ch_url);
     std::env::set_var("CLICKHOUSE_DATABASE", &db);
@@ -109,7 +112,7 @@ async fn a_stream_posted_to_the_gateway_arrives_in_clickhouse_exactly_once() {
     let names = names();
     let apikeys = unique("wh.apikeys");
     create_topics(
-        &friction_e2e::brokers(),
+        &brokers(),
         &[
             (&names.events, PARTITIONS),
             (&names.sessionized, PARTITIONS),
@@ -123,7 +126,7 @@ async fn a_stream_posted_to_the_gateway_arrives_in_clickhouse_exactly_once() {
         ],
     )
     .await;
-    let kafka = friction_e2e::kafka();
+    let kafka = kafka();
     let dir = tempfile::tempdir().expect("tempdir");
     let store = friction_store::Store::from_env_or_dir(None, dir.path()).await.expect("store");
     store.migrate().await.expect("migrate");

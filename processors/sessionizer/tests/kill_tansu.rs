@@ -4,16 +4,17 @@
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashSet};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use friction_e2e::{brokers, create_topics, unique};
 use friction_schemas::event::{Click, Navigation, Target};
 use friction_schemas::{decode, encode_to_vec, RawEvent, SessionSummary, Sessionized};
+use friction_test_support::kafka::{brokers, create_topics, kafka, kafka_properties, reader};
+use friction_test_support::{unique, KillOnDrop};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
 use rdkafka::producer::{FutureProducer, FutureRecord};
-use rdkafka::{Offset, TopicPartitionList};
+use rdkafka::Offset;
 
 const T0: i64 = 1_705_312_800_000;
 const PARTITIONS: i32 = 4;
@@ -92,7 +93,7 @@ fn stream(sessions: usize, per_session: usize) -> (Vec<RawEvent<'static>>, BTree
 /// One event per partition far ahead in event time, after the stream: it moves every partition's
 /// watermark past every session, so all of them close by event time (not by the idle clock).
 async fn produce_closers(topic: &str) {
-    let kafka = friction_e2e::kafka();
+    let kafka = kafka();
     let producer: FutureProducer =
         friction_runtime::kafka::producer_config(&kafka).expect("cfg").create().expect("producer");
     for p in 0..PARTITIONS {
@@ -114,7 +115,7 @@ async fn produce_closers(topic: &str) {
 }
 
 async fn produce(topic: &str, events: &[RawEvent<'static>]) {
-    let kafka = friction_e2e::kafka();
+    let kafka = kafka();
     let producer: FutureProducer =
         friction_runtime::kafka::producer_config(&kafka).expect("cfg").create().expect("producer");
     for chunk in events.chunks(5_000) {
@@ -129,20 +130,10 @@ async fn produce(topic: &str, events: &[RawEvent<'static>]) {
     }
 }
 
-/// A sessionizer process, killed if a test fails before stopping it.
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn sessionizer(t: &Topics) -> Proc {
+fn sessionizer(t: &Topics) -> KillOnDrop {
     let log = std::env::var("SZ_LOG").unwrap_or_else(|_| "warn".into());
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_friction-sessionizer"));
-    for prop in friction_e2e::kafka_properties() {
+    for prop in kafka_properties() {
         cmd.args(["--kafka-property", &prop]);
     }
     // A SIGKILLed member holds its partitions until its session times out: keep that short.
@@ -178,22 +169,7 @@ fn sessionizer(t: &Topics) -> Proc {
         .stderr(Stdio::inherit())
         .spawn()
         .expect("sessionizer starts");
-    Proc(child)
-}
-
-fn reader(topic: &str) -> BaseConsumer {
-    let c: BaseConsumer = rdkafka::config::ClientConfig::new()
-        .set("bootstrap.servers", brokers())
-        .set("group.id", unique("e2e.reader"))
-        .set("enable.auto.commit", "false")
-        .create()
-        .expect("consumer");
-    let mut tpl = TopicPartitionList::new();
-    for p in 0..PARTITIONS {
-        tpl.add_partition_offset(topic, p, Offset::Beginning).expect("tpl");
-    }
-    c.assign(&tpl).expect("assign");
-    c
+    KillOnDrop(child)
 }
 
 #[derive(Default)]
@@ -328,7 +304,7 @@ impl Downstream {
     }
 }
 
-fn kill(proc: &mut Proc, signal: &str) {
+fn kill(proc: &mut KillOnDrop, signal: &str) {
     let status = Command::new("kill").args([signal, &proc.0.id().to_string()]).status().expect("kill");
     assert!(status.success());
     let _ = proc.0.wait();
@@ -344,7 +320,7 @@ async fn sigkill_mid_stream_loses_nothing_and_summaries_are_right() {
     produce(&t.events, &events).await;
     produce_closers(&t.events).await;
 
-    let (sessionized, sessions) = (reader(&t.sessionized), reader(&t.sessions));
+    let (sessionized, sessions) = (reader(&t.sessionized, PARTITIONS), reader(&t.sessions, PARTITIONS));
     let mut down = Downstream::default();
     let mut first = sessionizer(&t);
     down.wait(&sessionized, &sessions, |d| d.records >= 30_000, Duration::from_secs(180), "first run made no progress");
@@ -377,7 +353,7 @@ async fn a_second_copy_takes_over_the_partitions_of_one_that_stops() {
     const PER_SESSION: usize = 50;
     let t = topics().await;
     let (events, expected) = stream(SESSIONS, PER_SESSION);
-    let (sessionized, sessions) = (reader(&t.sessionized), reader(&t.sessions));
+    let (sessionized, sessions) = (reader(&t.sessionized, PARTITIONS), reader(&t.sessions, PARTITIONS));
     let mut down = Downstream::default();
 
     // Everything is in the topic before the copies start, so no partition is ever idle (an idle

@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use friction_runtime::retry::{retry_blocking, Backoff};
 use friction_runtime::stage::{Outputs, StageHandler};
 use friction_schemas::{decode, IncidentChange};
 use friction_store::Store;
@@ -55,18 +56,19 @@ impl StageHandler for ExporterHandler {
         if self.batch.is_empty() {
             return Ok(());
         }
-        let started = std::time::Instant::now();
-        let mut delay = Duration::from_millis(50);
-        loop {
-            match self.runtime.block_on(record(&self.store, &self.batch)) {
-                Ok(_) => break,
-                Err(ExportError::Store(e)) if started.elapsed() < self.max_retry => {
+        let written = retry_blocking(
+            &Backoff::STORE,
+            self.max_retry,
+            |e| matches!(e, ExportError::Store(_)),
+            |e, _attempt| {
+                if let ExportError::Store(e) = e {
                     tracing::warn!(error = %e, "writing ticket ledger rows failed; retrying (input waits)");
-                    std::thread::sleep(delay);
-                    delay = (delay * 2).min(Duration::from_secs(5));
                 }
-                Err(e) => return Err(format!("writing ledger rows for {} incident changes: {e}", self.batch.len())),
-            }
+            },
+            || self.runtime.block_on(record(&self.store, &self.batch)),
+        );
+        if let Err(e) = written {
+            return Err(format!("writing ledger rows for {} incident changes: {e}", self.batch.len()));
         }
         metrics::counter!("friction_exporter_changes_total").increment(self.batch.len() as u64);
         self.batch.clear();

@@ -4,7 +4,7 @@
 
 mod fakes;
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use base64::engine::general_purpose::STANDARD as B64;
@@ -15,19 +15,11 @@ use friction_exporter::integration::add_integration;
 use friction_exporter::ledger::{links_for_incident, CREATED, CREATING};
 use friction_exporter::{IntegrationConfig, Kind, MasterKey, NewIntegration, Secret};
 use friction_schemas::IncidentChange;
+use friction_test_support::KillOnDrop;
 
 type R = Result<(), Box<dyn std::error::Error + Send + Sync>>;
 
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn exporter(url: &str, key: &MasterKey) -> std::io::Result<Killed> {
+fn exporter(url: &str, key: &MasterKey) -> std::io::Result<KillOnDrop> {
     Command::new(env!("CARGO_BIN_EXE_friction-exporter"))
         .args(["--dispatch-only", "--jira-lag-grace-ms", "500", "--lease-ms", "1000"])
         .env("DATABASE_URL", url)
@@ -36,7 +28,7 @@ fn exporter(url: &str, key: &MasterKey) -> std::io::Result<Killed> {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .map(Killed)
+        .map(KillOnDrop)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,10 +1,11 @@
 //! The `friction-exporter` binary on a real broker (tansu; skipped unless FRICTION_TEST_BROKERS is
-//! set): incident changes on the topic become one Jira ticket each; after a SIGKILL the restarted
-//! process reads redelivered changes again and still makes no second ticket.
+//! set, failed instead under FRICTION_REQUIRE_SERVICES=1): incident changes on the topic become
+//! one Jira ticket each; after a SIGKILL the restarted process reads redelivered changes again and
+//! still makes no second ticket.
 
 mod fakes;
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use base64::engine::general_purpose::STANDARD as B64;
@@ -14,59 +15,15 @@ use friction_exporter::integration::add_integration;
 use friction_exporter::ledger::{links_in_state, CREATED};
 use friction_exporter::{IntegrationConfig, Kind, MasterKey, NewIntegration, Secret};
 use friction_schemas::{encode_to_vec, IncidentChange};
+use friction_test_support::kafka::{brokers_or_skip, create_topics, kafka_properties};
+use friction_test_support::{unique, KillOnDrop};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 
 type R = Result<(), Box<dyn std::error::Error + Send + Sync>>;
 
-fn brokers() -> Option<String> {
-    std::env::var("FRICTION_TEST_BROKERS").ok().filter(|b| !b.is_empty())
-}
-
-/// `FRICTION_TEST_KAFKA_PROPERTIES`, defaulting as scripts/test.sh does (tansu has no idempotent producer).
-fn properties() -> Vec<String> {
-    std::env::var("FRICTION_TEST_KAFKA_PROPERTIES")
-        .unwrap_or_else(|_| "enable.idempotence=false,max.in.flight.requests.per.connection=1".into())
-        .split(',')
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-        .map(str::to_owned)
-        .collect()
-}
-
-fn unique(prefix: &str) -> String {
-    format!("{prefix}.{}", uuid::Uuid::new_v4().simple())
-}
-
-async fn create_topics(brokers: &str, topics: &[(&str, i32)]) -> R {
-    use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-    use rdkafka::client::DefaultClientContext;
-    let admin: AdminClient<DefaultClientContext> =
-        rdkafka::config::ClientConfig::new().set("bootstrap.servers", brokers).create()?;
-    let new: Vec<NewTopic> = topics.iter().map(|(n, p)| NewTopic::new(n, *p, TopicReplication::Fixed(1))).collect();
-    for r in admin.create_topics(&new, &AdminOptions::new()).await? {
-        r.map_err(|(t, e)| format!("creating {t}: {e}"))?;
-    }
-    for (name, partitions) in topics {
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            let md = admin.inner().fetch_metadata(Some(name), Duration::from_secs(5));
-            if md.as_ref().is_ok_and(|m| {
-                m.topics().first().is_some_and(|t| t.error().is_none() && t.partitions().len() == *partitions as usize)
-            }) {
-                break;
-            }
-            if Instant::now() > deadline {
-                return Err(format!("topic {name} never appeared").into());
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-    Ok(())
-}
-
 async fn produce(brokers: &str, topic: &str, changes: &[IncidentChange]) -> R {
     let mut kafka = friction_runtime::KafkaArgs::with_brokers(brokers);
-    kafka.kafka_properties = properties();
+    kafka.kafka_properties = kafka_properties();
     let producer: FutureProducer = friction_runtime::kafka::producer_config(&kafka)?.create()?;
     for c in changes {
         let payload = encode_to_vec(c)?;
@@ -76,15 +33,6 @@ async fn produce(brokers: &str, topic: &str, changes: &[IncidentChange]) -> R {
             .map_err(|(e, _)| format!("produce: {e}"))?;
     }
     Ok(())
-}
-
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 fn change(id: &str, version: i64) -> IncidentChange {
@@ -114,14 +62,13 @@ async fn wait_created(store: &friction_store::Store, n: usize) -> R {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn incident_changes_on_tansu_become_one_ticket_each_across_a_sigkill() -> R {
-    let Some(brokers) = brokers() else {
-        eprintln!("skipped: FRICTION_TEST_BROKERS is not set");
+    let Some(brokers) = brokers_or_skip("incident_changes_on_tansu_become_one_ticket_each_across_a_sigkill") else {
         return Ok(());
     };
     let topic = unique("exp.incidents");
     let dlq = unique("exp.dlq");
     let group = unique("exp.group");
-    create_topics(&brokers, &[(&topic, 2), (&dlq, 1)]).await?;
+    create_topics(&brokers, &[(&topic, 2), (&dlq, 1)]).await;
     let dbs = friction_store::testing::migrated_dbs().await?;
     let db = &dbs[0];
     let key = MasterKey::random();
@@ -143,9 +90,9 @@ async fn incident_changes_on_tansu_become_one_ticket_each_across_a_sigkill() -> 
         secret: Secret::new("tok-tansu"),
     };
     add_integration(&db.store, &key, &new).await?;
-    let start_exporter = || -> std::io::Result<Killed> {
+    let start_exporter = || -> std::io::Result<KillOnDrop> {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_friction-exporter"));
-        for p in properties() {
+        for p in kafka_properties() {
             cmd.args(["--kafka-property", &p]);
         }
         // The restarted copy joins only once the killed one's group session expires: keep it short.
@@ -157,7 +104,7 @@ async fn incident_changes_on_tansu_become_one_ticket_each_across_a_sigkill() -> 
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .map(Killed)
+            .map(KillOnDrop)
     };
 
     produce(&brokers, &topic, &[change("inc-1", 1), change("inc-1", 1), change("inc-2", 1)]).await?;

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use friction_runtime::retry::{retry_blocking, Backoff};
 use friction_runtime::stage::{Outputs, StageHandler};
 use friction_schemas::{decode, encode_to_vec, SignalRecord};
 use friction_store::Store;
@@ -51,25 +52,18 @@ impl IncidentsHandler {
     }
 
     fn store_batch(&self, now_ms: i64) -> Result<Vec<crate::apply::Touched>, ApplyError> {
-        let started = std::time::Instant::now();
-        let mut delay = Duration::from_millis(50);
-        let mut attempt = 0u32;
-        loop {
-            attempt += 1;
-            let result = self.runtime.block_on(apply_batch(&self.store, &self.batch, &self.config.incidents, now_ms));
-            match result {
-                Ok(touched) => return Ok(touched),
-                Err(e) if e.is_transient() && started.elapsed() < self.config.max_retry => {
-                    metrics::counter!("friction_incidents_batch_retries_total").increment(1);
-                    if attempt == 1 || attempt % 20 == 0 {
-                        tracing::warn!(error = %e, attempt, signals = self.batch.len(), "storing signals failed; retrying (input waits)");
-                    }
-                    std::thread::sleep(delay);
-                    delay = (delay * 2).min(Duration::from_secs(5));
+        retry_blocking(
+            &Backoff::STORE,
+            self.config.max_retry,
+            ApplyError::is_transient,
+            |e, attempt| {
+                metrics::counter!("friction_incidents_batch_retries_total").increment(1);
+                if attempt == 1 || attempt % 20 == 0 {
+                    tracing::warn!(error = %e, attempt, signals = self.batch.len(), "storing signals failed; retrying (input waits)");
                 }
-                Err(e) => return Err(e),
-            }
-        }
+            },
+            || self.runtime.block_on(apply_batch(&self.store, &self.batch, &self.config.incidents, now_ms)),
+        )
     }
 }
 

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use clickhouse::{Client, RowOwned, RowWrite};
+use friction_runtime::retry::Backoff;
 
 use crate::rows::{EventRow, IncidentRow, SessionRow, SignalRow};
 use crate::WarehouseError;
@@ -32,10 +33,9 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
-    /// The wait before retry number `retry` (1-based).
+    /// The wait before retry number `retry` (1-based): the runtime's doubling schedule.
     pub fn backoff(&self, retry: u32) -> Duration {
-        let factor = 1u32.checked_shl(retry.saturating_sub(1)).unwrap_or(u32::MAX);
-        self.initial_backoff.saturating_mul(factor).min(self.max_backoff)
+        Backoff { first: self.initial_backoff, cap: self.max_backoff }.delay(retry)
     }
 }
 

@@ -5,6 +5,8 @@
 mod common;
 
 use common::*;
+use friction_test_support::clickhouse::{unique_database, DropDatabase};
+use friction_test_support::clickhouse_url;
 use friction_warehouse::migrate;
 use friction_warehouse::rows::*;
 use friction_warehouse::writer::{Batch, RetryPolicy};

@@ -4,6 +4,8 @@
 mod common;
 
 use common::*;
+use friction_test_support::clickhouse::{unique_database, DropDatabase};
+use friction_test_support::clickhouse_url;
 use friction_warehouse::analytics::{self, Bucket, FrustrationRateQuery, TopElementsQuery};
 use friction_warehouse::writer::{Batch, RetryPolicy};
 use friction_warehouse::{migrate, rows::*};

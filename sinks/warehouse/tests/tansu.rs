@@ -7,13 +7,16 @@
 mod common;
 
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::*;
 use friction_schemas::encode_to_vec;
+use friction_test_support::clickhouse::{unique_database, DropDatabase};
+use friction_test_support::kafka::{brokers, brokers_or_skip, create_topics, kafka, kafka_properties};
+use friction_test_support::{clickhouse_url, unique, KillOnDrop};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -37,13 +40,16 @@ async fn topics() -> Topics {
         dlq: unique("e2e.wh.dlq"),
         group: unique("e2e.wh.group"),
     };
-    create_topics(&[
-        (&t.sessionized, PARTITIONS),
-        (&t.sessions, PARTITIONS),
-        (&t.signals, PARTITIONS),
-        (&t.incidents, PARTITIONS),
-        (&t.dlq, 1),
-    ])
+    create_topics(
+        &brokers(),
+        &[
+            (&t.sessionized, PARTITIONS),
+            (&t.sessions, PARTITIONS),
+            (&t.signals, PARTITIONS),
+            (&t.incidents, PARTITIONS),
+            (&t.dlq, 1),
+        ],
+    )
     .await;
     t
 }
@@ -74,17 +80,7 @@ async fn produce(t: &Topics, stream: &Stream) {
     }
 }
 
-/// A warehouse process, killed if the test ends before it does.
-struct Warehouse(Child);
-
-impl Drop for Warehouse {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn warehouse(t: &Topics, clickhouse_url: &str, db: &str, extra: &[&str], capture_stderr: bool) -> Warehouse {
+fn warehouse(t: &Topics, clickhouse_url: &str, db: &str, extra: &[&str], capture_stderr: bool) -> KillOnDrop {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_friction-warehouse"));
     for prop in kafka_properties() {
         cmd.args(["--kafka-property", &prop]);
@@ -119,7 +115,7 @@ fn warehouse(t: &Topics, clickhouse_url: &str, db: &str, extra: &[&str], capture
     .args(extra)
     .stdout(Stdio::null())
     .stderr(if capture_stderr { Stdio::piped() } else { Stdio::inherit() });
-    Warehouse(cmd.spawn().expect("friction-warehouse starts"))
+    KillOnDrop(cmd.spawn().expect("friction-warehouse starts"))
 }
 
 /// Waits until `check` holds, failing with `what` after `limit`.
@@ -174,7 +170,8 @@ struct Setup {
 
 /// A fresh database (created by the warehouse itself) and a client for it.
 fn setup(test: &str, prefix: &str) -> Option<Setup> {
-    let (url, _) = clickhouse_and_brokers(test)?;
+    let url = clickhouse_url(test)?;
+    brokers_or_skip(test)?;
     let db = unique_database(prefix);
     let client = config(&url, &db).client().expect("client");
     Some(Setup { _drop: DropDatabase { url: url.clone(), database: db.clone() }, url, db, client })

@@ -1,5 +1,6 @@
-//! Shared by the warehouse tests: the real ClickHouse (and broker) from `scripts/services.sh`, a
-//! throwaway database per test, and a known stream of records.
+//! Shared by the warehouse tests: the documented queries, the warehouse's configuration for a test
+//! database, and a known stream of records. The services themselves (ClickHouse, the broker, a
+//! throwaway database per test) are `friction_test_support`'s.
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
@@ -82,110 +83,8 @@ pub async fn raw_rows(client: &clickhouse::Client) -> u64 {
         .unwrap_or(0)
 }
 
-/// `FRICTION_TEST_CLICKHOUSE_URL`, or `None` with the reason printed (the test then skips).
-pub fn clickhouse_url(test: &str) -> Option<String> {
-    match std::env::var("FRICTION_TEST_CLICKHOUSE_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            eprintln!("SKIPPED {test}: FRICTION_TEST_CLICKHOUSE_URL is not set (scripts/services.sh start clickhouse && source .services/env)");
-            None
-        }
-    }
-}
-
-/// Both ClickHouse and the broker, or `None` with the reason printed.
-pub fn clickhouse_and_brokers(test: &str) -> Option<(String, String)> {
-    let url = clickhouse_url(test)?;
-    match std::env::var("FRICTION_TEST_BROKERS") {
-        Ok(b) if !b.is_empty() => Some((url, b)),
-        _ => {
-            eprintln!("SKIPPED {test}: FRICTION_TEST_BROKERS is not set (scripts/services.sh start tansu && source .services/env)");
-            None
-        }
-    }
-}
-
-/// The test broker (`FRICTION_TEST_BROKERS`); call after [`clickhouse_and_brokers`].
-pub fn brokers() -> String {
-    std::env::var("FRICTION_TEST_BROKERS").unwrap_or_default()
-}
-
-/// `FRICTION_TEST_KAFKA_PROPERTIES` (comma-separated `key=value`), e.g. no idempotence on tansu.
-pub fn kafka_properties() -> Vec<String> {
-    std::env::var("FRICTION_TEST_KAFKA_PROPERTIES")
-        .unwrap_or_default()
-        .split(',')
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-        .map(str::to_string)
-        .collect()
-}
-
-/// Kafka settings for the test broker.
-pub fn kafka() -> friction_runtime::KafkaArgs {
-    let mut args = friction_runtime::KafkaArgs::with_brokers(brokers());
-    args.kafka_properties = kafka_properties();
-    args
-}
-
-/// A topic or group name no other test run uses.
-pub fn unique(prefix: &str) -> String {
-    format!("{prefix}.{}", uuid::Uuid::new_v4().simple())
-}
-
-/// Creates topics on the test broker and waits until they are visible.
-pub async fn create_topics(topics: &[(&str, i32)]) {
-    use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-    use rdkafka::client::DefaultClientContext;
-    let admin: AdminClient<DefaultClientContext> =
-        rdkafka::config::ClientConfig::new().set("bootstrap.servers", brokers()).create().expect("admin client");
-    let new: Vec<NewTopic> = topics.iter().map(|(n, p)| NewTopic::new(n, *p, TopicReplication::Fixed(1))).collect();
-    for r in admin.create_topics(&new, &AdminOptions::new()).await.expect("create topics") {
-        r.expect("topic created");
-    }
-    for (name, partitions) in topics {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
-        loop {
-            let md = admin.inner().fetch_metadata(Some(name), std::time::Duration::from_secs(5));
-            if md.as_ref().is_ok_and(|m| {
-                m.topics().first().is_some_and(|t| t.error().is_none() && t.partitions().len() == *partitions as usize)
-            }) {
-                break;
-            }
-            assert!(std::time::Instant::now() < deadline, "topic {name} never appeared");
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        }
-    }
-}
-
-/// A database name no other test run uses.
-pub fn unique_database(prefix: &str) -> String {
-    format!("{prefix}_{}", uuid::Uuid::new_v4().simple())
-}
-
 pub fn config(url: &str, database: &str) -> ClickHouseConfig {
     ClickHouseConfig { database: database.to_string(), ..ClickHouseConfig::new(url) }
-}
-
-/// Drops the test database when the test ends (passing or not).
-pub struct DropDatabase {
-    pub url: String,
-    pub database: String,
-}
-
-impl Drop for DropDatabase {
-    fn drop(&mut self) {
-        let url = self.url.clone();
-        let db = self.database.clone();
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
-            rt.block_on(async {
-                let client = clickhouse::Client::default().with_url(url).with_database("system").with_validation(false);
-                client.query(&format!("DROP DATABASE IF EXISTS {db}")).execute().await.ok()
-            })
-        })
-        .join();
-    }
 }
 
 /// 2024-01-15T10:00:00Z, the day of the known stream.
