@@ -17,6 +17,7 @@ pub mod router;
 pub mod scrub;
 pub mod server;
 pub mod sink;
+pub mod text;
 pub mod validate;
 
 pub use api::GatewayError;

@@ -15,6 +15,7 @@ pub mod allocator;
 pub mod config;
 pub mod kafka;
 pub mod logging;
+pub mod serve;
 pub mod shutdown;
 pub mod stage;
 pub mod topics;
