@@ -610,11 +610,11 @@ mod tests {
     #[test]
     fn hyper_parse_errors_get_a_json_body() {
         let head = b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-length: 0\r\ndate: x\r\n\r\n";
-        let out = String::from_utf8(rewrite_parse_error(head).unwrap()).unwrap();
-        let (head, body) = out.split_once("\r\n\r\n").unwrap();
+        let out = String::from_utf8(rewrite_parse_error(head).expect("rewritten")).expect("utf-8");
+        let (head, body) = out.split_once("\r\n\r\n").expect("head");
         assert!(head.contains("content-type: application/json"), "{head}");
         assert!(head.contains(&format!("content-length: {}", body.len())), "{head}");
-        let v: serde_json::Value = serde_json::from_str(body).unwrap();
+        let v: serde_json::Value = serde_json::from_str(body).expect("json");
         assert_eq!(v["error"]["code"], "request_header_fields_too_large");
         // Our own answers (a body, or another status) pass unchanged.
         assert!(rewrite_parse_error(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 12\r\n\r\n").is_none());
