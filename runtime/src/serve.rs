@@ -50,7 +50,8 @@ pub struct HttpLimits {
     /// A request head (request line and headers) must arrive in full within this time, counted
     /// from when the connection is ready for it.
     pub header_read_timeout: Duration,
-    /// A request body must arrive in full within this time from the start of the request; else 408.
+    /// A request body must arrive in full within this time from when the handler starts reading
+    /// it; else the body fails with [`BodyReadTimeout`] (the gateway answers 408).
     pub body_read_timeout: Duration,
     /// A connection with no request in flight for this long is closed. hyper starts the
     /// header-read clock when a kept-alive connection waits for its next request, so the idle time
