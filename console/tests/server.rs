@@ -58,3 +58,22 @@ async fn console_errors_on_the_admin_listener_are_json() -> TestResult {
     }
     Ok(())
 }
+
+#[tokio::test]
+async fn a_slow_body_on_the_console_is_a_json_408() -> TestResult {
+    std::env::set_var("FRICTION_ADMIN_BODY_READ_TIMEOUT_MS", "300");
+    for db in migrated_dbs().await? {
+        let token = db.store.create_console_token(Role::Engineer, None).await?.secret;
+        let shutdown = Shutdown::new();
+        let app = router(ConsoleState::new(db.store.clone(), None));
+        let addr =
+            serve_admin_with(SocketAddr::from(([127, 0, 0, 1], 0)), Health::default(), shutdown.clone(), app).await?;
+        // The head promises 100 bytes; 2 arrive.
+        let head = request("PATCH", "/v1/incidents/x", &token, "").replace("content-length: 0", "content-length: 100");
+        let (got, head, body) = exchange(addr, format!("{head}{{}}")).await?;
+        assert_eq!(got, 408, "{}: {head} {body}", db.name());
+        assert_eq!(body["error"]["code"], "request_timeout", "{body}");
+        shutdown.trigger();
+    }
+    Ok(())
+}

@@ -189,7 +189,11 @@ pub async fn json_errors(request: Request, next: Next) -> Response {
         Some(t) if !t.is_empty() => t.to_string(),
         _ => status.canonical_reason().unwrap_or("error").to_string(),
     };
-    let body = serde_json::json!({"error": {"code": status_code_name(status), "message": message}}).to_string();
+    // axum reports a body that failed to arrive as a 400 "failed to buffer the body": it is a 408.
+    if message.contains("(body-read timeout)") {
+        parts.status = StatusCode::REQUEST_TIMEOUT;
+    }
+    let body = serde_json::json!({"error": {"code": status_code_name(parts.status), "message": message}}).to_string();
     parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     parts.headers.remove(header::CONTENT_LENGTH);
     Response::from_parts(parts, Body::from(body))
