@@ -40,6 +40,8 @@ pub enum GatewayError {
     #[error("{0}")]
     TooLarge(String),
     #[error("{0}")]
+    Timeout(String),
+    #[error("{0}")]
     UnsupportedMediaType(String),
     #[error("rate limit exceeded for this API key; retry after {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
@@ -56,6 +58,7 @@ impl GatewayError {
             GatewayError::MissingKey | GatewayError::UnknownKey | GatewayError::RevokedKey => StatusCode::UNAUTHORIZED,
             GatewayError::OriginNotAllowed(_) => StatusCode::FORBIDDEN,
             GatewayError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            GatewayError::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
             GatewayError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             GatewayError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             GatewayError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
@@ -72,6 +75,7 @@ impl GatewayError {
             GatewayError::RevokedKey => "revoked_api_key",
             GatewayError::OriginNotAllowed(_) => "origin_not_allowed",
             GatewayError::TooLarge(_) => "payload_too_large",
+            GatewayError::Timeout(_) => "request_timeout",
             GatewayError::UnsupportedMediaType(_) => "unsupported_media_type",
             GatewayError::RateLimited { .. } => "rate_limited",
             GatewayError::Unavailable { .. } => "unavailable",

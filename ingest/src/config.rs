@@ -1,8 +1,13 @@
 //! Gateway settings, from flags or environment. Every default is stated on its field.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use clap::Args;
+use friction_runtime::serve::HttpLimits;
+
+/// Default bound of the clock-skew correction: 365 days.
+pub const MAX_CLOCK_SKEW_MS: i64 = 365 * 24 * 3600 * 1000;
 
 #[derive(Debug, Clone, Args)]
 pub struct GatewayArgs {
@@ -38,6 +43,25 @@ pub struct GatewayArgs {
     /// skews are corrected. Default 1000.
     #[arg(long, env = "FRICTION_SKEW_TOLERANCE_MS", default_value_t = 1000)]
     pub skew_tolerance_ms: i64,
+    /// Largest clock skew (receivedAt - sentAt) that is corrected, in ms; a `sentAt` further off
+    /// (the year 9999, say) is ignored and the events are flagged `timestampClamped`. Default 365 days.
+    #[arg(long, env = "FRICTION_MAX_CLOCK_SKEW_MS", default_value_t = MAX_CLOCK_SKEW_MS)]
+    pub max_clock_skew_ms: i64,
+    /// Connections the ingest listener serves at once. Beyond it the connection idle longest is
+    /// closed to make room, or, when all are busy, the answer is 503 with `Retry-After`. Default 4096.
+    #[arg(long, env = "FRICTION_GATEWAY_MAX_CONNECTIONS", default_value_t = 4096)]
+    pub gateway_max_connections: usize,
+    /// Time for a request head (request line and headers) to arrive in full, in ms; then the
+    /// connection is closed. Default 10000.
+    #[arg(long, env = "FRICTION_GATEWAY_HEADER_READ_TIMEOUT_MS", default_value_t = 10_000)]
+    pub gateway_header_read_timeout_ms: u64,
+    /// Time for a request body to arrive in full, in ms; then the answer is 408. Default 30000.
+    #[arg(long, env = "FRICTION_GATEWAY_BODY_READ_TIMEOUT_MS", default_value_t = 30_000)]
+    pub gateway_body_read_timeout_ms: u64,
+    /// A connection with no request in flight is closed after this many ms; at most the header-read
+    /// timeout, which also bounds the wait for the next request on a kept-alive connection. Default 10000.
+    #[arg(long, env = "FRICTION_GATEWAY_IDLE_TIMEOUT_MS", default_value_t = 10_000)]
+    pub gateway_idle_timeout_ms: u64,
     /// Topic the events and log lines are produced to.
     #[arg(long, env = "FRICTION_EVENTS_TOPIC", default_value = friction_runtime::topics::EVENTS)]
     pub events_topic: String,
@@ -59,8 +83,26 @@ impl Default for GatewayArgs {
             cors_origins: vec!["*".into()],
             trust_forwarded_for: false,
             skew_tolerance_ms: 1000,
+            max_clock_skew_ms: MAX_CLOCK_SKEW_MS,
+            gateway_max_connections: 4096,
+            gateway_header_read_timeout_ms: 10_000,
+            gateway_body_read_timeout_ms: 30_000,
+            gateway_idle_timeout_ms: 10_000,
             events_topic: friction_runtime::topics::EVENTS.into(),
             apikeys_topic: friction_runtime::topics::APIKEYS.into(),
+        }
+    }
+}
+
+impl GatewayArgs {
+    /// The ingest listener's bounds.
+    pub fn http_limits(&self) -> HttpLimits {
+        HttpLimits {
+            header_read_timeout: Duration::from_millis(self.gateway_header_read_timeout_ms),
+            body_read_timeout: Duration::from_millis(self.gateway_body_read_timeout_ms),
+            idle_timeout: Duration::from_millis(self.gateway_idle_timeout_ms),
+            max_connections: self.gateway_max_connections,
+            ..HttpLimits::default()
         }
     }
 }

@@ -5,7 +5,8 @@
 //! `friction.apikeys.v1` topic into memory.
 //!
 //! Limits (all configurable, see [`config::GatewayArgs`]): a request body of at most 1 MiB as sent,
-//! 5 MiB after gzip decompression, 64 KiB per event, 1000 events per batch.
+//! 5 MiB after gzip decompression, 64 KiB per event, 1000 events per batch; per-field lengths and
+//! characters in [`text`]; connections and timeouts of the listener in `friction_runtime::serve`.
 
 pub mod api;
 pub mod config;
@@ -17,6 +18,7 @@ pub mod router;
 pub mod scrub;
 pub mod server;
 pub mod sink;
+pub mod text;
 pub mod validate;
 
 pub use api::GatewayError;

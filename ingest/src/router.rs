@@ -270,6 +270,7 @@ async fn handle(state: &GatewayState, request: Request, endpoint: Endpoint) -> R
         project_id: &entry.project_id,
         received_at,
         skew_tolerance_ms: config.skew_tolerance_ms,
+        max_skew_ms: config.max_clock_skew_ms,
         max_event_bytes: config.max_event_bytes,
         max_batch_events: config.max_batch_events,
         context: Context {
@@ -318,6 +319,9 @@ fn too_large_body(limit: usize) -> GatewayError {
 
 async fn read_body(body: Body, limit: usize) -> Result<bytes::Bytes, GatewayError> {
     axum::body::to_bytes(body, limit).await.map_err(|e| {
+        if friction_runtime::serve::is_body_timeout(&e) {
+            return GatewayError::Timeout(e.to_string());
+        }
         // to_bytes reports the limit as an error whose source chain contains LengthLimitError.
         let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
         while let Some(s) = source {

@@ -29,16 +29,11 @@ pub enum StartError {
     Bind { addr: SocketAddr, source: std::io::Error },
 }
 
-/// Serves the ingest API on `listener` until `shutdown`; in-flight requests finish first.
+/// Serves the ingest API on `listener` until shutdown, within the configured connection limits and
+/// timeouts ([`GatewayArgs::http_limits`]); in-flight requests finish first.
 pub async fn serve(state: Arc<GatewayState>, listener: TcpListener, shutdown: Shutdown) -> std::io::Result<()> {
-    use axum::serve::ListenerExt;
-    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "could not set TCP_NODELAY");
-        }
-    });
-    axum::serve(listener, app).with_graceful_shutdown(async move { shutdown.wait().await }).await
+    let limits = state.config.http_limits();
+    friction_runtime::serve::serve("gateway", listener, router(state), limits, shutdown).await
 }
 
 /// A running gateway.

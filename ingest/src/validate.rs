@@ -20,6 +20,7 @@ use friction_schemas::RawEvent;
 
 use crate::api::{GatewayError, Rejected};
 use crate::scrub::{scrub_cow, scrub_opt};
+use crate::text::{check_id, check_key, check_key_opt, clean_text, clean_text_opt, has_lone_surrogate_escape};
 
 /// The event types of the ingest contract (DESIGN §3). Anything else is rejected by name.
 pub const EVENT_TYPES: &[&str] = &[
@@ -58,13 +59,14 @@ const LOG_LEVELS: &[(&str, &str)] = &[
 const MIN_TIMESTAMP_MS: i64 = 946_684_800_000;
 /// 9999-12-31T23:59:59.999Z.
 const MAX_TIMESTAMP_MS: i64 = 253_402_300_799_999;
-const MAX_ID_LEN: usize = 200;
 
 /// Everything about the request that every event of the batch shares.
 pub struct BatchContext<'a> {
     pub project_id: &'a str,
     pub received_at: i64,
     pub skew_tolerance_ms: i64,
+    /// A skew larger than this means `sentAt` is absurd: it is ignored (see [`correct_time`]).
+    pub max_skew_ms: i64,
     pub max_event_bytes: usize,
     pub max_batch_events: usize,
     pub context: Context<'a>,
@@ -290,9 +292,13 @@ fn parse_with_path<'a, T: Deserialize<'a>>(text: &'a str) -> Result<T, String> {
     let mut de = serde_json::Deserializer::from_str(text);
     let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
-        let inner = e.into_inner();
+        let mut inner = e.into_inner().to_string();
+        if inner.contains("hex escape") {
+            // serde_json's words for a lone surrogate (`"\ud800"`): say what it is.
+            inner.push_str(" (a \\uD800-\\uDFFF escape must be one half of a surrogate pair)");
+        }
         if path == "." || path.is_empty() {
-            inner.to_string()
+            inner
         } else {
             format!("{path}: {inner}")
         }
@@ -346,29 +352,43 @@ pub fn derived_event_id(project_id: &str, session_id: &str, raw: &str) -> String
     uuid::Builder::from_custom_bytes(bytes).into_uuid().hyphenated().to_string()
 }
 
-fn check_id(field: &str, value: &str) -> Result<(), String> {
-    if value.is_empty() {
-        return Err(format!("{field}: must not be empty"));
-    }
-    if value.len() > MAX_ID_LEN {
-        return Err(format!("{field}: longer than {MAX_ID_LEN} characters"));
-    }
-    if value.chars().any(char::is_control) {
-        return Err(format!("{field}: contains control characters"));
-    }
-    Ok(())
+/// The outcome of [`correct_time`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CorrectedTime {
+    /// The event time to use: always within [2000-01-01, `received_at`].
+    pub timestamp: i64,
+    /// The skew applied (`received_at - sentAt`); 0 when none was measured or it was ignored.
+    pub clock_skew_ms: i64,
+    /// The time had to be moved (still in the future after correction, before the year 2000) or
+    /// `sentAt` was ignored as absurd.
+    pub clamped: bool,
 }
 
-/// Applies the batch's clock-skew correction and clamps a time still in the future.
-/// Returns (timestamp, clock skew, clamped).
-pub fn correct_time(client_ms: i64, sent_at: Option<i64>, received_at: i64, tolerance_ms: i64) -> (i64, i64, bool) {
-    let skew = sent_at.map(|s| received_at - s).unwrap_or(0);
+/// Applies the batch's clock-skew correction and clamps the result into the accepted range.
+///
+/// A skew above `tolerance_ms` is applied; a skew above `max_skew_ms` (a `sentAt` in the year 9999,
+/// say) is ignored and flagged, so no `sentAt` can move a time outside [2000-01-01, `received_at`].
+pub fn correct_time(
+    client_ms: i64,
+    sent_at: Option<i64>,
+    received_at: i64,
+    tolerance_ms: i64,
+    max_skew_ms: i64,
+) -> CorrectedTime {
+    let measured = sent_at.map(|s| received_at.saturating_sub(s)).unwrap_or(0);
+    let absurd = measured.saturating_abs() > max_skew_ms;
+    let skew = if absurd { 0 } else { measured };
     let mut ts = if skew.abs() > tolerance_ms { client_ms.saturating_add(skew) } else { client_ms };
-    let clamped = ts > received_at;
-    if clamped {
+    let mut clamped = absurd;
+    if ts > received_at {
         ts = received_at;
+        clamped = true;
     }
-    (ts, skew, clamped)
+    if ts < MIN_TIMESTAMP_MS {
+        ts = MIN_TIMESTAMP_MS.min(received_at);
+        clamped = true;
+    }
+    CorrectedTime { timestamp: ts, clock_skew_ms: skew, clamped }
 }
 
 fn reject(index: usize, code: &'static str, message: String) -> Rejected {
@@ -500,9 +520,12 @@ fn validate_event<'a>(
         if !m.get().starts_with('{') {
             return Err(invalid("metadata: must be a JSON object".into()));
         }
+        if has_lone_surrogate_escape(m.get()) {
+            return Err(invalid("metadata: holds a lone surrogate escape (\\uD800-\\uDFFF not in a pair)".into()));
+        }
     }
-    let (timestamp, clock_skew_ms, timestamp_clamped) =
-        correct_time(client_ts, sent_at, ctx.received_at, ctx.skew_tolerance_ms);
+    let CorrectedTime { timestamp, clock_skew_ms, clamped: timestamp_clamped } =
+        correct_time(client_ts, sent_at, ctx.received_at, ctx.skew_tolerance_ms, ctx.max_skew_ms);
 
     let mut event = RawEvent {
         project_id: Cow::Borrowed(ctx.project_id),
@@ -566,8 +589,66 @@ fn validate_event<'a>(
     if event.event_type == "click" || wire.button.is_some() || wire.modifiers.is_some() {
         event.click = Some(Click { button: wire.button.unwrap_or(0), modifiers: wire.modifiers.unwrap_or_default() });
     }
+    check_fields(&mut event).map_err(invalid)?;
     scrub_event(&mut event);
     Ok(event)
+}
+
+/// Checks every key and cleans every free text of an event (see [`crate::text`]); the error names
+/// the field. Identifiers (`sessionId`, `userId`, ...) are checked before, on the wire values.
+fn check_fields(e: &mut RawEvent<'_>) -> Result<(), String> {
+    check_key_opt("route", &e.route)?;
+    clean_text_opt("url", &mut e.url)?;
+    if let Some(t) = e.target.as_mut() {
+        check_key_opt("target.key", &t.key)?;
+        check_key_opt("target.selector", &t.selector)?;
+        check_key_opt("target.type", &t.r#type)?;
+        check_key_opt("target.tag", &t.tag)?;
+        check_key_opt("target.role", &t.role)?;
+        for (i, kind) in t.ignore.iter().enumerate() {
+            check_key(&format!("target.ignore[{i}]"), kind)?;
+        }
+        clean_text_opt("target.text", &mut t.text)?;
+        clean_text_opt("target.href", &mut t.href)?;
+    }
+    if let Some(c) = e.click.as_ref() {
+        for (i, m) in c.modifiers.iter().enumerate() {
+            check_key(&format!("modifiers[{i}]"), m)?;
+        }
+    }
+    if let Some(n) = e.navigation.as_mut() {
+        clean_text_opt("navigation.from", &mut n.from)?;
+        clean_text_opt("navigation.to", &mut n.to)?;
+    }
+    if let Some(n) = e.network.as_mut() {
+        check_key("network.method", &n.method)?;
+        check_key_opt("network.initiator", &n.initiator)?;
+        clean_text("network.url", &mut n.url)?;
+    }
+    if let Some(err) = e.error.as_mut() {
+        check_key_opt("error.type", &err.r#type)?;
+        check_key_opt("error.fingerprint", &err.fingerprint)?;
+        clean_text("error.message", &mut err.message)?;
+        clean_text_opt("error.stack", &mut err.stack)?;
+    }
+    if let Some(i) = e.input.as_ref() {
+        check_key("input.fieldKey", &i.field_key)?;
+        check_key_opt("input.lengthBucket", &i.length_bucket)?;
+    }
+    if let Some(s) = e.submit.as_ref() {
+        check_key("submit.formKey", &s.form_key)?;
+    }
+    if let Some(c) = e.custom.as_ref() {
+        check_key("custom.name", &c.name)?;
+    }
+    if let Some(l) = e.log.as_mut() {
+        clean_text("message", &mut l.message)?;
+        for (k, v) in l.attributes.iter_mut() {
+            check_key("attributes", k)?;
+            clean_text(&format!("attributes.{k}"), v)?;
+        }
+    }
+    Ok(())
 }
 
 /// Scrubs every free-text field that could carry PII.
@@ -656,7 +737,8 @@ fn validate_log<'a>(raw: &'a RawValue, ctx: &BatchContext<'a>) -> Result<RawEven
             )
         })?;
     let ts = parse_timestamp(wire.timestamp).map_err(|e| ("invalid_timestamp", format!("timestamp: {e}")))?;
-    let (timestamp, clock_skew_ms, timestamp_clamped) = correct_time(ts, None, ctx.received_at, ctx.skew_tolerance_ms);
+    let CorrectedTime { timestamp, clock_skew_ms, clamped: timestamp_clamped } =
+        correct_time(ts, None, ctx.received_at, ctx.skew_tolerance_ms, ctx.max_skew_ms);
     let mut attributes = BTreeMap::new();
     for (k, v) in wire.attributes.unwrap_or_default() {
         let value: Cow<'a, str> = if v.get().starts_with('"') {
@@ -687,6 +769,7 @@ fn validate_log<'a>(raw: &'a RawValue, ctx: &BatchContext<'a>) -> Result<RawEven
         context: ctx.context.clone(),
         ..RawEvent::default()
     };
+    check_fields(&mut event).map_err(|m| ("invalid_field", m))?;
     scrub_event(&mut event);
     Ok(event)
 }

@@ -97,6 +97,7 @@ pub async fn serve_admin(addr: SocketAddr, health: Health, shutdown: Shutdown) -
 
 /// [`serve_admin`] with more routes on the same listener (the console's API in `friction up`).
 /// Connections carry their peer address (`ConnectInfo<SocketAddr>`) for handlers that log it.
+/// The listener is bounded by `FRICTION_ADMIN_*` ([`crate::serve::AdminHttpArgs`]).
 pub async fn serve_admin_with(
     addr: SocketAddr,
     health: Health,
@@ -106,9 +107,10 @@ pub async fn serve_admin_with(
     prometheus();
     let listener = TcpListener::bind(addr).await?;
     let bound = listener.local_addr()?;
-    let app = admin_router(health).merge(extra).into_make_service_with_connect_info::<SocketAddr>();
+    let app = admin_router(health).merge(extra);
+    let limits = crate::serve::AdminHttpArgs::from_env().limits();
     tokio::spawn(async move {
-        let result = axum::serve(listener, app).with_graceful_shutdown(async move { shutdown.wait().await }).await;
+        let result = crate::serve::serve("admin", listener, app, limits, shutdown).await;
         if let Err(e) = result {
             tracing::error!(error = %e, "admin server failed");
         }

@@ -16,6 +16,7 @@ pub mod config;
 pub mod kafka;
 pub mod logging;
 pub mod retry;
+pub mod serve;
 pub mod shutdown;
 pub mod stage;
 pub mod topics;
