@@ -1,6 +1,6 @@
 //! Avro decoding of sessionized events (what every stage after the sessionizer does first):
-//! `friction_schemas::decode` (for `sessionized` v1 read by hand, `fast.rs`) against the schema-tree
-//! decoder (`decode_direct`: straight from the datum into the Rust types through serde, what
+//! `friction_schemas::decode` (for `sessionized` v1 read by hand, `sessionized.rs`) against the
+//! schema-tree decoder (`decode_direct`: straight from the datum into the Rust types through serde, what
 //! `decode` did before) and the same bytes decoded through apache-avro's `Value` tree, with the
 //! writer schema's names resolved per message (the baseline: what `decode` did first) and once per
 //! process (`decode_via_value`), in one run.
@@ -71,7 +71,7 @@ fn main() {
     println!("| baseline: apache-avro, schema resolved per message, then from_value | {baseline:.0} |");
     println!("| friction_schemas::decode_via_value (pre-resolved reader, then from_value) | {via_value:.0} |");
     println!("| friction_schemas::decode_direct (the schema tree: datum straight into the Rust types via serde) | {tree:.0} |");
-    println!("| friction_schemas::decode (for `sessionized` v1: read by hand, fast.rs) | {ours:.0} |");
+    println!("| friction_schemas::decode (for `sessionized` v1: read by hand, sessionized.rs) | {ours:.0} |");
     println!("| friction_schemas::encode_to_vec | {encode:.0} |");
     println!(
         "decode / baseline = {:.2}x, decode / decode_via_value = {:.2}x, decode / decode_direct = {:.2}x",

@@ -6,7 +6,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::Json;
 use friction_incidents::model::{self, ChangeKind};
-use friction_store::{Incident, IncidentCursor, IncidentFilter, IncidentSort, IncidentStatus, Role};
+use friction_store::{EvidenceSample, Incident, IncidentCursor, IncidentFilter, IncidentSort, IncidentStatus, Role};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::Caller;
@@ -74,49 +74,83 @@ pub struct SampleView {
 }
 
 impl IncidentView {
+    /// `i` as the API shows it. `i` is destructured, so a field added to [`Incident`] does not
+    /// compile until it is shown here or named as left out (`field: _`).
     pub fn new(i: Incident, with_samples: bool) -> Self {
-        let samples = with_samples.then(|| {
-            i.samples
-                .iter()
-                .map(|s| SampleView {
-                    signal_id: s.signal_id.clone(),
-                    session_id: s.session_id.clone(),
-                    user_id: s.user_id.clone(),
-                    release: s.release.clone(),
-                    url: s.url.clone(),
-                    label: s.label.clone(),
-                    start: rfc3339(s.start_ms),
-                    end: rfc3339(s.end_ms),
-                    duration_ms: s.end_ms - s.start_ms,
-                    evidence: serde_json::from_str(&s.evidence_json).unwrap_or(serde_json::Value::Null),
-                })
-                .collect()
-        });
-        IncidentView {
-            first_seen: rfc3339(i.first_seen_ms),
-            last_seen: rfc3339(i.last_seen_ms),
-            confirmed_at: i.confirmed_at_ms.map(rfc3339),
-            resolved_at: i.resolved_at_ms.map(rfc3339),
-            id: i.id,
-            project_id: i.project_id,
-            fingerprint: i.fingerprint,
-            kind: i.kind,
-            labels: i.labels,
-            title: i.title,
-            route_template: i.route_template,
-            element_key: i.element_key,
-            status: i.status,
-            severity: i.severity,
-            priority: i.priority,
-            occurrences: i.occurrences,
-            sessions: i.sessions,
-            users: i.users,
-            releases: i.releases,
-            latest_release: i.latest_release,
-            generation: i.generation,
-            version: i.version,
-            tickets: Vec::new(),
+        let Incident {
+            id,
+            project_id,
+            fingerprint,
+            kind,
+            labels,
+            title,
+            route_template,
+            element_key,
+            status,
+            severity,
+            priority,
+            occurrences,
+            sessions,
+            users,
+            first_seen_ms,
+            last_seen_ms,
+            confirmed_at_ms,
+            resolved_at_ms,
+            // Internal: what a regression is judged against, and row bookkeeping.
+            resolved_releases: _,
+            releases,
+            latest_release,
+            generation,
             samples,
+            version,
+            created_at_ms: _,
+            updated_at_ms: _,
+        } = i;
+        IncidentView {
+            id,
+            project_id,
+            fingerprint,
+            kind,
+            labels,
+            title,
+            route_template,
+            element_key,
+            status,
+            severity,
+            priority,
+            occurrences,
+            sessions,
+            users,
+            first_seen: rfc3339(first_seen_ms),
+            last_seen: rfc3339(last_seen_ms),
+            confirmed_at: confirmed_at_ms.map(rfc3339),
+            resolved_at: resolved_at_ms.map(rfc3339),
+            releases,
+            latest_release,
+            generation,
+            version,
+            tickets: Vec::new(),
+            samples: with_samples.then(|| samples.into_iter().map(SampleView::from).collect()),
+        }
+    }
+}
+
+impl From<EvidenceSample> for SampleView {
+    /// Destructures the sample, so a field added to it must be shown or named as left out.
+    fn from(sample: EvidenceSample) -> Self {
+        let EvidenceSample { signal_id, session_id, user_id, release, url, label, start_ms, end_ms, evidence_json } =
+            sample;
+        SampleView {
+            signal_id,
+            session_id,
+            user_id,
+            release,
+            url,
+            label,
+            start: rfc3339(start_ms),
+            end: rfc3339(end_ms),
+            duration_ms: end_ms - start_ms,
+            evidence: serde_json::from_str(&evidence_json).unwrap_or(serde_json::Value::Null),
         }
     }
 }

@@ -1,55 +1,15 @@
-//! Avro single-object encoding (spec: "Single object encoding"): `C3 01`, the 8-byte little-endian
-//! CRC-64-AVRO fingerprint of the writer schema, then the binary datum.
+//! Encoding and decoding topic values in Avro single-object encoding (spec: "Single object
+//! encoding"): `C3 01`, the 8-byte little-endian CRC-64-AVRO fingerprint of the writer schema
+//! (`crate::header`), then the binary datum. Written with the newest schema of the value's family;
+//! read from any embedded version of it (`crate::registry`).
 
 use apache_avro::{from_avro_datum, from_value, write_avro_datum_ref};
-use serde::de::DeserializeOwned;
-use serde::Serialize;
 
+use crate::header::{header_fingerprint, write_header, HEADER_LEN};
+pub use crate::passthrough::{embeddable_event_datum, encode_sessionized_with_event_datum};
+pub use crate::record::{CodecError, Record};
 use crate::registry::{Registry, SchemaVersion};
 use crate::{direct, direct_ser};
-
-const MARKER: [u8; 2] = [0xC3, 0x01];
-const HEADER_LEN: usize = 10;
-
-/// A type that is the value of a topic, written with the newest schema of its family.
-pub trait Record: Serialize + DeserializeOwned {
-    /// The schema family in `schemas/avro/<family>.v<N>.avsc`.
-    const FAMILY: &'static str;
-
-    /// Decodes a datum written with `version` of the family by hand, for the records read once per
-    /// event (`crate::fast`); `None` (the default) when there is no such decoder for `version`.
-    #[doc(hidden)]
-    fn decode_fast(_version: u32, _datum: &[u8]) -> Option<Result<Self, CodecError>> {
-        None
-    }
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum CodecError {
-    #[error("no embedded schema for family `{0}`")]
-    UnknownFamily(&'static str),
-    #[error("message of {0} bytes is too short for single-object encoding (needs at least 10)")]
-    TooShort(usize),
-    #[error("message does not start with the single-object marker C3 01")]
-    BadMarker,
-    #[error("writer schema with fingerprint {0} is not one of the embedded schemas")]
-    UnknownFingerprint(String),
-    #[error("writer schema is {found}, expected family {expected}")]
-    WrongFamily { found: &'static str, expected: &'static str },
-    #[error("avro encoding failed: {0}")]
-    Encode(String),
-    #[error("avro decoding failed: {0}")]
-    Decode(String),
-}
-
-/// Appends the single-object header (marker, newest schema's fingerprint) of `T`'s family to
-/// `out` and returns that schema version.
-fn write_header<T: Record>(out: &mut Vec<u8>) -> Result<&'static SchemaVersion, CodecError> {
-    let latest = Registry::get().latest(T::FAMILY).ok_or(CodecError::UnknownFamily(T::FAMILY))?;
-    out.extend_from_slice(&MARKER);
-    out.extend_from_slice(&latest.fingerprint);
-    Ok(latest)
-}
 
 /// Appends the single-object encoding of `value` to `out`.
 ///
@@ -151,19 +111,6 @@ fn versions<T: Record>(bytes: &[u8]) -> Result<(&'static SchemaVersion, &'static
     Ok((writer, reader))
 }
 
-/// The writer schema's fingerprint from a single-object header.
-fn header_fingerprint(bytes: &[u8]) -> Result<[u8; 8], CodecError> {
-    if bytes.len() < HEADER_LEN {
-        return Err(CodecError::TooShort(bytes.len()));
-    }
-    if bytes[..2] != MARKER {
-        return Err(CodecError::BadMarker);
-    }
-    let mut fingerprint = [0u8; 8];
-    fingerprint.copy_from_slice(&bytes[2..HEADER_LEN]);
-    Ok(fingerprint)
-}
-
 fn via_value<T: Record>(writer: &SchemaVersion, reader: &SchemaVersion, bytes: &[u8]) -> Result<T, CodecError> {
     let value = if reader.version == writer.version {
         // The writer's schema with its names resolved once per process (resolving them per message
@@ -177,79 +124,4 @@ fn via_value<T: Record>(writer: &SchemaVersion, reader: &SchemaVersion, bytes: &
             .map_err(|e| CodecError::Decode(e.to_string()))?
     };
     from_value::<T>(&value).map_err(|e| CodecError::Decode(e.to_string()))
-}
-
-/// The fingerprint of the `event` version the newest `sessionized` schema embeds as its first
-/// field, when its other fields are exactly `sessionKey: string, seq: long, viewId: string,
-/// viewIndex: int, late: boolean, sessionStart: long` ([`encode_sessionized_with_event_datum`]
-/// writes those itself). `None` when the schemas differ from that shape: the pass-through is then
-/// off and every output is encoded in full.
-fn embedded_event_fingerprint() -> Option<[u8; 8]> {
-    static EMBEDDED: std::sync::LazyLock<Option<[u8; 8]>> = std::sync::LazyLock::new(|| {
-        use apache_avro::Schema;
-        let registry = Registry::get();
-        let sessionized = registry.latest(crate::Sessionized::FAMILY)?;
-        let Schema::Record(record) = &sessionized.schema else { return None };
-        type IsType = fn(&Schema) -> bool;
-        let expected: [(&str, IsType); 6] = [
-            ("sessionKey", |s| matches!(s, Schema::String)),
-            ("seq", |s| matches!(s, Schema::Long)),
-            ("viewId", |s| matches!(s, Schema::String)),
-            ("viewIndex", |s| matches!(s, Schema::Int)),
-            ("late", |s| matches!(s, Schema::Boolean)),
-            ("sessionStart", |s| matches!(s, Schema::Long)),
-        ];
-        let (first, rest) = record.fields.split_first()?;
-        if first.name != "event" || rest.len() != expected.len() {
-            return None;
-        }
-        if !rest.iter().zip(expected).all(|(f, (name, is))| f.name == name && is(&f.schema)) {
-            return None;
-        }
-        let embedded = crate::registry::fingerprint_of(&first.schema);
-        // Only a version this process knows (and could have decoded) is passed through.
-        registry.by_fingerprint(&embedded).filter(|v| v.family == crate::RawEvent::FAMILY).map(|v| v.fingerprint)
-    });
-    *EMBEDDED
-}
-
-/// The Avro datum of a single-object `event` message when it can stand as the `event` field of a
-/// `sessionized` record unchanged: the message was written with exactly the `event` version the
-/// newest `sessionized` schema embeds. The sessionizer copies these bytes into its output instead
-/// of re-encoding the event it decoded (DESIGN: the output's `event` is the input, unchanged).
-pub fn embeddable_event_datum(message: &[u8]) -> Option<&[u8]> {
-    let embedded = embedded_event_fingerprint()?;
-    (header_fingerprint(message).ok()? == embedded).then(|| &message[HEADER_LEN..])
-}
-
-/// Appends the single-object encoding of `record` with `event_datum` as its `event` field: the
-/// bytes [`encode`] writes when `event_datum` is the datum of `record.event` and came from
-/// [`embeddable_event_datum`] (which checked that the schemas allow it), without re-encoding the
-/// event.
-pub fn encode_sessionized_with_event_datum(
-    record: &crate::Sessionized<'_>,
-    event_datum: &[u8],
-    out: &mut Vec<u8>,
-) -> Result<(), CodecError> {
-    let start = out.len();
-    write_header::<crate::Sessionized<'_>>(out)?;
-    out.extend_from_slice(event_datum);
-    sessionized_fields_after_event(record, out).map_err(|e| {
-        out.truncate(start);
-        CodecError::Encode(e.to_string())
-    })
-}
-
-/// The fields of `sessionized` after `event`, in the order [`embedded_event_fingerprint`] checked.
-fn sessionized_fields_after_event(
-    record: &crate::Sessionized<'_>,
-    out: &mut Vec<u8>,
-) -> Result<(), direct_ser::EncodeError> {
-    direct_ser::string(out, &record.session_key)?;
-    direct_ser::long(out, record.seq);
-    direct_ser::string(out, &record.view_id)?;
-    direct_ser::long(out, i64::from(record.view_index));
-    out.push(u8::from(record.late));
-    direct_ser::long(out, record.session_start);
-    Ok(())
 }

@@ -1,4 +1,4 @@
-//! Encoding a Rust value straight into an Avro binary datum: a serde [`Serializer`] that walks the
+//! Encoding a Rust value straight into an Avro binary datum: a [`serde::Serializer`] that walks the
 //! compiled schema ([`Tree`], the one the direct decoder uses) and writes bytes as it goes.
 //!
 //! apache-avro's schema-aware serializer looks every record field up by name in a `BTreeMap` (string
@@ -70,15 +70,15 @@ struct Ser<'a> {
 
 impl<'a> Ser<'a> {
     fn kind(&self) -> &'a Node {
-        self.tree.node_at(self.node)
+        self.tree.node(self.node)
     }
 
     /// The branch index and node of a `["null", X]` union: `null` for `None`, `X` for `Some`.
     fn option_branch(&self, some: bool) -> Result<(usize, usize)> {
         let Node::Union(branches) = self.kind() else { return Err(EncodeError::Unsupported("option, not a union")) };
         let [a, b] = &branches[..] else { return Err(EncodeError::Unsupported("option over a wider union")) };
-        let a_null = matches!(self.tree.node_at(*a), Node::Null);
-        let b_null = matches!(self.tree.node_at(*b), Node::Null);
+        let a_null = matches!(self.tree.node(*a), Node::Null);
+        let b_null = matches!(self.tree.node(*b), Node::Null);
         match (a_null, b_null, some) {
             (true, false, false) => Ok((0, *a)),
             (true, false, true) => Ok((1, *b)),

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::codec::Record;
+use crate::record::Record;
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -36,6 +36,9 @@ pub struct IncidentChange {
     pub samples: Vec<EvidenceSample>,
 }
 
+/// One evidence sample kept with an incident: a signal that counted, with its evidence as JSON.
+/// The same type is stored with the incident (`friction-store`, as camelCase JSON) and published
+/// in this record.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EvidenceSample {
@@ -47,6 +50,7 @@ pub struct EvidenceSample {
     pub label: String,
     pub start_ms: i64,
     pub end_ms: i64,
+    /// The signal's evidence (rule, thresholds, event ids, measurements, suppressions), JSON text.
     pub evidence_json: String,
 }
 

@@ -8,6 +8,9 @@ use apache_avro::schema_compatibility::SchemaCompatibility;
 use apache_avro::Schema;
 
 use crate::direct::Tree;
+/// The allocation bound of both decoders (the direct one, and apache-avro's: set when the registry
+/// loads).
+pub use crate::direct::MAX_DECODE_ALLOCATION;
 
 /// One schema version of one family (e.g. `event` v1).
 pub struct SchemaVersion {
@@ -56,10 +59,6 @@ pub struct Registry {
     versions: Vec<SchemaVersion>,
     by_fingerprint: HashMap<[u8; 8], usize>,
 }
-
-/// Upper bound on one allocation while decoding: a corrupt length prefix must not make a consumer
-/// allocate gigabytes (messages are at most a few MiB).
-pub const MAX_DECODE_ALLOCATION: usize = 16 * 1024 * 1024;
 
 static REGISTRY: LazyLock<Registry> = LazyLock::new(|| {
     apache_avro::util::max_allocation_bytes(MAX_DECODE_ALLOCATION);

@@ -5,14 +5,15 @@
 //! Both are keyed by the input key `project_id:session_id`, so a session's events and its summaries
 //! stay on the partition its input came from. A split session is named by its `session_key`
 //! (`<sessionId>#<anchor ms>`); see `avro/sessionized.v1.avsc` and `avro/session.v1.avsc` for every
-//! field's meaning.
+//! field's meaning. The hand-written decoder of `sessionized` v1 is at the end.
 
 use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
 
-use crate::codec::Record;
 use crate::event::RawEvent;
+use crate::fast;
+use crate::record::{CodecError, Record};
 
 /// `closeReason` of a split that ended because the watermark passed its last event time plus the
 /// inactivity gap, or because a later event came after that gap.
@@ -44,8 +45,8 @@ pub struct Sessionized<'a> {
 impl Record for Sessionized<'_> {
     const FAMILY: &'static str = "sessionized";
 
-    fn decode_fast(version: u32, datum: &[u8]) -> Option<Result<Self, crate::CodecError>> {
-        (version == crate::fast::SESSIONIZED_VERSION).then(|| crate::fast::decode(datum, crate::fast::sessionized))
+    fn decode_fast(version: u32, datum: &[u8]) -> Option<Result<Self, CodecError>> {
+        (version == hand::VERSION).then(|| fast::decode(datum, hand::sessionized))
     }
 }
 
@@ -109,5 +110,30 @@ impl SessionSummary {
         k.push(':');
         k.push_str(&self.session_id);
         k
+    }
+}
+
+/// The hand-written decoder of `sessionized` v1 (why: `crate::fast`): the event's, then the rest.
+mod hand {
+    use crate::direct::{Input, Result};
+    use crate::event;
+    use crate::fast::{field, string};
+
+    use super::Sessionized;
+
+    /// The `sessionized` schema version [`sessionized`] reads.
+    pub(super) const VERSION: u32 = 1;
+
+    /// One `sessionized` v1 datum.
+    pub(crate) fn sessionized(i: &mut Input<'_>) -> Result<Sessionized<'static>> {
+        Ok(Sessionized {
+            event: field("event", event::hand::raw_event(i))?,
+            session_key: field("sessionKey", string(i))?,
+            seq: field("seq", i.long("long"))?,
+            view_id: field("viewId", string(i))?,
+            view_index: field("viewIndex", i.int("int"))?,
+            late: field("late", i.boolean())?,
+            session_start: field("sessionStart", i.long("long"))?,
+        })
     }
 }

@@ -457,7 +457,7 @@ fn encoders_agree<T: Record>(record: &T) -> Result<(), TestCaseError> {
 /// `Value` path accepts with the same result. The `Value` path accepts more only where apache-avro
 /// reads a datum that ends early as nulls (a union index, string or boolean at end of input), which
 /// the direct decoder rejects as cut off.
-/// `decode` (by hand for the hot records, see `fast.rs`) and the schema tree give the same value or
+/// `decode` (by hand for the hot records, see `fast.rs`: `event` and `sessionized`) and the schema tree give the same value or
 /// the same error, path included.
 fn by_hand_agrees<T: Record + PartialEq + Debug>(bytes: &[u8]) -> Result<(), TestCaseError> {
     match (decode::<T>(bytes), decode_direct::<T>(bytes)) {
@@ -614,7 +614,7 @@ fn blocky_agrees<T: Record + PartialEq + Debug>(record: &T, split: &[u8]) -> Res
 // Tests
 
 /// The records every stage reads per event decode by hand at their newest versions (a new schema
-/// version needs `fast.rs` updated, or it silently takes the slower schema tree).
+/// version needs a hand decoder in `event.rs` / `sessionized.rs`, or it silently takes the slower schema tree).
 #[test]
 fn the_hot_records_decode_by_hand_at_their_newest_versions() {
     let registry = Registry::get();

@@ -1,7 +1,9 @@
 //! Ingest API keys (DESIGN §6): 32 random bytes, shown once, stored only as their SHA-256.
 
+/// The stored form of a secret. Defined once, in `friction-schemas`, because the gateway hashes
+/// the keys it receives with it and must find the ones stored here.
+pub use friction_schemas::hash_api_key;
 use rand::RngCore;
-use sha2::{Digest, Sha256};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
@@ -69,13 +71,6 @@ pub fn generate_api_key_secret() -> String {
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
     format!("{API_KEY_PREFIX}{}", hex::encode(bytes))
-}
-
-/// The stored form of a secret: lowercase hex SHA-256 of its UTF-8 bytes. A plain hash (no salt,
-/// no slow KDF) is right here: the secret has 256 random bits, so nothing is gained by slowing a
-/// guesser down, and the gateway must find a key by its hash on every request.
-pub fn hash_api_key(secret: &str) -> String {
-    hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
 pub(crate) fn normalize_label(label: Option<&str>) -> Result<Option<String>, StoreError> {
