@@ -2,7 +2,7 @@
 //!
 //! ```yaml
 //! default:            # any RuleConfig field; unset fields keep their documented defaults
-//!   dead_click_timeout_ms: 7000
+//!   dead_window_ms: 7000
 //! projects:
 //!   3f2a9c0d1e4b5a6f: # project id
 //!     rage_min_clicks: 4
@@ -93,5 +93,24 @@ mod tests {
         assert!(parse_rules("{}", "r.yaml").is_ok());
         let bad = parse_rules("projects:\n  p1: {rage_min_clicks: 0}\n", "r.yaml").err().map(|e| e.to_string());
         assert!(bad.as_deref().is_some_and(|e| e.contains("projects.p1")), "{bad:?}");
+    }
+
+    /// The example in this module's doc is a file the stage accepts (it named a field that does
+    /// not exist, which the stage refuses at start).
+    #[test]
+    fn the_documented_example_parses() {
+        let source = include_str!("rules_file.rs");
+        let example: String = source
+            .lines()
+            .skip_while(|l| !l.starts_with("//! ```yaml"))
+            .skip(1)
+            .take_while(|l| !l.starts_with("//! ```"))
+            .map(|l| format!("{}\n", l.trim_start_matches("//!").strip_prefix(' ').unwrap_or("")))
+            .collect();
+        assert!(example.contains("projects:"), "{example}");
+        let rules = parse_rules(&example, "example.yaml").map_err(|e| e.to_string());
+        let rules = rules.as_ref().expect("the example parses");
+        assert_eq!(rules.for_project("3f2a9c0d1e4b5a6f").config().rage_min_clicks, 4);
+        assert_eq!(rules.for_project("other").config().dead_window_ms, 7000);
     }
 }
