@@ -172,6 +172,17 @@ else
     phase_done fmt "$t"
 fi
 
+# -- phase: structure -------------------------------------------------------------------------
+# No import circle between the modules of any crate (README "Layout"; scripts/modgraph.py).
+structure_failed=0
+t=$SECONDS
+log "phase: structure (scripts/modgraph.py: no import circle inside a crate)"
+if ! python3 "$REPO_ROOT/scripts/modgraph.py" "$REPO_ROOT"; then
+    structure_failed=1
+    warn "scripts/modgraph.py found an import circle (run it with -v for the edges); running the tests anyway"
+fi
+phase_done structure "$t"
+
 # -- phase: build ------------------------------------------------------------------------------
 t=$SECONDS
 log "phase: build (cargo nextest run --workspace --no-run)"
@@ -237,6 +248,10 @@ fi
 if [[ $sdk_rc -ne 0 ]]; then
     log "FAILED: the SDK tests (cd sdk && npm test) exited with $sdk_rc"
     exit "$sdk_rc"
+fi
+if [[ $structure_failed -ne 0 ]]; then
+    log "FAILED: the tests passed but scripts/modgraph.py found an import circle"
+    exit 1
 fi
 if [[ $fmt_failed -ne 0 ]]; then
     log "FAILED: the tests passed but cargo fmt --check did not"
