@@ -1,4 +1,4 @@
-//! Detector throughput, in process, on one thread (DESIGN §9: ≥ 1M events/s per core), against
+//! Detector throughput, in process, on one thread (docs/architecture.md §9: ≥ 1M events/s per core), against
 //! baselines over the same events in the same run.
 //!
 //! The input is one partition's stream: realistic corpus sessions (pageviews, clicks with their

@@ -1,7 +1,7 @@
 //! Detector quality: precision and recall per signal kind on a labelled synthetic corpus, for our
 //! rules (friction-rules defaults) and, in the same run on the same sessions, re-implementations of
 //! the anchors' published rules (PostHog, Datadog, Sentry, OpenReplay; see `src/anchors.rs`).
-//! Target (issue 4, research §12.10): ≥ 90 % precision on the issue-worthy tiers (unresponsive
+//! Target (issue 4, docs/detection.md "Validation: the labelled corpus"): ≥ 90 % precision on the issue-worthy tiers (unresponsive
 //! rage, dead, error click) with recall no more than 10 points below the most sensitive anchor.
 //!
 //! `cargo bench -p friction-benches --bench detector_quality`

@@ -1,6 +1,6 @@
 //! The exporter: time from an incident change being recorded (the consumer's ledger write, right
 //! after the incident became confirmed) to the ticket existing in a local fake Jira, and tickets/s
-//! sustained against a fake that rate-limits (429 with Retry-After) — DESIGN §9: a ticket ≤ 2 s
+//! sustained against a fake that rate-limits (429 with Retry-After) — docs/architecture.md §9: a ticket ≤ 2 s
 //! after the last event. The fakes are the exporter tests' own (they enforce auth and shapes).
 //!
 //! `cargo bench -p friction-benches --bench exporter` (env: EXPORTER_TICKETS, default 200;

@@ -1,5 +1,5 @@
 //! Gateway throughput and latency against a bare axum handler that parses the same JSON and drops
-//! it, in one run on one machine (DESIGN §9: ≥ 70 % of the baseline's events/s; p99 ≤ 20 ms at half
+//! it, in one run on one machine (docs/architecture.md §9: ≥ 70 % of the baseline's events/s; p99 ≤ 20 ms at half
 //! that load).
 //!
 //! `cargo bench -p friction-benches --bench gateway` (env: BENCH_SECONDS, default 10;

@@ -1,6 +1,6 @@
 //! The incidents stage: signals/s counted into each store against a bare insert of the same rows
 //! in the same run, and the end-to-end delay from the last event the gateway accepted to the
-//! incident being `confirmed` in the store the console reads (DESIGN §9: p99 ≤ 1 s).
+//! incident being `confirmed` in the store the console reads (docs/architecture.md §9: p99 ≤ 1 s).
 //!
 //! `cargo bench -p friction-benches --bench incidents` (env: INCIDENTS_SIGNALS, default 20000;
 //! INCIDENTS_BATCH, default 1000; INCIDENTS_ROUNDS for the latency part, default 12, 0 skips it;

@@ -1,4 +1,4 @@
-//! Sessionizer throughput and state size (DESIGN §9: ≥ 1M events/s per core in process; through
+//! Sessionizer throughput and state size (docs/architecture.md §9: ≥ 1M events/s per core in process; through
 //! Kafka ≥ 80 % of a bare consumer of the same topic; ≤ 1 KiB of state per open session with 1M
 //! open sessions), against baselines over the same events in the same run.
 //!

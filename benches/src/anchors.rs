@@ -1,6 +1,6 @@
 //! Re-implementations of the anchors' published frustration rules over Friction's event model
 //! ([`friction_rules::Event`]), for the quality benchmark. Each follows
-//! research/frustration-signals.md (the section is named on each function), which read the
+//! docs/detection.md "How the anchors detect frustration" (the product is named on each function), which read the
 //! products' source at the commits it lists. Where the model lacks something the product sees, the
 //! mapping is stated on the function; every choice is made in the anchor's favour when in doubt.
 //!
@@ -80,7 +80,7 @@ fn tag_is(t: &Target<'_>, tags: &[&str]) -> bool {
     t.tag.as_deref().is_some_and(|x| tags.iter().any(|y| x.eq_ignore_ascii_case(y)))
 }
 
-/// PostHog (research §1.2 rage, §1.3 dead; posthog-js `rageclick.ts`,
+/// PostHog (docs/detection.md "PostHog"; posthog-js `rageclick.ts`,
 /// `dead-clicks-autocapture.ts`, defaults as of config date 2026-05-30, the most precise ones).
 ///
 /// - Rage: a run grows while each click is < 30 px (Manhattan) and < 1000 ms from the previous
@@ -166,7 +166,7 @@ fn posthog_content_ignored(t: &Target<'_>) -> bool {
     ["next", "previous", "prev"].iter().any(|w| lower.contains(w)) || [">", "<", "+", "-", "−", "–"].contains(&text)
 }
 
-/// Datadog RUM (research §3.1; browser-sdk `computeFrustration`, `clickChain`,
+/// Datadog RUM (docs/detection.md "Datadog RUM"; browser-sdk `computeFrustration`, `clickChain`,
 /// `trackClickActions`, `waitPageActivityEnd`).
 ///
 /// - Click chain: consecutive clicks on the same target, each ≤ 100 px (Euclidean) and ≤ 1000 ms
@@ -311,7 +311,7 @@ fn datadog_error(tab: &[&Event<'_>], i: usize) -> bool {
     })
 }
 
-/// Sentry Session Replay (research §2.1 SDK `ClickDetector`, §2.2 backend classification).
+/// Sentry Session Replay (docs/detection.md "Sentry Session Replay": SDK `ClickDetector`, backend classification).
 ///
 /// - Eligible clicks: `button`, `a`, `input[type=submit|button]`; not `a[download]`, not links
 ///   opening another window, not opted out. A click on a node within 1 s of a pending click on it
@@ -375,7 +375,7 @@ pub fn sentry(events: &[Event<'_>]) -> Vec<Pred> {
     out
 }
 
-/// OpenReplay server heuristics (research §5.2; `backend/pkg/handlers/web/clickRage.go`,
+/// OpenReplay server heuristics (docs/detection.md "OpenReplay"; `backend/pkg/handlers/web/clickRage.go`,
 /// `deadClick.go`).
 ///
 /// - Click label: the element's text (our masked `text`), else its key — what the tracker sends

@@ -291,7 +291,7 @@ impl<H: StageHandler> StageHandler for Timed<H> {
     }
 }
 
-/// The three ratios the stage benches report (DESIGN §9: a stage through Kafka ≥ 80 % of a bare
+/// The three ratios the stage benches report (docs/architecture.md §9: a stage through Kafka ≥ 80 % of a bare
 /// consumer of the same topic), each from the rates without pauses.
 fn verdict_line(stage_name: &str, stage: f64, bare: f64, bare_decoding: f64, pass_through: f64) -> String {
     let verdict = |x: f64| if x >= 0.8 { "met" } else { "NOT met" };

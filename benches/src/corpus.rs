@@ -73,7 +73,7 @@ impl Kind {
         }
     }
 
-    /// The issue-worthy tiers the precision target applies to (research §12.10).
+    /// The issue-worthy tiers the precision target applies to (docs/detection.md "Validation: the labelled corpus").
     pub fn issue_worthy(self) -> bool {
         matches!(self, Kind::Rage | Kind::Dead | Kind::Error)
     }
@@ -87,7 +87,7 @@ pub struct Label {
 }
 
 /// The scenario classes. The first group is real frustration, the second the false-positive
-/// classes gathered in research/frustration-signals.md (§1.7, §2.6, §3.5, §4.5, §5).
+/// classes gathered in docs/detection.md "False-positive classes".
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Class {
     // ---- real frustration

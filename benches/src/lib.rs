@@ -1,5 +1,5 @@
 //! Load generators and benchmarks. Each bench measures Friction against a baseline in the same run
-//! and reports the ratio (DESIGN §9); absolute numbers depend on the machine.
+//! and reports the ratio (docs/architecture.md §9); absolute numbers depend on the machine.
 
 pub mod anchors;
 pub mod broker;

@@ -53,7 +53,7 @@ pub fn ours(s: &LabelledSession, rules: &Rules) -> Vec<Pred> {
     out
 }
 
-/// Our suppressions over the corpus, by reason and candidate kind (research §12.10: "report the
+/// Our suppressions over the corpus, by reason and candidate kind (docs/detection.md "Validation: the labelled corpus": "report the
 /// suppression-reason histogram").
 pub fn suppression_histogram(sessions: &[LabelledSession], rules: &Rules) -> BTreeMap<(Suppression, SignalKind), u64> {
     let mut h = BTreeMap::new();

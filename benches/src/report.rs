@@ -1,5 +1,5 @@
 //! The results table the stage benches print: one row per run, its rate and its ratio to the first
-//! run (the checksum baseline), then the per-core verdicts (DESIGN §9: ≥ 1M events/s per core).
+//! run (the checksum baseline), then the per-core verdicts (docs/architecture.md §9: ≥ 1M events/s per core).
 
 use std::time::{Duration, Instant};
 

@@ -25,7 +25,7 @@ pub fn rfc3339(ms: i64) -> String {
         .unwrap_or_else(|| ms.to_string())
 }
 
-/// An incident as the API lists it (DESIGN §3).
+/// An incident as the API lists it (docs/architecture.md §3).
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct IncidentView {

@@ -22,7 +22,7 @@ use crate::api::{GatewayError, Rejected};
 use crate::scrub::{scrub_cow, scrub_opt};
 use crate::text::{check_id, check_key, check_key_opt, clean_text, clean_text_opt, has_lone_surrogate_escape};
 
-/// The event types of the ingest contract (DESIGN §3). Anything else is rejected by name.
+/// The event types of the ingest contract (docs/architecture.md §3). Anything else is rejected by name.
 pub const EVENT_TYPES: &[&str] = &[
     "pageview",
     "click",

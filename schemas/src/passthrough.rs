@@ -48,7 +48,7 @@ fn embedded_event_fingerprint() -> Option<[u8; 8]> {
 /// The Avro datum of a single-object `event` message when it can stand as the `event` field of a
 /// `sessionized` record unchanged: the message was written with exactly the `event` version the
 /// newest `sessionized` schema embeds. The sessionizer copies these bytes into its output instead
-/// of re-encoding the event it decoded (DESIGN: the output's `event` is the input, unchanged).
+/// of re-encoding the event it decoded (docs/architecture.md §4 "Sessionizer": the output's `event` is the input, unchanged).
 pub fn embeddable_event_datum(message: &[u8]) -> Option<&[u8]> {
     let embedded = embedded_event_fingerprint()?;
     (header_fingerprint(message).ok()? == embedded).then(|| &message[HEADER_LEN..])

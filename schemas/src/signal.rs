@@ -1,7 +1,7 @@
 //! A frustration signal on `friction.signals.v1` (schema family `signal`), keyed by its incident
 //! fingerprint so one incident is counted by one consumer.
 //!
-//! Since v2 one record stands for one episode (DESIGN §4): `kind`, `label` and `fingerprint` are
+//! Since v2 one record stands for one episode (docs/architecture.md §4): `kind`, `label` and `fingerprint` are
 //! the primary member's, `labels` lists every member's label and `members` keeps each merged
 //! signal's own evidence summary. v1 records decode with both empty.
 

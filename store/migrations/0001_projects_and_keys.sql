@@ -10,7 +10,7 @@ CREATE TABLE projects (
     created_at BIGINT NOT NULL
 );
 
--- Keys are stored as the SHA-256 of the secret (DESIGN §6); `prefix` is the first characters of the
+-- Keys are stored as the SHA-256 of the secret (docs/architecture.md §6); `prefix` is the first characters of the
 -- secret, kept so people can tell their keys apart and revoke one without the secret.
 CREATE TABLE api_keys (
     id TEXT NOT NULL PRIMARY KEY,

@@ -71,7 +71,7 @@ CREATE TABLE console_tokens (
     revoked_at BIGINT NULL
 );
 
--- Who did what, to what, whether it worked, from where and when (DESIGN §6).
+-- Who did what, to what, whether it worked, from where and when (docs/architecture.md §6).
 CREATE TABLE audit_log (
     id TEXT NOT NULL PRIMARY KEY,
     at BIGINT NOT NULL,

@@ -1,4 +1,4 @@
--- The exporter (DESIGN §4 Exporter, research/ticket-export.md §7.2): integrations with their
+-- The exporter (docs/architecture.md §4 "Exporter", docs/exporter.md "The ledger row"): integrations with their
 -- secrets encrypted by the application, and the ticket ledger, one row per (incident,
 -- integration, generation), written before any remote call.
 --

@@ -1,4 +1,4 @@
-//! Ingest API keys (DESIGN §6): 32 random bytes, shown once, stored only as their SHA-256.
+//! Ingest API keys (docs/architecture.md §6): 32 random bytes, shown once, stored only as their SHA-256.
 
 /// The stored form of a secret. Defined once, in `friction-schemas`, because the gateway hashes
 /// the keys it receives with it and must find the ones stored here.

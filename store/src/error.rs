@@ -102,7 +102,7 @@ impl StoreError {
     /// Whether the error means the database cannot be reached right now (connection refused or
     /// lost, pool timed out, server shutting down, SQLite file busy), as opposed to a request or
     /// data that is wrong. Stages use it to pause their input and retry later instead of
-    /// dead-lettering messages or exiting (DESIGN §5: a database outage pauses the stages).
+    /// dead-lettering messages or exiting (docs/architecture.md §5: a database outage pauses the stages).
     pub fn is_unavailable(&self) -> bool {
         match self {
             StoreError::Database(e) | StoreError::Migration { source: e, .. } => sqlx_error_is_unavailable(e),

@@ -1,4 +1,4 @@
-//! Incidents and the rows that make counting them idempotent (DESIGN §3, §4 Incidents).
+//! Incidents and the rows that make counting them idempotent (docs/architecture.md §3, §4 "Incidents").
 //!
 //! The incidents stage works inside one [`IncidentTx`] per batch of signals: it records each
 //! signal id (a replayed id is refused by the primary key, so it counts nothing), the sessions and
@@ -18,7 +18,7 @@ use sqlx::{Any, Row, Transaction};
 
 use crate::{Store, StoreError};
 
-/// Where an incident is in its life (DESIGN §3 "Names the rest of the system relies on").
+/// Where an incident is in its life (docs/architecture.md §3 "Names the rest of the system relies on").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum IncidentStatus {

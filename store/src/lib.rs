@@ -1,5 +1,5 @@
 //! The relational store: SQLite by default (a file, no server), PostgreSQL when the URL says
-//! `postgres://`, with one set of migrations and queries for both (DESIGN §3 "Relational store").
+//! `postgres://`, with one set of migrations and queries for both (docs/architecture.md §3 "Relational store").
 //!
 //! Everything goes through [`sqlx::AnyPool`], so the SQL here must be portable: `$1, $2`
 //! placeholders (SQLite accepts them too), TEXT and BIGINT columns only (times are epoch

@@ -1,4 +1,4 @@
-//! Console bearer tokens with a role (DESIGN §6) and the audit log.
+//! Console bearer tokens with a role (docs/architecture.md §6) and the audit log.
 //!
 //! A token is like an API key: 32 random bytes, shown once, stored as SHA-256 with a display
 //! prefix. Its role decides what it may do: a viewer reads, an engineer changes incidents and

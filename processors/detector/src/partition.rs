@@ -142,7 +142,7 @@ impl PartitionDetector {
             let detection = detect_counting(&events, horizon, rules);
             buf.put_back(events);
             // Published per episode, not per member signal: members on one element within the
-            // episode window share one fingerprint (DESIGN §4). Every issue-kind signal is a member
+            // episode window share one fingerprint (docs/architecture.md §4). Every issue-kind signal is a member
             // of exactly one episode, which `detect` emits once it is closed.
             for ep in &detection.episodes {
                 out.signals.extend(to_episode_record(ep, &st.context));

@@ -1,4 +1,4 @@
-//! Every threshold of every rule, configurable per project (DESIGN §4 Detector, research §12.4).
+//! Every threshold of every rule, configurable per project (docs/detection.md "Configuration").
 //!
 //! `RuleConfig` deserializes from JSON or YAML with `#[serde(default)]`, so a project overrides only
 //! the fields it names; unknown fields are rejected so a typo does not silently keep a default.
@@ -24,127 +24,127 @@ pub struct ConfigError {
 #[serde(default, deny_unknown_fields)]
 pub struct RuleConfig {
     // ---- R1 rage click -------------------------------------------------------------------------
-    /// Minimum clicks in a rage burst. Default 3 (DESIGN §4; research §12.4 R1; PostHog, Datadog).
+    /// Minimum clicks in a rage burst. Default 3 (docs/detection.md "R1 rage click"; PostHog, Datadog).
     pub rage_min_clicks: u32,
-    /// Maximum gap between consecutive clicks of a burst. Default 1000 (DESIGN §4; research R1).
+    /// Maximum gap between consecutive clicks of a burst. Default 1000 (docs/detection.md "R1 rage click").
     pub rage_max_gap_ms: i64,
-    /// Maximum span of a whole burst, first to last click. Default 2000 (DESIGN §4; research R1).
+    /// Maximum span of a whole burst, first to last click. Default 2000 (docs/detection.md "R1 rage click").
     pub rage_max_span_ms: i64,
     /// Radius around the burst centroid within which clicks on non-interactive or unkeyed targets
-    /// join a burst. Default 30 px (DESIGN §4; research R1; PostHog).
+    /// join a burst. Default 30 px (docs/detection.md "R1 rage click"; PostHog).
     pub rage_radius_px: f64,
     /// A burst is `unresponsive` (issue-worthy tier B) when none of its first clicks got a
-    /// target-relevant response within this time. Default 1000 (DESIGN §4; research R1 tier B).
+    /// target-relevant response within this time. Default 1000 (docs/detection.md "R1 rage click").
     pub rage_unresponsive_ms: i64,
-    /// How many of the first clicks must be unanswered for tier B. Default 2 (research R1 tier B).
+    /// How many of the first clicks must be unanswered for tier B. Default 2 (docs/detection.md "R1 rage click", tier B).
     pub rage_unresponsive_clicks: u32,
     /// `responsive_repeat`: each click of the burst got a response within this time. Default 300
-    /// (research R1 suppressions).
+    /// (docs/detection.md "Suppressions").
     pub responsive_repeat_ms: i64,
 
     // ---- R2 dead / slow click ------------------------------------------------------------------
-    /// No response within this window ⇒ dead. Default 7000 (DESIGN §4; research R2; Sentry).
+    /// No response within this window ⇒ dead. Default 7000 (docs/detection.md "R2 dead and slow click"; Sentry).
     pub dead_window_ms: i64,
     /// A click on another element ends the window early (whatever follows answers that click).
     /// With no response before it, the first click is dead when that came at least this long
     /// after it (the user gave up waiting), undetermined when sooner. Default 2000 (between
-    /// `slow_after_ms` and PostHog's 2.5 s no-mutation window, research §1.3).
+    /// `slow_after_ms` and PostHog's 2.5 s no-mutation window, docs/detection.md "PostHog").
     pub dead_abandon_after_ms: i64,
     /// A first visible response later than this (and within the dead window) ⇒ slow. Default 1000
-    /// (DESIGN §4 "1–7 s is a slow_click"; research R2 verdicts).
+    /// (docs/detection.md "Verdicts").
     pub slow_after_ms: i64,
     /// A click on the same element within this time after the previous one is folded into the
-    /// same candidate. Default 1000 (research §12.5; Sentry, PostHog).
+    /// same candidate. Default 1000 (docs/detection.md "Dedup and ids"; Sentry, PostHog).
     pub click_debounce_ms: i64,
     /// A mutation away from the target counts as a response only within this time (and not on a
-    /// busy page). Default 1000 (research R2 liveness).
+    /// busy page). Default 1000 (docs/detection.md "Liveness").
     pub far_mutation_ms: i64,
     /// A request started within this time after the click counts as started by it (when the SDK
-    /// did not name the initiator). Default 500 (research R2 liveness, R3).
+    /// did not name the initiator). Default 500 (docs/detection.md "Liveness", "R3 error click").
     pub network_initiated_ms: i64,
-    /// A scroll within this time counts as a response. Default 300 (research R2; Sentry).
+    /// A scroll within this time counts as a response. Default 300 (docs/detection.md "Liveness"; Sentry).
     pub scroll_liveness_ms: i64,
-    /// A selection change within this time counts as a response. Default 100 (research R2; PostHog).
+    /// A selection change within this time counts as a response. Default 100 (docs/detection.md "Liveness"; PostHog).
     pub selection_liveness_ms: i64,
     /// A focus change or input event within this time counts as a response. Default 1000 (our
-    /// choice: research lists focus change without a window; a focus the click caused is
+    /// choice: docs/detection.md "Liveness" lists focus change without a window; a focus the click caused is
     /// immediate, a later one is the user moving on).
     pub focus_liveness_ms: i64,
     /// A visibility change within this time either side of the click (new tab, popup, file
     /// picker, the click that woke the tab) counts as a response; a tab hidden later in the window
-    /// cuts it (undetermined). Default 1000 (research R2; PostHog #3274/#4503).
+    /// cuts it (undetermined). Default 1000 (docs/detection.md "Liveness"; PostHog #3274/#4503).
     pub visibility_liveness_ms: i64,
     /// A mutation near the target up to this long *before* the click counts (menus that open on
-    /// pointerdown). Default 100 (research §3.1, Datadog `PAGE_ACTIVITY_VALIDATION_DELAY`).
+    /// pointerdown). Default 100 (docs/detection.md "Datadog RUM", Datadog `PAGE_ACTIVITY_VALIDATION_DELAY`).
     pub pointerdown_lookback_ms: i64,
     /// Window before the click over which the background mutation rate is measured. Default 5000
-    /// (research R2 busy-page guard).
+    /// (docs/detection.md "Busy-page guard").
     pub busy_window_ms: i64,
     /// Above this many mutation batches per second in the busy window, only mutations near the
-    /// target count as a response. Default 2.0 (research R2 busy-page guard).
+    /// target count as a response. Default 2.0 (docs/detection.md "Busy-page guard").
     pub busy_mutations_per_sec: f64,
 
     // ---- R3 error click ------------------------------------------------------------------------
-    /// A JS error within this time after a click is an error click. Default 1000 (DESIGN §4; research R3).
+    /// A JS error within this time after a click is an error click. Default 1000 (docs/detection.md "R3 error click").
     pub error_window_ms: i64,
     /// A failed request the SDK did not name an initiator for is attributed to a click only when
     /// it started within this time after it (a click handler's fetch starts at once; a background
     /// poll a few hundred ms later is coincidence). Default 100 (our choice; Datadog ends an
-    /// inactive click's action after 100 ms, research §3.1).
+    /// inactive click's action after 100 ms, docs/detection.md "Datadog RUM").
     pub error_unnamed_request_ms: i64,
     /// JS errors whose message starts with one of these (case-insensitive) are never attributed
     /// to a click: browser noise with no cause in the page's code. Default `ResizeObserver loop`
     /// (a layout notice, not a failure) and `Script error` (a cross-origin error with every detail
-    /// stripped) (research R3 false positives; Sentry's default inbound filters).
+    /// stripped) (docs/detection.md "R3 error click"; Sentry's default inbound filters).
     pub error_ignore_messages: Vec<String>,
     /// 4xx statuses that also count as a failed request (5xx and network errors always do).
-    /// Default empty (DESIGN §4 says 5xx or network error; research R3 excludes 401/403/404).
+    /// Default empty (docs/architecture.md §4 says 5xx or network error; docs/detection.md "R3 error click" excludes 401/403/404).
     pub error_client_statuses: Vec<u16>,
 
     // ---- R5 u-turn -----------------------------------------------------------------------------
-    /// Back to the previous page within this time after leaving it. Default 7000 (DESIGN §4; research R5).
+    /// Back to the previous page within this time after leaving it. Default 7000 (docs/detection.md "R5 u-turn").
     pub u_turn_max_ms: i64,
     /// More clicks than this on the intermediate page is meaningful interaction. Default 1
-    /// (research R5 "no click beyond the first").
+    /// (docs/detection.md "R5 u-turn": "no click beyond the first").
     pub u_turn_max_clicks: u32,
     /// More total scroll than this on the intermediate page is meaningful interaction. Default
-    /// 900 px (research R5 says one viewport; events carry no viewport height, so a typical one).
+    /// 900 px (docs/detection.md "R5 u-turn": says one viewport; events carry no viewport height, so a typical one).
     pub u_turn_max_scroll_px: f64,
     /// Routes containing any of these words are auth/SSO hops, never u-turns. Default
-    /// login, signin, sign-in, logout, auth, oauth, sso, callback (research R5 exclusions).
+    /// login, signin, sign-in, logout, auth, oauth, sso, callback (docs/detection.md "R5 u-turn": exclusions).
     pub u_turn_ignore_route_words: Vec<String>,
 
     // ---- R4 form struggle ----------------------------------------------------------------------
     /// Minimum engagement (first input to the last event of the view) before leaving counts as
-    /// abandonment. Default 5000 (DESIGN §4; research R4).
+    /// abandonment. Default 5000 (docs/detection.md "R4 form struggle").
     pub form_abandon_min_ms: i64,
-    /// Minimum distinct fields touched. Default 1 (research R4).
+    /// Minimum distinct fields touched. Default 1 (docs/detection.md "R4 form struggle").
     pub form_abandon_min_fields: u32,
     /// Field keys containing any of these words (search boxes) are ignored. Default search, query
-    /// (research R4 "search boxes are excluded").
+    /// (docs/detection.md "R4 form struggle": search boxes are excluded).
     pub form_ignore_field_words: Vec<String>,
-    /// Invalid submit attempts in a row that make a validation loop. Default 2 (research R4).
+    /// Invalid submit attempts in a row that make a validation loop. Default 2 (docs/detection.md "R4 form struggle").
     pub validation_loop_min_submits: u32,
     /// An invalid field within this time after a submit attempt makes the attempt invalid.
-    /// Default 1000 (research R4).
+    /// Default 1000 (docs/detection.md "R4 form struggle").
     pub validation_window_ms: i64,
 
     // ---- server errors -------------------------------------------------------------------------
-    /// Log lines at or above this level are server errors. Default `error` (DESIGN §4).
+    /// Log lines at or above this level are server errors. Default `error` (docs/architecture.md §4).
     pub server_error_min_level: LogLevel,
 
     // ---- R9 episodes ---------------------------------------------------------------------------
     /// Signals on one element within this time of the episode's first signal merge. Default 10000
-    /// (DESIGN §4; research R9).
+    /// (docs/detection.md "R9 episodes").
     pub episode_window_ms: i64,
 
     // ---- suppression content lists -------------------------------------------------------------
     /// Element text/aria-label of steppers and pagers: symbols match exactly, words as substrings,
-    /// case-insensitive. Default `+ - − – next prev previous > <` (research R1; PostHog).
+    /// case-insensitive. Default `+ - − – next prev previous > <` (docs/detection.md "Suppressions"; PostHog).
     pub stepper_texts: Vec<String>,
     /// Substrings of a selector or element key that mark steppers, pagers, sliders, carousels and
     /// date pickers. Default pagination, pager, stepper, spinner, datepicker, date-picker,
-    /// calendar, carousel, slider, swiper, slick (research R1 suppressions, §1.7, §3.5).
+    /// calendar, carousel, slider, swiper, slick (docs/detection.md "Suppressions").
     pub stepper_hints: Vec<String>,
 
     // ---- project ignore lists ------------------------------------------------------------------

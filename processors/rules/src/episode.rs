@@ -1,4 +1,4 @@
-//! Episodes (research §12.4 R9): signals in one session, tab, view and element whose starts fall
+//! Episodes (docs/detection.md "R9 episodes"): signals in one session, tab, view and element whose starts fall
 //! within `episode_window_ms` of the episode's first signal merge into one episode with one primary
 //! kind and all labels, so a rage burst on a dead button is one episode, not seven signals.
 //!

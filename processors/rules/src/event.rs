@@ -19,7 +19,7 @@ pub struct Event<'a> {
     pub event_id: Cow<'a, str>,
     /// The session this event belongs to.
     pub session_id: Cow<'a, str>,
-    /// The browser tab, when the SDK sends one. Click and dead-click state is per tab (research §12.3).
+    /// The browser tab, when the SDK sends one. Click and dead-click state is per tab (docs/detection.md "Sessions, tabs and views").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tab_id: Option<Cow<'a, str>>,
     /// Assigned by the sessionizer; changes on every navigation. Detectors never span views.
@@ -41,7 +41,7 @@ pub struct Event<'a> {
     pub kind: EventKind<'a>,
 }
 
-/// The kind-specific payload of an [`Event`] (DESIGN §3 "one typed payload per kind").
+/// The kind-specific payload of an [`Event`] (docs/architecture.md §3 "one typed payload per kind").
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", rename_all_fields = "camelCase")]
 pub enum EventKind<'a> {
@@ -76,7 +76,7 @@ pub enum EventKind<'a> {
         count: u32,
         /// Whether the batch touched the last clicked element's subtree or its neighbourhood
         /// (same parent chain within 3 levels, or an overlay/dialog insertion). Such mutations are
-        /// "strong" liveness; others are "weak" (research §12.4 R2).
+        /// "strong" liveness; others are "weak" (docs/detection.md "Liveness").
         #[serde(default)]
         near_target: bool,
     },
@@ -171,7 +171,7 @@ pub enum EventKind<'a> {
     },
 }
 
-/// The clicked element (DESIGN §3 `target`). Every field is optional.
+/// The clicked element (docs/architecture.md §3 `target`). Every field is optional.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct Target<'a> {
@@ -265,7 +265,7 @@ impl Modifiers {
     }
 }
 
-/// How a navigation happened (DESIGN §3 `navigation.kind`).
+/// How a navigation happened (docs/architecture.md §3 `navigation.kind`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum NavigationKind {

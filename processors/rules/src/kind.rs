@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Signal kinds, exactly as DESIGN §3 names them, plus the internal `undetermined`.
+/// Signal kinds, exactly as docs/architecture.md §3 names them, plus the internal `undetermined`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SignalKind {

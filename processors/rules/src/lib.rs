@@ -1,7 +1,7 @@
 //! # friction-rules
 //!
 //! The pure, I/O-free heart of the Friction detector: frustration rules as functions over one
-//! session's ordered events (DESIGN §4 Detector; research/frustration-signals.md §12).
+//! session's ordered events (docs/architecture.md §4 "Detector"; docs/detection.md).
 //!
 //! The detector stage consumes sessionized events, keeps each session's recent events in state
 //! and calls [`detect`] as events arrive and the event-time watermark advances. `detect` returns

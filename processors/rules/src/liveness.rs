@@ -1,4 +1,4 @@
-//! Did the page respond to a click? (research §12.4 R2 "Liveness").
+//! Did the page respond to a click? (docs/detection.md "Liveness").
 //!
 //! One forward scan from the click (plus a short look-back for the click that woke the tab and for
 //! menus that open on pointerdown) over the same tab's events, stopping at the window end, a
@@ -60,7 +60,7 @@ impl Source {
         !matches!(self, Self::Network)
     }
 
-    /// A response plausibly caused by this click ("target-relevant", research R1 tier B): anything
+    /// A response plausibly caused by this click ("target-relevant", docs/detection.md "R1 rage click", tier B): anything
     /// but a mutation elsewhere on the page.
     const fn relevant(self) -> bool {
         !matches!(self, Self::Mutation)
@@ -73,7 +73,7 @@ pub(crate) struct ScanOpts {
     /// Stop at the first visible response (enough for a verdict); otherwise scan the whole window
     /// to record every source's first delay for evidence.
     pub stop_early: bool,
-    /// Busy page: far mutations never count (research R2 busy-page guard).
+    /// Busy page: far mutations never count (docs/detection.md "Busy-page guard").
     pub busy: bool,
     /// End the scan at a click on another element (see the module doc).
     pub until_other_click: bool,

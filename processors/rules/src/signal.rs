@@ -10,7 +10,7 @@ use crate::keys;
 use crate::kind::SignalKind;
 use crate::suppress::Suppression;
 
-/// Episode priority (research §12.4 R9, issue 4): error click > unresponsive rage > dead > slow >
+/// Episode priority (docs/detection.md "R9 episodes"): error click > unresponsive rage > dead > slow >
 /// rage > others. Lower is more important.
 pub fn episode_priority(kind: SignalKind, unresponsive: bool) -> u8 {
     match kind {
@@ -29,7 +29,7 @@ pub fn episode_priority(kind: SignalKind, unresponsive: bool) -> u8 {
 }
 
 /// One liveness source observed after a click, with the delay of its first occurrence (PostHog's
-/// `*_delay_ms` pattern, research §12.1): `None` means none was seen in the window.
+/// `*_delay_ms` pattern, docs/detection.md "Principles"): `None` means none was seen in the window.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LivenessCheck {
@@ -118,7 +118,7 @@ pub struct Suppressed {
     pub candidate: Signal,
 }
 
-/// Signals in one session, view and element within the episode window, merged (research §12.4 R9).
+/// Signals in one session, view and element within the episode window, merged (docs/detection.md "R9 episodes").
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Episode {

@@ -1,4 +1,4 @@
-//! Named suppressions (research §12.1 "precision first", §12.4 R1/R2 exclusions).
+//! Named suppressions (docs/detection.md "Principles", "Suppressions").
 //!
 //! Each is a small pure predicate with a stable name. A candidate that one of them matches is not a
 //! signal; it is returned as [`crate::Suppressed`] with the name so the caller can count it per
@@ -129,7 +129,7 @@ const ACTIONABLE_ROLES: &[&str] = &[
 
 const ACTIONABLE_INPUT_TYPES: &[&str] = &["submit", "button", "checkbox", "radio", "image", "reset", "file", "color"];
 
-/// "Actionable" element (research R2 eligible targets): a, button, summary, clickable inputs,
+/// "Actionable" element (docs/detection.md "Eligible targets"): a, button, summary, clickable inputs,
 /// actionable ARIA roles, or anything the SDK flagged interactive (onclick, cursor:pointer);
 /// never text entry or unobservable surfaces, and never an in-page `#anchor` link (its response
 /// is a scroll that does not happen when the anchor is already in view).

@@ -1,4 +1,4 @@
-//! Tunables of the sessionizer. Every number has the default DESIGN.md §4 names.
+//! Tunables of the sessionizer. Every number has the default docs/architecture.md §4 names.
 
 /// How the sessionizer orders, splits and remembers. All times are event-time milliseconds.
 #[derive(Debug, Clone, PartialEq, Eq)]

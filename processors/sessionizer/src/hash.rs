@@ -4,7 +4,7 @@
 //! (std's `RandomState` does). FNV-1a over the UTF-8 bytes, then the SplitMix64 finalizer so similar
 //! ids (UUIDs differing in one digit) spread over all 64 bits. State format v1 stored these 64 bits;
 //! v2 stores their upper half ([`fold`]), so a v1 ring converts exactly to what v2 computes: 64
-//! remembered ids cost 256 bytes instead of 512 (DESIGN §9: ≤ 1 KiB per open session). The price is
+//! remembered ids cost 256 bytes instead of 512 (docs/architecture.md §9: ≤ 1 KiB per open session). The price is
 //! a false duplicate with probability ≤ `dedup_ids` / 2³² per event (1.5·10⁻⁸ with 64 ids: about one
 //! event in 67 million is dropped as a duplicate it is not, and counted in `duplicatesDropped`).
 

@@ -294,7 +294,7 @@ impl PartitionState {
         outcome
     }
 
-    /// The idle rule (DESIGN §4): a partition that receives nothing — call this only while it has
+    /// The idle rule (docs/architecture.md §4): a partition that receives nothing — call this only while it has
     /// been read to its end, never while input may be waiting — moves its watermark on by the
     /// wall-clock time passed since its newest event arrived — never straight to the wall clock, so
     /// old (backfilled, replayed) data is judged as when it was new. This is what closes the last
@@ -600,7 +600,7 @@ impl PartitionState {
     }
 
     /// An estimate of the heap and inline bytes the state holds (for the state-size metric and the
-    /// per-session budget of DESIGN §9): the session map, each key's state and strings, the queues,
+    /// per-session budget of docs/architecture.md §9): the session map, each key's state and strings, the queues,
     /// and buffered events.
     pub fn approx_state_bytes(&self) -> usize {
         use std::mem::size_of;

@@ -1,5 +1,5 @@
 //! Per-key state: the reorder buffer, the duplicate filter, and the open split session with the
-//! counters its summary needs. Kept small on purpose (DESIGN §9: ≤ 1 KiB per open session once its
+//! counters its summary needs. Kept small on purpose (docs/architecture.md §9: ≤ 1 KiB per open session once its
 //! buffered events are released): numbers, hashes, a few short strings, no event history.
 
 use std::collections::VecDeque;

@@ -1,7 +1,7 @@
 //! The consume → process → produce → commit loop every stage runs, with dead letters and keyed
 //! state kept in a compacted changelog topic.
 //!
-//! Delivery (DESIGN §5): at least once. A commit cycle (every `commit_max_messages` messages or
+//! Delivery (docs/architecture.md §5): at least once. A commit cycle (every `commit_max_messages` messages or
 //! `commit_interval`, on revocation and on shutdown) does, in order: (0) let the handler make its
 //! side effects durable (`persist`: a sink's transaction); (1) ask the handler for the
 //! state it changed; (2) wait until every output of the processed messages is acknowledged;

@@ -1,4 +1,4 @@
-//! The dispatcher (research/ticket-export.md §7.4): claims due ledger rows with a lease and makes
+//! The dispatcher (docs/exporter.md "The dispatcher: phases A, B, C"): claims due ledger rows with a lease and makes
 //! the remote calls, apart from the consumer so a slow tracker never stalls a partition.
 //!
 //! Per row: `pending` → phase A (`creating`, attempt recorded, committed) → create → phase C

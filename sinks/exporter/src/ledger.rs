@@ -1,4 +1,4 @@
-//! The ticket ledger (research/ticket-export.md §7.2–7.4): one row per (incident, integration,
+//! The ticket ledger (docs/exporter.md "The ledger"): one row per (incident, integration,
 //! generation), written before any remote call. The consumer only writes rows; dispatchers claim
 //! due rows with a lease and every later write is fenced by the lease owner, so two exporter
 //! copies never act on one row at once.

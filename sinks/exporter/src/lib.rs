@@ -1,4 +1,4 @@
-//! The exporter (DESIGN §4 Exporter, research/ticket-export.md §7): for each confirmed or
+//! The exporter (docs/architecture.md §4 "Exporter", docs/exporter.md "The ledger"): for each confirmed or
 //! regressed incident and each enabled integration whose filters match, exactly one ticket per
 //! (incident, integration, generation) in Jira Cloud, Linear, GitHub Issues or a signed webhook.
 //!

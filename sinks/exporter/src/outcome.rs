@@ -1,4 +1,4 @@
-//! What a remote answer means for the ledger (research/ticket-export.md §7.4), and when to try
+//! What a remote answer means for the ledger (docs/exporter.md "Outcome classes"), and when to try
 //! again. Pure: no I/O, randomness passed in.
 
 use std::time::Duration;

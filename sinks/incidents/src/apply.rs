@@ -1,4 +1,4 @@
-//! Counting a batch of signals in the store: one transaction per batch (DESIGN §5: batch, write,
+//! Counting a batch of signals in the store: one transaction per batch (docs/architecture.md §5: batch, write,
 //! then commit), the pure decisions of [`crate::model`] in between.
 
 use std::collections::BTreeMap;

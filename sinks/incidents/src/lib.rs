@@ -1,6 +1,6 @@
 //! `friction-incidents`: signals (keyed by fingerprint) grouped into incidents in the relational
 //! store — counts, distinct sessions and users, evidence samples, severity and lifecycle — with
-//! every change published to `friction.incidents.v1` (DESIGN §4 Incidents).
+//! every change published to `friction.incidents.v1` (docs/architecture.md §4 "Incidents").
 //!
 //! [`model`] holds the decisions as pure functions; [`apply`] counts a batch in one transaction;
 //! [`handler`] puts both on the stage runtime: a batch is stored, its changes published, and only
@@ -65,7 +65,7 @@ impl IncidentsArgs {
     /// store's futures on `runtime` (see [`IncidentsHandler::new`]).
     ///
     /// Signals in, and a short commit interval so a confirmed incident is visible soon after its
-    /// last signal (DESIGN §9: ≤ 1 s end to end).
+    /// last signal (docs/architecture.md §9: ≤ 1 s end to end).
     pub fn stage(&self, store: Store, runtime: tokio::runtime::Handle) -> (StageConfig, IncidentsHandler) {
         let mut stage = StageConfig::new(self.group.clone(), vec![self.signals_topic.clone()]);
         stage.commit_interval = std::time::Duration::from_millis(100);

@@ -10,7 +10,7 @@
 use friction_schemas::SignalRecord;
 use friction_store::{EvidenceSample, Incident, IncidentStatus};
 
-/// Thresholds of grouping, confirmation and scoring. Defaults per research §12.5–12.7.
+/// Thresholds of grouping, confirmation and scoring. Defaults per docs/detection.md "Dedup and ids" to "Severity and priority".
 #[derive(Debug, Clone, PartialEq)]
 pub struct IncidentConfig {
     /// Distinct sessions within [`IncidentConfig::confirm_window_ms`] that confirm an incident.
@@ -52,7 +52,7 @@ impl Default for IncidentConfig {
     }
 }
 
-/// Every signal kind the incidents stage knows (DESIGN §3).
+/// Every signal kind the incidents stage knows (docs/architecture.md §3).
 pub const KINDS: &[&str] = &[
     "rage_click",
     "dead_click",
@@ -101,7 +101,7 @@ pub fn validate(signal: &SignalRecord) -> Result<(), InvalidSignal> {
     Ok(())
 }
 
-/// An incident is identified by its fingerprint (DESIGN §3): one fingerprint, one incident.
+/// An incident is identified by its fingerprint (docs/architecture.md §3): one fingerprint, one incident.
 pub fn incident_id(signal: &SignalRecord) -> &str {
     &signal.fingerprint
 }
@@ -340,7 +340,7 @@ pub fn after_signal(
     (incident.status != before).then_some(before)
 }
 
-/// The kind's weight in the score (research §12.7 `w_type`).
+/// The kind's weight in the score (docs/detection.md "Severity and priority", `w_type`).
 pub fn kind_weight(kind: &str, labels: &[String]) -> f64 {
     match kind {
         "error_click" => 1.0,
@@ -354,7 +354,7 @@ pub fn kind_weight(kind: &str, labels: &[String]) -> f64 {
     }
 }
 
-/// Severity score and priority (research §12.7), with the factors computable from the incident
+/// Severity score and priority (docs/detection.md "Severity and priority"), with the factors computable from the incident
 /// alone: `log1p(users) × w_type × w_route × trend` (trend ×1.5 while regressed). Exposure and
 /// conversion factors need the warehouse and are 1 here. Rounded to 3 decimals so equal inputs give
 /// byte-equal output.

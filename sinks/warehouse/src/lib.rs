@@ -1,5 +1,5 @@
 //! `friction-warehouse`: every sessionized event, session summary, signal and incident change in
-//! ClickHouse, for analysts and the console's charts (DESIGN §3 ClickHouse, §4 Warehouse, §5).
+//! ClickHouse, for analysts and the console's charts (docs/architecture.md §3 "ClickHouse", §4 "Warehouse", §5).
 //!
 //! The stage consumes `friction.sessionized.v1`, `friction.sessions.v1`, `friction.signals.v1`
 //! and `friction.incidents.v1` on the shared stage runtime, buffers rows per table, and inserts

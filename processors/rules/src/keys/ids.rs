@@ -1,4 +1,4 @@
-//! Deterministic ids and fingerprints: SHA-256 over length-prefixed fields (DESIGN §3 "IDs are
+//! Deterministic ids and fingerprints: SHA-256 over length-prefixed fields (docs/architecture.md §3 "IDs are
 //! deterministic", §4 Incidents), so replaying the same events yields the same ids.
 
 use sha2::{Digest, Sha256};
@@ -24,7 +24,7 @@ fn hash_fields(fields: &[Option<&str>]) -> String {
     s
 }
 
-/// The incident fingerprint: hash(project, kind, route template, element key) (DESIGN §4 Incidents).
+/// The incident fingerprint: hash(project, kind, route template, element key) (docs/architecture.md §4 "Incidents").
 pub fn fingerprint(project: &str, kind: SignalKind, route_template: &str, element_key: &str) -> String {
     hash_fields(&[
         Some("friction.fingerprint.v1"),
@@ -35,7 +35,7 @@ pub fn fingerprint(project: &str, kind: SignalKind, route_template: &str, elemen
     ])
 }
 
-/// The deterministic signal id: hash(session, tab, rule, element key, first event id) (DESIGN §3).
+/// The deterministic signal id: hash(session, tab, rule, element key, first event id) (docs/architecture.md §3).
 /// Replaying the same events yields the same id, so downstream writes are idempotent.
 pub fn signal_id(
     session_id: &str,

@@ -3,7 +3,7 @@
 
 use super::token::{is_hexish, is_uuid};
 
-/// Normalises a log message for grouping (DESIGN §4 server error): numbers become `<n>`, hex `<hex>`,
+/// Normalises a log message for grouping (docs/detection.md "Server errors"): numbers become `<n>`, hex `<hex>`,
 /// UUIDs `<uuid>`, e-mail addresses `<email>`, other tokens mixing letters and digits `<id>`;
 /// whitespace is collapsed.
 ///

@@ -3,7 +3,7 @@
 
 use super::token::{is_hexish, is_uuid};
 
-/// The route template of a path or URL (research §12.6): scheme, host and query are dropped, hash
+/// The route template of a path or URL (docs/detection.md "Grouping and fingerprints"): scheme, host and query are dropped, hash
 /// routes (`#/...`) are kept and templated too, and every id-like segment (numbers, UUIDs, hex,
 /// long mixed tokens, dates, e-mail addresses) becomes `:id`.
 ///

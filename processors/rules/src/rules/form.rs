@@ -1,4 +1,4 @@
-//! R4 form struggle (DESIGN §4; research §12.4 R4).
+//! R4 form struggle (docs/detection.md "R4 form struggle").
 //!
 //! - `form_abandon`: inputs in ≥ `form_abandon_min_fields` fields, ≥ `form_abandon_min_ms` from the
 //!   first input to the view's last event, then the view or session ends with no submit. A submit,

@@ -1,4 +1,4 @@
-//! R5 u-turn (DESIGN §4; research §12.4 R5): A → B, then back to A within `u_turn_max_ms`, with
+//! R5 u-turn (docs/detection.md "R5 u-turn"): A → B, then back to A within `u_turn_max_ms`, with
 //! no meaningful interaction on B (at most `u_turn_max_clicks` clicks, no input or submit, no text
 //! selected, at most `u_turn_max_scroll_px` scrolled). Redirect hops (`replace` navigations) and
 //! auth/SSO routes are never u-turns.

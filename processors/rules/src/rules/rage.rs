@@ -1,4 +1,4 @@
-//! R1 rage click (DESIGN §4; research §12.4 R1).
+//! R1 rage click (docs/detection.md "R1 rage click").
 //!
 //! A burst is consecutive clicks in one tab and view where each click is on the burst's element key
 //! (or, for non-interactive or unkeyed targets, within `rage_radius_px` of the burst centroid —

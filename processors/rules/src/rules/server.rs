@@ -1,4 +1,4 @@
-//! Server errors from log lines (DESIGN §4): every line at or above `server_error_min_level` is a
+//! Server errors from log lines (docs/architecture.md §4): every line at or above `server_error_min_level` is a
 //! `server_error` signal keyed by `log:<service>:<normalized message>` — numbers, ids, hex, UUIDs
 //! and e-mail addresses replaced — so the same error with different values groups into one
 //! incident, and a storm of identical lines within the episode window is one episode.

@@ -13,7 +13,7 @@ pub(super) struct Linear;
 
 impl Tracker for Linear {
     fn authorization(&self, t: &Target) -> Result<Option<String>, CallError> {
-        // Personal API keys go without "Bearer" (research §2.1).
+        // Personal API keys go without "Bearer" (docs/exporter.md "What the fakes enforce").
         Ok(Some(t.secret.expose().to_owned()))
     }
 

@@ -1,5 +1,5 @@
 //! Local fake Jira Cloud, Linear, GitHub and Standard Webhooks receivers (axum on 127.0.0.1:0).
-//! They enforce each API's auth header and request shape (research/ticket-export.md §6.3) and can
+//! They enforce each API's auth header and request shape (docs/exporter.md "What the fakes enforce") and can
 //! be told to answer 429 with Retry-After, 5xx, slow timeouts, "created but the response was
 //! lost", and to let their search index lag.
 
