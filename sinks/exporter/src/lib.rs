@@ -111,6 +111,7 @@ pub async fn check_integration(integration: &Integration, key: &MasterKey) -> Re
     let secret = integration.secret(key).map_err(|e| e.to_string())?;
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(targets::connect_timeout(std::time::Duration::from_secs(15)))
         .build()
         .map_err(|e| e.without_url().to_string())?;
     let target = targets::Target {
