@@ -217,3 +217,70 @@ async fn an_unreachable_tracker_backs_off_opens_the_breaker_and_gets_each_ticket
     }
     Ok(())
 }
+
+/// The path that kept `attempts` at 1: an ambiguous create (503) whose reconcile lookups then fail
+/// too. Each failed lookup counts on the row, the row stays `ambiguous` (it may exist), the 5xx
+/// open the breaker like connection failures, and after recovery the lookup finds nothing and one
+/// issue is made.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_reconcile_lookups_count_as_attempts_and_open_the_breaker() -> R {
+    for db in friction_store::testing::migrated_dbs().await? {
+        let key = MasterKey::random();
+        let github = Fake::start(Api::Github, "Bearer gh-test-token").await;
+        let new = NewIntegration {
+            name: "gh".into(),
+            kind: Kind::Github,
+            project_id: None,
+            kinds: vec![],
+            min_severity: 0.0,
+            config: IntegrationConfig { base_url: github.url(), repo: Some("acme/web".into()), ..Default::default() },
+            secret: Secret::new("gh-test-token"),
+        };
+        let added = add_integration(&db.store, &key, &new).await?;
+        let config = DispatcherConfig {
+            owner: "reconcile-test".into(),
+            retry: RetryPolicy {
+                base: Duration::from_millis(20),
+                cap: Duration::from_millis(200),
+                ..Default::default()
+            },
+            breaker: BreakerPolicy {
+                threshold: 4,
+                backoff_base: Duration::from_millis(10),
+                backoff_cap: Duration::from_millis(100),
+                cooldown_base: Duration::from_millis(100),
+                cooldown_cap: Duration::from_millis(300),
+                probe_lease: Duration::from_secs(3),
+            },
+            request_timeout: Duration::from_secs(3),
+            ..Default::default()
+        };
+        let d = Dispatcher::new(db.store.clone(), key.clone(), config)?;
+        record(&db.store, &[change("inc-1")]).await?;
+        github.set_always(Some(503));
+        let start = Instant::now();
+        loop {
+            d.run_once().await?;
+            let h = integration(&db.store, &added.id).await?.ok_or("gone")?.health;
+            if h.breaker == Breaker::Cooling {
+                break;
+            }
+            assert!(start.elapsed() < Duration::from_secs(30), "{}: the breaker never opened: {h:?}", db.name());
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let link = friction_exporter::ledger::links_in_state(&db.store, friction_exporter::ledger::AMBIGUOUS).await?;
+        assert_eq!(link.len(), 1, "{}: a 503 may have created it: the row stays ambiguous", db.name());
+        assert_eq!(link[0].attempts, 4, "{}: the create and each failed lookup count: {:?}", db.name(), link[0]);
+        github.set_always(None);
+        let start = Instant::now();
+        while links_in_state(&db.store, CREATED).await?.len() < 1 {
+            assert!(start.elapsed() < Duration::from_secs(30), "{}: not created after recovery", db.name());
+            d.run_once().await?;
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(github.issues().len(), 1, "{}", db.name());
+        let back = integration(&db.store, &added.id).await?.ok_or("gone")?;
+        assert_eq!(back.health, Health::HEALTHY, "{}", db.name());
+    }
+    Ok(())
+}
