@@ -177,6 +177,11 @@ async fn an_unreachable_tracker_backs_off_opens_the_breaker_and_gets_each_ticket
             stored.last_error
         );
         assert!(cooldowns.len() >= 2, "{}: {cooldowns:?}", db.name());
+        // What the console's incident detail shows (`tickets`).
+        let tickets = db.store.incident_tickets("inc-1").await?;
+        assert_eq!(tickets[0].integration_breaker.as_deref(), Some("cooling"), "{}: {tickets:?}", db.name());
+        assert!(tickets[0].integration_error.as_deref().is_some_and(|e| e.contains("connection failed")));
+        assert_eq!(tickets[0].integration_failures, Some(i64::from(health.failures)));
         // One warning per change of state: failing, opened, each failed probe — not one per call.
         let warnings = capture.warnings().len() - warnings_before;
         assert!(
@@ -213,6 +218,11 @@ async fn an_unreachable_tracker_backs_off_opens_the_breaker_and_gets_each_ticket
         let back = integration(&db.store, &added.id).await?.ok_or("gone")?;
         assert_eq!((back.health, back.last_error), (Health::HEALTHY, None), "{}", db.name());
         assert!(capture.text().contains("circuit breaker closed"), "{}", db.name());
+        let tickets = db.store.incident_tickets("inc-1").await?;
+        assert_eq!(
+            (tickets[0].integration_breaker.as_deref(), tickets[0].integration_error.as_deref()),
+            (Some("closed"), None)
+        );
         assert!(metrics.render().contains(r#"friction_export_breaker_state{integration="jira"} 0"#));
     }
     Ok(())
