@@ -283,7 +283,7 @@ async fn failed_reconcile_lookups_count_as_attempts_and_open_the_breaker() -> R 
         assert_eq!(link[0].attempts, 4, "{}: the create and each failed lookup count: {:?}", db.name(), link[0]);
         github.set_always(None);
         let start = Instant::now();
-        while links_in_state(&db.store, CREATED).await?.len() < 1 {
+        while links_in_state(&db.store, CREATED).await?.is_empty() {
             assert!(start.elapsed() < Duration::from_secs(30), "{}: not created after recovery", db.name());
             d.run_once().await?;
             tokio::time::sleep(Duration::from_millis(10)).await;
