@@ -58,7 +58,7 @@ def main():
     for filename, line, kind, digest in sorted(new):
         print(f"  {filename}:{line}: {kind}", file=sys.stderr)
     print(
-        "Remove the credential (and rotate it: it is in the history). If it is a test fixture, add a line\n"
+        "Remove the credential (and rotate it if it was ever committed or pushed). If it is a test fixture, add a line\n"
         f"to {sys.argv[1]} (path, type, hashed secret, reason; TAB-separated):",
         file=sys.stderr,
     )
