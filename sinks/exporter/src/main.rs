@@ -50,7 +50,11 @@ async fn main() -> anyhow::Result<()> {
         console_url: cli.console_url,
         jira_lag_grace: std::time::Duration::from_millis(cli.jira_lag_grace_ms),
         lease: std::time::Duration::from_millis(cli.lease_ms),
-        breaker: cli.breaker.policy(),
+        // One probe at a time per integration, for as long as a row's lease.
+        breaker: friction_exporter::outcome::BreakerPolicy {
+            probe_lease: std::time::Duration::from_millis(cli.lease_ms),
+            ..cli.breaker.policy()
+        },
         poll_interval: std::time::Duration::from_millis(100),
         llm: friction_exporter::llm::LlmConfig::from_env(),
         ..Default::default()
