@@ -13,6 +13,7 @@
 #   FRICTION_SKIP_FMT=1     skip the `cargo fmt --check` phase
 #   FRICTION_KEEP_SERVICES=1  leave the services this run started running afterwards
 #   FRICTION_SKIP_SDK=1     skip the browser SDK phase (and installing Chromium and its npm packages)
+#   FRICTION_TOOLS_DIR      where scripts/secrets.sh keeps its pinned scanner (default ~/.cache/friction)
 #
 # The tests read FRICTION_TEST_BROKERS, FRICTION_TEST_POSTGRES_URL and FRICTION_TEST_CLICKHOUSE_URL.
 # A test that can do without one of them skips when it is unset, unless FRICTION_REQUIRE_SERVICES=1,
@@ -111,8 +112,9 @@ trap cleanup EXIT
 
 # -- phase: install ----------------------------------------------------------------------------
 t=$SECONDS
-log "phase: install (Debian packages, cargo-nextest, tansu, PostgreSQL, ClickHouse, Chromium, SDK npm packages)"
+log "phase: install (Debian packages, cargo-nextest, tansu, PostgreSQL, ClickHouse, Chromium, SDK npm packages, detect-secrets)"
 ensure_packages "${BUILD_PACKAGES[@]}"
+"$REPO_ROOT/scripts/secrets.sh" --install
 if ! cargo nextest --version >/dev/null 2>&1; then
     log "installing cargo-nextest"
     cargo install cargo-nextest --locked
@@ -183,6 +185,18 @@ if ! python3 "$REPO_ROOT/scripts/modgraph.py" "$REPO_ROOT"; then
 fi
 phase_done structure "$t"
 
+# -- phase: secrets ---------------------------------------------------------------------------
+# No committed credential: detect-secrets over the tracked files; test fixtures that look like one
+# are allow-listed with a reason in scripts/secrets-allowlist.tsv (scripts/secrets.sh).
+secrets_failed=0
+t=$SECONDS
+log "phase: secrets (scripts/secrets.sh: detect-secrets over git ls-files)"
+if ! "$REPO_ROOT/scripts/secrets.sh"; then
+    secrets_failed=1
+    warn "scripts/secrets.sh found a credential in a tracked file; running the tests anyway"
+fi
+phase_done secrets "$t"
+
 # -- phase: build ------------------------------------------------------------------------------
 t=$SECONDS
 log "phase: build (cargo nextest run --workspace --no-run)"
@@ -249,6 +263,10 @@ fi
 if [[ $sdk_rc -ne 0 ]]; then
     log "FAILED: the SDK tests (cd sdk && npm test) exited with $sdk_rc"
     exit "$sdk_rc"
+fi
+if [[ $secrets_failed -ne 0 ]]; then
+    log "FAILED: the tests passed but scripts/secrets.sh found a credential in a tracked file"
+    exit 1
 fi
 if [[ $structure_failed -ne 0 ]]; then
     log "FAILED: the tests passed but scripts/modgraph.py found an import circle"

@@ -191,6 +191,15 @@ pub async fn run(cmd: IntegrationsCommand) -> anyhow::Result<ExitCode> {
                     "disabled".to_owned()
                 } else if i.breaker_open {
                     format!("breaker open: {}", i.breaker_reason.unwrap_or_default())
+                } else if i.health.failures > 0 {
+                    // Transient failures: backing off, or cooling down until one probe.
+                    format!(
+                        "breaker {} after {} failures in a row (next call in {} s): {}",
+                        i.health.breaker.as_str(),
+                        i.health.failures,
+                        (i.health.retry_at - friction_runtime::now_ms()).max(0) / 1000,
+                        i.last_error.unwrap_or_default()
+                    )
                 } else {
                     "enabled".to_owned()
                 };

@@ -36,6 +36,7 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/0002_incidents_and_tokens.sql"),
     },
     Migration { version: 3, name: "exporter", sql: include_str!("../migrations/0003_exporter.sql") },
+    Migration { version: 4, name: "exporter_backoff", sql: include_str!("../migrations/0004_exporter_backoff.sql") },
 ];
 
 /// A row of `_friction_migrations`.

@@ -12,9 +12,9 @@ use std::time::Duration;
 use friction_store::Store;
 
 use crate::body::{recurrence_comment, ticket_content};
-use crate::integration::{list_integrations, open_breaker, Integration, Kind};
+use crate::integration::{self as integrations, list_integrations, open_breaker, set_health, Integration, Kind};
 use crate::ledger::{self, Link, Update, AMBIGUOUS, CREATED, CREATING, FAILED, PENDING};
-use crate::outcome::{Class, RetryPolicy};
+use crate::outcome::{note, BreakerPolicy, Class, Event, Health, Note, RetryPolicy};
 use crate::secret::MasterKey;
 use crate::targets::{CallError, Remote, Target};
 use crate::ExportError;
@@ -28,6 +28,8 @@ pub struct DispatcherConfig {
     pub poll_interval: Duration,
     pub batch: i64,
     pub retry: RetryPolicy,
+    /// The integration-wide backoff and the automatic breaker on transient failures.
+    pub breaker: BreakerPolicy,
     /// How long after an attempt began Jira's search is trusted to show its issue.
     pub jira_lag_grace: Duration,
     pub request_timeout: Duration,
@@ -47,6 +49,7 @@ impl Default for DispatcherConfig {
             poll_interval: Duration::from_millis(500),
             batch: 32,
             retry: RetryPolicy::default(),
+            breaker: BreakerPolicy::default(),
             jira_lag_grace: Duration::from_secs(120),
             request_timeout: Duration::from_secs(15),
             console_url: None,
@@ -63,7 +66,8 @@ pub struct Dispatcher {
     key: MasterKey,
     config: DispatcherConfig,
     http: reqwest::Client,
-    /// Integrations that answered 429, and until when (epoch ms) this copy leaves them alone.
+    /// Integrations that answered 429 or are backing off, and until when (epoch ms) this copy
+    /// leaves them alone (the ledger and `integrations.retry_at` tell the other copies).
     paused: std::sync::Arc<std::sync::Mutex<HashMap<String, i64>>>,
 }
 
@@ -79,6 +83,7 @@ impl Dispatcher {
     pub fn new(store: Store, key: MasterKey, config: DispatcherConfig) -> Result<Self, ExportError> {
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(crate::targets::connect_timeout(config.request_timeout))
             .build()
             .map_err(|e| ExportError::Invalid(format!("HTTP client: {}", e.without_url())))?;
         Ok(Dispatcher { store, key, config, http, paused: Default::default() })
@@ -100,16 +105,26 @@ impl Dispatcher {
         }
     }
 
-    /// One round: claim due rows and work them; the number worked.
+    /// One round: probe the integrations whose cool-down is over, claim due rows and work them;
+    /// the number of rows worked.
     pub async fn run_once(&self) -> Result<usize, ExportError> {
         let now = friction_runtime::now_ms();
+        let integrations: HashMap<String, Integration> =
+            list_integrations(&self.store).await?.into_iter().map(|i| (i.id.clone(), i)).collect();
+        for integration in integrations.values() {
+            metrics::gauge!("friction_export_breaker_state", "integration" => integration.name.clone())
+                .set(integration.health.breaker.gauge());
+            metrics::gauge!("friction_export_integration_failures", "integration" => integration.name.clone())
+                .set(f64::from(integration.health.failures));
+            if integration.enabled && integration.health.probe_due(now) {
+                self.probe(integration).await?;
+            }
+        }
         let rows =
             ledger::claim(&self.store, &self.config.owner, now, ms(self.config.lease), self.config.batch).await?;
         if rows.is_empty() {
             return Ok(0);
         }
-        let integrations: HashMap<String, Integration> =
-            list_integrations(&self.store).await?.into_iter().map(|i| (i.id.clone(), i)).collect();
         let n = rows.len();
         for row in rows {
             let Some(integration) = integrations.get(&row.key.integration_id) else {
@@ -117,7 +132,7 @@ impl Dispatcher {
             };
             let paused_until = self.paused.lock().ok().and_then(|p| p.get(&integration.id).copied());
             if let Some(until) = paused_until.filter(|&u| u > friction_runtime::now_ms()) {
-                // The integration is rate limited: this row waits as well, without a call.
+                // The integration is rate limited or backing off: this row waits as well, without a call.
                 self.update(&row, Update { next_attempt_at: Some(until), ..Default::default() }).await?;
                 continue;
             }
@@ -126,6 +141,121 @@ impl Dispatcher {
             }
         }
         Ok(n)
+    }
+
+    /// Records `event` in the integration's health (docs/exporter.md "Circuit breaker"): the pure
+    /// decision (`BreakerPolicy::next`), written only if no other copy changed it meanwhile (else
+    /// re-read and decided again). One log line per change of state, never one per call. Returns
+    /// the health now and whether this copy made the change.
+    async fn observe(
+        &self,
+        integration: &Integration,
+        event: Event,
+        error: Option<&str>,
+    ) -> Result<(Health, bool), ExportError> {
+        let mut current = integration.health;
+        for _ in 0..8 {
+            let now = friction_runtime::now_ms();
+            let next = self.config.breaker.next(current, event, now, unit());
+            if next == current {
+                return Ok((current, false));
+            }
+            if set_health(&self.store, &integration.id, &current, &next, error).await? {
+                self.noted(integration, &current, &next, error);
+                if !next.callable(now) {
+                    if let Ok(mut paused) = self.paused.lock() {
+                        paused.insert(integration.id.clone(), next.retry_at);
+                    }
+                }
+                return Ok((next, true));
+            }
+            match integrations::integration(&self.store, &integration.id).await? {
+                Some(fresh) => current = fresh.health,
+                None => return Ok((current, false)),
+            }
+        }
+        Ok((current, false))
+    }
+
+    /// The log line and metrics of a change of an integration's health.
+    fn noted(&self, integration: &Integration, old: &Health, new: &Health, error: Option<&str>) {
+        let name = integration.name.clone();
+        metrics::gauge!("friction_export_breaker_state", "integration" => name.clone()).set(new.breaker.gauge());
+        metrics::gauge!("friction_export_integration_failures", "integration" => name.clone())
+            .set(f64::from(new.failures));
+        let wait_ms = new.retry_at.saturating_sub(friction_runtime::now_ms()).max(0);
+        let error = error.unwrap_or("none");
+        match note(old, new) {
+            Some(Note::Failing) => {
+                tracing::warn!(integration = %name, wait_ms, error, "integration failing; backing off (next line when it opens the breaker or recovers)")
+            }
+            Some(Note::Opened) => {
+                metrics::counter!("friction_export_breaker_opened_total", "integration" => name.clone()).increment(1);
+                tracing::warn!(integration = %name, failures = new.failures, cooldown_ms = wait_ms, error, "integration unreachable; circuit breaker open, cooling down before one probe");
+            }
+            Some(Note::ProbeFailed) => {
+                tracing::warn!(integration = %name, failures = new.failures, cooldown_ms = wait_ms, error, "integration still unreachable; cooling down again, longer");
+            }
+            Some(Note::Recovered) => {
+                tracing::info!(integration = %name, failures = old.failures, "integration answers again; circuit breaker closed");
+            }
+            None => {}
+        }
+    }
+
+    /// The one probe of a cooled-down integration: its credentials check (no ticket is made). An
+    /// answer closes the breaker; a transient failure cools it down again, longer; a configuration
+    /// error opens it for a person.
+    async fn probe(&self, integration: &Integration) -> Result<(), ExportError> {
+        let (_, taken) = self.observe(integration, Event::ProbeStarted, None).await?;
+        if !taken {
+            return Ok(()); // another copy probes
+        }
+        let secret = match integration.secret(&self.key) {
+            Ok(s) => s,
+            Err(e) => return open_breaker(&self.store, &integration.id, &e.to_string()).await,
+        };
+        let target = Target {
+            integration,
+            secret,
+            http: &self.http,
+            timeout: self.config.request_timeout,
+            allow_private_network: self.config.allow_private_network,
+        };
+        let result = target.check().await;
+        let outcome = result.as_ref().map(|_| Class::Success).unwrap_or_else(|e| e.class);
+        metrics::counter!("friction_export_probes_total", "integration" => integration.name.clone(), "outcome_class" => outcome.as_str()).increment(1);
+        // Re-read: the probe's lease is in the store now.
+        let Some(fresh) = integrations::integration(&self.store, &integration.id).await? else {
+            return Ok(());
+        };
+        match result {
+            Err(e) if e.class.is_transient() => {
+                self.counted_failure(integration, &e);
+                self.observe(&fresh, Event::ProbeFailed, Some(&e.to_string())).await?;
+            }
+            Err(e) if e.class == Class::Configuration => {
+                tracing::error!(integration = %integration.name, error = %e, "integration misconfigured; circuit breaker open until it is fixed");
+                open_breaker(&self.store, &integration.id, &e.to_string()).await?;
+            }
+            _ => {
+                self.observe(&fresh, Event::Answered, None).await?;
+            }
+        }
+        Ok(())
+    }
+
+    fn counted_failure(&self, integration: &Integration, e: &CallError) {
+        metrics::counter!("friction_export_failures_total", "target" => integration.kind.as_str(), "class" => e.class.as_str())
+            .increment(1);
+    }
+
+    /// The integration answered: closes a cooling breaker, clears the failures (no write when healthy).
+    async fn answered(&self, integration: &Integration) -> Result<(), ExportError> {
+        if integration.health != Health::HEALTHY {
+            self.observe(integration, Event::Answered, None).await?;
+        }
+        Ok(())
     }
 
     async fn update(&self, row: &Link, update: Update<'_>) -> Result<bool, ExportError> {
@@ -186,7 +316,11 @@ impl Dispatcher {
                 }
                 metrics::counter!("friction_export_reconciles_total", "target" => integration.kind.as_str())
                     .increment(1);
-                match target.find(&row.marker).await {
+                let found = target.find(&row.marker).await;
+                if found.is_ok() {
+                    self.answered(integration).await?;
+                }
+                match found {
                     Ok(Some(remote)) => {
                         metrics::counter!("friction_export_reconcile_found_total", "target" => integration.kind.as_str()).increment(1);
                         tracing::info!(integration = %integration.name, incident = %row.key.incident_id, ticket = %remote.key, "found the ticket of an earlier attempt");
@@ -227,6 +361,9 @@ impl Dispatcher {
         metrics::counter!("friction_export_attempts_total", "target" => target.integration.kind.as_str(),
             "outcome_class" => result.as_ref().map(|_| Class::Success).unwrap_or_else(|e| e.class).as_str())
         .increment(1);
+        if result.as_ref().map_or_else(|e| !e.class.is_transient(), |_| true) {
+            self.answered(target.integration).await?;
+        }
         match result {
             Ok(remote) => self.created(&row, remote).await,
             Err(e) => self.failed(target, &row, e, true).await,
@@ -255,7 +392,14 @@ impl Dispatcher {
         let integration = target.integration;
         let now = friction_runtime::now_ms();
         let attempts = u32::try_from(row.attempts).unwrap_or(u32::MAX);
+        // This failure counted: a create in phase A, any other call here (`count_attempt`).
+        let attempts_now = attempts.saturating_add(1);
         let class = e.class.as_str();
+        self.counted_failure(integration, &e);
+        if e.class.is_transient() {
+            // The integration backs off as a whole, and its breaker opens after enough of these.
+            self.observe(integration, Event::Transient, Some(&e.to_string())).await?;
+        }
         match e.class {
             Class::Success => Ok(()),
             Class::RateLimited => {
@@ -283,18 +427,31 @@ impl Dispatcher {
                 .await?;
                 Ok(())
             }
-            Class::Ambiguous => {
-                let wait = self.config.retry.backoff(attempts, unit()).max(Duration::from_millis(50));
-                metrics::counter!("friction_export_ambiguous_total", "target" => integration.kind.as_str())
-                    .increment(1);
-                tracing::warn!(integration = %integration.name, error = %e, "ticket call ambiguous; will reconcile before retrying");
-                let state = if was_create { Some(AMBIGUOUS) } else { None };
+            Class::Unreachable | Class::Ambiguous => {
+                // The row's own backoff grows with its failed calls; the integration's (above)
+                // with the failures of all its rows. One log line per change of the integration's
+                // state (`observe`), not per call.
+                let wait = self.config.retry.backoff(attempts_now, unit()).max(Duration::from_millis(50));
+                let state = match e.class {
+                    Class::Ambiguous => {
+                        metrics::counter!("friction_export_ambiguous_total", "target" => integration.kind.as_str())
+                            .increment(1);
+                        tracing::debug!(integration = %integration.name, incident = %row.key.incident_id, error = %e, "ticket call ambiguous; will reconcile before retrying");
+                        was_create.then_some(AMBIGUOUS)
+                    }
+                    // Nothing reached the tracker: a create is simply still to be made.
+                    _ => {
+                        tracing::debug!(integration = %integration.name, incident = %row.key.incident_id, error = %e, "tracker unreachable; retrying later");
+                        was_create.then_some(PENDING)
+                    }
+                };
                 self.update(
                     row,
                     Update {
                         state,
                         next_attempt_at: Some(now + ms(wait)),
                         error: Some((class, e.summary)),
+                        count_attempt: !was_create,
                         ..Default::default()
                     },
                 )
@@ -370,6 +527,7 @@ impl Dispatcher {
                 return self.follow_up_failed(target, row, e).await;
             }
         }
+        self.answered(target.integration).await?;
         metrics::counter!("friction_export_comments_total", "target" => target.integration.kind.as_str()).increment(1);
         self.update(
             row,

@@ -8,6 +8,7 @@ use sqlx::Row;
 use friction_schemas::IncidentChange;
 use friction_store::Store;
 
+use crate::outcome::{Breaker, Health};
 use crate::secret::{MasterKey, Secret};
 use crate::ExportError;
 
@@ -96,8 +97,15 @@ pub struct Integration {
     pub min_severity: f64,
     pub config: IntegrationConfig,
     pub enabled: bool,
+    /// The breaker is open for a configuration error: no calls until a person acts.
     pub breaker_open: bool,
     pub breaker_reason: Option<String>,
+    /// The breaker, transient failures in a row and the integration's backoff (docs/exporter.md
+    /// "Circuit breaker").
+    #[serde(skip)]
+    pub health: Health,
+    /// The last transient failure (class and scrubbed summary), while it is failing.
+    pub last_error: Option<String>,
     #[serde(skip)]
     secret_ciphertext: String,
 }
@@ -136,13 +144,18 @@ pub struct NewIntegration {
     pub secret: Secret,
 }
 
-const SELECT: &str = "SELECT id, name, kind, project_id, kinds, min_severity, config, secret, enabled, breaker, breaker_reason FROM integrations";
+const SELECT: &str =
+    "SELECT id, name, kind, project_id, kinds, min_severity, config, secret, enabled, breaker, breaker_reason, \
+    failures, breaker_opens, retry_at, last_error FROM integrations";
 
 fn from_row(row: &AnyRow) -> Result<Integration, ExportError> {
     let kind: String = row.try_get(2)?;
     let kinds: String = row.try_get(4)?;
     let config: String = row.try_get(6)?;
-    let breaker: String = row.try_get(9)?;
+    let breaker = Breaker::parse(&row.try_get::<String, _>(9)?);
+    let count = |i: usize| -> Result<u32, ExportError> {
+        Ok(u32::try_from(row.try_get::<i64, _>(i)?.max(0)).unwrap_or(u32::MAX))
+    };
     Ok(Integration {
         id: row.try_get(0)?,
         name: row.try_get(1)?,
@@ -153,8 +166,10 @@ fn from_row(row: &AnyRow) -> Result<Integration, ExportError> {
         config: serde_json::from_str(&config).map_err(|e| ExportError::Invalid(format!("stored config: {e}")))?,
         secret_ciphertext: row.try_get(7)?,
         enabled: row.try_get::<i64, _>(8)? != 0,
-        breaker_open: breaker == "open",
+        breaker_open: breaker == Breaker::Open,
         breaker_reason: row.try_get(10)?,
+        health: Health { breaker, failures: count(11)?, opens: count(12)?, retry_at: row.try_get(13)? },
+        last_error: row.try_get(14)?,
     })
 }
 
@@ -209,7 +224,8 @@ pub async fn list_integrations(store: &Store) -> Result<Vec<Integration>, Export
 /// Enables or disables; enabling also closes the breaker (the configuration was looked at).
 pub async fn set_enabled(store: &Store, id_or_name: &str, enabled: bool) -> Result<bool, ExportError> {
     let sql = if enabled {
-        "UPDATE integrations SET enabled = 1, breaker = 'closed', breaker_reason = NULL, updated_at = $2 WHERE id = $1 OR name = $1"
+        "UPDATE integrations SET enabled = 1, breaker = 'closed', breaker_reason = NULL, failures = 0, breaker_opens = 0, \
+         retry_at = 0, last_error = NULL, updated_at = $2 WHERE id = $1 OR name = $1"
     } else {
         "UPDATE integrations SET enabled = 0, updated_at = $2 WHERE id = $1 OR name = $1"
     };
@@ -230,10 +246,45 @@ pub async fn open_breaker(store: &Store, id: &str, reason: &str) -> Result<(), E
 
 /// Closes the breaker (after a successful `integrations test`).
 pub async fn close_breaker(store: &Store, id: &str) -> Result<(), ExportError> {
-    sqlx::query("UPDATE integrations SET breaker = 'closed', breaker_reason = NULL, updated_at = $2 WHERE id = $1")
+    sqlx::query(
+        "UPDATE integrations SET breaker = 'closed', breaker_reason = NULL, failures = 0, breaker_opens = 0, retry_at = 0, \
+         last_error = NULL, updated_at = $2 WHERE id = $1",
+    )
         .bind(id)
         .bind(now_ms())
         .execute(store.pool())
         .await?;
     Ok(())
+}
+
+/// Moves an integration from health `old` to `new` (the dispatcher's decision, `BreakerPolicy::next`),
+/// only if it is still `old`: of several dispatcher copies deciding at once, one wins and the
+/// others re-read. A configuration breaker (`open`) is never touched here. `error`: the last
+/// transient failure (scrubbed), kept while the integration is unwell.
+pub async fn set_health(
+    store: &Store,
+    id: &str,
+    old: &Health,
+    new: &Health,
+    error: Option<&str>,
+) -> Result<bool, ExportError> {
+    let done = sqlx::query(
+        "UPDATE integrations SET breaker = $2, failures = $3, breaker_opens = $4, retry_at = $5, \
+         last_error = CASE WHEN $3 = 0 THEN NULL ELSE COALESCE($6, last_error) END, updated_at = $7 \
+         WHERE id = $1 AND breaker = $8 AND breaker <> 'open' AND failures = $9 AND breaker_opens = $10 AND retry_at = $11",
+    )
+    .bind(id)
+    .bind(new.breaker.as_str())
+    .bind(i64::from(new.failures))
+    .bind(i64::from(new.opens))
+    .bind(new.retry_at)
+    .bind(error)
+    .bind(now_ms())
+    .bind(old.breaker.as_str())
+    .bind(i64::from(old.failures))
+    .bind(i64::from(old.opens))
+    .bind(old.retry_at)
+    .execute(store.pool())
+    .await?;
+    Ok(done.rows_affected() == 1)
 }

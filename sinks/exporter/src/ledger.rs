@@ -222,7 +222,7 @@ pub fn comment_policy(integration: &Integration) -> CommentPolicy {
 }
 
 /// Claims up to `limit` due rows for `owner` until `now_ms + lease_ms`. Rows of disabled
-/// integrations or with an open breaker are not due. Each row is taken by a conditional update,
+/// integrations, of an open or cooling breaker, or of an integration backing off are not due. Each row is taken by a conditional update,
 /// so of two dispatchers exactly one gets it.
 pub async fn claim(
     store: &Store,
@@ -235,7 +235,7 @@ pub async fn claim(
         "SELECT incident_id, integration_id, generation FROM ticket_links WHERE next_attempt_at <= $1 \
          AND (state IN ('pending', 'creating', 'ambiguous') OR (state = 'created' AND (comment_wanted = 1 OR reopen_wanted = 1))) \
          AND (lease_expires_at IS NULL OR lease_expires_at < $1) \
-         AND integration_id IN (SELECT id FROM integrations WHERE enabled = 1 AND breaker = 'closed') \
+         AND integration_id IN (SELECT id FROM integrations WHERE enabled = 1 AND breaker = 'closed' AND retry_at <= $1) \
          ORDER BY next_attempt_at LIMIT {limit}"
     ))
     .bind(now_ms)
@@ -302,6 +302,9 @@ pub struct Update<'a> {
     pub state: Option<&'a str>,
     pub next_attempt_at: Option<i64>,
     pub attempt: Option<(String, i64)>,
+    /// A call other than a create failed (a reconcile lookup, a comment): count it in `attempts`
+    /// too, so the row's backoff grows with every failed call (a create counts in phase A).
+    pub count_attempt: bool,
     pub external: Option<(String, String, String)>,
     pub error: Option<(&'a str, String)>,
     pub clear_error: bool,
@@ -338,6 +341,8 @@ pub async fn apply(
     if let Some((attempt_id, started)) = update.attempt {
         push(&mut sets, "attempt_id", Bind::Text(Some(attempt_id)));
         push(&mut sets, "attempt_started_at", Bind::Int(Some(started)));
+        sets.push("attempts = attempts + 1".into());
+    } else if update.count_attempt {
         sets.push("attempts = attempts + 1".into());
     }
     if let Some((id, key_, url)) = update.external {

@@ -77,6 +77,59 @@ impl ExporterArgs {
     }
 }
 
+/// The integration-wide backoff and automatic breaker (docs/exporter.md "Circuit breaker"): flags
+/// of `friction-exporter`, each also an environment variable; `friction up` uses the defaults.
+#[derive(Debug, Clone, PartialEq, clap::Args)]
+pub struct BreakerArgs {
+    /// Transient failures in a row (no connection, timeout, 5xx; over every ticket of an
+    /// integration) that open its breaker.
+    #[arg(long, env = "FRICTION_EXPORTER_BREAKER_THRESHOLD", default_value_t = 5)]
+    pub breaker_threshold: u32,
+    /// The integration's wait after its first transient failure, in ms (doubles per failure).
+    #[arg(long, env = "FRICTION_EXPORTER_BACKOFF_BASE_MS", default_value_t = 1_000)]
+    pub backoff_base_ms: u64,
+    /// The longest such wait, in ms.
+    #[arg(long, env = "FRICTION_EXPORTER_BACKOFF_CAP_MS", default_value_t = 60_000)]
+    pub backoff_cap_ms: u64,
+    /// The first cool-down of an open breaker before its probe, in ms (doubles per failed probe).
+    #[arg(long, env = "FRICTION_EXPORTER_COOLDOWN_BASE_MS", default_value_t = 30_000)]
+    pub cooldown_base_ms: u64,
+    /// The longest cool-down, in ms.
+    #[arg(long, env = "FRICTION_EXPORTER_COOLDOWN_CAP_MS", default_value_t = 1_800_000)]
+    pub cooldown_cap_ms: u64,
+}
+
+impl Default for BreakerArgs {
+    fn default() -> Self {
+        BreakerArgs::from_policy(&outcome::BreakerPolicy::default())
+    }
+}
+
+impl BreakerArgs {
+    fn from_policy(p: &outcome::BreakerPolicy) -> Self {
+        let ms = |d: std::time::Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+        BreakerArgs {
+            breaker_threshold: p.threshold,
+            backoff_base_ms: ms(p.backoff_base),
+            backoff_cap_ms: ms(p.backoff_cap),
+            cooldown_base_ms: ms(p.cooldown_base),
+            cooldown_cap_ms: ms(p.cooldown_cap),
+        }
+    }
+
+    pub fn policy(&self) -> outcome::BreakerPolicy {
+        use std::time::Duration;
+        outcome::BreakerPolicy {
+            threshold: self.breaker_threshold.max(1),
+            backoff_base: Duration::from_millis(self.backoff_base_ms),
+            backoff_cap: Duration::from_millis(self.backoff_cap_ms),
+            cooldown_base: Duration::from_millis(self.cooldown_base_ms),
+            cooldown_cap: Duration::from_millis(self.cooldown_cap_ms),
+            ..Default::default()
+        }
+    }
+}
+
 /// Starts the exporter inside another process (`friction up`): the consumer stage and, when
 /// `FRICTION_MASTER_KEY` is set, the dispatcher as a task on the current Tokio runtime. Without a
 /// key, ledger rows are still written and wait for a dispatcher.
@@ -111,6 +164,7 @@ pub async fn check_integration(integration: &Integration, key: &MasterKey) -> Re
     let secret = integration.secret(key).map_err(|e| e.to_string())?;
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(targets::connect_timeout(std::time::Duration::from_secs(15)))
         .build()
         .map_err(|e| e.without_url().to_string())?;
     let target = targets::Target {
@@ -131,5 +185,8 @@ mod tests {
     fn default_args_are_the_flags_defaults() {
         let flags: ExporterArgs = friction_runtime::config::flag_defaults().expect("every flag has a default");
         assert_eq!(flags, ExporterArgs::default());
+        let flags: BreakerArgs = friction_runtime::config::flag_defaults().expect("every flag has a default");
+        assert_eq!(flags, BreakerArgs::default());
+        assert_eq!(flags.policy(), outcome::BreakerPolicy::default());
     }
 }

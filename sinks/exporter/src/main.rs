@@ -31,6 +31,8 @@ struct Cli {
     /// How long a dispatcher's claim on a ledger row lasts, in milliseconds.
     #[arg(long, env = "FRICTION_EXPORTER_LEASE_MS", default_value_t = 60_000)]
     lease_ms: u64,
+    #[command(flatten)]
+    breaker: friction_exporter::BreakerArgs,
     /// Run only the dispatcher (no Kafka consumer): more copies can share the calls.
     #[arg(long)]
     dispatch_only: bool,
@@ -48,6 +50,11 @@ async fn main() -> anyhow::Result<()> {
         console_url: cli.console_url,
         jira_lag_grace: std::time::Duration::from_millis(cli.jira_lag_grace_ms),
         lease: std::time::Duration::from_millis(cli.lease_ms),
+        // One probe at a time per integration, for as long as a row's lease.
+        breaker: friction_exporter::outcome::BreakerPolicy {
+            probe_lease: std::time::Duration::from_millis(cli.lease_ms),
+            ..cli.breaker.policy()
+        },
         poll_interval: std::time::Duration::from_millis(100),
         llm: friction_exporter::llm::LlmConfig::from_env(),
         ..Default::default()

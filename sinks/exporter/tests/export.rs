@@ -12,7 +12,7 @@ use fakes::{Api, Fake, Fault};
 use friction_exporter::handler::record;
 use friction_exporter::integration::{add_integration, integration, set_enabled};
 use friction_exporter::ledger::{self, links_in_state, CREATED, FAILED};
-use friction_exporter::outcome::RetryPolicy;
+use friction_exporter::outcome::{BreakerPolicy, RetryPolicy};
 use friction_exporter::{
     Dispatcher, DispatcherConfig, Integration, IntegrationConfig, Kind, MasterKey, NewIntegration, RegressionPolicy,
     Secret,
@@ -116,12 +116,25 @@ fn config(owner: &str) -> DispatcherConfig {
             max_age: Duration::from_secs(120),
             rate_limit_jitter: Duration::from_millis(100),
         },
+        breaker: fast_breaker(),
         jira_lag_grace: Duration::from_millis(700),
         // Generous: under a loaded CI a normal answer must not look like a timeout.
         request_timeout: Duration::from_secs(3),
         console_url: Some("https://friction.example".into()),
         allow_private_network: false,
         llm: None,
+    }
+}
+
+/// The integration-wide backoff and breaker, scaled down for tests.
+fn fast_breaker() -> BreakerPolicy {
+    BreakerPolicy {
+        threshold: 5,
+        backoff_base: Duration::from_millis(20),
+        backoff_cap: Duration::from_millis(200),
+        cooldown_base: Duration::from_millis(300),
+        cooldown_cap: Duration::from_secs(2),
+        probe_lease: Duration::from_secs(3),
     }
 }
 

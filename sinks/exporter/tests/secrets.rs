@@ -14,7 +14,7 @@ use fakes::{Api, Fake};
 use friction_exporter::handler::record;
 use friction_exporter::integration::{add_integration, integration, list_integrations};
 use friction_exporter::ledger::{links_for_incident, links_in_state, FAILED};
-use friction_exporter::outcome::RetryPolicy;
+use friction_exporter::outcome::{BreakerPolicy, RetryPolicy};
 use friction_exporter::{Dispatcher, DispatcherConfig, IntegrationConfig, Kind, MasterKey, NewIntegration, Secret};
 use friction_schemas::IncidentChange;
 
@@ -85,6 +85,11 @@ async fn the_token_never_reaches_logs_errors_or_dead_letters() -> Result<(), Box
             },
             request_timeout: Duration::from_secs(2),
             jira_lag_grace: Duration::ZERO,
+            breaker: BreakerPolicy {
+                backoff_base: Duration::from_millis(10),
+                backoff_cap: Duration::from_millis(20),
+                ..Default::default()
+            },
             ..Default::default()
         };
         let d = Dispatcher::new(db.store.clone(), key.clone(), dispatcher_config)?;

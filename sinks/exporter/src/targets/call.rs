@@ -152,16 +152,19 @@ impl Target<'_> {
         let response = match client.execute(req).await {
             Ok(r) => r,
             Err(e) => {
-                let what = if e.is_timeout() {
-                    "timed out"
-                } else if e.is_connect() {
-                    "connection failed"
+                // No connection (refused, unresolvable, TLS handshake, connect timeout): no byte
+                // of the request was sent, so nothing happened remotely: retried as is, never
+                // reconciled. Anything later (a timeout after sending, a reset) may have happened.
+                let (class, what) = if e.is_connect() {
+                    (Class::Unreachable, "connection failed")
+                } else if e.is_timeout() {
+                    (Class::Ambiguous, "timed out")
                 } else {
-                    "transport error"
+                    (Class::Ambiguous, "transport error")
                 };
                 // Without the URL (it may carry a webhook token) and scrubbed.
                 let detail = self.scrub(&e.without_url().to_string());
-                return Err(CallError::new(Class::Ambiguous, format!("{what}: {detail}")));
+                return Err(CallError::new(class, format!("{what}: {detail}")));
             }
         };
         let status = response.status().as_u16();

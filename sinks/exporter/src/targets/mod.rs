@@ -23,6 +23,13 @@ pub use call::{error_text, CallError, Remote, Target};
 pub use linear::comment_uuid;
 pub use webhook::{is_public, webhook_signature};
 
+/// How long to wait for a connection: at most 10 s, and never more than the whole call's timeout.
+/// A connect timeout is told apart from a timeout after sending (`Class::Unreachable`: nothing was
+/// sent; `Class::Ambiguous`: it may have happened).
+pub fn connect_timeout(request_timeout: std::time::Duration) -> std::time::Duration {
+    request_timeout.min(std::time::Duration::from_secs(10))
+}
+
 /// The tracker of an integration's kind.
 fn tracker(kind: Kind) -> &'static dyn Tracker {
     match kind {

@@ -84,12 +84,12 @@ async fn post_signed(t: &Target<'_>, id: &str, payload: &Value) -> Result<(), Ca
         Ok(ip) => vec![SocketAddr::new(ip, port)],
         Err(_) => tokio::net::lookup_host((host.as_str(), port))
             .await
-            .map_err(|_| CallError::new(Class::Ambiguous, "the webhook host does not resolve"))?
+            .map_err(|_| CallError::new(Class::Unreachable, "the webhook host does not resolve"))?
             .collect(),
     };
     let allow = t.allow_private_network || t.cfg().allow_private_network;
     let Some(addr) = addrs.first().copied() else {
-        return Err(CallError::new(Class::Ambiguous, "the webhook host has no address"));
+        return Err(CallError::new(Class::Unreachable, "the webhook host has no address"));
     };
     if !allow && addrs.iter().any(|a| !is_public(a.ip())) {
         return Err(CallError::new(
@@ -100,8 +100,9 @@ async fn post_signed(t: &Target<'_>, id: &str, payload: &Value) -> Result<(), Ca
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .resolve(&host, addr)
+        .connect_timeout(crate::targets::connect_timeout(t.timeout))
         .build()
-        .map_err(|_| CallError::new(Class::Ambiguous, "could not build the HTTP client"))?;
+        .map_err(|_| CallError::new(Class::Unreachable, "could not build the HTTP client"))?;
     let body =
         serde_json::to_vec(payload).map_err(|_| CallError::new(Class::Permanent, "could not encode the payload"))?;
     let ts = friction_runtime::now_ms() / 1000;

@@ -98,8 +98,13 @@ fn lock(state: &Arc<Mutex<State>>) -> std::sync::MutexGuard<'_, State> {
 
 impl Fake {
     pub async fn start(api: Api, credential: &str) -> Fake {
+        Fake::start_at(api, credential, SocketAddr::from(([127, 0, 0, 1], 0))).await
+    }
+
+    /// On a given address (a tracker that comes back where it was).
+    pub async fn start_at(api: Api, credential: &str, addr: SocketAddr) -> Fake {
         let state = Arc::new(Mutex::new(State::default()));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind(addr).await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let fake = Fake { api, addr, state, credential: credential.to_owned() };
         let f = fake.clone();
