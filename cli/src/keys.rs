@@ -77,6 +77,7 @@ pub fn key_record(key: &ApiKey) -> ApiKeyRecord {
         allowed_origins: Vec::new(),
         rate_limit_per_sec: None,
         updated_at: key.revoked_at_ms.unwrap_or(key.created_at_ms),
+        mac: None,
     }
 }
 

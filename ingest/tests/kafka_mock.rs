@@ -32,6 +32,7 @@ fn key_record(revoked: bool) -> ApiKeyRecord {
         allowed_origins: vec![],
         rate_limit_per_sec: None,
         updated_at: 1,
+        mac: None,
     }
 }
 
