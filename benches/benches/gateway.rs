@@ -62,6 +62,7 @@ async fn main() {
         allowed_origins: vec![],
         rate_limit_per_sec: Some(1e12),
         updated_at: 0,
+        mac: None,
     };
     let producer: FutureProducer = producer_config(&kafka).expect("config").create().expect("producer");
     producer

@@ -127,7 +127,7 @@ async fn end_to_end_latency(rounds: usize) {
     let key = store.create_api_key("bench", None).await.expect("key");
     let broker = EmbeddedBroker::start(&friction_runtime::topics::catalogue()).expect("broker");
     let kafka = KafkaArgs::with_brokers(broker.bootstrap_servers());
-    friction_cli::keys::publish_keys(&kafka, friction_runtime::topics::APIKEYS, std::slice::from_ref(&key.key))
+    friction_cli::keys::publish_keys(&kafka, friction_runtime::topics::APIKEYS, std::slice::from_ref(&key.key), None)
         .await
         .expect("keys");
     let shutdown = Shutdown::new();

@@ -1,12 +1,16 @@
 //! `friction keys`: create (the secret is printed once, on stdout, and nothing else is), list,
-//! revoke, and sync. Every change is published to the compacted API-key topic, which is where
-//! gateways learn about keys.
+//! revoke, and sync. Every change is audited (actor `cli`) and published to the compacted API-key
+//! topic, which is where gateways learn about keys; records are signed with the key publishers'
+//! secret (`FRICTION_KEYS_SECRET`, else `DATA_DIR/keys-secret` written by `friction up`), which
+//! gateways verify (docs/operators.md, "Keys and projects").
 
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
+use friction_gateway::keys::KeysSecret;
 use friction_runtime::kafka::producer_config;
 use friction_runtime::KafkaArgs;
 use friction_schemas::{encode_to_vec, ApiKeyRecord};
@@ -15,6 +19,25 @@ use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 
 use crate::{resolve_brokers, StoreArgs};
 
+/// The file in the data directory that holds the key publishers' secret `friction up` created.
+pub fn keys_secret_file(data_dir: &Path) -> PathBuf {
+    data_dir.join("keys-secret")
+}
+
+/// `--keys-secret` / `FRICTION_KEYS_SECRET`, else the secret `friction up` keeps in the data
+/// directory, else none (records go out unsigned).
+pub fn resolve_keys_secret(given: Option<&KeysSecret>, data_dir: &Path) -> anyhow::Result<Option<KeysSecret>> {
+    if let Some(secret) = given {
+        return Ok(Some(secret.clone()));
+    }
+    let path = keys_secret_file(data_dir);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => Ok(Some(text.parse().map_err(|e: String| anyhow::anyhow!("{}: {e}", path.display()))?)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+}
+
 #[derive(Args, Clone, Debug)]
 pub struct PublishArgs {
     #[command(flatten)]
@@ -22,6 +45,10 @@ pub struct PublishArgs {
     /// The compacted topic gateways read keys from.
     #[arg(long, env = "FRICTION_APIKEYS_TOPIC", default_value = friction_runtime::topics::APIKEYS)]
     pub apikeys_topic: String,
+    /// The key publishers' secret records are signed with (what gateways have as
+    /// FRICTION_KEYS_SECRET); default: DATA_DIR/keys-secret when `friction up` created one.
+    #[arg(long, env = "FRICTION_KEYS_SECRET", hide_env_values = true)]
+    pub keys_secret: Option<KeysSecret>,
 }
 
 #[derive(Subcommand)]
@@ -57,7 +84,8 @@ pub enum KeysCommand {
         #[command(flatten)]
         publish: PublishArgs,
     },
-    /// Publish every key in the store to the key topic (after restoring a broker, say).
+    /// Publish every key in the store to the key topic, signed with the current publishers'
+    /// secret (after restoring a broker, or after setting or changing FRICTION_KEYS_SECRET).
     Sync {
         #[command(flatten)]
         store: StoreArgs,
@@ -66,9 +94,9 @@ pub enum KeysCommand {
     },
 }
 
-/// The record gateways read for a key.
-pub fn key_record(key: &ApiKey) -> ApiKeyRecord {
-    ApiKeyRecord {
+/// The record gateways read for a key, signed with `secret` when given.
+pub fn key_record(key: &ApiKey, secret: Option<&KeysSecret>) -> ApiKeyRecord {
+    let mut record = ApiKeyRecord {
         key_hash: key.key_hash.clone(),
         key_id: key.id.clone(),
         project_id: key.project_id.clone(),
@@ -77,15 +105,25 @@ pub fn key_record(key: &ApiKey) -> ApiKeyRecord {
         allowed_origins: Vec::new(),
         rate_limit_per_sec: None,
         updated_at: key.revoked_at_ms.unwrap_or(key.created_at_ms),
+        mac: None,
+    };
+    if let Some(secret) = secret {
+        friction_schemas::apikey::sign(&mut record, secret.as_bytes());
     }
+    record
 }
 
-/// Publishes keys and waits for the broker to acknowledge each one.
-pub async fn publish_keys(kafka: &KafkaArgs, topic: &str, keys: &[ApiKey]) -> anyhow::Result<usize> {
+/// Publishes keys (signed with `secret` when given) and waits for the broker to acknowledge each one.
+pub async fn publish_keys(
+    kafka: &KafkaArgs,
+    topic: &str,
+    keys: &[ApiKey],
+    secret: Option<&KeysSecret>,
+) -> anyhow::Result<usize> {
     let producer: FutureProducer = producer_config(kafka)?.create().context("creating the Kafka producer")?;
     let mut deliveries = Vec::with_capacity(keys.len());
     for key in keys {
-        let payload = encode_to_vec(&key_record(key))?;
+        let payload = encode_to_vec(&key_record(key, secret))?;
         let record = FutureRecord::to(topic).key(key.key_hash.as_str()).payload(&payload);
         let delivery = producer.send_result(record).map_err(|(e, _)| e).context("queueing an API-key record")?;
         deliveries.push(delivery);
@@ -101,10 +139,24 @@ pub async fn publish_keys(kafka: &KafkaArgs, topic: &str, keys: &[ApiKey]) -> an
     Ok(keys.len())
 }
 
+/// The publishers' secret for `publish`, with a warning on stderr when there is none.
+fn publish_secret(store: &StoreArgs, publish: &PublishArgs) -> anyhow::Result<Option<KeysSecret>> {
+    let secret = resolve_keys_secret(publish.keys_secret.as_ref(), &store.data_dir)?;
+    if secret.is_none() {
+        eprintln!(
+            "warning: no key publishers' secret (FRICTION_KEYS_SECRET, or {} from `friction up`): \
+             publishing unsigned records, which gateways with a secret ignore",
+            keys_secret_file(&store.data_dir).display()
+        );
+    }
+    Ok(secret)
+}
+
 async fn publish_or_warn(store: &StoreArgs, publish: &PublishArgs, keys: &[ApiKey]) -> anyhow::Result<()> {
     match resolve_brokers(&publish.kafka, &store.data_dir) {
         Some(kafka) => {
-            publish_keys(&kafka, &publish.apikeys_topic, keys).await.with_context(|| {
+            let secret = publish_secret(store, publish)?;
+            publish_keys(&kafka, &publish.apikeys_topic, keys, secret.as_ref()).await.with_context(|| {
                 "the change is saved in the store but gateways have not seen it; rerun `friction keys sync` once the broker is reachable"
             })?;
             eprintln!("published to {} on {}", publish.apikeys_topic, kafka.brokers.unwrap_or_default());
@@ -123,6 +175,9 @@ pub async fn run(cmd: KeysCommand) -> anyhow::Result<ExitCode> {
         KeysCommand::Create { project, label, store, publish } => {
             let s = store.open().await?;
             let new = s.create_api_key(&project, label.as_deref()).await?;
+            let detail =
+                format!("project {} ({}), prefix {}", new.key.project_name, new.key.project_id, new.key.prefix);
+            s.audit("cli", "key.create", &format!("key:{}", new.key.id), true, None, Some(&detail)).await?;
             publish_or_warn(&store, &publish, std::slice::from_ref(&new.key)).await?;
             eprintln!("created key {} for project {} (shown once; store it now)", new.key.id, new.key.project_name);
             println!("{}", new.secret);
@@ -152,6 +207,8 @@ pub async fn run(cmd: KeysCommand) -> anyhow::Result<ExitCode> {
         KeysCommand::Revoke { id, store, publish } => {
             let s = store.open().await?;
             let key = s.revoke_api_key(&id).await?;
+            let detail = format!("project {} ({}), prefix {}", key.project_name, key.project_id, key.prefix);
+            s.audit("cli", "key.revoke", &format!("key:{}", key.id), true, None, Some(&detail)).await?;
             publish_or_warn(&store, &publish, std::slice::from_ref(&key)).await?;
             eprintln!("revoked key {} ({}) of project {}", key.id, key.prefix, key.project_name);
         }
@@ -160,7 +217,9 @@ pub async fn run(cmd: KeysCommand) -> anyhow::Result<ExitCode> {
             let keys = s.list_api_keys(None).await?;
             let kafka = resolve_brokers(&publish.kafka, &store.data_dir)
                 .context("no broker: pass --brokers HOST:PORT or set FRICTION_BROKERS")?;
-            let n = publish_keys(&kafka, &publish.apikeys_topic, &keys).await?;
+            let secret = publish_secret(&store, &publish)?;
+            let n = publish_keys(&kafka, &publish.apikeys_topic, &keys, secret.as_ref()).await?;
+            s.audit("cli", "key.sync", "keys:*", true, None, Some(&format!("{n} key(s) republished"))).await?;
             eprintln!("published {n} key(s) to {}", publish.apikeys_topic);
         }
     }

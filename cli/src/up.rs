@@ -4,6 +4,11 @@
 //! it creates project `default`, an API key (printed as `api key: ...` and written to
 //! `DIR/api-key`, mode 0600) and an admin console token (`DIR/admin-token`, 0600); later starts
 //! reuse them.
+//!
+//! Private by default (docs/operators.md, "Files and permissions"): the data directory is 0700
+//! (an existing one others can read is tightened, with a log line), every file written here is
+//! 0600, and API-key records are signed with the key publishers' secret (`FRICTION_KEYS_SECRET`,
+//! else `DIR/keys-secret`, created at random on first start), which the gateway verifies.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -16,7 +21,7 @@ use friction_runtime::kafka::EmbeddedBroker;
 use friction_runtime::{serve_admin_with, Health, KafkaArgs, Shutdown};
 use friction_store::Store;
 
-use crate::keys::publish_keys;
+use crate::keys::{keys_secret_file, publish_keys};
 use crate::pipeline::{start_stages, PipelineNames};
 use crate::{brokers_file, StoreArgs};
 
@@ -53,6 +58,8 @@ async fn ensure_default_key(store: &Store, data_dir: &Path) -> anyhow::Result<St
         tracing::warn!(path = %path.display(), "the saved API key is unknown or revoked; creating a new one");
     }
     let new = store.create_api_key(DEFAULT_PROJECT, Some("created by friction up")).await?;
+    let detail = format!("project {DEFAULT_PROJECT}, prefix {}", new.key.prefix);
+    store.audit(UP_ACTOR, "key.create", &format!("key:{}", new.key.id), true, None, Some(&detail)).await?;
     write_secret_file(&path, &new.secret)?;
     Ok(new.secret)
 }
@@ -69,7 +76,79 @@ async fn ensure_admin_token(store: &Store, data_dir: &Path) -> anyhow::Result<()
         tracing::warn!(path = %path.display(), "the saved admin token is unknown or revoked; creating a new one");
     }
     let new = store.create_console_token(friction_store::Role::Admin, Some("created by friction up")).await?;
+    let detail = format!("role admin, prefix {}", new.token.prefix);
+    store.audit(UP_ACTOR, "token.create", &format!("token:{}", new.token.id), true, None, Some(&detail)).await?;
     write_secret_file(&path, &new.secret)
+}
+
+/// The audit log's actor for what `friction up` creates by itself.
+const UP_ACTOR: &str = "friction up";
+
+/// Creates the data directory (0700), or tightens an existing one that others can read or enter
+/// to 0700, saying so; a directory it may not change (not its owner) is left with a warning.
+pub fn prepare_data_dir(dir: &Path) -> anyhow::Result<()> {
+    if !dir.exists() {
+        friction_store::create_private_dir(dir)
+            .with_context(|| format!("creating data directory {}", dir.display()))?;
+        return Ok(());
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir).with_context(|| format!("reading {}", dir.display()))?.permissions().mode();
+        if mode & 0o077 != 0 {
+            match std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)) {
+                Ok(()) => tracing::warn!(
+                    path = %dir.display(),
+                    was = format!("{:o}", mode & 0o777),
+                    "the data directory was open to other users; set it to 0700"
+                ),
+                Err(e) => tracing::warn!(
+                    path = %dir.display(),
+                    mode = format!("{:o}", mode & 0o777),
+                    error = %e,
+                    "the data directory is open to other users and cannot be changed; make it 0700"
+                ),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Sets an existing file others can read to 0600 (files written before this version).
+fn tighten_file(path: &Path) -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = std::fs::metadata(path) {
+            if meta.permissions().mode() & 0o077 != 0 {
+                std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+                    .with_context(|| format!("making {} private", path.display()))?;
+                tracing::warn!(path = %path.display(), "the file was readable by other users; set it to 0600");
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
+/// The key publishers' secret in `DIR/keys-secret`, created (32 random bytes, hex, 0600) when
+/// missing.
+pub fn load_or_create_keys_secret(data_dir: &Path) -> anyhow::Result<friction_gateway::keys::KeysSecret> {
+    let path = keys_secret_file(data_dir);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            tighten_file(&path)?;
+            text.parse().map_err(|e: String| anyhow::anyhow!("{}: {e}", path.display()))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let secret = hex::encode(rand::random::<[u8; 32]>());
+            write_secret_file(&path, &secret)?;
+            secret.parse().map_err(|e: String| anyhow::anyhow!(e))
+        }
+        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+    }
 }
 
 fn write_secret_file(path: &Path, secret: &str) -> anyhow::Result<()> {
@@ -94,7 +173,16 @@ fn write_secret_file(path: &Path, secret: &str) -> anyhow::Result<()> {
 
 pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     let data_dir = args.store.data_dir.clone();
-    std::fs::create_dir_all(&data_dir).with_context(|| format!("creating data directory {}", data_dir.display()))?;
+    prepare_data_dir(&data_dir)?;
+    for file in ["api-key", "admin-token"] {
+        tighten_file(&data_dir.join(file))?;
+    }
+    let mut gateway_args = args.gateway.clone();
+    let keys_secret = match gateway_args.keys_secret.clone() {
+        Some(secret) => secret,
+        None => load_or_create_keys_secret(&data_dir)?,
+    };
+    gateway_args.keys_secret = Some(keys_secret.clone());
     let shutdown = Shutdown::new();
     shutdown.trigger_on_signals();
 
@@ -120,7 +208,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         None => {
             let broker = EmbeddedBroker::start(&catalogue)?;
             let kafka = KafkaArgs { brokers: Some(broker.bootstrap_servers().to_string()), ..args.kafka.clone() };
-            std::fs::write(brokers_file(&data_dir), broker.bootstrap_servers())?;
+            write_secret_file(&brokers_file(&data_dir), broker.bootstrap_servers())?;
             eprintln!("broker: embedded, in memory, at {} (pass --brokers to use Kafka)", broker.bootstrap_servers());
             (Some(broker), kafka)
         }
@@ -128,7 +216,9 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
 
     let secret = ensure_default_key(&store, &data_dir).await?;
     let all_keys = store.list_api_keys(None).await?;
-    publish_keys(&kafka, &args.gateway.apikeys_topic, &all_keys).await.context("publishing API keys")?;
+    publish_keys(&kafka, &args.gateway.apikeys_topic, &all_keys, Some(&keys_secret))
+        .await
+        .context("publishing API keys")?;
 
     let health = Health::default();
     let store_health = health.register("store");
@@ -147,7 +237,8 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     }
     ensure_admin_token(&store, &data_dir).await?;
     let publisher = friction_console::IncidentPublisher::new(&kafka, friction_runtime::topics::INCIDENTS)?;
-    let mut console_state = friction_console::ConsoleState::new(store.clone(), Some(publisher));
+    let mut console_state =
+        friction_console::ConsoleState::new(store.clone(), Some(publisher)).with_auth_throttle(args.gateway.auth);
     if let Some(clickhouse) = crate::warehouse::clickhouse_from_env() {
         console_state = console_state.with_clickhouse(clickhouse.client()?);
     }
@@ -155,7 +246,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     let console = serve_admin_with(args.console_addr, health.clone(), shutdown.clone(), console_api)
         .await
         .with_context(|| format!("cannot listen on {}", args.console_addr))?;
-    let gateway = friction_gateway::start(args.gateway.clone(), &kafka, &health, shutdown.clone()).await?;
+    let gateway = friction_gateway::start(gateway_args, &kafka, &health, shutdown.clone()).await?;
     let stages =
         start_stages(&PipelineNames::default(), &kafka, args.rules_file.as_deref(), &store, &health, &shutdown)?;
 

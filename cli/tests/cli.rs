@@ -75,6 +75,25 @@ fn key_lifecycle(db: Option<&str>) {
     let listing = text(&friction(dir.path(), &["keys", "list", "--json"]).stdout);
     let row: serde_json::Value = serde_json::from_str(listing.lines().next().expect("row")).expect("json");
     assert!(row["revoked_at_ms"].as_i64().is_some(), "{row}");
+
+    // Both changes are in the audit log, by the CLI, naming the key.
+    let key_id = row["id"].as_str().expect("id").to_string();
+    let audit = audit_actions(dir.path(), db);
+    for action in ["key.create", "key.revoke"] {
+        let entry = (String::from("cli"), action.to_string(), format!("key:{key_id}"));
+        assert!(audit.contains(&entry), "no {entry:?} in {audit:?}");
+    }
+}
+
+/// (actor, action, resource) of every audit row of the store in `dir` (or at `db`).
+fn audit_actions(dir: &Path, db: Option<&str>) -> Vec<(String, String, String)> {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    rt.block_on(async {
+        let store = friction_store::Store::from_env_or_dir(db, dir).await.expect("store");
+        let rows = store.audit_log(1000).await.expect("audit log");
+        store.close().await;
+        rows.into_iter().map(|r| (r.actor, r.action, r.resource)).collect()
+    })
 }
 
 #[test]
@@ -321,4 +340,87 @@ fn tokens_create_prints_only_the_token_list_hides_it_and_revoke_works() {
         assert!(!out.status.success());
         assert!(text(&out.stderr).contains("frt_nothere"), "{}", text(&out.stderr));
     }
+}
+
+#[cfg(unix)]
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())).permissions().mode() & 0o777
+}
+
+/// Issue 18: `friction up` keeps its data private (directory 0700, tightened from 0755; database,
+/// key, token, broker-address and secret files 0600), audits the key and token it creates, and its
+/// gateway refuses keys published to its embedded broker by another store (unsigned, or signed
+/// with another secret) while a key from its own store is accepted.
+#[cfg(unix)]
+#[test]
+fn friction_up_keeps_its_files_private_and_refuses_keys_from_another_store() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().expect("tmp");
+    let data = tmp.path().join("data");
+    std::fs::create_dir(&data).expect("mkdir");
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let seed = r#"{"events": [{"eventType": "click", "timestamp": "2024-01-15T10:00:00Z", "sessionId": "test-1", "route": "/checkout", "target": {"type": "button"}, "metadata": {}}]}"#;
+
+    let mut up = start_up(&data);
+    assert_eq!(mode(&data), 0o700, "the data directory is tightened");
+    for file in
+        ["friction.db", "friction.db-wal", "friction.db-shm", "api-key", "admin-token", "brokers", "keys-secret"]
+    {
+        let path = data.join(file);
+        if file == "friction.db-shm" && !path.exists() {
+            continue;
+        }
+        assert_eq!(mode(&path), 0o600, "{file}");
+    }
+    let brokers = std::fs::read_to_string(data.join("brokers")).expect("brokers file");
+    let brokers = brokers.trim();
+    assert!(brokers.starts_with("127.0.0.1:"), "loopback only: {brokers}");
+
+    // Another store publishes keys to the embedded broker: one unsigned, one signed with its own secret.
+    let other = tmp.path().join("other");
+    assert!(friction(&other, &["projects", "create", "default"]).status.success());
+    let out = friction(&other, &["keys", "create", "--project", "default", "--brokers", brokers]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("unsigned"), "warns: {}", text(&out.stderr));
+    let unsigned = text(&out.stdout).trim().to_string();
+    let out = Command::new(env!("CARGO_BIN_EXE_friction"))
+        .args(["keys", "create", "--project", "default", "--brokers", brokers])
+        .env("FRICTION_DATA_DIR", &other)
+        .env("FRICTION_KEYS_SECRET", "another-stores-secret-0123456789")
+        .env_remove("DATABASE_URL")
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let foreign = text(&out.stdout).trim().to_string();
+
+    // A key from `up`'s own store, published after them on the same one-partition topic: once the
+    // gateway takes it, it has read (and ignored) the other two.
+    let out = friction(&data, &["keys", "create", "--project", "default"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let own = text(&out.stdout).trim().to_string();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (status, body) = post(&up.gateway, &own, seed);
+        if status == 202 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "own key not accepted: {status} {body}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    for key in [&unsigned, &foreign] {
+        let (status, body) = post(&up.gateway, key, seed);
+        assert_eq!(status, 401, "a key from another store is refused: {body}");
+    }
+
+    let audit = audit_actions(&data, None);
+    let actions: Vec<(&str, &str)> = audit.iter().map(|(actor, action, _)| (actor.as_str(), action.as_str())).collect();
+    for expected in [("friction up", "key.create"), ("friction up", "token.create"), ("cli", "key.create")] {
+        assert!(actions.contains(&expected), "no {expected:?} in {actions:?}");
+    }
+
+    sigterm(&up.child);
+    let status = wait_exit(&mut up.child, Duration::from_secs(20));
+    let log: Vec<String> = up.stderr_rx.try_iter().collect();
+    assert!(status.success(), "exit {status:?}; stderr: {log:?}");
 }

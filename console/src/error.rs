@@ -10,6 +10,9 @@ pub enum ApiError {
     /// No token, or one that is unknown or revoked.
     #[error("{0}")]
     Unauthorized(String),
+    /// Too many failed authentications from this source; retry after this many seconds.
+    #[error("too many failed authentications from this address; retry after {0} s")]
+    TooManyAuthFailures(u64),
     /// A valid token whose role may not do this.
     #[error("{0}")]
     Forbidden(String),
@@ -29,6 +32,7 @@ impl ApiError {
     fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
             ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            ApiError::TooManyAuthFailures(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_auth_failures"),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
@@ -60,6 +64,11 @@ impl IntoResponse for ApiError {
             response
                 .headers_mut()
                 .insert(axum::http::header::WWW_AUTHENTICATE, axum::http::HeaderValue::from_static("Bearer"));
+        }
+        if let ApiError::TooManyAuthFailures(secs) = &self {
+            if let Ok(v) = axum::http::HeaderValue::from_str(&secs.to_string()) {
+                response.headers_mut().insert(axum::http::header::RETRY_AFTER, v);
+            }
         }
         if status == StatusCode::SERVICE_UNAVAILABLE {
             response.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static("5"));

@@ -14,6 +14,7 @@ use std::time::Duration;
 use axum::routing::get;
 use axum::Router;
 use friction_incidents::IncidentConfig;
+use friction_runtime::auth_guard::{AuthGuard, AuthThrottleArgs};
 use friction_runtime::KafkaArgs;
 use friction_schemas::{encode_to_vec, IncidentChange};
 use friction_store::Store;
@@ -62,11 +63,25 @@ pub struct ConsoleState {
     pub incident_config: IncidentConfig,
     /// The warehouse, for analytics; `None` when ClickHouse is not configured (analytics answer 503).
     pub clickhouse: Option<clickhouse::Client>,
+    /// Failed token authentications: metrics, bounded log, per-source budget ([`auth`]).
+    pub auth: Arc<AuthGuard>,
 }
 
 impl ConsoleState {
     pub fn new(store: Store, publisher: Option<IncidentPublisher>) -> Self {
-        ConsoleState { store, publisher, incident_config: IncidentConfig::default(), clickhouse: None }
+        ConsoleState {
+            store,
+            publisher,
+            incident_config: IncidentConfig::default(),
+            clickhouse: None,
+            auth: Arc::new(AuthGuard::new("console", AuthThrottleArgs::default())),
+        }
+    }
+
+    /// With this per-source budget of failed authentications (default: 20 a minute).
+    pub fn with_auth_throttle(mut self, args: AuthThrottleArgs) -> Self {
+        self.auth = Arc::new(AuthGuard::new("console", args));
+        self
     }
 
     /// With analytics served from this ClickHouse.

@@ -45,6 +45,8 @@ pub enum GatewayError {
     UnsupportedMediaType(String),
     #[error("rate limit exceeded for this API key; retry after {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
+    #[error("too many failed authentications from this address; retry after {retry_after_secs} s")]
+    AuthThrottled { retry_after_secs: u64 },
     #[error("{message}")]
     Unavailable { message: String, retry_after_secs: u64 },
 }
@@ -60,7 +62,7 @@ impl GatewayError {
             GatewayError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             GatewayError::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
             GatewayError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            GatewayError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            GatewayError::RateLimited { .. } | GatewayError::AuthThrottled { .. } => StatusCode::TOO_MANY_REQUESTS,
             GatewayError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
@@ -78,13 +80,16 @@ impl GatewayError {
             GatewayError::Timeout(_) => "request_timeout",
             GatewayError::UnsupportedMediaType(_) => "unsupported_media_type",
             GatewayError::RateLimited { .. } => "rate_limited",
+            GatewayError::AuthThrottled { .. } => "too_many_auth_failures",
             GatewayError::Unavailable { .. } => "unavailable",
         }
     }
 
     fn retry_after(&self) -> Option<u64> {
         match self {
-            GatewayError::RateLimited { retry_after_secs } => Some(*retry_after_secs),
+            GatewayError::RateLimited { retry_after_secs } | GatewayError::AuthThrottled { retry_after_secs } => {
+                Some(*retry_after_secs)
+            }
             GatewayError::Unavailable { retry_after_secs, .. } => Some(*retry_after_secs),
             _ => None,
         }

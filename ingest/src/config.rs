@@ -4,7 +4,10 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use clap::Args;
+use friction_runtime::auth_guard::AuthThrottleArgs;
 use friction_runtime::serve::HttpLimits;
+
+use crate::keys::KeysSecret;
 
 /// Default bound of the clock-skew correction: 365 days.
 pub const MAX_CLOCK_SKEW_MS: i64 = 365 * 24 * 3600 * 1000;
@@ -68,6 +71,14 @@ pub struct GatewayArgs {
     /// Topic the API keys are read from.
     #[arg(long, env = "FRICTION_APIKEYS_TOPIC", default_value = friction_runtime::topics::APIKEYS)]
     pub apikeys_topic: String,
+    /// The key publishers' secret (at least 16 characters; prefer the environment variable to the
+    /// flag): API-key records whose MAC does not verify under it are ignored. Unset: every record on
+    /// the topic is trusted. `friction up` creates one in DATA_DIR/keys-secret when unset.
+    #[arg(long, env = "FRICTION_KEYS_SECRET", hide_env_values = true)]
+    pub keys_secret: Option<KeysSecret>,
+    /// Per-source budget of failed authentications (429 beyond it).
+    #[command(flatten)]
+    pub auth: AuthThrottleArgs,
 }
 
 impl Default for GatewayArgs {
@@ -90,6 +101,8 @@ impl Default for GatewayArgs {
             gateway_idle_timeout_ms: 10_000,
             events_topic: friction_runtime::topics::EVENTS.into(),
             apikeys_topic: friction_runtime::topics::APIKEYS.into(),
+            keys_secret: None,
+            auth: AuthThrottleArgs::default(),
         }
     }
 }

@@ -1,16 +1,71 @@
 //! API keys in memory, kept current from the compacted `friction.apikeys.v1` topic (the gateway has
 //! no database). A request's key is hashed and looked up; revocations arrive as new records for the
 //! same key hash and take effect as soon as they are read.
+//!
+//! Anybody who can write to the topic could add a key, so with a publishers' secret
+//! ([`KeysSecret`], `FRICTION_KEYS_SECRET`) a record counts only when its MAC verifies
+//! (`friction_schemas::apikey::verify_mac`); others, and tombstones, are ignored, counted in
+//! `friction_gateway_apikey_records_refused_total{reason}` and logged at most once a second. A
+//! revocation is final: a later record that would make a revoked key active again (an old record
+//! replayed) is ignored (docs/operators.md, "Keys and projects").
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use friction_runtime::admin::HealthHandle;
+use friction_runtime::auth_guard::LogThrottle;
 use friction_runtime::kafka::reader_config;
 use friction_runtime::{KafkaArgs, Shutdown};
-use friction_schemas::{decode, ApiKeyRecord};
+use friction_schemas::apikey::verify_mac;
+use friction_schemas::{decode, ApiKeyRecord, MacCheck};
+
+/// Shortest publishers' secret accepted.
+pub const MIN_KEYS_SECRET_LEN: usize = 16;
+
+/// The secret the key publishers (`friction keys`, `friction up`) sign API-key records with and
+/// gateways verify them with. Prints as `***`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct KeysSecret(String);
+
+impl KeysSecret {
+    pub fn as_bytes(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}
+
+impl std::fmt::Debug for KeysSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl std::str::FromStr for KeysSecret {
+    type Err = String;
+
+    /// Surrounding whitespace (a file's newline) is not part of the secret.
+    fn from_str(s: &str) -> Result<Self, String> {
+        let s = s.trim();
+        if s.len() < MIN_KEYS_SECRET_LEN {
+            return Err(format!(
+                "the key publishers' secret (FRICTION_KEYS_SECRET) must be at least {MIN_KEYS_SECRET_LEN} characters"
+            ));
+        }
+        Ok(KeysSecret(s.to_string()))
+    }
+}
+
+/// What [`KeyStore::admit`] did with a record read from the topic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    Applied,
+    /// Ignored: its MAC does not verify under the secret (`missing_mac`, `bad_mac`), or it is a
+    /// tombstone while a secret is set (`tombstone`).
+    Refused(&'static str),
+    /// Ignored: older than what is known for the key, or making a revoked key active again.
+    Stale,
+}
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
@@ -23,17 +78,61 @@ pub struct KeyEntry {
     pub revoked: bool,
     pub allowed_origins: Vec<String>,
     pub rate_limit_per_sec: Option<f64>,
+    /// Epoch ms of the change the entry reflects.
+    pub updated_at: i64,
 }
 
 #[derive(Default)]
 pub struct KeyStore {
     keys: RwLock<HashMap<String, Arc<KeyEntry>>>,
     ready: AtomicBool,
+    secret: Option<KeysSecret>,
 }
 
 impl KeyStore {
+    /// A store that trusts every record (no publishers' secret).
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A store that admits only records signed with `secret` (when given).
+    pub fn with_secret(secret: Option<KeysSecret>) -> Self {
+        KeyStore { secret, ..Self::default() }
+    }
+
+    /// Whether records must carry a valid MAC.
+    pub fn requires_mac(&self) -> bool {
+        self.secret.is_some()
+    }
+
+    /// Applies a record read from the topic, unless its MAC does not verify (with a secret), or it
+    /// is older than what is known for the key, or it would make a revoked key active again.
+    pub fn admit(&self, record: ApiKeyRecord) -> Admission {
+        if let Some(secret) = &self.secret {
+            match verify_mac(&record, secret.as_bytes()) {
+                MacCheck::Valid => {}
+                refused => return Admission::Refused(refused.as_str()),
+            }
+        }
+        if let Some(known) = self.lookup(&record.key_hash) {
+            let reactivates = known.revoked && !record.revoked;
+            let older = known.revoked == record.revoked && record.updated_at < known.updated_at;
+            if reactivates || older {
+                return Admission::Stale;
+            }
+        }
+        self.apply(record);
+        Admission::Applied
+    }
+
+    /// A tombstone (null value) for `key_hash`: removes the key, unless a secret is set (a
+    /// tombstone carries no MAC, and the publishers never write one).
+    pub fn admit_tombstone(&self, key_hash: &str) -> Admission {
+        if self.secret.is_some() {
+            return Admission::Refused("tombstone");
+        }
+        self.remove(key_hash);
+        Admission::Applied
     }
 
     /// A store that is ready at once with the given records (tests, embedded use).
@@ -54,6 +153,7 @@ impl KeyStore {
             revoked: record.revoked,
             allowed_origins: record.allowed_origins,
             rate_limit_per_sec: record.rate_limit_per_sec,
+            updated_at: record.updated_at,
         });
         if let Ok(mut keys) = self.keys.write() {
             keys.insert(record.key_hash, entry);
@@ -109,7 +209,15 @@ pub fn follow_apikeys(
 ) -> Result<tokio::task::JoinHandle<()>, KeyFollowError> {
     let consumer: StreamConsumer = reader_config(kafka)?.create()?;
     let topic = topic.to_string();
+    if !store.requires_mac() {
+        tracing::warn!(
+            topic,
+            "no key publishers' secret (FRICTION_KEYS_SECRET): every record on the API-key topic is trusted, \
+             so anybody who can write to it can add keys (docs/operators.md, \"Keys and projects\")"
+        );
+    }
     Ok(tokio::spawn(async move {
+        let mut refusal_log = LogThrottle::new(Duration::from_secs(1));
         let partitions = loop {
             match consumer.fetch_metadata(Some(&topic), Duration::from_secs(5)) {
                 Ok(md) => {
@@ -175,13 +283,36 @@ pub fn follow_apikeys(
                 msg = consumer.recv() => match msg {
                     Ok(m) => {
                         let key = m.key().map(|k| String::from_utf8_lossy(k).into_owned());
-                        match (m.payload(), key) {
-                            (None, Some(hash)) => store.remove(&hash),
+                        let admission = match (m.payload(), key) {
+                            (None, Some(hash)) => store.admit_tombstone(&hash),
                             (Some(payload), _) => match decode::<ApiKeyRecord>(payload) {
-                                Ok(record) => store.apply(record),
-                                Err(e) => tracing::warn!(offset = m.offset(), error = %e, "skipping undecodable API-key record"),
+                                Ok(record) => store.admit(record),
+                                Err(e) => {
+                                    tracing::warn!(offset = m.offset(), error = %e, "skipping undecodable API-key record");
+                                    Admission::Refused("undecodable")
+                                }
                             },
-                            (None, None) => {}
+                            (None, None) => Admission::Refused("tombstone"),
+                        };
+                        match admission {
+                            Admission::Applied => {}
+                            Admission::Stale => {
+                                metrics::counter!("friction_gateway_apikey_records_ignored_total", "reason" => "stale").increment(1);
+                            }
+                            Admission::Refused(reason) => {
+                                metrics::counter!("friction_gateway_apikey_records_refused_total", "reason" => reason).increment(1);
+                                if let Some(suppressed) = refusal_log.admit(Instant::now()) {
+                                    tracing::warn!(
+                                        topic,
+                                        partition = m.partition(),
+                                        offset = m.offset(),
+                                        reason,
+                                        suppressed,
+                                        "ignoring an API-key record not signed with the key publishers' secret \
+                                         ({suppressed} more left out of the log since the last line)"
+                                    );
+                                }
+                            }
                         }
                         metrics::gauge!("friction_gateway_api_keys").set(store.len() as f64);
                     }

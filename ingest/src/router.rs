@@ -14,6 +14,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 
+use friction_runtime::auth_guard::AuthGuard;
 use friction_schemas::event::Context;
 use friction_schemas::hash_api_key;
 
@@ -34,12 +35,15 @@ pub struct GatewayState {
     pub keys: Arc<KeyStore>,
     pub limiter: RateLimiter,
     pub sink: Arc<dyn EventSink>,
+    /// Failed API-key authentications: metrics, bounded log, per-source budget.
+    pub auth: AuthGuard,
 }
 
 impl GatewayState {
     pub fn new(config: GatewayArgs, keys: Arc<KeyStore>, sink: Arc<dyn EventSink>) -> Self {
         let limiter = RateLimiter::new(config.rate_limit_per_sec, config.rate_limit_burst);
-        GatewayState { config, keys, limiter, sink }
+        let auth = AuthGuard::new("gateway", config.auth);
+        GatewayState { config, keys, limiter, sink, auth }
     }
 }
 
@@ -224,24 +228,19 @@ async fn handle(state: &GatewayState, request: Request, endpoint: Endpoint) -> R
     let (parts, body) = request.into_parts();
     let headers = &parts.headers;
 
-    let key = extract_api_key(headers, parts.uri.query()).ok_or(GatewayError::MissingKey)?;
-    if key.len() > 256 {
-        return Err(GatewayError::UnknownKey);
-    }
-    let key_hash = hash_api_key(&key);
-    let entry = match state.keys.lookup(&key_hash) {
-        Some(entry) => entry,
-        None if !state.keys.is_ready() => {
-            return Err(GatewayError::Unavailable {
-                message: "API keys are still loading; retry shortly".into(),
-                retry_after_secs: 1,
-            })
-        }
-        None => return Err(GatewayError::UnknownKey),
-    };
-    if entry.revoked {
-        return Err(GatewayError::RevokedKey);
-    }
+    // A source over its failure budget is refused before its key is looked at (docs/operators.md,
+    // "Failed authentications").
+    let source = client_ip(&parts, config.trust_forwarded_for);
+    state.auth.check(source).map_err(|retry_after_secs| GatewayError::AuthThrottled { retry_after_secs })?;
+    let (entry, key_hash) = authenticate(state, &parts).inspect_err(|e| {
+        let reason = match e {
+            GatewayError::MissingKey => "missing",
+            GatewayError::UnknownKey => "unknown",
+            GatewayError::RevokedKey => "revoked",
+            _ => return,
+        };
+        state.auth.failure(source, reason);
+    })?;
     if let Some(origin) = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) {
         if !entry.allowed_origins.is_empty()
             && !entry.allowed_origins.iter().any(|o| o == "*" || o.eq_ignore_ascii_case(origin))
@@ -311,6 +310,32 @@ async fn handle(state: &GatewayState, request: Request, endpoint: Endpoint) -> R
     })?;
     metrics::counter!("friction_gateway_events_total", "outcome" => "accepted").increment(accepted.len() as u64);
     Ok(Accepted { accepted: accepted.len(), rejected })
+}
+
+/// The request's key, looked up: its entry and hash, or why it is refused.
+fn authenticate(
+    state: &GatewayState,
+    parts: &axum::http::request::Parts,
+) -> Result<(Arc<crate::keys::KeyEntry>, String), GatewayError> {
+    let key = extract_api_key(&parts.headers, parts.uri.query()).ok_or(GatewayError::MissingKey)?;
+    if key.len() > 256 {
+        return Err(GatewayError::UnknownKey);
+    }
+    let key_hash = hash_api_key(&key);
+    let entry = match state.keys.lookup(&key_hash) {
+        Some(entry) => entry,
+        None if !state.keys.is_ready() => {
+            return Err(GatewayError::Unavailable {
+                message: "API keys are still loading; retry shortly".into(),
+                retry_after_secs: 1,
+            })
+        }
+        None => return Err(GatewayError::UnknownKey),
+    };
+    if entry.revoked {
+        return Err(GatewayError::RevokedKey);
+    }
+    Ok((entry, key_hash))
 }
 
 fn too_large_body(limit: usize) -> GatewayError {

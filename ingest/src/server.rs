@@ -55,7 +55,7 @@ pub async fn start(
     let keys_health = health.register("api_keys");
     spawn_broker_check(producer.clone(), broker_health, shutdown.clone());
 
-    let keys = Arc::new(KeyStore::new());
+    let keys = Arc::new(KeyStore::with_secret(config.keys_secret.clone()));
     follow_apikeys(keys.clone(), kafka, &config.apikeys_topic, Some(keys_health), shutdown.clone())?;
 
     let sink = Arc::new(KafkaSink::new(producer, kafka.kafka_message_max_bytes as usize));

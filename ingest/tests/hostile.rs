@@ -36,6 +36,7 @@ fn harness() -> Harness {
         allowed_origins: vec![],
         rate_limit_per_sec: None,
         updated_at: 1,
+        mac: None,
     }]));
     let sink = Arc::new(MemorySink::default());
     // No rate limit gets in the way of the generated batches.

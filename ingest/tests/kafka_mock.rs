@@ -32,6 +32,7 @@ fn key_record(revoked: bool) -> ApiKeyRecord {
         allowed_origins: vec![],
         rate_limit_per_sec: None,
         updated_at: 1,
+        mac: None,
     }
 }
 
@@ -162,4 +163,108 @@ async fn keys_follow_the_topic_including_revocation() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     shutdown.trigger();
+}
+
+/// With a publishers' secret, the gateway takes only records signed with it (issue 18): a key
+/// signed with another secret, an unsigned one and a tombstone are ignored (401 for those keys), a
+/// properly signed one is accepted, and an old "active" record replayed after a revocation does not
+/// bring the key back.
+#[tokio::test]
+async fn with_a_secret_only_records_signed_with_it_are_accepted() {
+    let metrics = friction_runtime::admin::prometheus();
+    let cluster = MockCluster::new(1).expect("mock cluster");
+    cluster.create_topic("friction.events.v1", 3, 1).expect("topic");
+    cluster.create_topic("friction.apikeys.v1", 1, 1).expect("topic");
+    let kafka = kafka_args(&cluster, 5000);
+    let producer: FutureProducer = producer_config(&kafka).expect("config").create().expect("producer");
+    let publish = |key: String, payload: Option<Vec<u8>>| {
+        let producer = producer.clone();
+        async move {
+            let mut record = FutureRecord::<String, Vec<u8>>::to("friction.apikeys.v1").key(&key);
+            if let Some(p) = &payload {
+                record = record.payload(p);
+            }
+            producer.send(record, Duration::from_secs(5)).await.expect("published");
+        }
+    };
+    const SECRET: &str = "the-publishers-secret-0123456789";
+    let record_for = |secret_key: &str, revoked: bool, updated_at: i64| ApiKeyRecord {
+        key_hash: hash_api_key(secret_key),
+        key_id: secret_key.into(),
+        project_id: "proj".into(),
+        project_name: "default".into(),
+        revoked,
+        allowed_origins: vec![],
+        rate_limit_per_sec: None,
+        updated_at,
+        mac: None,
+    };
+    let signed = |mut r: ApiKeyRecord, secret: &str| {
+        friction_schemas::apikey::sign(&mut r, secret.as_bytes());
+        encode_to_vec(&r).expect("encode")
+    };
+    let good = record_for("frk_signed_good", false, 1);
+    publish(good.key_hash.clone(), Some(signed(good.clone(), SECRET))).await;
+    let foreign = record_for("frk_signed_elsewhere", false, 1);
+    publish(foreign.key_hash.clone(), Some(signed(foreign, "another-store-secret-0123456789"))).await;
+    let unsigned = record_for("frk_unsigned", false, 1);
+    publish(unsigned.key_hash.clone(), Some(encode_to_vec(&unsigned).expect("encode"))).await;
+    let doomed = record_for("frk_revoked_then_replayed", false, 1);
+    publish(doomed.key_hash.clone(), Some(signed(doomed.clone(), SECRET))).await;
+    let revoked = record_for("frk_revoked_then_replayed", true, 2);
+    publish(revoked.key_hash.clone(), Some(signed(revoked, SECRET))).await;
+    publish(doomed.key_hash.clone(), Some(signed(doomed, SECRET))).await;
+    publish(good.key_hash.clone(), None).await;
+
+    let secret: friction_gateway::keys::KeysSecret = SECRET.parse().expect("secret");
+    let keys = Arc::new(KeyStore::with_secret(Some(secret)));
+    let shutdown = Shutdown::new();
+    follow_apikeys(keys.clone(), &kafka, "friction.apikeys.v1", None, shutdown.clone()).expect("follow");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !keys.is_ready() {
+        assert!(Instant::now() < deadline, "keys never loaded");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let app = app(&kafka, keys.clone());
+    let post_with = |key: &'static str| {
+        let app = app.clone();
+        async move {
+            let req = Request::post("/v1/events")
+                .header("x-api-key", key)
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(SEED))
+                .expect("request");
+            let resp = app.oneshot(req).await.expect("response");
+            let status = resp.status();
+            let bytes = resp.into_body().collect().await.expect("body").to_bytes();
+            (status, String::from_utf8_lossy(&bytes).into_owned())
+        }
+    };
+    assert_eq!(post_with("frk_signed_good").await.0, StatusCode::ACCEPTED, "signed with the secret; tombstone ignored");
+    let (status, body) = post_with("frk_signed_elsewhere").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert!(body.contains("invalid_api_key"), "{body}");
+    assert_eq!(post_with("frk_unsigned").await.0, StatusCode::UNAUTHORIZED);
+    let (status, body) = post_with("frk_revoked_then_replayed").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(body.contains("revoked_api_key"), "{body}");
+
+    let text = metrics.render();
+    for line in [
+        r#"friction_gateway_apikey_records_refused_total{reason="bad_mac"} 1"#,
+        r#"friction_gateway_apikey_records_refused_total{reason="missing_mac"} 1"#,
+        r#"friction_gateway_apikey_records_refused_total{reason="tombstone"} 1"#,
+        r#"friction_gateway_apikey_records_ignored_total{reason="stale"} 1"#,
+    ] {
+        assert!(text.contains(line), "missing `{line}` in\n{text}");
+    }
+    shutdown.trigger();
+}
+
+#[test]
+fn a_short_publishers_secret_is_refused() {
+    let err = "too-short".parse::<friction_gateway::keys::KeysSecret>().expect_err("short");
+    assert!(err.contains("16"), "{err}");
+    let ok: friction_gateway::keys::KeysSecret = " a-long-enough-secret \n".parse().expect("trimmed");
+    assert_eq!(format!("{ok:?}"), "***");
 }

@@ -32,6 +32,7 @@ async fn gateway(config: GatewayArgs) -> (SocketAddr, Shutdown) {
         allowed_origins: vec![],
         rate_limit_per_sec: None,
         updated_at: 1,
+        mac: None,
     }]));
     let state = Arc::new(GatewayState::new(config, keys, Arc::new(MemorySink::default())));
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");

@@ -34,6 +34,7 @@ fn record(secret: &str, revoked: bool, rate: Option<f64>, origins: Vec<String>) 
         allowed_origins: origins,
         rate_limit_per_sec: rate,
         updated_at: 1,
+        mac: None,
     }
 }
 

@@ -90,8 +90,11 @@ pub fn reader_config(args: &KafkaArgs) -> Result<ClientConfig, KafkaSetupError> 
 }
 
 /// librdkafka's in-process mock cluster, run on its own thread (the handle is not `Send`), with
-/// every catalogue topic created. It listens on a loopback port, so other processes on the machine
-/// (`friction keys create`) can reach it while `friction up` runs. Data lives in memory only.
+/// every catalogue topic created. It listens on an ephemeral loopback port (librdkafka binds its
+/// mock brokers to 127.0.0.1; [`EmbeddedBroker::start`] refuses any other address), so only
+/// processes on this machine can reach it, and only `friction up`'s own commands are told where
+/// (`DATA_DIR/brokers`, mode 0600). It has no authentication: API-key records on it are trusted
+/// only when their MAC verifies (docs/operators.md, "Keys and projects"). Data lives in memory only.
 pub struct EmbeddedBroker {
     bootstrap_servers: String,
     stop: Option<mpsc::Sender<()>>,
@@ -129,12 +132,30 @@ impl EmbeddedBroker {
             .recv()
             .map_err(|_| KafkaSetupError::Embedded("broker thread exited".into()))?
             .map_err(KafkaSetupError::Embedded)?;
+        if !all_loopback(&bootstrap_servers) {
+            return Err(KafkaSetupError::Embedded(format!(
+                "the embedded broker listens on {bootstrap_servers}, not on loopback only; refusing to use it"
+            )));
+        }
         Ok(EmbeddedBroker { bootstrap_servers, stop: Some(stop_tx), thread: Some(thread) })
     }
 
     pub fn bootstrap_servers(&self) -> &str {
         &self.bootstrap_servers
     }
+}
+
+/// Whether every `host:port` of a bootstrap list is a loopback IP address.
+fn all_loopback(bootstrap_servers: &str) -> bool {
+    let mut any = false;
+    for server in bootstrap_servers.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        any = true;
+        match server.parse::<std::net::SocketAddr>() {
+            Ok(addr) if addr.ip().is_loopback() => {}
+            _ => return false,
+        }
+    }
+    any
 }
 
 impl Drop for EmbeddedBroker {
@@ -145,5 +166,26 @@ impl Drop for EmbeddedBroker {
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
+    }
+}
+
+#[cfg(test)]
+mod embedded_tests {
+    use super::*;
+
+    #[test]
+    fn only_loopback_bootstrap_lists_pass() {
+        assert!(all_loopback("127.0.0.1:39211"));
+        assert!(all_loopback("127.0.0.1:1,[::1]:2"));
+        assert!(!all_loopback("0.0.0.0:39211"));
+        assert!(!all_loopback("10.0.0.5:9092"));
+        assert!(!all_loopback("localhost:9092"), "names are not trusted to resolve to loopback");
+        assert!(!all_loopback(""));
+    }
+
+    #[test]
+    fn the_embedded_broker_listens_on_loopback() {
+        let broker = EmbeddedBroker::start(&[]).expect("embedded broker starts");
+        assert!(all_loopback(broker.bootstrap_servers()), "{}", broker.bootstrap_servers());
     }
 }

@@ -12,6 +12,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 pub mod admin;
 pub mod allocator;
+pub mod auth_guard;
 pub mod config;
 pub mod kafka;
 pub mod logging;

@@ -20,7 +20,7 @@ pub mod registry;
 pub mod sessionized;
 pub mod signal;
 
-pub use apikey::{hash_api_key, ApiKeyRecord};
+pub use apikey::{hash_api_key, ApiKeyRecord, MacCheck};
 pub use codec::{
     decode, decode_direct, decode_via_value, embeddable_event_datum, encode, encode_direct,
     encode_sessionized_with_event_datum, encode_to_vec, encode_via_avro, CodecError, Record,

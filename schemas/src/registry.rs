@@ -48,6 +48,7 @@ impl std::fmt::Debug for SchemaVersion {
 const SOURCES: &[(&str, u32, &str)] = &[
     ("event", 1, include_str!("../avro/event.v1.avsc")),
     ("apikey", 1, include_str!("../avro/apikey.v1.avsc")),
+    ("apikey", 2, include_str!("../avro/apikey.v2.avsc")),
     ("sessionized", 1, include_str!("../avro/sessionized.v1.avsc")),
     ("session", 1, include_str!("../avro/session.v1.avsc")),
     ("signal", 1, include_str!("../avro/signal.v1.avsc")),

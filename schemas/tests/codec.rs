@@ -70,11 +70,52 @@ fn apikey_round_trips_and_hash_is_sha256_hex() {
         allowed_origins: vec!["https://shop.example".into()],
         rate_limit_per_sec: Some(100.0),
         updated_at: 42,
+        mac: None,
     };
     assert_eq!(rec.key_hash.len(), 64);
     assert_eq!(hash_api_key("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     let back: ApiKeyRecord = decode(&encode_to_vec(&rec).expect("encode")).expect("decode");
     assert_eq!(back, rec);
+}
+
+/// apikey v2 adds `mac`: records a v1 publisher wrote still decode (unsigned), and a signed v2
+/// record round-trips with its MAC, which still verifies after the trip.
+#[test]
+fn apikey_v1_records_decode_as_unsigned_and_v2_keeps_the_mac() {
+    let registry = Registry::get();
+    let versions = registry.family("apikey");
+    assert_eq!(versions.iter().map(|v| v.version).collect::<Vec<_>>(), vec![1, 2]);
+    let v1 = versions[0];
+    let mut rec = ApiKeyRecord {
+        key_hash: hash_api_key("frk_secret"),
+        key_id: "k1".into(),
+        project_id: "p1".into(),
+        project_name: "default".into(),
+        revoked: false,
+        allowed_origins: vec![],
+        rate_limit_per_sec: None,
+        updated_at: 42,
+        mac: None,
+    };
+    let apache_avro::types::Value::Record(fields) = apache_avro::to_value(&rec).expect("to value") else {
+        panic!("not a record")
+    };
+    let fields: Vec<_> = fields.into_iter().filter(|(n, _)| n != "mac").collect();
+    let value = apache_avro::types::Value::Record(fields).resolve(&v1.schema).expect("valid v1 datum");
+    let mut bytes = vec![0xC3, 0x01];
+    bytes.extend_from_slice(&v1.fingerprint);
+    bytes.extend(apache_avro::to_avro_datum(&v1.schema, value).expect("v1 encode"));
+    assert_eq!(decode::<ApiKeyRecord>(&bytes).expect("v1 decodes"), rec);
+
+    friction_schemas::apikey::sign(&mut rec, b"a publisher secret of some length");
+    let bytes = encode_to_vec(&rec).expect("encode");
+    assert_eq!(bytes[2..10], registry.latest("apikey").expect("apikey").fingerprint);
+    let back: ApiKeyRecord = decode(&bytes).expect("decode");
+    assert_eq!(back, rec);
+    assert_eq!(
+        friction_schemas::apikey::verify_mac(&back, b"a publisher secret of some length"),
+        friction_schemas::MacCheck::Valid
+    );
 }
 
 #[test]
@@ -93,6 +134,7 @@ fn decode_names_what_is_wrong() {
         allowed_origins: vec![],
         rate_limit_per_sec: None,
         updated_at: 1,
+        mac: None,
     };
     let bytes = encode_to_vec(&key).expect("encode");
     assert!(matches!(decode::<RawEvent>(&bytes), Err(CodecError::WrongFamily { found: "apikey", expected: "event" })));

@@ -183,9 +183,19 @@ fn sessionized() -> BoxedStrategy<Sessionized<'static>> {
 }
 
 fn apikey() -> BoxedStrategy<ApiKeyRecord> {
-    (text(), text(), text(), text(), any::<bool>(), strings(), of(double()), long())
+    (text(), text(), text(), text(), any::<bool>(), strings(), of(double()), long(), of(text()))
         .prop_map(
-            |(key_hash, key_id, project_id, project_name, revoked, allowed_origins, rate_limit_per_sec, updated_at)| {
+            |(
+                key_hash,
+                key_id,
+                project_id,
+                project_name,
+                revoked,
+                allowed_origins,
+                rate_limit_per_sec,
+                updated_at,
+                mac,
+            )| {
                 ApiKeyRecord {
                     key_hash,
                     key_id,
@@ -195,6 +205,7 @@ fn apikey() -> BoxedStrategy<ApiKeyRecord> {
                     allowed_origins,
                     rate_limit_per_sec,
                     updated_at,
+                    mac,
                 }
             },
         )
@@ -734,6 +745,7 @@ fn apikey_fixture() -> ApiKeyRecord {
         allowed_origins: vec!["https://a.example".into()],
         rate_limit_per_sec: Some(5.0),
         updated_at: 1,
+        mac: None,
     }
 }
 

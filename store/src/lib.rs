@@ -129,12 +129,20 @@ impl Store {
     }
 
     /// Opens (creating if needed) the SQLite database `dir/friction.db`, creating `dir` too.
+    ///
+    /// Private on Unix: a directory this creates is mode 0700, and the database file is created
+    /// 0600 before SQLite opens it (SQLite gives its `-wal` and `-shm` files the database file's
+    /// mode); an existing database file, `-wal` or `-shm` readable by others is set to 0600
+    /// (docs/operators.md, "Files and permissions").
     pub async fn open_in_dir(dir: &Path) -> Result<Store, StoreError> {
         let data_dir_error = |reason: String| StoreError::DataDir { path: dir.to_path_buf(), reason };
-        std::fs::create_dir_all(dir).map_err(|e| data_dir_error(e.to_string()))?;
+        create_private_dir(dir).map_err(|e| data_dir_error(e.to_string()))?;
         // An absolute path: the URL in logs then says exactly which file is in use.
         let dir = std::fs::canonicalize(dir).map_err(|e| data_dir_error(e.to_string()))?;
-        Store::connect(&url::sqlite_url_for_path(&dir.join(SQLITE_FILE_NAME))?).await
+        let file = dir.join(SQLITE_FILE_NAME);
+        make_sqlite_files_private(&file)
+            .map_err(|e| StoreError::DataDir { path: file.clone(), reason: e.to_string() })?;
+        Store::connect(&url::sqlite_url_for_path(&file)?).await
     }
 
     /// The store the configuration asks for: `database_url` (normally `DATABASE_URL`) when it is
@@ -188,6 +196,56 @@ impl Store {
             }
         }
     }
+}
+
+/// Creates `dir` and any missing parents, mode 0700 on Unix (existing ones are left as they are).
+pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(dir)
+}
+
+/// The SQLite database file and its `-wal` and `-shm` companions.
+pub fn sqlite_files(db: &Path) -> [std::path::PathBuf; 3] {
+    let with_suffix = |suffix: &str| {
+        let mut name = db.as_os_str().to_os_string();
+        name.push(suffix);
+        std::path::PathBuf::from(name)
+    };
+    [db.to_path_buf(), with_suffix("-wal"), with_suffix("-shm")]
+}
+
+/// Creates the database file `db` empty with mode 0600 when it is missing (an empty file is an
+/// empty SQLite database), and sets the database, `-wal` and `-shm` files that exist to 0600 when
+/// others could read them. No-op off Unix.
+pub fn make_sqlite_files_private(db: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        match std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(db) {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e),
+        }
+        for file in sqlite_files(db) {
+            match std::fs::metadata(&file) {
+                Ok(meta) if meta.permissions().mode() & 0o077 != 0 => {
+                    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))?;
+                }
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = db;
+    Ok(())
 }
 
 /// Now, in epoch milliseconds (the unit of every time column).

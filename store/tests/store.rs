@@ -513,3 +513,41 @@ async fn unreachable_postgres_is_unavailable() -> TestResult {
     }
     Ok(())
 }
+
+/// The data directory and the database files are private (issue 18): a directory the store
+/// creates is 0700, and the database, `-wal` and `-shm` files are 0600, also when an existing
+/// database was readable by others.
+#[cfg(unix)]
+#[tokio::test]
+async fn sqlite_in_a_data_dir_is_private() -> TestResult {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).map(|m| m.permissions().mode() & 0o777);
+    let tmp = tempfile::tempdir()?;
+    let dir = tmp.path().join("new").join("data");
+    let store = Store::open_in_dir(&dir).await?;
+    store.migrate().await?;
+    store.create_project("shop").await?;
+    assert_eq!(mode(&dir)?, 0o700);
+    assert_eq!(mode(&tmp.path().join("new"))?, 0o700, "missing parents are created private too");
+    let files = friction_store::sqlite_files(&dir.join(friction_store::SQLITE_FILE_NAME));
+    for file in &files[..2] {
+        assert_eq!(mode(file)?, 0o600, "{}", file.display());
+    }
+    if files[2].exists() {
+        assert_eq!(mode(&files[2])?, 0o600);
+    }
+    store.close().await;
+
+    // An existing database readable by others is tightened when opened.
+    for file in &files {
+        if file.exists() {
+            std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o644))?;
+        }
+    }
+    let store = Store::open_in_dir(&dir).await?;
+    for file in files.iter().filter(|f| f.exists()) {
+        assert_eq!(mode(file)?, 0o600, "{}", file.display());
+    }
+    store.close().await;
+    Ok(())
+}

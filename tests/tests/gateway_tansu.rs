@@ -70,7 +70,7 @@ async fn fixture(event_partitions: i32) -> Fixture {
     let kafka = kafka();
     let dir = tempfile::tempdir().expect("tmp");
     let (_store, key) = store_with_key(dir.path()).await;
-    friction_cli::keys::publish_keys(&kafka, &apikeys_topic, std::slice::from_ref(&key.key))
+    friction_cli::keys::publish_keys(&kafka, &apikeys_topic, std::slice::from_ref(&key.key), None)
         .await
         .expect("publish key");
     let gw = start_gateway(&kafka, &events_topic, &apikeys_topic).await;

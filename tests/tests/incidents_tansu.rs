@@ -89,7 +89,9 @@ async fn run_pipeline(store: Store, db: &str) {
     let project = store.create_project("shop").await.expect("project");
     let key = store.create_api_key("shop", None).await.expect("key");
     let token = store.create_console_token(Role::Viewer, None).await.expect("token").secret;
-    friction_cli::keys::publish_keys(&kafka, &apikeys, std::slice::from_ref(&key.key)).await.expect("publish key");
+    friction_cli::keys::publish_keys(&kafka, &apikeys, std::slice::from_ref(&key.key), None)
+        .await
+        .expect("publish key");
 
     let shutdown = Shutdown::new();
     let health = Health::default();

@@ -132,7 +132,9 @@ async fn a_stream_posted_to_the_gateway_arrives_in_clickhouse_exactly_once() {
     store.migrate().await.expect("migrate");
     let project_id = store.create_project("shop").await.expect("project").id;
     let key = store.create_api_key("shop", None).await.expect("key");
-    friction_cli::keys::publish_keys(&kafka, &apikeys, std::slice::from_ref(&key.key)).await.expect("publish key");
+    friction_cli::keys::publish_keys(&kafka, &apikeys, std::slice::from_ref(&key.key), None)
+        .await
+        .expect("publish key");
 
     let shutdown = Shutdown::new();
     let health = Health::default();

@@ -283,6 +283,7 @@ mod tests {
             allowed_origins: Vec::new(),
             rate_limit_per_sec: None,
             updated_at: 0,
+            mac: None,
         };
         let err = h.add(&encode_to_vec(&key).expect("encode")).expect_err("refused");
         assert!(err.contains("does not store"), "{err}");
