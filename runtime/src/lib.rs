@@ -13,6 +13,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 pub mod admin;
 pub mod allocator;
 pub mod config;
+pub mod isolate;
 pub mod kafka;
 pub mod logging;
 pub mod retry;
