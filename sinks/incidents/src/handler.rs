@@ -5,8 +5,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use friction_runtime::isolate::isolate;
 use friction_runtime::retry::{retry_blocking, Backoff};
-use friction_runtime::stage::{Outputs, StageHandler};
+use friction_runtime::stage::{DeadLetter, Outputs, StageHandler};
 use friction_schemas::{decode, encode_to_vec, SignalRecord};
 use friction_store::Store;
 
@@ -19,6 +20,9 @@ pub struct IncidentsStageConfig {
     pub incidents: IncidentConfig,
     /// Where incident changes go. Default `friction.incidents.v1`.
     pub incidents_topic: Arc<str>,
+    /// Where signals are read: the `source.topic` of a signal dead-lettered after the store
+    /// refused it. Default `friction.signals.v1`.
+    pub signals_topic: Arc<str>,
     /// How long a batch keeps being retried while the database is unreachable or busy before the
     /// stage stops with the error. Input waits meanwhile (a database outage pauses the stage).
     /// Default 4 minutes: below the consumer's `max.poll.interval.ms` (5 minutes), past which the
@@ -31,6 +35,7 @@ impl Default for IncidentsStageConfig {
         IncidentsStageConfig {
             incidents: IncidentConfig::default(),
             incidents_topic: Arc::from(friction_runtime::topics::INCIDENTS),
+            signals_topic: Arc::from(friction_runtime::topics::SIGNALS),
             max_retry: Duration::from_secs(240),
         }
     }
@@ -42,16 +47,35 @@ pub struct IncidentsHandler {
     runtime: tokio::runtime::Handle,
     config: IncidentsStageConfig,
     batch: Vec<SignalRecord>,
+    /// Where each signal of `batch` was read and its bytes (in `raw`), to dead-letter it as it
+    /// came should the store refuse it.
+    sources: Vec<Source>,
+    /// The keys and payloads of `batch`, one buffer reused from batch to batch.
+    raw: Vec<u8>,
 }
+
+/// Where a batched signal was read: partition, offset, and its key and payload as ranges of the
+/// handler's `raw` buffer.
+struct Source {
+    partition: i32,
+    offset: i64,
+    key: Option<std::ops::Range<usize>>,
+    payload: std::ops::Range<usize>,
+}
+
+/// Signals of one batch the store may refuse before the batch counts as a broken store rather
+/// than bad records (the runtime's own default limit of dead letters a minute).
+const MAX_REFUSED_PER_BATCH: usize = 100;
 
 impl IncidentsHandler {
     /// `runtime` runs the store's futures; the stage thread blocks on them (it must not be one of
     /// the runtime's own threads).
     pub fn new(store: Store, runtime: tokio::runtime::Handle, config: IncidentsStageConfig) -> Self {
-        IncidentsHandler { store, runtime, config, batch: Vec::new() }
+        IncidentsHandler { store, runtime, config, batch: Vec::new(), sources: Vec::new(), raw: Vec::new() }
     }
 
-    fn store_batch(&self, now_ms: i64) -> Result<Vec<crate::apply::Touched>, ApplyError> {
+    /// Counts `signals` in one transaction, retrying while the database is unreachable or busy.
+    fn store_batch(&self, signals: &[SignalRecord], now_ms: i64) -> Result<Vec<crate::apply::Touched>, ApplyError> {
         retry_blocking(
             &Backoff::STORE,
             self.config.max_retry,
@@ -59,26 +83,59 @@ impl IncidentsHandler {
             |e, attempt| {
                 metrics::counter!("friction_incidents_batch_retries_total").increment(1);
                 if attempt == 1 || attempt % 20 == 0 {
-                    tracing::warn!(error = %e, attempt, signals = self.batch.len(), "storing signals failed; retrying (input waits)");
+                    tracing::warn!(error = %e, attempt, signals = signals.len(), "storing signals failed; retrying (input waits)");
                 }
             },
-            || self.runtime.block_on(apply_batch(&self.store, &self.batch, &self.config.incidents, now_ms)),
+            || self.runtime.block_on(apply_batch(&self.store, signals, &self.config.incidents, now_ms)),
         )
+    }
+
+    /// The signal at `index` of the batch, as it was read, for the dead-letter topic.
+    fn dead_letter(&self, index: usize, error: String) -> Option<DeadLetter> {
+        let source = self.sources.get(index)?;
+        Some(DeadLetter {
+            topic: self.config.signals_topic.clone(),
+            partition: source.partition,
+            offset: source.offset,
+            key: source.key.clone().and_then(|k| self.raw.get(k)).map(<[u8]>::to_vec),
+            payload: self.raw.get(source.payload.clone()).map(<[u8]>::to_vec).unwrap_or_default(),
+            error,
+        })
+    }
+
+    fn clear_batch(&mut self) {
+        self.batch.clear();
+        self.sources.clear();
+        self.raw.clear();
+        if self.raw.capacity() > 16 << 20 {
+            self.raw = Vec::new();
+        }
     }
 }
 
 impl StageHandler for IncidentsHandler {
     fn on_message(
         &mut self,
-        _partition: i32,
-        _offset: i64,
-        _key: Option<&[u8]>,
+        partition: i32,
+        offset: i64,
+        key: Option<&[u8]>,
         payload: &[u8],
         _now_ms: i64,
         _out: &mut Outputs,
     ) -> Result<(), String> {
-        let signal: SignalRecord = decode(payload).map_err(|e| format!("undecodable signal: {e}"))?;
+        let mut signal: SignalRecord = decode(payload).map_err(|e| format!("undecodable signal: {e}"))?;
         model::validate(&signal).map_err(|e| e.to_string())?;
+        if model::replace_nul(&mut signal) {
+            metrics::counter!("friction_incidents_nul_replaced_total").increment(1);
+        }
+        let key = key.map(|k| {
+            let start = self.raw.len();
+            self.raw.extend_from_slice(k);
+            start..self.raw.len()
+        });
+        let start = self.raw.len();
+        self.raw.extend_from_slice(payload);
+        self.sources.push(Source { partition, offset, key, payload: start..self.raw.len() });
         self.batch.push(signal);
         Ok(())
     }
@@ -89,11 +146,27 @@ impl StageHandler for IncidentsHandler {
         }
         let now_ms = friction_runtime::now_ms();
         let started = std::time::Instant::now();
-        let touched = self.store_batch(now_ms).map_err(|e| format!("storing {} signals: {e}", self.batch.len()))?;
+        // One transaction for the batch; only when the store refuses what some signal holds is it
+        // split to find the refused signals, which are dead-lettered (docs/architecture.md §5).
+        let stored = isolate(
+            &self.batch,
+            MAX_REFUSED_PER_BATCH,
+            |signals| self.store_batch(signals, now_ms),
+            ApplyError::refuses_content,
+        )
+        .map_err(|e| format!("storing {} signals: {e}", self.batch.len()))?;
         metrics::histogram!("friction_incidents_batch_seconds").record(started.elapsed().as_secs_f64());
         metrics::histogram!("friction_incidents_batch_signals").record(self.batch.len() as f64);
-        metrics::counter!("friction_incidents_signals_total").increment(self.batch.len() as u64);
-        for t in &touched {
+        let counted = self.batch.len() - stored.refused.len();
+        metrics::counter!("friction_incidents_signals_total").increment(counted as u64);
+        for (index, e) in &stored.refused {
+            let id = self.batch.get(*index).map(|s| s.id.as_str()).unwrap_or_default();
+            metrics::counter!("friction_incidents_signals_refused_total").increment(1);
+            if let Some(letter) = self.dead_letter(*index, format!("the store refused signal {id}: {e}")) {
+                out.dead_letter(letter);
+            }
+        }
+        for t in stored.written.iter().flatten() {
             let change = model::to_change(&t.incident, t.change, t.previous_status, now_ms);
             let payload = encode_to_vec(&change).map_err(|e| format!("encoding incident {}: {e}", t.incident.id))?;
             out.send(&self.config.incidents_topic, t.incident.id.as_bytes(), payload);
@@ -102,7 +175,7 @@ impl StageHandler for IncidentsHandler {
                 tracing::info!(incident = %t.incident.id, from = %before, to = %t.incident.status, sessions = t.incident.sessions, "incident status changed");
             }
         }
-        self.batch.clear();
+        self.clear_batch();
         Ok(())
     }
 
