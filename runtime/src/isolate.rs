@@ -7,6 +7,77 @@
 //! The writes are passed in (`write` does the I/O and its own retries of transient failures); the
 //! splitting is all this module decides.
 
+use std::sync::Arc;
+
+use crate::stage::DeadLetter;
+
+/// Where each message of a sink's batch was read, and its key and payload as read (copied into
+/// one buffer reused from batch to batch), so that a record the store refuses later can be
+/// dead-lettered as it came. The happy path costs one copy of each message into the buffer.
+#[derive(Debug)]
+pub struct Sources {
+    topic: Arc<str>,
+    entries: Vec<SourceEntry>,
+    raw: Vec<u8>,
+}
+
+#[derive(Debug)]
+struct SourceEntry {
+    partition: i32,
+    offset: i64,
+    key: Option<std::ops::Range<usize>>,
+    payload: std::ops::Range<usize>,
+}
+
+impl Sources {
+    /// For messages read from `topic` (the dead letters' `source.topic`).
+    pub fn new(topic: Arc<str>) -> Self {
+        Sources { topic, entries: Vec::new(), raw: Vec::new() }
+    }
+
+    /// Remembers the next message of the batch.
+    pub fn push(&mut self, partition: i32, offset: i64, key: Option<&[u8]>, payload: &[u8]) {
+        let key = key.map(|k| {
+            let start = self.raw.len();
+            self.raw.extend_from_slice(k);
+            start..self.raw.len()
+        });
+        let start = self.raw.len();
+        self.raw.extend_from_slice(payload);
+        self.entries.push(SourceEntry { partition, offset, key, payload: start..self.raw.len() });
+    }
+
+    /// The message at `index` of the batch as a dead letter with `error`.
+    pub fn dead_letter(&self, index: usize, error: String) -> Option<DeadLetter> {
+        let e = self.entries.get(index)?;
+        Some(DeadLetter {
+            topic: self.topic.clone(),
+            partition: e.partition,
+            offset: e.offset,
+            key: e.key.clone().and_then(|k| self.raw.get(k)).map(<[u8]>::to_vec),
+            payload: self.raw.get(e.payload.clone()).map(<[u8]>::to_vec).unwrap_or_default(),
+            error,
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Forgets the batch, keeping the buffer unless it grew unusually large.
+    pub fn clear(&mut self) {
+        self.entries.clear();
+        self.raw.clear();
+        if self.raw.capacity() > 16 << 20 {
+            self.raw = Vec::new();
+        }
+    }
+}
+
 /// What [`isolate`] did with a batch.
 #[derive(Debug, PartialEq)]
 pub struct Isolated<R, E> {
@@ -137,6 +208,24 @@ mod tests {
         assert_eq!(result.expect_err("stopped"), Fail::Refused(28));
         let (result, _) = run(&items, 7, None);
         assert_eq!(result.expect("seven refused").refused.len(), 7);
+    }
+
+    #[test]
+    fn sources_give_back_each_message_as_read() {
+        let mut sources = Sources::new(Arc::from("in"));
+        sources.push(2, 40, Some(b"k1"), b"payload-1");
+        sources.push(3, 7, None, b"p2");
+        assert_eq!(sources.len(), 2);
+        let d = sources.dead_letter(1, "why".into()).expect("second");
+        assert_eq!(
+            (&*d.topic, d.partition, d.offset, d.key, d.payload.as_slice(), d.error.as_str()),
+            ("in", 3, 7, None, &b"p2"[..], "why")
+        );
+        let d = sources.dead_letter(0, "e".into()).expect("first");
+        assert_eq!((d.key.as_deref(), d.payload.as_slice()), (Some(&b"k1"[..]), &b"payload-1"[..]));
+        assert!(sources.dead_letter(2, "e".into()).is_none());
+        sources.clear();
+        assert!(sources.is_empty());
     }
 
     #[test]

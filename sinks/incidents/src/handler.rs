@@ -5,9 +5,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use friction_runtime::isolate::isolate;
+use friction_runtime::isolate::{isolate, Sources};
 use friction_runtime::retry::{retry_blocking, Backoff};
-use friction_runtime::stage::{DeadLetter, Outputs, StageHandler};
+use friction_runtime::stage::{Outputs, StageHandler};
 use friction_schemas::{decode, encode_to_vec, SignalRecord};
 use friction_store::Store;
 
@@ -47,20 +47,9 @@ pub struct IncidentsHandler {
     runtime: tokio::runtime::Handle,
     config: IncidentsStageConfig,
     batch: Vec<SignalRecord>,
-    /// Where each signal of `batch` was read and its bytes (in `raw`), to dead-letter it as it
-    /// came should the store refuse it.
-    sources: Vec<Source>,
-    /// The keys and payloads of `batch`, one buffer reused from batch to batch.
-    raw: Vec<u8>,
-}
-
-/// Where a batched signal was read: partition, offset, and its key and payload as ranges of the
-/// handler's `raw` buffer.
-struct Source {
-    partition: i32,
-    offset: i64,
-    key: Option<std::ops::Range<usize>>,
-    payload: std::ops::Range<usize>,
+    /// Where each signal of `batch` was read, and its bytes, to dead-letter it as it came should
+    /// the store refuse it.
+    sources: Sources,
 }
 
 /// Signals of one batch the store may refuse before the batch counts as a broken store rather
@@ -71,7 +60,8 @@ impl IncidentsHandler {
     /// `runtime` runs the store's futures; the stage thread blocks on them (it must not be one of
     /// the runtime's own threads).
     pub fn new(store: Store, runtime: tokio::runtime::Handle, config: IncidentsStageConfig) -> Self {
-        IncidentsHandler { store, runtime, config, batch: Vec::new(), sources: Vec::new(), raw: Vec::new() }
+        let sources = Sources::new(config.signals_topic.clone());
+        IncidentsHandler { store, runtime, config, batch: Vec::new(), sources }
     }
 
     /// Counts `signals` in one transaction, retrying while the database is unreachable or busy.
@@ -90,26 +80,9 @@ impl IncidentsHandler {
         )
     }
 
-    /// The signal at `index` of the batch, as it was read, for the dead-letter topic.
-    fn dead_letter(&self, index: usize, error: String) -> Option<DeadLetter> {
-        let source = self.sources.get(index)?;
-        Some(DeadLetter {
-            topic: self.config.signals_topic.clone(),
-            partition: source.partition,
-            offset: source.offset,
-            key: source.key.clone().and_then(|k| self.raw.get(k)).map(<[u8]>::to_vec),
-            payload: self.raw.get(source.payload.clone()).map(<[u8]>::to_vec).unwrap_or_default(),
-            error,
-        })
-    }
-
     fn clear_batch(&mut self) {
         self.batch.clear();
         self.sources.clear();
-        self.raw.clear();
-        if self.raw.capacity() > 16 << 20 {
-            self.raw = Vec::new();
-        }
     }
 }
 
@@ -128,14 +101,7 @@ impl StageHandler for IncidentsHandler {
         if model::replace_nul(&mut signal) {
             metrics::counter!("friction_incidents_nul_replaced_total").increment(1);
         }
-        let key = key.map(|k| {
-            let start = self.raw.len();
-            self.raw.extend_from_slice(k);
-            start..self.raw.len()
-        });
-        let start = self.raw.len();
-        self.raw.extend_from_slice(payload);
-        self.sources.push(Source { partition, offset, key, payload: start..self.raw.len() });
+        self.sources.push(partition, offset, key, payload);
         self.batch.push(signal);
         Ok(())
     }
@@ -162,7 +128,7 @@ impl StageHandler for IncidentsHandler {
         for (index, e) in &stored.refused {
             let id = self.batch.get(*index).map(|s| s.id.as_str()).unwrap_or_default();
             metrics::counter!("friction_incidents_signals_refused_total").increment(1);
-            if let Some(letter) = self.dead_letter(*index, format!("the store refused signal {id}: {e}")) {
+            if let Some(letter) = self.sources.dead_letter(*index, format!("the store refused signal {id}: {e}")) {
                 out.dead_letter(letter);
             }
         }
