@@ -138,3 +138,124 @@ async fn every_decoded_record_is_a_row_clickhouse_takes() {
         .expect("count");
     assert!(nul > 0, "NUL is stored as it came");
 }
+
+/// ClickHouse refusing one row (here a `MATERIALIZED` column the test adds, which cannot parse
+/// what one event holds — standing for any per-row refusal of a newer server or schema): the
+/// stage on the real broker inserts every other row of the batch, dead-letters the refused one
+/// with its source and ClickHouse's error, and goes on with the next batch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_row_clickhouse_refuses_is_a_dead_letter_and_the_stage_goes_on() {
+    let what = "a_row_clickhouse_refuses_is_a_dead_letter_and_the_stage_goes_on";
+    let Some(url) = clickhouse_url(what) else { return };
+    if friction_test_support::kafka::brokers_or_skip(what).is_none() {
+        return;
+    }
+    use friction_runtime::stage::{spawn_stage, wait_stage};
+    use friction_test_support::kafka::{brokers, create_topics, kafka, reader};
+    use friction_test_support::unique;
+    use rdkafka::message::{Headers, Message};
+    use rdkafka::producer::{FutureProducer, FutureRecord};
+    use std::time::Duration;
+
+    let db = unique_database("wh_refused");
+    let _drop = DropDatabase { url: url.clone(), database: db.clone() };
+    let client = config(&url, &db).client().expect("client");
+    migrate(&client, &db).await.expect("migrate");
+    client
+        .query("ALTER TABLE events ADD COLUMN refuse Int64 MATERIALIZED toInt64(if(target_key = 'refused', 'x', '0'))")
+        .execute()
+        .await
+        .expect("refusing column");
+
+    let mut warehouse = WarehouseConfig::new(config(&url, &db));
+    warehouse.topics.sessionized = unique("wh.refused.events");
+    warehouse.topics.sessions = unique("wh.refused.sessions");
+    warehouse.topics.signals = unique("wh.refused.signals");
+    warehouse.topics.incidents = unique("wh.refused.incidents");
+    let dlq = unique("wh.refused.dlq");
+    let t = &warehouse.topics;
+    create_topics(&brokers(), &[(&t.sessionized, 1), (&t.sessions, 1), (&t.signals, 1), (&t.incidents, 1), (&dlq, 1)])
+        .await;
+    let group = unique("wh.refused.group");
+    let mut stage = warehouse.stage_config(group.clone());
+    stage.deadletter_topic = dlq.clone();
+    let handler = WarehouseHandler::new(&warehouse).expect("handler").with_tables_ready();
+    let kafka = kafka();
+    let shutdown = friction_runtime::Shutdown::new();
+    let running = spawn_stage(stage, &kafka, handler, shutdown.clone(), None).expect("stage");
+
+    let base = known_stream(1);
+    let click = base.events.iter().find(|e| e.event.target.is_some()).expect("a click").clone();
+    let events: Vec<_> = (0..10)
+        .map(|i| {
+            let mut e = click.clone();
+            e.event.event_id = format!("ev-{i}").into();
+            if let Some(t) = e.event.target.as_mut() {
+                t.key = Some(if i == 4 { "refused" } else { "fine" }.into());
+            }
+            e
+        })
+        .collect();
+    let producer: FutureProducer =
+        friction_runtime::kafka::producer_config(&kafka).expect("config").create().expect("producer");
+    let produce = |events: Vec<friction_schemas::Sessionized<'static>>| {
+        let producer = producer.clone();
+        let topic = warehouse.topics.sessionized.clone();
+        async move {
+            for e in &events {
+                let payload = encode_to_vec(e).expect("encode");
+                producer
+                    .send(
+                        FutureRecord::to(&topic).key(e.event.event_id.as_ref()).payload(&payload),
+                        Duration::from_secs(10),
+                    )
+                    .await
+                    .map_err(|(e, _)| e)
+                    .expect("produced");
+            }
+        }
+    };
+    produce(events).await;
+
+    let count = |sql: &'static str| {
+        let client = client.clone();
+        async move { client.query(sql).fetch_one::<u64>().await.expect("count") }
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while count("SELECT count() FROM events").await < 9 {
+        assert!(std::time::Instant::now() < deadline, "the other rows were never inserted");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let dead = reader(&dlq, 1);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let letter = loop {
+        if let Some(Ok(m)) = dead.poll(Duration::from_millis(100)) {
+            break m.detach();
+        }
+        assert!(std::time::Instant::now() < deadline, "no dead letter");
+    };
+    let h: std::collections::BTreeMap<String, String> = letter
+        .headers()
+        .map(|h| {
+            h.iter().map(|h| (h.key.to_string(), String::from_utf8_lossy(h.value.unwrap_or(&[])).into())).collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(h.get("source.topic"), Some(&warehouse.topics.sessionized), "{h:?}");
+    assert_eq!(h.get("source.offset").map(String::as_str), Some("4"), "{h:?}");
+    assert_eq!(h.get("stage"), Some(&group), "{h:?}");
+    assert!(h.get("error").is_some_and(|e| e.contains("Cannot parse")), "{h:?}");
+
+    // The stage goes on.
+    let mut later = click.clone();
+    later.event.event_id = "ev-later".into();
+    produce(vec![later]).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while count("SELECT count() FROM events WHERE event_id = 'ev-later'").await < 1 {
+        assert!(std::time::Instant::now() < deadline, "a later row was never inserted");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(count("SELECT count() FROM events WHERE event_id = 'ev-4'").await, 0);
+    assert!(!running.is_finished(), "the stage stopped");
+    shutdown.trigger();
+    wait_stage("warehouse", running).await.expect("clean stop");
+}
