@@ -102,7 +102,8 @@ pub fn isolate<T, R, E>(
 ) -> Result<Isolated<R, E>, E> {
     let mut done = Isolated { written: Vec::new(), refused: Vec::new() };
     // Ranges still to write, the next one last.
-    let mut todo: Vec<std::ops::Range<usize>> = vec![0..items.len()];
+    let mut todo: Vec<std::ops::Range<usize>> = Vec::with_capacity(16);
+    todo.push(0..items.len());
     while let Some(range) = todo.pop() {
         if range.is_empty() {
             continue;
@@ -137,13 +138,11 @@ mod tests {
         Down,
     }
 
+    type Outcome = Result<Isolated<Vec<u32>, Fail>, Fail>;
+
     /// A store that refuses any chunk holding a multiple of 7 (or `down` at write number `down_at`);
     /// returns the result and the chunks it was asked to write.
-    fn run(
-        items: &[u32],
-        max_refused: usize,
-        down_at: Option<usize>,
-    ) -> (Result<Isolated<Vec<u32>, Fail>, Fail>, Vec<Vec<u32>>) {
+    fn run(items: &[u32], max_refused: usize, down_at: Option<usize>) -> (Outcome, Vec<Vec<u32>>) {
         let mut calls = Vec::new();
         let result = isolate(
             items,
