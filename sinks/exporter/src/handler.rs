@@ -110,7 +110,7 @@ impl StageHandler for ExporterHandler {
         let written = isolate(&self.batch, MAX_REFUSED_PER_BATCH, |changes| self.write(changes), refuses_content)
             .map_err(|e| format!("writing ledger rows for {} incident changes: {e}", self.batch.len()))?;
         for (index, e) in &written.refused {
-            let id = self.batch.get(*index).map(|c| c.id.as_str()).unwrap_or_default();
+            let id = self.batch.get(*index).map(|c| c.id.chars().take(200).collect::<String>()).unwrap_or_default();
             metrics::counter!("friction_exporter_changes_refused_total").increment(1);
             let error = format!("the store refused the ledger rows of incident change {id:?}: {e}");
             if let Some(letter) = self.sources.dead_letter(*index, error) {

@@ -86,6 +86,16 @@ impl IncidentsHandler {
     }
 }
 
+/// At most 200 bytes of `s` (on a character boundary), for an error header: the record itself is
+/// the dead letter's payload.
+fn short(s: &str) -> &str {
+    let mut end = s.len().min(200);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
 impl StageHandler for IncidentsHandler {
     fn on_message(
         &mut self,
@@ -126,7 +136,7 @@ impl StageHandler for IncidentsHandler {
         let counted = self.batch.len() - stored.refused.len();
         metrics::counter!("friction_incidents_signals_total").increment(counted as u64);
         for (index, e) in &stored.refused {
-            let id = self.batch.get(*index).map(|s| s.id.as_str()).unwrap_or_default();
+            let id = self.batch.get(*index).map(|s| short(&s.id)).unwrap_or_default();
             metrics::counter!("friction_incidents_signals_refused_total").increment(1);
             if let Some(letter) = self.sources.dead_letter(*index, format!("the store refused signal {id}: {e}")) {
                 out.dead_letter(letter);
