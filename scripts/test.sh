@@ -236,7 +236,8 @@ else
     SDK_PGID=""
     sdk_pass=$(sed -n 's/^ℹ pass \([0-9]*\)$/\1/p' "$SDK_LOG" | tail -n 1)
     sdk_fail=$(sed -n 's/^ℹ fail \([0-9]*\)$/\1/p' "$SDK_LOG" | tail -n 1)
-    SDK_SUMMARY="${sdk_pass:-0} passed, ${sdk_fail:-?} failed (exit $sdk_rc)"
+    sdk_skipped=$(sed -n 's/^ℹ skipped \([0-9]*\)$/\1/p' "$SDK_LOG" | tail -n 1)
+    SDK_SUMMARY="${sdk_pass:-0} passed, ${sdk_fail:-?} failed, ${sdk_skipped:-?} skipped (exit $sdk_rc)"
     rm -f "$SDK_LOG"
     phase_done sdk "$t"
 fi

@@ -170,8 +170,8 @@ fn run_partition(
 }
 
 /// The broker runs, in one process with its embedded broker (or `FRICTION_BENCH_BROKERS`); returns
-/// the rates without pauses of the stage, the bare consumer, the decoding one and the pass-through
-/// stage.
+/// the wall rates (`broker::compare`) of the stage, the bare consumer, the decoding one and the
+/// pass-through stage.
 fn broker_runs(records: &[Sessionized<'_>]) -> (Vec<Run>, String) {
     let (kafka, _embedded) = broker::broker();
     broker::fill(&kafka, topics::SESSIONIZED, records.iter().map(|r| (r.key(), encode_to_vec(r).expect("encode"))));

@@ -41,7 +41,13 @@ fn signals(n: usize) -> Vec<SignalRecord> {
         .collect()
 }
 
-/// The baseline: the same rows, the same batches, one plain INSERT each, no decisions.
+/// Rows per statement of the baseline: what the store uses for its multi-row statements
+/// (`ROWS_PER_STATEMENT` in friction-store's incidents module).
+const ROWS_PER_STATEMENT: usize = 500;
+
+/// The baseline: the same rows, the same batches, written the way the stage writes its signal rows
+/// (multi-row `INSERT ... ON CONFLICT DO NOTHING RETURNING` of up to [`ROWS_PER_STATEMENT`] rows, one
+/// transaction per batch), with no decisions and no other table.
 async fn bare_inserts(store: &Store, signals: &[SignalRecord], batch: usize) -> f64 {
     sqlx::raw_sql(
         "CREATE TABLE bench_signals (signal_id TEXT PRIMARY KEY, incident_id TEXT, session_id TEXT, start_ms BIGINT)",
@@ -52,17 +58,21 @@ async fn bare_inserts(store: &Store, signals: &[SignalRecord], batch: usize) -> 
     let started = Instant::now();
     for chunk in signals.chunks(batch) {
         let mut tx = store.pool().begin().await.expect("begin");
-        for s in chunk {
-            sqlx::query(
-                "INSERT INTO bench_signals (signal_id, incident_id, session_id, start_ms) VALUES ($1, $2, $3, $4)",
-            )
-            .bind(&s.id)
-            .bind(&s.fingerprint)
-            .bind(&s.session_id)
-            .bind(s.start_ms)
-            .execute(&mut *tx)
-            .await
-            .expect("insert");
+        for rows in chunk.chunks(ROWS_PER_STATEMENT) {
+            let values: Vec<String> = (0..rows.len())
+                .map(|r| format!("(${}, ${}, ${}, ${})", 4 * r + 1, 4 * r + 2, 4 * r + 3, 4 * r + 4))
+                .collect();
+            let sql = format!(
+                "INSERT INTO bench_signals (signal_id, incident_id, session_id, start_ms) VALUES {} \
+                 ON CONFLICT (signal_id) DO NOTHING RETURNING signal_id",
+                values.join(", ")
+            );
+            let mut query = sqlx::query(&sql);
+            for s in rows {
+                query = query.bind(&s.id).bind(&s.fingerprint).bind(&s.session_id).bind(s.start_ms);
+            }
+            let inserted = query.fetch_all(&mut *tx).await.expect("insert");
+            assert_eq!(inserted.len(), rows.len(), "every row is new");
         }
         tx.commit().await.expect("commit");
     }
@@ -83,7 +93,7 @@ async fn store_throughput() {
     let batch = env_num("INCIDENTS_BATCH", 1_000) as usize;
     let signals = signals(n);
     println!("store throughput: {n} signals over 200 incidents, 5000 sessions, batches of {batch}");
-    println!("| store | bare INSERT signals/s | incidents stage signals/s | ratio |");
+    println!("| store | bare multi-row INSERT signals/s | incidents stage signals/s | ratio |");
     println!("|---|---:|---:|---:|");
     for db in friction_store::testing::migrated_dbs().await.expect("databases") {
         let base = bare_inserts(&db.store, &signals, batch).await;

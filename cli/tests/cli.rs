@@ -101,9 +101,24 @@ fn bad_input_is_refused_with_a_clear_error() {
 #[test]
 fn help_describes_every_command() {
     let out = Command::new(env!("CARGO_BIN_EXE_friction")).arg("--help").output().expect("runs");
-    let help = text(&out.stdout);
-    for cmd in ["up", "topics", "projects", "keys", "tokens", "migrate"] {
-        assert!(help.contains(cmd), "{help}");
+    assert!(out.status.success());
+    // Each command clap knows is listed with its about line (whitespace collapsed: clap pads the
+    // name column and may wrap the text).
+    let help = text(&out.stdout).split_whitespace().collect::<Vec<_>>().join(" ");
+    let commands: Vec<(String, String)> = <friction_cli::Cli as clap::CommandFactory>::command()
+        .get_subcommands()
+        .map(|c| (c.get_name().to_owned(), c.get_about().map(|a| a.to_string()).unwrap_or_default()))
+        .collect();
+    let names: Vec<&str> = commands.iter().map(|(name, _)| name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["up", "topics", "projects", "keys", "tokens", "migrate", "warehouse", "integrations"],
+        "the commands the README documents"
+    );
+    for (name, about) in &commands {
+        assert!(!about.trim().is_empty(), "{name} has no about line");
+        let line = format!("{name} {}", about.split_whitespace().collect::<Vec<_>>().join(" "));
+        assert!(help.contains(&line), "{line:?} missing in {help}");
     }
     let out = Command::new(env!("CARGO_BIN_EXE_friction")).args(["up", "--help"]).output().expect("runs");
     let help = text(&out.stdout);

@@ -454,6 +454,16 @@ fn status_for(h: &Harness, body: Vec<u8>, gzip_header: bool) -> StatusCode {
     })
 }
 
+/// The status and JSON body of a `POST /v1/events` with `body`.
+fn answer_for(h: &Harness, body: Vec<u8>) -> (StatusCode, Value) {
+    let rt = tokio::runtime::Builder::new_current_thread().build().expect("rt");
+    rt.block_on(async {
+        let req = post("/v1/events", ()).header("x-api-key", KEY).body(Body::from(body)).expect("req");
+        let (status, _, body) = send(&h.app, req).await;
+        (status, body)
+    })
+}
+
 fn json_value() -> impl Strategy<Value = Value> {
     let leaf = prop_oneof![
         Just(Value::Null),
@@ -499,14 +509,27 @@ proptest! {
         prop_assert!(status == StatusCode::ACCEPTED || status.is_client_error(), "{status}");
     }
 
+    /// Deep nesting is refused for what it is where a value of a type is required (metadata must
+    /// be an object), at any depth and without a stack overflow; huge numbers are refused as
+    /// timestamps out of range. Each with its exact status and codes.
     #[test]
     fn deep_nesting_and_huge_numbers_are_4xx(depth in 100usize..5000, digits in 300usize..2000) {
         let h = harness();
         let deep = format!(r#"{{"events":[{{"eventType":"focus","timestamp":1705312800000,"sessionId":"s","metadata":{}{}}}]}}"#, "[".repeat(depth), "]".repeat(depth));
-        let status = status_for(&h, deep.into_bytes(), false);
-        prop_assert!(status.is_client_error() || status == StatusCode::ACCEPTED, "{status}");
+        let (status, body) = answer_for(&h, deep.into_bytes());
+        prop_assert_eq!(status, StatusCode::BAD_REQUEST, "{}", body);
+        prop_assert_eq!(error_code(&body), "all_events_rejected", "{}", body);
+        prop_assert_eq!(
+            &body["rejected"],
+            &json!([{"index": 0, "code": "invalid_field", "message": "events[0].metadata: must be a JSON object"}])
+        );
         let huge = format!(r#"{{"events":[{{"eventType":"focus","timestamp":{},"sessionId":"s"}}]}}"#, "9".repeat(digits));
-        let status = status_for(&h, huge.into_bytes(), false);
-        prop_assert!(status.is_client_error(), "{status}");
+        let (status, body) = answer_for(&h, huge.into_bytes());
+        prop_assert_eq!(status, StatusCode::BAD_REQUEST, "{}", body);
+        prop_assert_eq!(error_code(&body), "all_events_rejected", "{}", body);
+        prop_assert_eq!(body["rejected"].as_array().map(Vec::len), Some(1), "{}", body);
+        prop_assert_eq!(&body["rejected"][0]["code"], "invalid_timestamp", "{}", body);
+        let message = body["rejected"][0]["message"].as_str().unwrap_or_default();
+        prop_assert!(message.starts_with("events[0].timestamp: "), "{}", message);
     }
 }

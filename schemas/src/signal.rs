@@ -74,3 +74,17 @@ pub struct EvidenceRecord {
 impl Record for SignalRecord {
     const FAMILY: &'static str = "signal";
 }
+
+/// Every kind a signal record carries (docs/architecture.md §3), in the rules' declaration order.
+/// The rules' internal `undetermined` never becomes a signal record.
+pub const KINDS: [&str; 9] = [
+    "rage_click",
+    "dead_click",
+    "slow_click",
+    "disabled_click",
+    "error_click",
+    "u_turn",
+    "form_abandon",
+    "validation_loop",
+    "server_error",
+];

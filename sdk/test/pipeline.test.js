@@ -66,7 +66,7 @@ async function frustratedVisit(context, page, user) {
   // would end the wait and leave the search undetermined).
   await page.fill(key('search-input'), 'mug');
   await page.click(key('search'));
-  await page.waitForTimeout(3500);
+  await page.waitForSelector(key('search-results') + ' li', { timeout: 10000 });
 
   // Cart: "Apply coupon" posts to api/coupon, which answers 500 (wait for it).
   await page.click(key('nav-cart'));
@@ -87,6 +87,25 @@ async function frustratedVisit(context, page, user) {
   const sent = page.waitForResponse((r) => r.url().startsWith(gateway.eventsUrl), { timeout: 5000 }).catch(() => null);
   await page.evaluate(() => window.Friction.flush());
   await sent;
+}
+
+/** The sum of a counter over all its labels in the console's Prometheus text (0 when absent). */
+function counterSum(text, name) {
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    const m = /^([a-z_]+)(\{[^}]*\})? (\S+)$/.exec(line);
+    if (m && m[1] === name) sum += Number(m[3]);
+  }
+  return sum;
+}
+
+/** Waits until `check()` resolves true, polling every `everyMs`; fails with `what()` after `limitMs`. */
+async function until(check, limitMs, what, everyMs = 200) {
+  const deadline = Date.now() + limitMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) assert.fail(await what());
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
 }
 
 async function incidents() {
@@ -132,8 +151,16 @@ describe('the demo shop through the whole pipeline', () => {
       }
       await new Promise((r) => setTimeout(r, 1000));
     }
-    // Late signals (a slower rule) would show up within a few more seconds.
-    await new Promise((r) => setTimeout(r, 5000));
+    // Every expected episode has closed; look again once no signal is in flight: every signal the
+    // detector published has been counted by the incidents stage (a straggler would be by then).
+    let published = 0;
+    let counted = 0;
+    await until(async () => {
+      const text = await (await fetch(gateway.metricsUrl)).text();
+      published = counterSum(text, 'friction_detector_signals_total');
+      counted = counterSum(text, 'friction_incidents_signals_total');
+      return published > 0 && counted === published;
+    }, 60000, () => 'signals in flight: ' + published + ' published, ' + counted + ' counted\n' + gateway.log());
     list = await incidents();
 
     const byKey = new Map();
@@ -157,11 +184,22 @@ describe('the demo shop through the whole pipeline', () => {
       JSON.stringify(list.map((i) => [i.elementKey, i.kind, i.labels])));
 
     // The exporter: exactly one Jira issue per confirmed incident, linked from the incident.
-    const ticketDeadline = Date.now() + 60000;
-    while (jira.issues.length < list.length && Date.now() < ticketDeadline) {
-      await new Promise((r) => setTimeout(r, 500));
-    }
-    await new Promise((r) => setTimeout(r, 3000)); // a duplicate would show up meanwhile
+    // Count once every ledger row is settled (created or dead): a row still pending, being created
+    // or ambiguous could yet make a (duplicate) issue.
+    const tickets = async (i) => (await (await fetch(gateway.consoleUrl + '/v1/incidents/' + i.id, {
+      headers: { authorization: 'Bearer ' + gateway.adminToken },
+    })).json()).tickets;
+    let unsettled = [];
+    await until(async () => {
+      unsettled = [];
+      for (const i of list) {
+        const ts = await tickets(i);
+        if (!ts.length || ts.some((t) => t.state !== 'created' && t.state !== 'failed_permanent')) {
+          unsettled.push([i.elementKey, ts.map((t) => t.state)]);
+        }
+      }
+      return unsettled.length === 0;
+    }, 60000, () => 'tickets not settled: ' + JSON.stringify(unsettled) + '\n' + gateway.log(), 500);
     assert.deepEqual(jira.problems, [], 'every create had the shape Jira requires');
     assert.equal(jira.issues.length, list.length, 'one ticket per incident: ' +
       JSON.stringify(jira.issues.map((i) => [i.key, i.fields.summary])) + '\n' + gateway.log());

@@ -31,6 +31,18 @@ const within = (c, type, ms, pred) =>
   events(type).filter((e) => e.tabId === c.tabId && e.timestamp >= c.timestamp && e.timestamp <= c.timestamp + ms &&
     (!pred || pred(e)));
 
+/** Waits until `check()` is true (polling); fails naming `what` after `limitMs`. */
+async function until(check, what, limitMs = 10000) {
+  const deadline = Date.now() + limitMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) assert.fail('timed out waiting for ' + what);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Whether the recorder holds the request the click on `k` started. */
+const requestOf = (k) => clicksOn(k).some((c) => events('network').some((e) => e.network.initiator === c.eventId));
+
 async function clicks(page, k, n, gapMs) {
   for (let i = 0; i < n; i++) {
     await page.click(key(k));
@@ -61,10 +73,13 @@ describe('demo shop', () => {
     // Faults on the home page.
     await page.click(key('add-to-cart-999'));
     await page.click(key('add-to-cart-101'));
-    await page.waitForTimeout(3400);
+    // The cart answers after 3 s; the button then says so.
+    await page.waitForFunction(
+      () => document.querySelector('[data-friction-key="add-to-cart-101"]').textContent.startsWith('Added'),
+      null, { timeout: 10000 });
     await page.fill(key('search-input'), 'tote');
     await page.click(key('search'));
-    await page.waitForTimeout(2900);
+    await page.waitForSelector(key('search-results') + ' li', { timeout: 10000 });
 
     // U-turn: Shipping info, then straight back.
     await page.click(key('nav-shipping'));
@@ -81,7 +96,10 @@ describe('demo shop', () => {
     await page.waitForTimeout(300);
     await page.fill(key('coupon-input'), 'SPRING10');
     await page.click(key('apply-coupon'));
-    await page.waitForTimeout(1200);
+    // The coupon call fails silently: wait until the recorder has the failed request, then for the
+    // rest of the second after the click in which the assertions below look for feedback.
+    await until(() => requestOf('apply-coupon'), 'the coupon request');
+    await page.waitForTimeout(Math.max(0, clicksOn('apply-coupon')[0].timestamp + 1000 - Date.now()));
 
     // Checkout: validation loop, disabled button, dead "Pay" (rage), Place order fails.
     await page.click(key('proceed-to-checkout'));
@@ -101,8 +119,14 @@ describe('demo shop', () => {
     await clicks(page, 'pay', 4, 250);
     await page.waitForTimeout(1200);
     await page.click(key('place-order'));
-    await page.waitForTimeout(1200);
-    await page.evaluate(() => window.Friction.flush());
+    await page.waitForFunction(
+      () => document.querySelector('[data-friction-key="order-error"]').textContent !== '', null, { timeout: 10000 });
+    // Everything queued reaches the recorder before the tab closes (a flush already in flight
+    // leaves the rest queued: flush until the last request is recorded).
+    await until(async () => {
+      await page.evaluate(() => window.Friction.flush());
+      return requestOf('place-order');
+    }, 'the checkout request');
     await context.close();
     if (process.env.FRICTION_SDK_DUMP) {
       // For debugging the detector on real SDK output: every event the shop sent, as JSON.

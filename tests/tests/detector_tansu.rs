@@ -116,6 +116,50 @@ fn read_signals(
     }
 }
 
+/// Whether `group` has committed every partition of `topic` up to its end.
+fn committed_everything(kafka: &KafkaArgs, group: &str, topic: &str, partitions: i32) -> bool {
+    let Ok(config) = friction_runtime::kafka::consumer_config(kafka, group) else { return false };
+    let Ok(consumer) = config.create::<BaseConsumer>() else { return false };
+    let mut tpl = TopicPartitionList::new();
+    for p in 0..partitions {
+        tpl.add_partition(topic, p);
+    }
+    let Ok(committed) = consumer.committed_offsets(tpl, Duration::from_secs(5)) else { return false };
+    (0..partitions).all(|p| {
+        let Ok((_, high)) = consumer.fetch_watermarks(topic, p, Duration::from_secs(5)) else { return false };
+        let at = committed.find_partition(topic, p).and_then(|e| e.offset().to_raw()).unwrap_or(-1);
+        high > 0 && at >= high
+    })
+}
+
+/// The distinct keys of the records on `topic` (all partitions, read to their end).
+fn changelog_keys(brokers: &str, topic: &str, partitions: i32) -> BTreeSet<String> {
+    let consumer: BaseConsumer = rdkafka::config::ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", unique("e2e.changelog-reader"))
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("consumer");
+    let mut tpl = TopicPartitionList::new();
+    let mut ends = Vec::new();
+    for p in 0..partitions {
+        ends.push(consumer.fetch_watermarks(topic, p, Duration::from_secs(5)).expect("watermarks").1);
+        tpl.add_partition_offset(topic, p, Offset::Beginning).expect("tpl");
+    }
+    consumer.assign(&tpl).expect("assign");
+    let mut read = vec![0i64; partitions as usize];
+    let mut keys = BTreeSet::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while (0..partitions as usize).any(|p| read[p] < ends[p]) {
+        assert!(Instant::now() < deadline, "could not read {topic} to its end");
+        if let Some(Ok(m)) = consumer.poll(Duration::from_millis(100)) {
+            read[m.partition() as usize] = m.offset() + 1;
+            keys.insert(String::from_utf8_lossy(m.key().unwrap_or_default()).into_owned());
+        }
+    }
+    keys
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn signals_come_out_keyed_by_fingerprint_and_survive_a_restart() {
     let brokers = brokers();
@@ -145,7 +189,16 @@ async fn signals_come_out_keyed_by_fingerprint_and_survive_a_restart() {
     }
     produce(&kafka, &input, &first, None).await;
     let (stop, handle) = start(&kafka, &group, &input, &signals, &changelog, &dlq);
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // The first copy must have read and committed the whole first part (its state, the bursts'
+    // first clicks, is then in the changelog): otherwise the restart proves nothing.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !committed_everything(&kafka, &group, &input, 3) {
+        assert!(Instant::now() < deadline, "the first copy never committed the first part");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let keys = changelog_keys(&brokers, &changelog, 3);
+    let sessions = (0..SESSIONS).filter(|s| keys.contains(&format!("sess-{s}#0"))).count();
+    assert_eq!(sessions, SESSIONS, "every session's state is in the changelog: {keys:?}");
     stop.trigger();
     tokio::task::spawn_blocking(move || handle.join()).await.expect("join").expect("thread").expect("clean stop");
 

@@ -139,8 +139,18 @@ async fn run_pipeline(store: Store, db: &str) {
         assert_eq!(status, 200, "{db}: {body}");
         let list = body["incidents"].as_array().cloned().unwrap_or_default();
         if list.iter().any(|i| i["status"] == "confirmed" && i["sessions"] == 3) {
-            // Give any straggling signal a moment to land, then look again.
-            tokio::time::sleep(Duration::from_secs(2)).await;
+            // Look again once nothing is in flight: the detector has committed every sessionized
+            // event (it produces its signals before it commits), then the incidents stage every
+            // signal. A straggling signal would be counted by then.
+            let detector = format!("{}friction-detector", names.group_prefix);
+            let incidents = format!("{}{}", names.group_prefix, friction_incidents::STAGE_NAME);
+            let drained = Instant::now() + Duration::from_secs(60);
+            while !(committed_everything(&kafka, &detector, &names.sessionized).await
+                && committed_everything(&kafka, &incidents, &names.signals).await)
+            {
+                assert!(Instant::now() < drained, "{db}: the detector or the incidents stage never caught up");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
             let (_, body) = get_json(&client, &list_url, &token).await;
             break body;
         }

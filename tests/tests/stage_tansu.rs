@@ -2,8 +2,8 @@
 //! dead letters with their headers, restore after a restart, and two members of one group handing
 //! partitions (and their state) over.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use friction_runtime::stage::{spawn_stage, Outputs, StageConfig, StageHandler};
@@ -19,6 +19,28 @@ struct Counter {
     out_topic: Arc<str>,
     counts: HashMap<i32, HashMap<String, u64>>,
     dirty: Vec<(i32, String)>,
+    log: Arc<Mutex<MemberLog>>,
+}
+
+/// What one member of the group did, for the test to look at.
+#[derive(Debug, Default)]
+struct MemberLog {
+    /// Partitions assigned (restored) to it, in order, with repeats.
+    assigned: Vec<i32>,
+    /// Partitions it restored a count of from the changelog.
+    restored_counts: BTreeSet<i32>,
+    /// (round, partition) of every message it counted (payloads are `r{round}-{i}`).
+    counted: BTreeSet<(String, i32)>,
+}
+
+impl MemberLog {
+    fn partitions_in_round(&self, round: &str) -> BTreeSet<i32> {
+        self.counted.iter().filter(|(r, _)| r == round).map(|(_, p)| *p).collect()
+    }
+}
+
+fn log_of(log: &Arc<Mutex<MemberLog>>) -> std::sync::MutexGuard<'_, MemberLog> {
+    log.lock().expect("member log")
 }
 
 impl StageHandler for Counter {
@@ -35,6 +57,8 @@ impl StageHandler for Counter {
             return Err("payload is `bad`".into());
         }
         let key = std::str::from_utf8(key.unwrap_or(&[])).map_err(|e| e.to_string())?.to_string();
+        let round = String::from_utf8_lossy(payload).split('-').next().unwrap_or_default().to_owned();
+        log_of(&self.log).counted.insert((round, partition));
         let count = self.counts.entry(partition).or_default().entry(key.clone()).or_insert(0);
         *count += 1;
         out.send(&self.out_topic, key.clone(), format!("{key}:{count}").into_bytes());
@@ -54,12 +78,16 @@ impl StageHandler for Counter {
             Some(v) => {
                 let bytes: [u8; 8] = v.try_into().map_err(|_| "bad state".to_string())?;
                 self.counts.entry(partition).or_default().insert(key, u64::from_be_bytes(bytes));
+                log_of(&self.log).restored_counts.insert(partition);
             }
             None => {
                 self.counts.entry(partition).or_default().remove(&key);
             }
         }
         Ok(())
+    }
+    fn restored(&mut self, partition: i32, _now_ms: i64) {
+        log_of(&self.log).assigned.push(partition);
     }
     fn revoke(&mut self, partition: i32) {
         self.counts.remove(&partition);
@@ -86,19 +114,30 @@ async fn topics() -> Topics {
     t
 }
 
-fn start(
-    t: &Topics,
-    kafka: &KafkaArgs,
-) -> (Shutdown, std::thread::JoinHandle<Result<(), friction_runtime::stage::StageError>>) {
+type StageThread = std::thread::JoinHandle<Result<(), friction_runtime::stage::StageError>>;
+
+fn start(t: &Topics, kafka: &KafkaArgs) -> (Shutdown, StageThread) {
+    let (shutdown, handle, _) = start_logged(t, kafka);
+    (shutdown, handle)
+}
+
+/// [`start`], with the member's log.
+fn start_logged(t: &Topics, kafka: &KafkaArgs) -> (Shutdown, StageThread, Arc<Mutex<MemberLog>>) {
     let mut config = StageConfig::new(t.group.clone(), vec![t.input.clone()]);
     config.changelog_topic = Some(t.changelog.clone());
     config.deadletter_topic = t.dlq.clone();
     config.commit_interval = Duration::from_millis(300);
     config.commit_max_messages = 200;
-    let handler = Counter { out_topic: Arc::from(t.output.as_str()), counts: HashMap::new(), dirty: Vec::new() };
+    let log = Arc::new(Mutex::new(MemberLog::default()));
+    let handler = Counter {
+        out_topic: Arc::from(t.output.as_str()),
+        counts: HashMap::new(),
+        dirty: Vec::new(),
+        log: log.clone(),
+    };
     let shutdown = Shutdown::new();
     let handle = spawn_stage(config, kafka, handler, shutdown.clone(), None).expect("stage starts");
-    (shutdown, handle)
+    (shutdown, handle, log)
 }
 
 async fn produce(kafka: &KafkaArgs, topic: &str, messages: &[(String, Vec<u8>)]) {
@@ -208,19 +247,30 @@ async fn state_survives_a_restart_and_bad_messages_are_dead_lettered() {
 async fn two_members_split_partitions_and_state_follows_a_partition() {
     let t = topics().await;
     let kafka = kafka();
-    let (stop_a, handle_a) = start(&t, &kafka);
+    let (stop_a, handle_a, log_a) = start_logged(&t, &kafka);
     produce(&kafka, &t.input, &messages(16, 40, 0)).await;
     let out = reader(&t.output, 4);
     let mut seen = BTreeMap::new();
     let expected: BTreeMap<String, u64> = (0..16).map(|k| (format!("key-{k}"), 40)).collect();
     read_until(&out, &expected, &mut seen, Duration::from_secs(60));
+    assert_eq!(log_of(&log_a).partitions_in_round("r0"), BTreeSet::from([0, 1, 2, 3]), "A alone counted round 0");
 
     // B joins; the group splits the partitions; more input arrives while both run.
-    let (stop_b, handle_b) = start(&t, &kafka);
-    tokio::time::sleep(Duration::from_secs(4)).await;
+    let (stop_b, handle_b, log_b) = start_logged(&t, &kafka);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while log_of(&log_b).assigned.is_empty() {
+        assert!(Instant::now() < deadline, "B was never assigned a partition");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     produce(&kafka, &t.input, &messages(16, 40, 1)).await;
     let expected: BTreeMap<String, u64> = (0..16).map(|k| (format!("key-{k}"), 80)).collect();
     read_until(&out, &expected, &mut seen, Duration::from_secs(90));
+    let (a1, b1) = (log_of(&log_a).partitions_in_round("r1"), log_of(&log_b).partitions_in_round("r1"));
+    assert!(!b1.is_empty(), "B held partitions and counted round 1 in them (A: {a1:?})");
+    assert!(!a1.is_empty(), "A kept partitions: the group split them (B: {b1:?})");
+    assert!(a1.is_disjoint(&b1), "one member per partition: A {a1:?}, B {b1:?}");
+    // B's partitions had counts from round 0 (by A): B restored them from the changelog.
+    assert!(log_of(&log_b).restored_counts.is_superset(&b1), "B restored the counts of the partitions it took");
 
     // A stops mid-stream: B takes its partitions and restores their counts from the changelog.
     let producing = {
@@ -237,6 +287,9 @@ async fn two_members_split_partitions_and_state_follows_a_partition() {
     producing.await.expect("produced");
     let expected: BTreeMap<String, u64> = (0..16).map(|k| (format!("key-{k}"), 120)).collect();
     read_until(&out, &expected, &mut seen, Duration::from_secs(120));
+    // B took over A's partitions with their state: it restored counts in every partition.
+    let restored = log_of(&log_b).restored_counts.clone();
+    assert_eq!(restored, BTreeSet::from([0, 1, 2, 3]), "B restored counts of {restored:?}");
     stop_b.trigger();
     tokio::task::spawn_blocking(move || handle_b.join())
         .await

@@ -684,13 +684,19 @@ fn priority_order() {
         episode_priority(UTurn, false),
     ];
     assert!(order.windows(2).all(|w| w[0] < w[1]), "{order:?}");
-    // slow beats behavioural rage in one episode
+    // slow beats behavioural rage in one episode: a slow click on b (answered after 1.5 s), then a
+    // burst on b that the page answers.
     let mut s = Session::default();
-    s.click(1000, button("b")).mutation(1300, true);
-    s.click(1600, button("b")).click(2200, button("b")).mutation(3800, true);
+    s.click(1000, button("b")).mutation(2500, true);
+    s.click(4000, button("b")).click(4200, button("b")).click(4400, button("b")).mutation(4450, true);
     s.tick(30_000);
     let d = s.run();
-    assert!(d.signals.iter().any(|x| x.kind == RageClick && !x.unresponsive));
+    assert_eq!(kinds(&d.signals), vec![RageClick, SlowClick]);
+    assert!(!one(&d, RageClick).unresponsive);
+    assert_eq!(d.episodes.len(), 1, "{:?}", d.episodes);
+    let ep = &d.episodes[0];
+    assert_eq!((ep.primary, ep.unresponsive), (SlowClick, false));
+    assert_eq!(ep.labels, vec!["slow_click", "rage_click"]);
 }
 
 // ---------------------------------------------------------------- ids and horizon

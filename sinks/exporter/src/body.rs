@@ -52,9 +52,15 @@ pub fn explain(change: &IncidentChange) -> String {
             "Users went from {route} to another page and came straight back within seconds without doing \
              anything there: the destination was probably not what they expected. Check the link's label and target."
         ),
-        "form_struggle" => format!(
-            "Users spent time on the form at {route} ({element}) and gave up, or met validation errors again \
-             and again. Check the validation messages and required fields."
+        "form_abandon" => format!(
+            "Users filled in part of the form on {route} and left without submitting it; the last field they \
+             touched was {element}. Check whether that field asks for something users do not have or do not \
+             understand, and whether the form is longer than it needs to be."
+        ),
+        "validation_loop" => format!(
+            "Users submitted the form {element} on {route} again and again, and each time a field was rejected \
+             as invalid. Check that the validation messages say what is wrong and how to fix it, and that the \
+             rules accept every valid input."
         ),
         "disabled_click" => format!(
             "Users clicked {element} on {route} while it was disabled. Tell them why it is disabled, or what \
@@ -293,22 +299,22 @@ mod tests {
 
     #[test]
     fn every_kind_has_an_explanation() {
-        for kind in [
-            "rage_click",
-            "dead_click",
-            "slow_click",
-            "error_click",
-            "u_turn",
-            "form_struggle",
-            "disabled_click",
-            "server_error",
-            "other_kind",
-        ] {
+        // The fallback for an unknown kind, to tell a kind's own text from it.
+        let fallback = |ch: &IncidentChange| {
+            format!("Users met {} on {} at {}.", ch.kind.replace('_', " "), ch.route_template, ch.element_key)
+        };
+        let mut seen = std::collections::BTreeSet::new();
+        for kind in friction_schemas::signal::KINDS {
             let mut ch = change();
             ch.kind = kind.into();
             let e = explain(&ch);
-            assert!(e.contains("17 users"), "{kind}: {e}");
+            assert!(!e.starts_with(&fallback(&ch)), "{kind} has no explanation of its own: {e}");
+            assert!(e.contains("/checkout"), "{kind}: the route is missing in {e}");
+            assert!(e.ends_with("It affected 17 users in 20 sessions (42 times)."), "{kind}: {e}");
+            assert!(seen.insert(e.clone()), "{kind} shares its explanation with another kind: {e}");
         }
+        let other = IncidentChange { kind: "other_kind".into(), ..change() };
+        assert!(explain(&other).starts_with(&fallback(&other)), "{}", explain(&other));
         let long = IncidentChange { title: "x".repeat(400), ..change() };
         assert!(ticket_content(&long, "m", None, None).title.chars().count() <= TITLE_MAX);
         assert_eq!(ticket_content(&change(), "m", None, Some("LLM says".into())).explanation, "LLM says");

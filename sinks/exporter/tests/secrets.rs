@@ -1,6 +1,6 @@
-//! A 401 and a 500 whose bodies echo the Authorization header back: every log line (all levels,
-//! every crate), every error summary in the ledger and the breaker reason are free of the token
-//! and of its base64 forms.
+//! A 400, a 500 and a 401 whose bodies echo the Authorization header back: every log line (all
+//! levels, every crate), every error summary in the ledger (the dead-lettered row's included) and
+//! the breaker reason are free of the token and of its base64 forms.
 
 mod fakes;
 
@@ -13,7 +13,7 @@ use base64::Engine as _;
 use fakes::{Api, Fake};
 use friction_exporter::handler::record;
 use friction_exporter::integration::{add_integration, integration, list_integrations};
-use friction_exporter::ledger::links_for_incident;
+use friction_exporter::ledger::{links_for_incident, links_in_state, FAILED};
 use friction_exporter::outcome::RetryPolicy;
 use friction_exporter::{Dispatcher, DispatcherConfig, IntegrationConfig, Kind, MasterKey, NewIntegration, Secret};
 use friction_schemas::IncidentChange;
@@ -88,15 +88,26 @@ async fn the_token_never_reaches_logs_errors_or_dead_letters() -> Result<(), Box
             ..Default::default()
         };
         let d = Dispatcher::new(db.store.clone(), key.clone(), dispatcher_config)?;
-        let change = IncidentChange {
-            id: "inc-1".into(),
+        let change = |id: &str| IncidentChange {
+            id: id.into(),
             status: "confirmed".into(),
             title: "t".into(),
             version: 1,
             generation: 1,
             ..Default::default()
         };
-        record(&db.store, &[change]).await?;
+
+        // 400 echoing the header: the row is dead-lettered in the ledger, with its summary.
+        record(&db.store, &[change("inc-0")]).await?;
+        jira.set_always(Some(400));
+        d.run_once().await?;
+        let dead = links_for_incident(&db.store, "inc-0").await?;
+        assert_eq!(dead[0].state, FAILED, "{}: a 400 dead-letters the row", db.name());
+        assert_eq!(dead[0].last_error_class.as_deref(), Some("permanent"));
+        let summary_400 = dead[0].last_error_summary.clone().unwrap_or_default();
+        assert!(summary_400.contains("Authorization: Basic ***"), "the echo was scrubbed, not absent: {summary_400}");
+
+        record(&db.store, &[change("inc-1")]).await?;
 
         // 500 echoing the header: ambiguous, summary recorded.
         jira.set_always(Some(500));
@@ -117,6 +128,9 @@ async fn the_token_never_reaches_logs_errors_or_dead_letters() -> Result<(), Box
         assert!(now.breaker_open, "{}: 401 opens the breaker", db.name());
         let links = links_for_incident(&db.store, "inc-1").await?;
         let mut texts = vec![
+            summary_400,
+            format!("{dead:?}"),
+            format!("{:?}", links_in_state(&db.store, FAILED).await?),
             summary_500,
             format!("{links:?}"),
             format!("{:?}", list_integrations(&db.store).await?),
@@ -128,7 +142,7 @@ async fn the_token_never_reaches_logs_errors_or_dead_letters() -> Result<(), Box
                 assert!(!text.contains(&secret), "{secret} leaked into: {text}");
             }
         }
-        assert!(jira.log().iter().any(|e| e.status == 401) && jira.log().iter().any(|e| e.status == 500));
+        assert!([400, 401, 500].iter().all(|s| jira.log().iter().any(|e| e.status == *s)), "{:?}", jira.log());
     }
     let logs = String::from_utf8_lossy(&capture.0.lock().map_err(|_| "poisoned")?).into_owned();
     assert!(logs.contains("circuit breaker open"), "the capture works: {}", &logs[..logs.len().min(2000)]);

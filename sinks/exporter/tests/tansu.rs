@@ -60,6 +60,54 @@ async fn wait_created(store: &friction_store::Store, n: usize) -> R {
     Ok(())
 }
 
+/// Whether `group` has committed both partitions of `topic` up to their end.
+fn committed_everything(
+    brokers: &str,
+    group: &str,
+    topic: &str,
+) -> Result<bool, Box<dyn std::error::Error + Send + Sync>> {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let consumer: BaseConsumer =
+        rdkafka::config::ClientConfig::new().set("bootstrap.servers", brokers).set("group.id", group).create()?;
+    let mut tpl = rdkafka::TopicPartitionList::new();
+    for p in 0..2 {
+        tpl.add_partition(topic, p);
+    }
+    let committed = consumer.committed_offsets(tpl, Duration::from_secs(5))?;
+    for p in 0..2 {
+        let (_, high) = consumer.fetch_watermarks(topic, p, Duration::from_secs(5))?;
+        let at = committed.find_partition(topic, p).and_then(|e| e.offset().to_raw()).unwrap_or(-1);
+        if at < high {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// Waits until every change on `topic` was consumed and committed by `group` and every ledger row
+/// is settled (none pending, being created or ambiguous).
+async fn wait_settled(brokers: &str, group: &str, topic: &str, store: &friction_store::Store) -> R {
+    use friction_exporter::ledger::{AMBIGUOUS, CREATING, PENDING};
+    let start = Instant::now();
+    loop {
+        // Committed first: the ledger rows of committed changes were written before the commit.
+        let committed = committed_everything(brokers, group, topic)?;
+        let mut in_flight = 0;
+        for state in [PENDING, CREATING, AMBIGUOUS] {
+            in_flight += links_in_state(store, state).await?.len();
+        }
+        if committed && in_flight == 0 {
+            return Ok(());
+        }
+        if start.elapsed() > Duration::from_secs(60) {
+            return Err(
+                format!("not settled within 60 s: committed {committed}, {in_flight} ledger rows in flight").into()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn incident_changes_on_tansu_become_one_ticket_each_across_a_sigkill() -> R {
     let Some(brokers) = brokers_or_skip("incident_changes_on_tansu_become_one_ticket_each_across_a_sigkill") else {
@@ -117,6 +165,9 @@ async fn incident_changes_on_tansu_become_one_ticket_each_across_a_sigkill() -> 
     produce(&brokers, &topic, &[change("inc-1", 1), change("inc-2", 2), change("inc-3", 1)]).await?;
     let _second = start_exporter()?;
     wait_created(&db.store, 3).await?;
+    // The third ticket may come from one partition while the other still holds a redelivered
+    // change: count only once every change was read and committed and no ledger row is in flight.
+    wait_settled(&brokers, &group, &topic, &db.store).await?;
     assert_eq!(jira.issues().len(), 3, "{:?}", jira.issues());
     for link in links_in_state(&db.store, CREATED).await? {
         assert_eq!(jira.issues_with_label(&link.marker), 1);

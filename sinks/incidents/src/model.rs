@@ -53,17 +53,7 @@ impl Default for IncidentConfig {
 }
 
 /// Every signal kind the incidents stage knows (docs/architecture.md §3).
-pub const KINDS: &[&str] = &[
-    "rage_click",
-    "dead_click",
-    "slow_click",
-    "disabled_click",
-    "error_click",
-    "u_turn",
-    "form_abandon",
-    "validation_loop",
-    "server_error",
-];
+pub const KINDS: &[&str] = &friction_schemas::signal::KINDS;
 
 /// Why a signal cannot be counted (it is dead-lettered with this text).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

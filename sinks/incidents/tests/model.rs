@@ -1,14 +1,15 @@
-//! The pure incident decisions: counting, confirmation window, regression, scoring, status
-//! changes, and (property tests) that the order of signals does not change the final incident.
+//! The incident decisions: counting, confirmation window, regression, scoring, status changes,
+//! and (property tests) that the order of signals, replays and batching do not change the final
+//! incident. Signals are counted by the stage's own [`apply_batch`] in an in-memory SQLite store.
 
 use std::collections::HashSet;
 
+use friction_incidents::apply_batch;
 use friction_incidents::model::{
-    self, after_signal, count_signal, new_incident, release_cmp, score, set_status, window_confirms, IncidentConfig,
-    Novelty, TransitionError,
+    self, after_signal, release_cmp, score, set_status, window_confirms, IncidentConfig, TransitionError,
 };
 use friction_schemas::SignalRecord;
-use friction_store::{Incident, IncidentStatus};
+use friction_store::{Incident, IncidentStatus, Store};
 use proptest::prelude::*;
 
 const HOUR: i64 = 3_600_000;
@@ -33,44 +34,27 @@ fn signal(id: &str, session: &str, user: Option<&str>, start_ms: i64, release: O
     }
 }
 
-/// The store's part, in memory: which signals, sessions and users were counted, and the points
-/// the confirmation window is judged on.
-#[derive(Default)]
-struct Memory {
-    signals: HashSet<String>,
-    sessions: HashSet<String>,
-    users: HashSet<String>,
-    points: Vec<(i64, String)>,
+/// Counts `batches` one after the other with the stage's own code ([`apply_batch`], at time 0) in
+/// a fresh in-memory SQLite store, and returns the stored incident of the first signal.
+fn run_batches(batches: &[Vec<SignalRecord>]) -> Incident {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    runtime.block_on(async {
+        let store = Store::connect("sqlite::memory:").await.expect("store");
+        store.migrate().await.expect("migrate");
+        let config = IncidentConfig::default();
+        for batch in batches {
+            apply_batch(&store, batch, &config, 0).await.expect("apply");
+        }
+        let first = batches.iter().flatten().next().expect("at least one signal");
+        let incident = store.incident(model::incident_id(first)).await.expect("read").expect("incident");
+        store.close().await;
+        incident
+    })
 }
 
-fn apply(memory: &mut Memory, incident: &mut Option<Incident>, s: &SignalRecord, config: &IncidentConfig) {
-    let inc = incident.get_or_insert_with(|| new_incident(s, 0));
-    if !memory.signals.insert(s.id.clone()) {
-        return;
-    }
-    let novelty = Novelty {
-        new_session: memory.sessions.insert(s.session_id.clone()),
-        new_user: memory.users.insert(model::user_key(s)),
-    };
-    count_signal(inc, s, novelty, config);
-    memory.points.push((s.start_ms, s.session_id.clone()));
-    memory.points.sort();
-    let window = config.confirm_window_ms;
-    let near: Vec<(i64, String)> =
-        memory.points.iter().filter(|(t, _)| (t - s.start_ms).abs() <= window).cloned().collect();
-    let confirms = window_confirms(&near, config.confirm_sessions, window);
-    after_signal(inc, s, confirms, 0);
-    model::rescore(inc, config);
-}
-
+/// Each signal in a batch of its own, in order.
 fn run(signals: &[SignalRecord]) -> Incident {
-    let config = IncidentConfig::default();
-    let mut memory = Memory::default();
-    let mut incident = None;
-    for s in signals {
-        apply(&mut memory, &mut incident, s, &config);
-    }
-    incident.expect("at least one signal")
+    run_batches(&signals.iter().map(|s| vec![s.clone()]).collect::<Vec<_>>())
 }
 
 #[test]
@@ -110,14 +94,14 @@ fn sessions_spread_over_more_than_a_day_do_not_confirm() {
 
 #[test]
 fn a_replayed_signal_changes_nothing() {
-    let once = run(&[signal("a", "s1", None, 0, None), signal("b", "s2", None, 5, None)]);
-    let twice = run(&[
-        signal("a", "s1", None, 0, None),
-        signal("b", "s2", None, 5, None),
-        signal("a", "s1", None, 0, None),
-        signal("b", "s2", None, 5, None),
-    ]);
+    let (a, b) = (signal("a", "s1", None, 0, None), signal("b", "s2", None, 5, None));
+    let once = run(&[a.clone(), b.clone()]);
+    assert_eq!((once.occurrences, once.sessions, once.users), (2, 2, 2));
+    // Replays in a later batch, and twice within one batch (a consumer re-reading a range).
+    let twice = run_batches(&[vec![a.clone()], vec![b.clone()], vec![a.clone(), b.clone(), a.clone()], vec![b]]);
     assert_eq!(once, twice);
+    let in_one_batch = run_batches(&[vec![a.clone(), a]]);
+    assert_eq!((in_one_batch.occurrences, in_one_batch.sessions), (1, 1));
 }
 
 #[test]
@@ -280,10 +264,20 @@ proptest! {
         // Replays: some signals again at the end.
         let replays: Vec<SignalRecord> = shuffled.iter().step_by(3).cloned().collect();
         shuffled.extend(replays);
+        // Batches of 1 to 5 signals, as the stage's batching cuts them.
+        let mut batches = Vec::new();
+        let mut rest = shuffled.as_slice();
+        while !rest.is_empty() {
+            rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let (batch, tail) = rest.split_at(((rng >> 33) as usize % 5 + 1).min(rest.len()));
+            batches.push(batch.to_vec());
+            rest = tail;
+        }
         let a = run(&signals);
-        let mut b = run(&shuffled);
-        // The title and kind come from the first signal, equal for all here; creation time too.
-        b.created_at_ms = a.created_at_ms;
+        let mut b = run_batches(&batches);
+        // The title and kind come from the first signal, equal for all here; the version counts
+        // the batches that changed the incident.
+        b.version = a.version;
         prop_assert_eq!(a.occurrences, signals.len() as i64);
         prop_assert_eq!(&a, &b);
     }

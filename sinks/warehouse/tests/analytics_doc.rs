@@ -77,7 +77,7 @@ async fn every_documented_query_runs_and_ignores_a_repeated_batch() {
 
     // The same batch again, as after a crash between insert and commit.
     batch_of(&stream).insert(&client, &policy).await.expect("insert again");
-    let raw: u64 = client.query("SELECT count() FROM signals").fetch_one().await.expect("raw count");
+    let raw = raw_rows_of(&client, "signals").await;
     assert_eq!(raw, 2 * stream.signals.len() as u64, "the repeat is really stored twice");
     let twice = run_all(&client, &blocks, &db).await;
     for (i, (a, b)) in once.iter().zip(&twice).enumerate() {

@@ -83,6 +83,16 @@ pub async fn raw_rows(client: &clickhouse::Client) -> u64 {
         .unwrap_or(0)
 }
 
+/// Rows ever inserted into `table`, repeats included (see [`raw_rows`] for why not `count()`).
+pub async fn raw_rows_of(client: &clickhouse::Client, table: &str) -> u64 {
+    client
+        .query("SELECT toUInt64(sum(rows)) FROM system.parts WHERE database = currentDatabase() AND level = 0 AND table = ?")
+        .bind(table)
+        .fetch_one::<u64>()
+        .await
+        .unwrap_or_else(|e| panic!("rows of {table} in system.parts: {e}"))
+}
+
 pub fn config(url: &str, database: &str) -> ClickHouseConfig {
     ClickHouseConfig { database: database.to_string(), ..ClickHouseConfig::new(url) }
 }
