@@ -14,6 +14,7 @@ pub mod admin;
 pub mod allocator;
 pub mod auth_guard;
 pub mod config;
+pub mod isolate;
 pub mod kafka;
 pub mod logging;
 pub mod retry;

@@ -111,6 +111,52 @@ impl StoreError {
     }
 }
 
+impl StoreError {
+    /// Whether the database refused the data of the request rather than the request itself: a
+    /// value it cannot store (a NUL byte in PostgreSQL text, a number out of range), a constraint
+    /// the values break, a key too long for an index. Trying the same data again fails again;
+    /// stages dead-letter the record that carries it instead (docs/architecture.md §5). A unique
+    /// violation is among these; callers for which it means a race check for that first.
+    pub fn refuses_content(&self) -> bool {
+        match self {
+            StoreError::Database(e) => sqlx_error_refuses_content(e),
+            _ => false,
+        }
+    }
+}
+
+/// The classification behind [`StoreError::refuses_content`], for code that holds a bare
+/// [`sqlx::Error`].
+pub fn sqlx_error_refuses_content(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Database(db) => {
+            if let Some(pg) = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
+                postgres_code_refuses_content(pg.code())
+            } else if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+                db.code().and_then(|code| code.parse::<i32>().ok()).is_some_and(sqlite_code_refuses_content)
+            } else {
+                false
+            }
+        }
+        _ => false,
+    }
+}
+
+/// SQLSTATEs caused by the values sent: class 22 (data exception: 22021 invalid byte sequence such
+/// as a NUL, 22P05 untranslatable character, 22001 string too long, 22003 out of range...), class 23
+/// (integrity constraint violation), and 54000 (program limit exceeded: an index row too large for
+/// a btree). Not 42 (a wrong statement or schema) nor 53 (out of resources): those are the
+/// deployment's, and every record would fail alike.
+fn postgres_code_refuses_content(code: &str) -> bool {
+    code.starts_with("22") || code.starts_with("23") || code == "54000"
+}
+
+/// SQLite's SQLITE_TOOBIG (18), SQLITE_CONSTRAINT (19, also raised by a trigger's `RAISE(ABORT)`)
+/// and SQLITE_MISMATCH (20), in any of their extended forms.
+fn sqlite_code_refuses_content(code: i32) -> bool {
+    matches!(code & 0xff, 18..=20)
+}
+
 /// The classification behind [`StoreError::is_unavailable`], for code that holds a bare
 /// [`sqlx::Error`].
 pub fn sqlx_error_is_unavailable(error: &sqlx::Error) -> bool {
@@ -159,6 +205,32 @@ mod tests {
         assert!(!StoreError::Database(sqlx::Error::PoolClosed).is_unavailable());
         assert!(!StoreError::ProjectExists("a".into()).is_unavailable());
         assert!(!StoreError::KeyNotFound("a".into()).is_unavailable());
+    }
+
+    #[test]
+    fn content_errors_are_told_apart_from_outages_and_broken_statements() {
+        // PostgreSQL: a NUL in text, an untranslatable character, a value too long or out of
+        // range, constraints, an index row too large.
+        for code in ["22021", "22P05", "22001", "22003", "22P02", "23502", "23503", "23505", "23514", "54000"] {
+            assert!(postgres_code_refuses_content(code), "{code}");
+            assert!(!postgres_code_is_unavailable(code), "{code}");
+        }
+        // An outage, a missing table, a syntax error, a full disk, a deadlock: not the data's.
+        for code in ["08006", "57P01", "53300", "42P01", "42601", "53100", "40P01", "40001", "XX000"] {
+            assert!(!postgres_code_refuses_content(code), "{code}");
+        }
+        // SQLite: SQLITE_TOOBIG, SQLITE_CONSTRAINT_NOTNULL / _UNIQUE / _TRIGGER, SQLITE_MISMATCH.
+        for code in [18, 19, 1299, 2067, 1811, 20] {
+            assert!(sqlite_code_refuses_content(code), "{code}");
+            assert!(!sqlite_code_is_unavailable(code), "{code}");
+        }
+        // SQLITE_BUSY, SQLITE_LOCKED, SQLITE_FULL, SQLITE_ERROR (a wrong statement).
+        for code in [5, 517, 6, 13, 1] {
+            assert!(!sqlite_code_refuses_content(code), "{code}");
+        }
+        assert!(!StoreError::Database(sqlx::Error::PoolTimedOut).refuses_content());
+        assert!(!StoreError::Database(sqlx::Error::RowNotFound).refuses_content());
+        assert!(!StoreError::ProjectExists("a".into()).refuses_content());
     }
 
     #[test]

@@ -69,6 +69,13 @@ pub(super) struct Core<H: StageHandler> {
     pub(super) at_end: BTreeSet<i32>,
 }
 
+/// Where a dead-lettered message was read.
+struct Source<'a> {
+    topic: &'a str,
+    partition: i32,
+    offset: i64,
+}
+
 struct StageCounters {
     processed: metrics::Counter,
     produced: metrics::Counter,
@@ -172,6 +179,12 @@ impl<H: StageHandler> Core<H> {
     }
 
     pub(super) fn send_outputs(&mut self) -> Result<(), StageError> {
+        if !self.outputs.dead_letters().is_empty() {
+            for d in self.outputs.take_dead_letters() {
+                let source = Source { topic: &d.topic, partition: d.partition, offset: d.offset };
+                self.dead_letter_record(source, d.key.as_deref(), Some(&d.payload), &d.error)?;
+            }
+        }
         let n = self.outputs.len();
         let result = self
             .outputs
@@ -215,6 +228,19 @@ impl<H: StageHandler> Core<H> {
     }
 
     fn dead_letter(&mut self, msg: &BorrowedMessage<'_>, error: &str) -> Result<(), StageError> {
+        let source = Source { topic: msg.topic(), partition: msg.partition(), offset: msg.offset() };
+        self.dead_letter_record(source, msg.key(), msg.payload(), error)
+    }
+
+    /// Sends one input message to the dead-letter topic with its source and the error in headers
+    /// (docs/architecture.md §5), counting it against `max_dead_letters_per_minute`.
+    fn dead_letter_record(
+        &mut self,
+        source: Source<'_>,
+        key: Option<&[u8]>,
+        payload: Option<&[u8]>,
+        error: &str,
+    ) -> Result<(), StageError> {
         let now = Instant::now();
         if now.duration_since(self.dead_letter_window.0) > Duration::from_secs(60) {
             self.dead_letter_window = (now, 0);
@@ -222,21 +248,21 @@ impl<H: StageHandler> Core<H> {
         self.dead_letter_window.1 += 1;
         let count = self.dead_letter_window.1;
         let limit = self.config.max_dead_letters_per_minute;
-        tracing::warn!(stage = %self.config.name, topic = msg.topic(), partition = msg.partition(), offset = msg.offset(), error, "dead-lettering a message");
+        tracing::warn!(stage = %self.config.name, topic = source.topic, partition = source.partition, offset = source.offset, error, "dead-lettering a message");
         metrics::counter!("friction_stage_dead_letters_total", "stage" => self.stage()).increment(1);
         if count > limit {
             return Err(StageError::TooManyDeadLetters { stage: self.stage(), count, limit, last: error.to_string() });
         }
-        let partition = msg.partition().to_string();
-        let offset = msg.offset().to_string();
+        let partition = source.partition.to_string();
+        let offset = source.offset.to_string();
         let headers = OwnedHeaders::new()
-            .insert(Header { key: "source.topic", value: Some(msg.topic()) })
+            .insert(Header { key: "source.topic", value: Some(source.topic) })
             .insert(Header { key: "source.partition", value: Some(partition.as_str()) })
             .insert(Header { key: "source.offset", value: Some(offset.as_str()) })
             .insert(Header { key: "stage", value: Some(self.config.name.as_str()) })
             .insert(Header { key: "error", value: Some(error) });
         let topic = self.deadletter_topic.clone();
-        self.enqueue(&topic, msg.key().unwrap_or(&[]), msg.payload(), None, Some(headers))
+        self.enqueue(&topic, key.unwrap_or(&[]), payload, None, Some(headers))
     }
 
     pub(super) fn tick(&mut self) -> Result<(), StageError> {

@@ -49,7 +49,7 @@ mod run;
 pub use self::cycle::MAX_PENDING_CYCLES;
 pub use self::delivery::DeliveryTracker;
 pub use self::handler::{StageError, StageHandler};
-pub use self::outputs::Outputs;
+pub use self::outputs::{DeadLetter, Outputs};
 pub use self::rebalance::StageContext;
 pub use self::restore::{OFFSET_MARKER_KEY, RESTORE_SENTINEL_KEY};
 pub use self::run::{run_stage_process, spawn_stage, wait_stage};

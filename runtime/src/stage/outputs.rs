@@ -21,6 +21,24 @@ pub struct Outputs {
     records: Vec<OutRecord>,
     bytes: Vec<u8>,
     state: StateWrites,
+    /// Input messages a handler accepted earlier and found it cannot store after all (rare: owned
+    /// copies, no reuse).
+    dead_letters: Vec<DeadLetter>,
+}
+
+/// An input message a handler gives up on after accepting it (its store refused it in `persist`):
+/// the runtime sends it to the dead-letter topic like a message `on_message` refused, with the same
+/// headers (docs/architecture.md §5 "Dead letters").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadLetter {
+    /// Where the message was read: topic, partition, offset.
+    pub topic: Arc<str>,
+    pub partition: i32,
+    pub offset: i64,
+    pub key: Option<Vec<u8>>,
+    pub payload: Vec<u8>,
+    /// Why: the `error` header.
+    pub error: String,
 }
 
 /// State changes a handler recorded since the last commit boundary: keys and values copied into one
@@ -93,6 +111,19 @@ impl Outputs {
     pub fn delete_state(&mut self, partition: i32, key: impl AsRef<[u8]>) {
         self.state.push(partition, key.as_ref(), None);
     }
+    /// Dead-letters an input message the handler accepted earlier (see [`DeadLetter`]); the runtime
+    /// sends it with the outputs, before the offsets past it are committed.
+    pub fn dead_letter(&mut self, message: DeadLetter) {
+        self.dead_letters.push(message);
+    }
+    /// The dead letters recorded since the runtime last took them (tests that drive a handler
+    /// directly read them too).
+    pub fn dead_letters(&self) -> &[DeadLetter] {
+        &self.dead_letters
+    }
+    pub(super) fn take_dead_letters(&mut self) -> Vec<DeadLetter> {
+        std::mem::take(&mut self.dead_letters)
+    }
     pub fn len(&self) -> usize {
         self.records.len()
     }
@@ -113,7 +144,7 @@ impl Outputs {
         self.bytes.clear();
     }
     pub fn is_empty(&self) -> bool {
-        self.records.is_empty() && self.state.is_empty()
+        self.records.is_empty() && self.state.is_empty() && self.dead_letters.is_empty()
     }
     /// The state changes recorded since the last call (a commit cycle's boundary).
     pub(super) fn take_state(&mut self) -> StateWrites {

@@ -73,7 +73,7 @@ impl ExporterArgs {
             friction_runtime::stage::StageConfig::new(self.group.clone(), vec![self.incidents_topic.clone()]);
         stage.commit_interval = std::time::Duration::from_millis(200);
         stage.deadletter_topic = self.deadletter_topic.clone();
-        (stage, ExporterHandler::new(store, runtime))
+        (stage, ExporterHandler::new(store, runtime, std::sync::Arc::from(self.incidents_topic.as_str())))
     }
 }
 

@@ -27,6 +27,15 @@ impl ApplyError {
             ApplyError::Conflict(_) => true,
         }
     }
+
+    /// The store refused what the signals hold (and it is no race): the same batch fails again;
+    /// the signals it refuses are dead-lettered (docs/architecture.md §5).
+    pub fn refuses_content(&self) -> bool {
+        match self {
+            ApplyError::Store(e) => !self.is_transient() && e.refuses_content(),
+            ApplyError::Conflict(_) => false,
+        }
+    }
 }
 
 /// Two writers raced: both created the same incident (unique violation), or PostgreSQL broke a

@@ -71,8 +71,11 @@ impl IncidentsArgs {
         stage.commit_interval = std::time::Duration::from_millis(100);
         stage.commit_max_messages = 5_000;
         stage.deadletter_topic = self.deadletter_topic.clone();
-        let mut config =
-            IncidentsStageConfig { incidents_topic: Arc::from(self.incidents_topic.as_str()), ..Default::default() };
+        let mut config = IncidentsStageConfig {
+            incidents_topic: Arc::from(self.incidents_topic.as_str()),
+            signals_topic: Arc::from(self.signals_topic.as_str()),
+            ..Default::default()
+        };
         config.incidents.confirm_sessions = self.confirm_sessions;
         config.incidents.confirm_window_ms = self.confirm_window_hours.saturating_mul(HOUR_MS);
         (stage, IncidentsHandler::new(store, runtime, config))

@@ -91,6 +91,41 @@ pub fn validate(signal: &SignalRecord) -> Result<(), InvalidSignal> {
     Ok(())
 }
 
+/// What replaces a NUL character in what the store keeps (U+FFFD, the replacement character).
+pub const NUL_REPLACEMENT: char = '\u{FFFD}';
+
+/// Replaces NUL characters in the fields the store keeps as text (PostgreSQL refuses NUL in text:
+/// SQLSTATE 22021), so a signal carrying one is still counted; returns whether anything changed.
+/// The gateway refuses NUL in identifiers, but signals may come from any producer. Evidence and
+/// label lists are stored as JSON, which escapes NUL, and are left as they are.
+pub fn replace_nul(signal: &mut SignalRecord) -> bool {
+    fn clean(s: &mut String) -> bool {
+        if s.contains('\0') {
+            *s = s.replace('\0', &NUL_REPLACEMENT.to_string());
+            true
+        } else {
+            false
+        }
+    }
+    let mut changed = false;
+    for field in [
+        &mut signal.id,
+        &mut signal.project_id,
+        &mut signal.fingerprint,
+        &mut signal.kind,
+        &mut signal.label,
+        &mut signal.session_id,
+        &mut signal.route_template,
+        &mut signal.element_key,
+    ] {
+        changed |= clean(field);
+    }
+    for field in [&mut signal.user_id, &mut signal.release].into_iter().flatten() {
+        changed |= clean(field);
+    }
+    changed
+}
+
 /// An incident is identified by its fingerprint (docs/architecture.md §3): one fingerprint, one incident.
 pub fn incident_id(signal: &SignalRecord) -> &str {
     &signal.fingerprint

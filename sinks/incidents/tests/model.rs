@@ -282,3 +282,38 @@ proptest! {
         prop_assert_eq!(&a, &b);
     }
 }
+
+#[test]
+fn nul_in_stored_text_is_replaced_and_nothing_else_changes() {
+    let clean = SignalRecord {
+        id: "s1".into(),
+        project_id: "p".into(),
+        fingerprint: "f".into(),
+        kind: "dead_click".into(),
+        session_id: "sess".into(),
+        element_key: "pay".into(),
+        user_id: Some("ann".into()),
+        ..SignalRecord::default()
+    };
+    let mut unchanged = clean.clone();
+    assert!(!friction_incidents::model::replace_nul(&mut unchanged));
+    assert_eq!(unchanged, clean);
+
+    let mut dirty = SignalRecord {
+        session_id: "se\0ss".into(),
+        element_key: "pay\0\0now".into(),
+        route_template: "/\0".into(),
+        user_id: Some("\0".into()),
+        release: Some("1.0\0".into()),
+        labels: vec!["kept\0as JSON".into()],
+        ..clean.clone()
+    };
+    assert!(friction_incidents::model::replace_nul(&mut dirty));
+    assert_eq!(dirty.session_id, "se\u{FFFD}ss");
+    assert_eq!(dirty.element_key, "pay\u{FFFD}\u{FFFD}now");
+    assert_eq!(dirty.route_template, "/\u{FFFD}");
+    assert_eq!(dirty.user_id.as_deref(), Some("\u{FFFD}"));
+    assert_eq!(dirty.release.as_deref(), Some("1.0\u{FFFD}"));
+    assert_eq!(dirty.labels, vec!["kept\0as JSON".to_string()], "stored as JSON, which escapes NUL");
+    assert_eq!((dirty.id.as_str(), dirty.fingerprint.as_str()), ("s1", "f"));
+}

@@ -4,14 +4,16 @@
 //! Insert → commit, never the other way round: a crash in between replays the batch and the
 //! tables' deduplication absorbs the repeat.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use clickhouse::Client;
-use friction_runtime::stage::{Outputs, StageConfig, StageHandler};
+use clickhouse::{Client, RowOwned, RowWrite};
+use friction_runtime::isolate::isolate;
+use friction_runtime::stage::{DeadLetter, Outputs, StageConfig, StageHandler};
 use friction_schemas::registry::Registry;
 use friction_schemas::{decode, IncidentChange, SessionSummary, Sessionized, SignalRecord};
 
-use crate::writer::{Batch, RetryPolicy};
+use crate::writer::{insert_with_retries, Batch, RetryPolicy};
 use crate::{WarehouseConfig, WarehouseError};
 
 /// The stage's handler. Build it with [`WarehouseHandler::new`] and run it with the runtime
@@ -27,7 +29,25 @@ pub struct WarehouseHandler {
     migrated: bool,
     database: String,
     runtime: tokio::runtime::Runtime,
+    /// Where each buffered row was read (partition, offset), per table in `batch`'s order: a row
+    /// ClickHouse refuses on its own is dead-lettered with these coordinates.
+    sources: TableSources,
+    topics: [Arc<str>; 4],
+    /// Dead letters of rows refused by an insert made while processing a message, for the next
+    /// `persist` to hand over.
+    refused: Vec<DeadLetter>,
 }
+
+#[derive(Debug, Default)]
+struct TableSources {
+    events: Vec<(i32, i64)>,
+    sessions: Vec<(i32, i64)>,
+    signals: Vec<(i32, i64)>,
+    incidents: Vec<(i32, i64)>,
+}
+
+/// Rows of one table ClickHouse may refuse one by one before the insert counts as failed.
+const MAX_REFUSED_PER_TABLE: usize = 100;
 
 /// What a message's single-object header says it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,6 +95,14 @@ impl WarehouseHandler {
             migrated: false,
             database: config.clickhouse.database.clone(),
             runtime,
+            sources: TableSources::default(),
+            topics: [
+                Arc::from(config.topics.sessionized.as_str()),
+                Arc::from(config.topics.sessions.as_str()),
+                Arc::from(config.topics.signals.as_str()),
+                Arc::from(config.topics.incidents.as_str()),
+            ],
+            refused: Vec::new(),
         })
     }
 
@@ -87,24 +115,33 @@ impl WarehouseHandler {
 
     /// Adds one message's row to the batch (no I/O). `Err` is a message that cannot be stored.
     pub fn add(&mut self, payload: &[u8]) -> Result<(), String> {
+        self.add_from(0, -1, payload)
+    }
+
+    /// [`Self::add`] for the message at `offset` of `partition`.
+    fn add_from(&mut self, partition: i32, offset: i64, payload: &[u8]) -> Result<(), String> {
         let family = family_of(payload)?;
         let e = |err: friction_schemas::CodecError| err.to_string();
         match family {
             Family::Sessionized => {
                 let r: Sessionized<'static> = decode(payload).map_err(e)?;
                 self.batch.events.push((&r).into());
+                self.sources.events.push((partition, offset));
             }
             Family::Session => {
                 let r: SessionSummary = decode(payload).map_err(e)?;
                 self.batch.sessions.push((&r).into());
+                self.sources.sessions.push((partition, offset));
             }
             Family::Signal => {
                 let r: SignalRecord = decode(payload).map_err(e)?;
                 self.batch.signals.push((&r).into());
+                self.sources.signals.push((partition, offset));
             }
             Family::Incident => {
                 let r: IncidentChange = decode(payload).map_err(e)?;
                 self.batch.incidents.push((&r).into());
+                self.sources.incidents.push((partition, offset));
             }
         }
         self.batch.bytes += payload.len();
@@ -123,16 +160,99 @@ impl WarehouseHandler {
             self.runtime.block_on(migrate_with_retries(&self.client, &self.database, &self.policy))?;
             self.migrated = true;
         }
-        let result = self.runtime.block_on(self.batch.insert(&self.client, &self.policy));
+        let result = self.insert_batch();
         metrics::histogram!("friction_warehouse_batch_rows").record(rows as f64);
         metrics::histogram!("friction_warehouse_batch_bytes").record(bytes as f64);
         tracing::debug!(rows, bytes, ms = started.elapsed().as_millis() as u64, ok = result.is_ok(), "batch inserted");
         result
     }
 
+    /// Each table's rows in one insert; when ClickHouse refuses what they hold, split down to the
+    /// refused rows (docs/architecture.md §5), which are dead-lettered with their source
+    /// coordinates. On error the rows not yet inserted stay buffered.
+    fn insert_batch(&mut self) -> Result<(), WarehouseError> {
+        let [events, sessions, signals, incidents] = &self.topics;
+        let ctx = InsertContext { runtime: &self.runtime, client: &self.client, policy: &self.policy };
+        ctx.table(
+            crate::schema::EVENTS.name,
+            &mut self.batch.events,
+            &mut self.sources.events,
+            events,
+            &mut self.refused,
+        )?;
+        ctx.table(
+            crate::schema::SESSIONS.name,
+            &mut self.batch.sessions,
+            &mut self.sources.sessions,
+            sessions,
+            &mut self.refused,
+        )?;
+        ctx.table(
+            crate::schema::SIGNALS.name,
+            &mut self.batch.signals,
+            &mut self.sources.signals,
+            signals,
+            &mut self.refused,
+        )?;
+        ctx.table(
+            crate::schema::INCIDENTS.name,
+            &mut self.batch.incidents,
+            &mut self.sources.incidents,
+            incidents,
+            &mut self.refused,
+        )?;
+        self.batch.bytes = 0;
+        Ok(())
+    }
+
     /// Rows buffered and not yet inserted.
     pub fn buffered_rows(&self) -> usize {
         self.batch.rows()
+    }
+}
+
+struct InsertContext<'a> {
+    runtime: &'a tokio::runtime::Runtime,
+    client: &'a Client,
+    policy: &'a RetryPolicy,
+}
+
+impl InsertContext<'_> {
+    /// Inserts `rows` into `table` (see [`WarehouseHandler::insert_batch`]) and empties them.
+    fn table<T: RowOwned + RowWrite>(
+        &self,
+        table: &str,
+        rows: &mut Vec<T>,
+        sources: &mut Vec<(i32, i64)>,
+        topic: &Arc<str>,
+        dead: &mut Vec<DeadLetter>,
+    ) -> Result<(), WarehouseError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let done = isolate(
+            rows,
+            MAX_REFUSED_PER_TABLE,
+            |chunk| self.runtime.block_on(insert_with_retries(self.client, table, chunk, self.policy)),
+            |e| matches!(e, WarehouseError::InsertRefused { .. }),
+        )?;
+        for (index, e) in done.refused {
+            metrics::counter!("friction_warehouse_rows_refused_total", "table" => table.to_string()).increment(1);
+            let (partition, offset) = sources.get(index).copied().unwrap_or((0, -1));
+            // The row, not the message, is what is at hand: the dead letter names where the
+            // message is (its topic keeps it for days) and carries no payload.
+            dead.push(DeadLetter {
+                topic: topic.clone(),
+                partition,
+                offset,
+                key: None,
+                payload: Vec::new(),
+                error: e.to_string(),
+            });
+        }
+        rows.clear();
+        sources.clear();
+        Ok(())
     }
 }
 
@@ -155,14 +275,14 @@ async fn migrate_with_retries(client: &Client, database: &str, policy: &RetryPol
 impl StageHandler for WarehouseHandler {
     fn on_message(
         &mut self,
-        _partition: i32,
-        _offset: i64,
+        partition: i32,
+        offset: i64,
         _key: Option<&[u8]>,
         payload: &[u8],
         _now_ms: i64,
         _out: &mut Outputs,
     ) -> Result<(), String> {
-        self.add(payload)?;
+        self.add_from(partition, offset, payload)?;
         if self.failed.is_none() && self.batch.bytes >= self.max_bytes {
             // Inserted now, committed at the next cycle: the order the contract needs. A failure
             // (after every retry) is reported by the next `persist`, which stops the stage.
@@ -173,11 +293,15 @@ impl StageHandler for WarehouseHandler {
         Ok(())
     }
 
-    fn persist(&mut self, _out: &mut Outputs) -> Result<(), String> {
+    fn persist(&mut self, out: &mut Outputs) -> Result<(), String> {
         if let Some(e) = self.failed.take() {
             return Err(e.to_string());
         }
-        self.flush().map_err(|e| e.to_string())
+        let flushed = self.flush().map_err(|e| e.to_string());
+        for letter in self.refused.drain(..) {
+            out.dead_letter(letter);
+        }
+        flushed
     }
 }
 

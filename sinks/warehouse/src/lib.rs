@@ -44,6 +44,8 @@ pub enum WarehouseError {
     },
     #[error("inserting {rows} rows into {table} failed {attempts} times; last error: {last}. Stopping without committing: the rows will be read again after a restart")]
     InsertFailed { table: String, rows: usize, attempts: u32, last: String },
+    #[error("ClickHouse refused the {rows} rows of {table} for what they hold: {last}")]
+    InsertRefused { table: String, rows: usize, last: String },
     #[error("invalid query parameter: {0}")]
     InvalidQuery(String),
 }

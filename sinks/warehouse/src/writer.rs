@@ -56,7 +56,38 @@ where
     insert.end().await
 }
 
-/// Inserts `rows`, retrying with backoff; the error after the last retry names the table, the
+/// Whether ClickHouse refused an insert for what its rows hold, so that the same rows fail again
+/// and are not worth a retry: a value it cannot parse or convert, a string or array too large, and
+/// (current ClickHouse, `max_partitions_per_insert_block`) rows spread over too many partitions,
+/// which smaller inserts of the same rows pass. Code 252 also means "too many parts" (merges
+/// lagging): that one passes with time, so only the partitions message counts.
+pub fn refuses_content(error: &clickhouse::error::Error) -> bool {
+    match error {
+        clickhouse::error::Error::BadResponse(text) => response_refuses_content(text),
+        _ => false,
+    }
+}
+
+/// [`refuses_content`] on the text of ClickHouse's answer (`Code: N. DB::Exception: ...`, or
+/// `Code: N, e.displayText() = ...` on 18.16).
+pub fn response_refuses_content(text: &str) -> bool {
+    let code = text
+        .split_once("Code: ")
+        .map(|(_, rest)| rest.chars().take_while(char::is_ascii_digit).collect::<String>())
+        .and_then(|digits| digits.parse::<u32>().ok());
+    match code {
+        Some(252) => text.contains("partitions for single INSERT block"),
+        // CANNOT_PARSE_TEXT, _QUOTED_STRING, _INPUT_ASSERTION_FAILED, _DATE, _DATETIME,
+        // TYPE_MISMATCH, ARGUMENT_OUT_OF_BOUND, CANNOT_CONVERT_TYPE, CANNOT_PARSE_NUMBER,
+        // INCORRECT_DATA, TOO_LARGE_ARRAY_SIZE, TOO_LARGE_STRING_SIZE, SIZES_OF_ARRAYS_DOESNT_MATCH,
+        // VALUE_IS_OUT_OF_RANGE_OF_DATA_TYPE.
+        Some(6 | 26 | 27 | 38 | 41 | 53 | 69 | 70 | 72 | 117 | 128 | 131 | 190 | 321) => true,
+        _ => false,
+    }
+}
+
+/// Inserts `rows`, retrying with backoff (not when ClickHouse refuses the rows' content:
+/// [`WarehouseError::InsertRefused`] at once); the error after the last retry names the table, the
 /// number of attempts and ClickHouse's last answer.
 pub async fn insert_with_retries<T>(
     client: &Client,
@@ -84,6 +115,13 @@ where
                     tracing::info!(table, rows = rows.len(), attempt, "insert succeeded after retries");
                 }
                 return Ok(attempt);
+            }
+            Err(e) if refuses_content(&e) => {
+                return Err(WarehouseError::InsertRefused {
+                    table: table.to_string(),
+                    rows: rows.len(),
+                    last: e.to_string(),
+                })
             }
             Err(e) if attempt <= policy.max_retries => {
                 let wait = policy.backoff(attempt);
@@ -141,6 +179,33 @@ impl Batch {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn refusals_of_the_rows_are_told_apart_from_outages() {
+        for text in [
+            "Code: 252. DB::Exception: Too many partitions for single INSERT block (more than 100). (TOO_MANY_PARTS)",
+            "Code: 27, e.displayText() = DB::Exception: Cannot parse input: expected '\t' before: 'x'",
+            "Code: 53. DB::Exception: Type mismatch in IN or VALUES section",
+            "Code: 131. DB::Exception: Too large string size",
+            "Code: 6. DB::Exception: Cannot parse string 'x' as Int64",
+        ] {
+            assert!(response_refuses_content(text), "{text}");
+        }
+        for text in [
+            "Code: 252. DB::Exception: Too many parts (300). Merges are processing significantly slower than inserts",
+            "Code: 241. DB::Exception: Memory limit (total) exceeded",
+            "Code: 60. DB::Exception: Table friction.events doesn't exist",
+            "Code: 81. DB::Exception: Database friction doesn't exist",
+            "Code: 516. DB::Exception: default: Authentication failed",
+            "Code: 46, e.displayText() = DB::Exception: Unknown function char",
+            "502 Bad Gateway",
+            "",
+        ] {
+            assert!(!response_refuses_content(text), "{text}");
+        }
+        assert!(!refuses_content(&clickhouse::error::Error::TimedOut));
+        assert!(refuses_content(&clickhouse::error::Error::BadResponse("Code: 70. DB::Exception: x".into())));
+    }
 
     #[test]
     fn backoff_doubles_up_to_the_cap() {
