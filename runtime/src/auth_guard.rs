@@ -9,6 +9,7 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -158,6 +159,12 @@ impl LogThrottle {
 pub struct AuthGuard {
     listener: &'static str,
     state: Mutex<(FailureBudget, LogThrottle)>,
+    /// Until when (ms after `since`) some source may be throttled; 0: none ever was. Lets
+    /// [`AuthGuard::check`], which runs on every authenticated request, skip the lock and the clock
+    /// while no source is over its budget.
+    throttling_until_ms: AtomicU64,
+    since: Instant,
+    window: Duration,
 }
 
 impl AuthGuard {
@@ -168,15 +175,33 @@ impl AuthGuard {
             Duration::from_secs(args.auth_failure_window_secs.max(1)),
             MAX_TRACKED_SOURCES,
         );
-        AuthGuard { listener, state: Mutex::new((budget, LogThrottle::new(Duration::from_secs(1)))) }
+        AuthGuard {
+            listener,
+            state: Mutex::new((budget, LogThrottle::new(Duration::from_secs(1)))),
+            throttling_until_ms: AtomicU64::new(0),
+            since: Instant::now(),
+            window: Duration::from_secs(args.auth_failure_window_secs.max(1)),
+        }
+    }
+
+    fn ms_since_start(&self, at: Instant) -> u64 {
+        u64::try_from(at.duration_since(self.since).as_millis()).unwrap_or(u64::MAX)
     }
 
     /// Before authenticating: `Err(retry_after_secs)` when the caller's source is over its budget
     /// (counted in `friction_auth_throttled_total{listener}`).
     pub fn check(&self, ip: Option<IpAddr>) -> Result<(), u64> {
         let Some(ip) = ip else { return Ok(()) };
+        let until = self.throttling_until_ms.load(Ordering::Relaxed);
+        if until == 0 {
+            return Ok(());
+        }
+        let now = Instant::now();
+        if self.ms_since_start(now) >= until {
+            return Ok(());
+        }
         let verdict = match self.state.lock() {
-            Ok(state) => state.0.check(ip, Instant::now()),
+            Ok(state) => state.0.check(ip, now),
             Err(_) => Ok(()),
         };
         verdict.map_err(|wait| {
@@ -199,6 +224,9 @@ impl AuthGuard {
         };
         let source = ip.map(|ip| source_of(ip).to_string()).unwrap_or_else(|| "unknown".into());
         if exhausted {
+            // The source's window began at or before now, so it ends by now + window at the latest.
+            let until = self.ms_since_start(now).saturating_add(1).saturating_add(self.window.as_millis() as u64);
+            self.throttling_until_ms.fetch_max(until, Ordering::Relaxed);
             tracing::warn!(listener = self.listener, source, "too many failed authentications: throttling this source");
         }
         if let Some(suppressed) = log {
@@ -258,6 +286,19 @@ mod tests {
         let newest = IpAddr::V4(std::net::Ipv4Addr::from(9_999u32));
         b.record_failure(newest, t0 + Duration::from_secs(10));
         assert!(b.check(newest, t0 + Duration::from_secs(10)).is_err());
+    }
+
+    #[test]
+    fn the_guard_refuses_only_a_source_over_its_budget() {
+        let guard = AuthGuard::new("test", AuthThrottleArgs { auth_failure_limit: 2, auth_failure_window_secs: 60 });
+        let (bad, good) = (Some(ip("192.0.2.1")), Some(ip("192.0.2.2")));
+        assert_eq!(guard.check(bad), Ok(()));
+        guard.failure(bad, "unknown");
+        assert_eq!(guard.check(bad), Ok(()), "one failure is within the budget");
+        guard.failure(bad, "unknown");
+        assert!(guard.check(bad).is_err_and(|secs| (1..=60).contains(&secs)), "over the budget");
+        assert_eq!(guard.check(good), Ok(()), "another source is not throttled");
+        assert_eq!(guard.check(None), Ok(()));
     }
 
     #[test]
