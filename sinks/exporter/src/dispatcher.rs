@@ -15,7 +15,7 @@ use crate::body::{recurrence_comment, ticket_content};
 use crate::integration::{self as integrations, list_integrations, open_breaker, set_health, Integration, Kind};
 use crate::ledger::{self, Link, Update, AMBIGUOUS, CREATED, CREATING, FAILED, PENDING};
 use crate::outcome::{note, BreakerPolicy, Class, Event, Health, Note, RetryPolicy};
-use crate::secret::MasterKey;
+use crate::secret::{MasterKey, Secret};
 use crate::targets::{CallError, Remote, Target};
 use crate::ExportError;
 
@@ -215,13 +215,7 @@ impl Dispatcher {
             Ok(s) => s,
             Err(e) => return open_breaker(&self.store, &integration.id, &e.to_string()).await,
         };
-        let target = Target {
-            integration,
-            secret,
-            http: &self.http,
-            timeout: self.config.request_timeout,
-            allow_private_network: self.config.allow_private_network,
-        };
+        let target = self.target(integration, secret);
         let result = target.check().await;
         let outcome = result.as_ref().map(|_| Class::Success).unwrap_or_else(|e| e.class);
         metrics::counter!("friction_export_probes_total", "integration" => integration.name.clone(), "outcome_class" => outcome.as_str()).increment(1);
@@ -243,6 +237,17 @@ impl Dispatcher {
             }
         }
         Ok(())
+    }
+
+    /// `integration`'s tracker, called with this dispatcher's client and settings.
+    fn target<'a>(&'a self, integration: &'a Integration, secret: Secret) -> Target<'a> {
+        Target {
+            integration,
+            secret,
+            http: &self.http,
+            timeout: self.config.request_timeout,
+            allow_private_network: self.config.allow_private_network,
+        }
     }
 
     fn counted_failure(&self, integration: &Integration, e: &CallError) {
@@ -276,13 +281,7 @@ impl Dispatcher {
                 return Ok(());
             }
         };
-        let target = Target {
-            integration,
-            secret,
-            http: &self.http,
-            timeout: self.config.request_timeout,
-            allow_private_network: self.config.allow_private_network,
-        };
+        let target = self.target(integration, secret);
         let now = friction_runtime::now_ms();
         if row.state != CREATED && self.config.retry.expired(row.created_at, now) {
             // An earlier attempt may have made the ticket: look once more before giving up.
