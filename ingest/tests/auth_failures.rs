@@ -2,6 +2,8 @@
 //! source over its failure budget gets 429 with `Retry-After` (even with a good key) while other
 //! sources are unaffected. Requests carry their peer address as the real listener sets it.
 
+mod common;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -9,11 +11,9 @@ use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{header, Request, StatusCode};
 use axum::Router;
-use friction_gateway::keys::KeyStore;
 use friction_gateway::sink::MemorySink;
 use friction_gateway::{router, GatewayArgs, GatewayState};
 use friction_runtime::auth_guard::AuthThrottleArgs;
-use friction_schemas::{hash_api_key, ApiKeyRecord};
 use http_body_util::BodyExt;
 use tower::ServiceExt;
 
@@ -21,17 +21,7 @@ const KEY: &str = "frk_auth_failures_key";
 const EVENT: &str = r#"{"events":[{"eventType":"focus","timestamp":1705312800000,"sessionId":"s"}]}"#;
 
 fn app(limit: u32) -> Router {
-    let keys = Arc::new(KeyStore::with_records([ApiKeyRecord {
-        key_hash: hash_api_key(KEY),
-        key_id: "id".into(),
-        project_id: "p".into(),
-        project_name: "default".into(),
-        revoked: false,
-        allowed_origins: vec![],
-        rate_limit_per_sec: None,
-        updated_at: 1,
-        mac: None,
-    }]));
+    let keys = common::one_key_store(KEY, "p");
     let config = GatewayArgs {
         auth: AuthThrottleArgs { auth_failure_limit: limit, auth_failure_window_secs: 600 },
         ..GatewayArgs::default()

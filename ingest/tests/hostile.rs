@@ -2,16 +2,17 @@
 //! absurd times. Every event is either accepted with fields every store can keep, or rejected with
 //! a message naming its field; the gateway never panics and never answers 5xx.
 
+mod common;
+
 use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use axum::Router;
-use friction_gateway::keys::KeyStore;
 use friction_gateway::sink::MemorySink;
 use friction_gateway::validate::{correct_time, CorrectedTime};
 use friction_gateway::{router, GatewayArgs, GatewayState};
-use friction_schemas::{hash_api_key, ApiKeyRecord, RawEvent};
+use friction_schemas::RawEvent;
 use http_body_util::BodyExt;
 use proptest::prelude::*;
 use serde_json::{json, Value};
@@ -27,17 +28,7 @@ struct Harness {
 }
 
 fn harness() -> Harness {
-    let keys = Arc::new(KeyStore::with_records([ApiKeyRecord {
-        key_hash: hash_api_key(KEY),
-        key_id: "id".into(),
-        project_id: "proj1".into(),
-        project_name: "default".into(),
-        revoked: false,
-        allowed_origins: vec![],
-        rate_limit_per_sec: None,
-        updated_at: 1,
-        mac: None,
-    }]));
+    let keys = common::one_key_store(KEY, "proj1");
     let sink = Arc::new(MemorySink::default());
     // No rate limit gets in the way of the generated batches.
     let config = GatewayArgs { rate_limit_burst: 1e12, rate_limit_per_sec: 1e12, ..GatewayArgs::default() };

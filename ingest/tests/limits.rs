@@ -2,18 +2,18 @@
 //! budget, header/body/idle timeouts, and JSON bodies on every error status. Tests wait on
 //! conditions with generous deadlines and never assert on speed.
 
+mod common;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::routing::get;
 use axum::{Json, Router};
-use friction_gateway::keys::KeyStore;
 use friction_gateway::sink::MemorySink;
 use friction_gateway::{serve, GatewayArgs, GatewayState};
 use friction_runtime::serve::{HttpLimits, HEALTH_CONNECTIONS};
 use friction_runtime::Shutdown;
-use friction_schemas::{hash_api_key, ApiKeyRecord};
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -23,17 +23,7 @@ const DEADLINE: Duration = Duration::from_secs(20);
 const EVENT: &str = r#"{"events":[{"eventType":"focus","timestamp":1705312800000,"sessionId":"s"}]}"#;
 
 async fn gateway(config: GatewayArgs) -> (SocketAddr, Shutdown) {
-    let keys = Arc::new(KeyStore::with_records([ApiKeyRecord {
-        key_hash: hash_api_key(KEY),
-        key_id: "id".into(),
-        project_id: "p".into(),
-        project_name: "default".into(),
-        revoked: false,
-        allowed_origins: vec![],
-        rate_limit_per_sec: None,
-        updated_at: 1,
-        mac: None,
-    }]));
+    let keys = common::one_key_store(KEY, "p");
     let state = Arc::new(GatewayState::new(config, keys, Arc::new(MemorySink::default())));
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
