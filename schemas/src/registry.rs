@@ -53,6 +53,7 @@ const SOURCES: &[(&str, u32, &str)] = &[
     ("session", 1, include_str!("../avro/session.v1.avsc")),
     ("signal", 1, include_str!("../avro/signal.v1.avsc")),
     ("signal", 2, include_str!("../avro/signal.v2.avsc")),
+    ("signal", 3, include_str!("../avro/signal.v3.avsc")),
     ("incident", 1, include_str!("../avro/incident.v1.avsc")),
 ];
 

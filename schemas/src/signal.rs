@@ -4,6 +4,11 @@
 //! Since v2 one record stands for one episode (docs/architecture.md §4): `kind`, `label` and `fingerprint` are
 //! the primary member's, `labels` lists every member's label and `members` keeps each merged
 //! signal's own evidence summary. v1 records decode with both empty.
+//!
+//! Since v3 a record is one version of its signal (docs/architecture.md §4 "Time: decide early,
+//! settle later"): the detector publishes an episode as soon as it is decided and republishes the
+//! same `id` with a higher `version` when later events change it, or with `retracted: true` when
+//! they contradict it. v1 and v2 records decode as version 1, not retracted.
 
 use std::collections::BTreeMap;
 
@@ -11,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::record::Record;
 
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SignalRecord {
     pub id: String,
@@ -39,6 +44,49 @@ pub struct SignalRecord {
     /// The signals merged into this one (primary included), in start order; empty in v1 records.
     #[serde(default)]
     pub members: Vec<EpisodeMember>,
+    /// Which publication of this id this is: 1 first, higher for each correction (v3; older
+    /// records decode as 1). Consumers apply a version only if it is newer than the one they hold.
+    #[serde(default = "first_version")]
+    pub version: i64,
+    /// Later events contradicted this signal: it counts nowhere (v3; older records decode as
+    /// false). The other fields repeat the last published contents, fingerprint included.
+    #[serde(default)]
+    pub retracted: bool,
+}
+
+fn first_version() -> i64 {
+    1
+}
+
+impl Default for SignalRecord {
+    /// Empty, version 1, live.
+    fn default() -> Self {
+        SignalRecord {
+            id: String::new(),
+            project_id: String::new(),
+            fingerprint: String::new(),
+            kind: String::new(),
+            unresponsive: false,
+            label: String::new(),
+            session_id: String::new(),
+            tab_id: None,
+            view_id: String::new(),
+            route_template: String::new(),
+            element_key: String::new(),
+            start_ms: 0,
+            end_ms: 0,
+            decided_at_ms: None,
+            user_id: None,
+            release: None,
+            url: None,
+            episode_id: None,
+            labels: Vec::new(),
+            evidence: EvidenceRecord::default(),
+            members: Vec::new(),
+            version: first_version(),
+            retracted: false,
+        }
+    }
 }
 
 /// One signal merged into an episode record: enough to explain it without the raw events.

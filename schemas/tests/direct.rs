@@ -318,7 +318,7 @@ fn signal() -> BoxedStrategy<SignalRecord> {
     (
         (text(), text(), text(), text(), any::<bool>(), text(), text(), of(text()), text(), text(), text()),
         (long(), long(), of(long()), of(text()), of(text()), of(text()), of(text())),
-        (strings(), evidence(), vec(member(), 0..3)),
+        (strings(), evidence(), vec(member(), 0..3), long(), any::<bool>()),
     )
         .prop_map(
             |(
@@ -336,7 +336,7 @@ fn signal() -> BoxedStrategy<SignalRecord> {
                     element_key,
                 ),
                 (start_ms, end_ms, decided_at_ms, user_id, release, url, episode_id),
-                (labels, evidence, members),
+                (labels, evidence, members, version, retracted),
             )| SignalRecord {
                 id,
                 project_id,
@@ -359,6 +359,8 @@ fn signal() -> BoxedStrategy<SignalRecord> {
                 labels,
                 evidence,
                 members,
+                version,
+                retracted,
             },
         )
         .boxed()

@@ -65,7 +65,7 @@ fn an_episode_record_round_trips_with_its_labels_and_members() {
     let r = episode_record();
     let bytes = encode_to_vec(&r).expect("encode");
     let latest = Registry::get().latest("signal").expect("signal family");
-    assert_eq!(latest.version, 2);
+    assert_eq!(latest.version, 3);
     assert_eq!(bytes[2..10], latest.fingerprint, "written with the newest version");
     assert_eq!(decode::<SignalRecord>(&bytes).expect("decode"), r);
 }
@@ -87,4 +87,22 @@ fn a_v1_record_decodes_with_empty_labels_and_members() {
     let got = decode::<SignalRecord>(&bytes).expect("v1 data decodes");
     assert!(got.labels.is_empty() && got.members.is_empty());
     assert_eq!(got, SignalRecord { labels: vec![], members: vec![], ..r });
+}
+
+#[test]
+fn a_v2_record_decodes_as_version_one_not_retracted() {
+    let r = SignalRecord { version: 7, retracted: true, ..episode_record() };
+    let registry = Registry::get();
+    let v2 = &registry.family("signal")[1];
+    assert_eq!(v2.version, 2);
+    // What a v2 writer put on the wire: the same record without the v3 fields.
+    let Value::Record(fields) = apache_avro::to_value(&r).expect("to value") else { panic!("not a record") };
+    let fields: Vec<(String, Value)> = fields.into_iter().filter(|(n, _)| n != "version" && n != "retracted").collect();
+    let value = Value::Record(fields).resolve(&v2.schema).expect("valid v2 datum");
+    let mut bytes = vec![0xC3, 0x01];
+    bytes.extend_from_slice(&v2.fingerprint);
+    bytes.extend(apache_avro::to_avro_datum(&v2.schema, value).expect("v2 encode"));
+
+    let got = decode::<SignalRecord>(&bytes).expect("v2 data decodes");
+    assert_eq!(got, SignalRecord { version: 1, retracted: false, ..r });
 }

@@ -240,5 +240,7 @@ pub fn to_signal_record(signal: &Signal, ctx: &SessionContext) -> SignalRecord {
         labels: vec![signal.label.to_string()],
         evidence: evidence_record(&signal.evidence),
         members: Vec::new(),
+        version: 1,
+        retracted: false,
     }
 }
