@@ -26,7 +26,8 @@ CREATE TABLE incident_contributions (
     PRIMARY KEY (incident_id, signal_id)
 );
 
-CREATE INDEX incident_contributions_live_start ON incident_contributions (incident_id, live, start_ms);
+-- What the confirmation window reads (start and session of the live rows), from the index alone.
+CREATE INDEX incident_contributions_live_start ON incident_contributions (incident_id, live, start_ms, session_id);
 
 -- Signals counted before versions existed: version 1, live. Their user, end, release and evidence
 -- were not kept per signal: each counts its session as its user and ends where it starts.

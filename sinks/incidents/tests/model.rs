@@ -159,7 +159,10 @@ fn ignored_incidents_stay_quiet() {
 fn status_changes_people_may_make() {
     let mut inc = run(&[signal("a", "s1", None, 0, None)]);
     assert_eq!(set_status(&mut inc, IncidentStatus::Regressed, 1), Err(TransitionError::RegressedIsAutomatic));
-    assert!(matches!(set_status(&mut inc, IncidentStatus::Confirmed, 1), Err(TransitionError::NotConfirmed(_))));
+    // An engineer may confirm an incident its policy has not confirmed (issue 17: it used to be refused).
+    let mut by_hand = inc.clone();
+    assert_eq!(set_status(&mut by_hand, IncidentStatus::Confirmed, 1), Ok(Some(IncidentStatus::Open)));
+    assert_eq!((by_hand.status, by_hand.confirmed_at_ms, by_hand.confirmed_manually), (IncidentStatus::Confirmed, Some(1), true));
     assert_eq!(set_status(&mut inc, IncidentStatus::Open, 1), Ok(None), "already open");
     assert_eq!(set_status(&mut inc, IncidentStatus::Ignored, 1), Ok(Some(IncidentStatus::Open)));
     assert_eq!(set_status(&mut inc, IncidentStatus::Open, 2), Ok(Some(IncidentStatus::Ignored)));
