@@ -372,7 +372,7 @@ pub struct StoredContribution {
     pub live: bool,
 }
 
-/// The live contributions of an incident, added up.
+/// The live contributions of an incident, added up ([`IncidentTx::live_totals`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LiveTotals {
     pub signals: i64,
@@ -603,15 +603,20 @@ impl IncidentTx {
         Ok(written)
     }
 
-    /// What the live contributions of each incident among `ids` add up to (incidents without a
-    /// live contribution are absent): the counts are derived here, never incremented.
+    /// What the live contributions of each incident among `ids` add up to (incidents without any
+    /// contribution are absent): the counts are derived here, never incremented. First and last
+    /// seen are those of the live ones, or of all (retracted ones repeat their last contents) when
+    /// none is live.
     pub async fn live_totals(&mut self, ids: &[&str]) -> Result<HashMap<String, LiveTotals>, StoreError> {
         let mut found = HashMap::with_capacity(ids.len());
         for chunk in ids.chunks(ROWS_PER_STATEMENT) {
             let placeholders: Vec<String> = (1..=chunk.len()).map(|n| format!("${n}")).collect();
             let sql = format!(
-                "SELECT incident_id, COUNT(*), COUNT(DISTINCT session_id), COUNT(DISTINCT user_key), MIN(start_ms), \
-                 MAX(end_ms) FROM incident_contributions WHERE incident_id IN ({}) AND live = 1 GROUP BY incident_id",
+                "SELECT incident_id, COUNT(CASE WHEN live = 1 THEN 1 END), \
+                 COUNT(DISTINCT CASE WHEN live = 1 THEN session_id END), COUNT(DISTINCT CASE WHEN live = 1 THEN user_key END), \
+                 COALESCE(MIN(CASE WHEN live = 1 THEN start_ms END), MIN(start_ms)), \
+                 COALESCE(MAX(CASE WHEN live = 1 THEN end_ms END), MAX(end_ms)) \
+                 FROM incident_contributions WHERE incident_id IN ({}) GROUP BY incident_id",
                 placeholders.join(", ")
             );
             let mut query = sqlx::query(&sql);

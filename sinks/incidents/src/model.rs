@@ -326,16 +326,16 @@ pub fn sample(signal: &SignalRecord) -> EvidenceSample {
     }
 }
 
-/// What the live contributions of an incident add up to, as the store derived it (`None`: none
-/// is live), with their labels.
+/// What the contributions of an incident add up to, as the store derived it (`None`: it has
+/// none), with the labels of the live ones.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Derived {
     pub totals: Option<friction_store::LiveTotals>,
     pub labels: Vec<String>,
 }
 
-/// Sets the counts, first/last seen and labels of an incident to what its live contributions
-/// derive (first/last seen stay as they were when none is live).
+/// Sets the counts, first/last seen, labels and title of an incident to what its live
+/// contributions derive (first/last seen: of all of its contributions when none is live).
 pub fn set_derived(incident: &mut Incident, derived: &Derived) {
     let totals = derived.totals.unwrap_or(friction_store::LiveTotals {
         signals: 0,
@@ -350,18 +350,19 @@ pub fn set_derived(incident: &mut Incident, derived: &Derived) {
     incident.first_seen_ms = totals.first_seen_ms;
     incident.last_seen_ms = totals.last_seen_ms;
     incident.labels = derived.labels.clone();
+    if incident.kind == "rage_click" {
+        let unresponsive = incident.labels.iter().any(|l| l == "rage_click:unresponsive");
+        incident.title = title(&incident.kind, unresponsive, &incident.element_key, &incident.route_template);
+    }
 }
 
 /// Applies the new versions `applied` (of this incident's signals) to what is not a count: their
 /// earlier versions' samples are dropped, the live ones' samples and releases added (the earliest
-/// samples are kept), the title notes an unresponsive element. Returns whether the samples are now
+/// samples are kept). Returns whether the samples are now
 /// fewer than the incident's live signals and the cap (then [`refill_samples`] from the store).
 pub fn apply_versions(incident: &mut Incident, applied: &[&SignalRecord], config: &IncidentConfig) -> bool {
     incident.samples.retain(|s| !applied.iter().any(|a| a.id == s.signal_id));
     for signal in applied.iter().filter(|s| !s.retracted) {
-        if signal.unresponsive && incident.kind == "rage_click" {
-            incident.title = title(&incident.kind, true, &incident.element_key, &incident.route_template);
-        }
         if let Some(r) = signal.release.as_deref().filter(|r| !r.is_empty()) {
             if let Err(at) = incident.releases.binary_search_by(|x| release_cmp(x, r)) {
                 incident.releases.insert(at, r.to_owned());
