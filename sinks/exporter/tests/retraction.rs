@@ -201,3 +201,71 @@ async fn a_retraction_that_unconfirms_adds_one_comment_and_keeps_the_ticket() ->
     }
     Ok(())
 }
+
+/// The whole path on a real broker (tansu; skipped unless FRICTION_TEST_BROKERS is set, failed
+/// instead under FRICTION_REQUIRE_SERVICES=1): the console's PATCH {"status":"confirmed"} on an
+/// open incident publishes the change, the exporter's consumer writes its ledger row and wakes the
+/// dispatcher, and the strict fake Jira gets one ticket.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_consoles_manual_confirmation_reaches_jira_through_the_topic() -> R {
+    use axum::body::Body;
+    use axum::http::Request;
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+
+    let Some(brokers) = friction_test_support::kafka::brokers_or_skip("the console → exporter path") else {
+        return Ok(());
+    };
+    let topic = friction_test_support::unique("manual.incidents");
+    friction_test_support::kafka::create_topics(&brokers, &[(&topic, 1)]).await;
+    let kafka = friction_test_support::kafka::kafka();
+    for db in migrated_dbs().await? {
+        let (store, name) = (&db.store, db.name());
+        let key = MasterKey::random();
+        let jira = fake(Api::Jira).await;
+        add(store, &key, &jira).await?;
+        apply_batch(store, &[signal("a", "s1", 1, false)], &IncidentConfig::default(), 1).await?;
+
+        let dispatcher = Dispatcher::new(
+            store.clone(),
+            key.clone(),
+            DispatcherConfig { poll_interval: Duration::from_secs(3600), ..Default::default() },
+        )?;
+        let args = friction_exporter::ExporterArgs {
+            group: friction_test_support::unique("manual.exporter"),
+            incidents_topic: topic.clone(),
+            ..Default::default()
+        };
+        let (stage, handler) = args.stage(store.clone(), tokio::runtime::Handle::current());
+        let handler = handler.wake_on_write(dispatcher.waker());
+        let shutdown = friction_runtime::Shutdown::new();
+        let consumer = friction_runtime::stage::spawn_stage(stage, &kafka, handler, shutdown.clone(), None)?;
+        // Polls once an hour: only the consumer's wake-up can start the call in time.
+        let task = tokio::spawn(dispatcher.run());
+
+        let token = store.create_console_token(friction_store::Role::Engineer, None).await?.secret;
+        let publisher = friction_console::IncidentPublisher::new(&kafka, &topic)?;
+        let app = friction_console::router(friction_console::ConsoleState::new(store.clone(), Some(publisher)));
+        let request = Request::builder()
+            .method("PATCH")
+            .uri("/v1/incidents/fp-pay")
+            .header("authorization", format!("Bearer {token}"))
+            .header("content-type", "application/json")
+            .body(Body::from(r#"{"status":"confirmed"}"#))?;
+        let response = app.oneshot(request).await?;
+        let status = response.status();
+        let body = response.into_body().collect().await?.to_bytes();
+        assert_eq!(status, 200, "{name}: {}", String::from_utf8_lossy(&body));
+
+        let start = Instant::now();
+        while jira.issues().is_empty() {
+            assert!(start.elapsed() < Duration::from_secs(60), "{name}: no ticket within 60 s");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(jira.issues().len(), 1, "{name}");
+        shutdown.trigger();
+        task.abort();
+        consumer.join().map_err(|_| "consumer thread panicked")??;
+    }
+    Ok(())
+}
