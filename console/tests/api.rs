@@ -199,7 +199,10 @@ async fn auth_roles_filters_pagination_and_status_changes() -> TestResult {
 
         // An engineer confirms the open dead-click incident by hand (issue 17: it used to be refused).
         let (status, body) = call(store, "GET", "/v1/incidents/fp-dead", Some(&viewer), None).await;
-        assert_eq!((status, body["status"].as_str(), body["confirmedManually"].as_bool()), (StatusCode::OK, Some("open"), Some(false)));
+        assert_eq!(
+            (status, body["status"].as_str(), body["confirmedManually"].as_bool()),
+            (StatusCode::OK, Some("open"), Some(false))
+        );
         let confirm = Some(r#"{"status":"confirmed"}"#);
         let (status, body) = call(store, "PATCH", "/v1/incidents/fp-dead", Some(&viewer), confirm).await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{body}");

@@ -539,8 +539,7 @@ impl IncidentTx {
             }
             for row in query.fetch_all(&mut *self.tx).await? {
                 let key = (row.try_get::<String, _>(0)?, row.try_get::<String, _>(1)?);
-                let stored =
-                    StoredContribution { version: row.try_get(2)?, live: row.try_get::<i64, _>(3)? != 0 };
+                let stored = StoredContribution { version: row.try_get(2)?, live: row.try_get::<i64, _>(3)? != 0 };
                 found.insert(key, stored);
             }
         }
@@ -570,8 +569,7 @@ impl IncidentTx {
         ];
         let mut written = std::collections::HashSet::with_capacity(rows.len());
         for chunk in rows.chunks(ROWS_PER_STATEMENT / 2) {
-            let updates: Vec<String> =
-                COLUMNS[2..].iter().map(|c| format!("{c} = excluded.{c}")).collect();
+            let updates: Vec<String> = COLUMNS[2..].iter().map(|c| format!("{c} = excluded.{c}")).collect();
             let sql = format!(
                 "INSERT INTO incident_contributions ({}) VALUES {} ON CONFLICT (incident_id, signal_id) DO UPDATE SET {} \
                  WHERE incident_contributions.version < excluded.version RETURNING incident_id, signal_id",
@@ -666,7 +664,10 @@ impl IncidentTx {
              ORDER BY start_ms, signal_id LIMIT {limit}"
         );
         let rows = sqlx::query(&sql).bind(incident_id).fetch_all(&mut *self.tx).await?;
-        rows.iter().map(|r| from_json::<EvidenceSample>(r, "sample")).collect::<Result<_, _>>().map_err(StoreError::from)
+        rows.iter()
+            .map(|r| from_json::<EvidenceSample>(r, "sample"))
+            .collect::<Result<_, _>>()
+            .map_err(StoreError::from)
     }
 
     /// (start, session, log level) of every live contribution of the incident that started in
@@ -688,11 +689,7 @@ impl IncidentTx {
         .await?;
         rows.iter()
             .map(|r| {
-                Ok(ConfirmationPoint {
-                    start_ms: r.try_get(0)?,
-                    session_id: r.try_get(1)?,
-                    log_level: r.try_get(2)?,
-                })
+                Ok(ConfirmationPoint { start_ms: r.try_get(0)?, session_id: r.try_get(1)?, log_level: r.try_get(2)? })
             })
             .collect::<Result<_, sqlx::Error>>()
             .map_err(StoreError::from)

@@ -113,7 +113,10 @@ async fn migration_5_keeps_what_was_counted_before_versions() -> TestResult {
         .await?;
         assert_eq!(store.migrate().await?, vec![5], "{name}");
         let tables = table_names(store).await?;
-        assert!(tables.contains("incident_contributions") && !tables.contains("incident_signals"), "{name}: {tables:?}");
+        assert!(
+            tables.contains("incident_contributions") && !tables.contains("incident_signals"),
+            "{name}: {tables:?}"
+        );
 
         let incident = store.incident("fp").await?.ok_or("incident")?;
         assert!(!incident.confirmed_manually, "{name}");

@@ -186,9 +186,10 @@ async fn a_retraction_that_unconfirms_adds_one_comment_and_keeps_the_ticket() ->
             assert_eq!(comments(&tracker), 1, "{name} {api:?}: one comment");
             match api {
                 Api::Webhook => {
-                    let created = tracker.state.lock().map(|s| {
-                        s.deliveries.iter().filter(|(_, v)| v["type"] != "incident.unconfirmed").count()
-                    });
+                    let created = tracker
+                        .state
+                        .lock()
+                        .map(|s| s.deliveries.iter().filter(|(_, v)| v["type"] != "incident.unconfirmed").count());
                     assert_eq!(created.ok(), Some(1), "{name}: one ticket event");
                 }
                 _ => {

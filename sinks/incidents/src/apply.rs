@@ -90,7 +90,11 @@ pub async fn apply_batch(
     // writer (incident, signal), so two copies of the stage rarely deadlock.
     let mut ordered: Vec<&SignalRecord> = signals.iter().collect();
     ordered.sort_by(|a, b| {
-        (&a.fingerprint, &a.id, std::cmp::Reverse(a.version)).cmp(&(&b.fingerprint, &b.id, std::cmp::Reverse(b.version)))
+        (&a.fingerprint, &a.id, std::cmp::Reverse(a.version)).cmp(&(
+            &b.fingerprint,
+            &b.id,
+            std::cmp::Reverse(b.version),
+        ))
     });
     ordered.dedup_by(|a, b| a.fingerprint == b.fingerprint && a.id == b.id);
 
@@ -102,7 +106,13 @@ pub async fn apply_batch(
         let v = incident.version;
         working.insert(
             incident.id.clone(),
-            Working { incident, stored_version: Some(v), applied: Vec::new(), replaced_live: false, previous_status: None },
+            Working {
+                incident,
+                stored_version: Some(v),
+                applied: Vec::new(),
+                replaced_live: false,
+                previous_status: None,
+            },
         );
     }
     for signal in &ordered {
@@ -120,8 +130,9 @@ pub async fn apply_batch(
     let keys: Vec<(&str, &str)> = ordered.iter().map(|s| (model::incident_id(s), s.id.as_str())).collect();
     let stored = tx.contributions(&keys).await?;
     let stored_of = |s: &SignalRecord| stored.get(&(model::incident_id(s).to_owned(), s.id.clone())).copied();
-    let newer: Vec<usize> =
-        (0..ordered.len()).filter(|&n| model::version_applies(stored_of(ordered[n]).map(|c| c.version), ordered[n].version)).collect();
+    let newer: Vec<usize> = (0..ordered.len())
+        .filter(|&n| model::version_applies(stored_of(ordered[n]).map(|c| c.version), ordered[n].version))
+        .collect();
     let rows: Vec<_> = newer.iter().map(|&n| model::contribution(ordered[n])).collect();
     let written = tx.save_contributions(&rows).await?;
     for n in newer {
@@ -177,7 +188,8 @@ pub async fn apply_batch(
             }
             _ => None,
         };
-        if let Some(before) = verdict.and_then(|confirms| model::judge_confirmation(&mut w.incident, confirms, now_ms)) {
+        if let Some(before) = verdict.and_then(|confirms| model::judge_confirmation(&mut w.incident, confirms, now_ms))
+        {
             w.previous_status.get_or_insert(before);
         }
     }

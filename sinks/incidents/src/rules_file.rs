@@ -47,7 +47,8 @@ pub enum RulesFileError {
 }
 
 fn check(policy: &ConfirmationPolicy, path: &str, scope: &str) -> Result<(), RulesFileError> {
-    let invalid = |message: &str| RulesFileError::Invalid { path: path.into(), scope: scope.into(), message: message.into() };
+    let invalid =
+        |message: &str| RulesFileError::Invalid { path: path.into(), scope: scope.into(), message: message.into() };
     if policy.min_sessions == 0 {
         return Err(invalid("min_sessions must be at least 1"));
     }
@@ -59,9 +60,13 @@ fn check(policy: &ConfirmationPolicy, path: &str, scope: &str) -> Result<(), Rul
 
 /// The confirmation rules of a rules file's text (YAML; JSON is YAML too) over `base`, the default
 /// policy the flags give.
-pub fn parse_confirmation(text: &str, path: &str, base: &ConfirmationPolicy) -> Result<ConfirmationRules, RulesFileError> {
-    let file: RulesFile =
-        serde_norway::from_str(text).map_err(|e| RulesFileError::Parse { path: path.into(), message: e.to_string() })?;
+pub fn parse_confirmation(
+    text: &str,
+    path: &str,
+    base: &ConfirmationPolicy,
+) -> Result<ConfirmationRules, RulesFileError> {
+    let file: RulesFile = serde_norway::from_str(text)
+        .map_err(|e| RulesFileError::Parse { path: path.into(), message: e.to_string() })?;
     let default = file.confirmation.default.over(base);
     check(&default, path, "confirmation.default")?;
     let mut projects = std::collections::HashMap::new();

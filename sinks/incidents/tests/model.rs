@@ -162,7 +162,10 @@ fn status_changes_people_may_make() {
     // An engineer may confirm an incident its policy has not confirmed (issue 17: it used to be refused).
     let mut by_hand = inc.clone();
     assert_eq!(set_status(&mut by_hand, IncidentStatus::Confirmed, 1), Ok(Some(IncidentStatus::Open)));
-    assert_eq!((by_hand.status, by_hand.confirmed_at_ms, by_hand.confirmed_manually), (IncidentStatus::Confirmed, Some(1), true));
+    assert_eq!(
+        (by_hand.status, by_hand.confirmed_at_ms, by_hand.confirmed_manually),
+        (IncidentStatus::Confirmed, Some(1), true)
+    );
     assert_eq!(set_status(&mut inc, IncidentStatus::Open, 1), Ok(None), "already open");
     assert_eq!(set_status(&mut inc, IncidentStatus::Ignored, 1), Ok(Some(IncidentStatus::Open)));
     assert_eq!(set_status(&mut inc, IncidentStatus::Open, 2), Ok(Some(IncidentStatus::Ignored)));
@@ -325,22 +328,25 @@ fn nul_in_stored_text_is_replaced_and_nothing_else_changes() {
 /// session or start, or retract it), as the detector corrects itself (docs/architecture.md §4
 /// "Time: decide early, settle later").
 fn arb_versions() -> impl Strategy<Value = Vec<SignalRecord>> {
-    prop::collection::vec((0u8..6, 1i64..4, prop::collection::vec((0u8..5, 0i64..(30 * HOUR), any::<bool>()), 3)), 1..12)
-        .prop_map(|raw| {
-            let mut out = Vec::new();
-            for (id, versions, contents) in raw {
-                for (v, (session, start, retract)) in contents.into_iter().take(versions as usize).enumerate() {
-                    let mut s = signal(&format!("sig{id}"), &format!("s{session}"), None, start, None);
-                    s.version = v as i64 + 1;
-                    s.retracted = retract && v > 0;
-                    out.push(s);
-                }
+    prop::collection::vec(
+        (0u8..6, 1i64..4, prop::collection::vec((0u8..5, 0i64..(30 * HOUR), any::<bool>()), 3)),
+        1..12,
+    )
+    .prop_map(|raw| {
+        let mut out = Vec::new();
+        for (id, versions, contents) in raw {
+            for (v, (session, start, retract)) in contents.into_iter().take(versions as usize).enumerate() {
+                let mut s = signal(&format!("sig{id}"), &format!("s{session}"), None, start, None);
+                s.version = v as i64 + 1;
+                s.retracted = retract && v > 0;
+                out.push(s);
             }
-            // One publication per (id, version): the first drawn.
-            let mut seen = HashSet::new();
-            out.retain(|s| seen.insert((s.id.clone(), s.version)));
-            out
-        })
+        }
+        // One publication per (id, version): the first drawn.
+        let mut seen = HashSet::new();
+        out.retain(|s| seen.insert((s.id.clone(), s.version)));
+        out
+    })
 }
 
 proptest! {

@@ -68,9 +68,16 @@ async fn a_retraction_below_the_threshold_unconfirms_and_a_replay_changes_nothin
         // The third session's click was not dead after all: back to open, published as a status change.
         let touched = apply_batch(store, &[retracted(three[2].clone(), 2)], &config, 2).await?;
         assert_eq!(touched.len(), 1, "{name}");
-        assert_eq!((touched[0].change, touched[0].previous_status), (ChangeKind::Status, Some(IncidentStatus::Confirmed)));
+        assert_eq!(
+            (touched[0].change, touched[0].previous_status),
+            (ChangeKind::Status, Some(IncidentStatus::Confirmed))
+        );
         let open = incident(store, "fp").await;
-        assert_eq!((open.status, open.confirmed_at_ms, counts(&open)), (IncidentStatus::Open, None, (2, 2, 2)), "{name}");
+        assert_eq!(
+            (open.status, open.confirmed_at_ms, counts(&open)),
+            (IncidentStatus::Open, None, (2, 2, 2)),
+            "{name}"
+        );
         assert!(open.samples.iter().all(|s| s.signal_id != "c"), "{name}: the retracted signal is no evidence");
         assert_eq!(open.samples.len(), 2, "{name}");
 
@@ -221,7 +228,11 @@ async fn a_hand_confirmed_incident_stays_confirmed_after_a_retraction() -> TestR
         tx.commit().await?;
         apply_batch(store, &[retracted(signal("b", "fp", "s2", 1, 1), 2)], &config, 6).await?;
         let after = incident(store, "fp").await;
-        assert_eq!((after.status, after.confirmed_manually, after.occurrences), (IncidentStatus::Confirmed, true, 1), "{name}");
+        assert_eq!(
+            (after.status, after.confirmed_manually, after.occurrences),
+            (IncidentStatus::Confirmed, true, 1),
+            "{name}"
+        );
     }
     Ok(())
 }
