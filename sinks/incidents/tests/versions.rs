@@ -236,3 +236,20 @@ async fn a_hand_confirmed_incident_stays_confirmed_after_a_retraction() -> TestR
     }
     Ok(())
 }
+
+#[tokio::test]
+async fn a_retracted_sample_is_replaced_by_the_next_earliest_live_signal() -> TestResult {
+    for db in migrated_dbs().await? {
+        let (store, name, config) = (&db.store, db.name(), IncidentConfig::default());
+        let signals: Vec<SignalRecord> =
+            (0..12).map(|n| signal(&format!("id{n:02}"), "fp", &format!("s{n}"), 1, n * 1000)).collect();
+        apply_batch(store, &signals, &config, 1).await?;
+        let ids = |i: &Incident| i.samples.iter().map(|s| s.signal_id.clone()).collect::<Vec<_>>();
+        let expected = |from: usize, to: usize| (from..to).map(|n| format!("id{n:02}")).collect::<Vec<_>>();
+        assert_eq!(ids(&incident(store, "fp").await), expected(0, 10), "{name}");
+        // The two earliest are retracted: the evidence is the ten earliest live ones.
+        apply_batch(store, &[retracted(signals[0].clone(), 2), retracted(signals[1].clone(), 2)], &config, 2).await?;
+        assert_eq!(ids(&incident(store, "fp").await), expected(2, 12), "{name}");
+    }
+    Ok(())
+}
