@@ -6,7 +6,7 @@
 //! FRICTION_TEST_CLICKHOUSE_URL or FRICTION_TEST_BROKERS is unset, failed instead under
 //! FRICTION_REQUIRE_SERVICES=1.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -69,7 +69,7 @@ fn old_session(session: &str, user: &str, t0: i64, rage: bool) -> Vec<serde_json
 }
 
 /// Every distinct id on `topic` (read to its end), decoded with `id`.
-fn topic_ids(kafka: &friction_runtime::KafkaArgs, topic: &str, id: impl Fn(&[u8]) -> String) -> BTreeSet<String> {
+fn topic_ids<T: Ord>(kafka: &friction_runtime::KafkaArgs, topic: &str, id: impl Fn(&[u8]) -> T) -> BTreeSet<T> {
     let consumer: BaseConsumer = friction_runtime::kafka::reader_config(kafka).expect("cfg").create().expect("reader");
     let mut tpl = TopicPartitionList::new();
     let mut ends = Vec::new();
@@ -206,7 +206,19 @@ async fn a_stream_posted_to_the_gateway_arrives_in_clickhouse_exactly_once() {
     }
     let sessions =
         topic_ids(&kafka, &names.sessions, |b| decode::<SessionSummary>(b).map(|s| s.session_key).unwrap_or_default());
-    let signals = topic_ids(&kafka, &names.signals, |b| decode::<SignalRecord>(b).map(|s| s.id).unwrap_or_default());
+    // Every version of a signal is a record and a row; the documented count is of live signals,
+    // the newest version of each id unless it is retracted.
+    let signal_records = topic_ids(&kafka, &names.signals, |b| {
+        decode::<SignalRecord>(b).map(|s| (s.id, s.version, s.fingerprint, s.retracted)).unwrap_or_default()
+    });
+    let mut newest: BTreeMap<&str, (i64, bool)> = BTreeMap::new();
+    for (id, version, _, retracted) in &signal_records {
+        let n = newest.entry(id).or_insert((*version, *retracted));
+        if *version > n.0 {
+            *n = (*version, *retracted);
+        }
+    }
+    let live_signals = newest.values().filter(|(_, retracted)| !retracted).count();
     let versions = topic_ids(&kafka, &names.incidents, |b| {
         decode::<IncidentChange>(b).map(|i| format!("{}#{}", i.id, i.version)).unwrap_or_default()
     });
@@ -217,36 +229,52 @@ async fn a_stream_posted_to_the_gateway_arrives_in_clickhouse_exactly_once() {
     let want = vec![
         events.len() as u64,
         sessions.len() as u64,
-        signals.len() as u64,
+        live_signals as u64,
         incidents.len() as u64,
         versions.len() as u64,
     ];
+    let signal_rows = signal_records
+        .iter()
+        .map(|(id, version, fingerprint, _)| (id, version, fingerprint))
+        .collect::<BTreeSet<_>>()
+        .len() as u64;
+    let raw_rows = |table: &'static str| {
+        let (ch, db) = (ch.clone(), db.clone());
+        async move {
+            ch.query("SELECT toUInt64(sum(rows)) FROM system.parts WHERE database = ? AND table = ? AND level = 0")
+                .bind(db.as_str())
+                .bind(table)
+                .fetch_one::<u64>()
+                .await
+                .expect("rows inserted")
+        }
+    };
+    // The live count can match before the last version of a signal is in (a retraction of a
+    // signal that was never inserted changes no count), so wait for every version's row too.
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let c = counts().await;
-        if c.as_ref() == Some(&want) {
+        let raw_signals = raw_rows("signals").await;
+        if c.as_ref() == Some(&want) && raw_signals >= signal_rows {
             break;
         }
-        assert!(Instant::now() < deadline, "ClickHouse {c:?} != topics {want:?}");
+        assert!(
+            Instant::now() < deadline,
+            "ClickHouse {c:?} != topics {want:?}, or {raw_signals} signal rows of {signal_rows} versions"
+        );
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     eprintln!("in ClickHouse as on the topics: events, sessions, signals, incidents, incident versions = {want:?}");
     assert_eq!(want[0], posted as u64, "every posted event was sessionized");
     assert_eq!(want[1], 8, "the eight old sessions closed; the new ones are still open");
     assert!(want[2] >= 3, "three rage sessions signalled: {want:?}");
-    // Exactly once: no row was inserted twice (a clean run repeats nothing). Counted in the level-0
+    // Exactly once: no row was inserted twice (a clean run repeats nothing; a signal's versions are
+    // one row each, its (id, version, fingerprint) on the topic). Counted in the level-0
     // parts, which every insert makes and which stay listed after a merge (for `old_parts_lifetime`,
     // 8 minutes by default): `count()` on these ReplacingMergeTree tables would miss a duplicate
     // that a background merge had already collapsed.
-    for (table, n) in [("events", want[0]), ("sessions", want[1]), ("signals", want[2]), ("incidents", want[4])] {
-        let raw: u64 = ch
-            .query("SELECT toUInt64(sum(rows)) FROM system.parts WHERE database = ? AND table = ? AND level = 0")
-            .bind(db.as_str())
-            .bind(table)
-            .fetch_one()
-            .await
-            .expect("rows inserted");
-        assert_eq!(raw, n, "{table}: a row was inserted twice");
+    for (table, n) in [("events", want[0]), ("sessions", want[1]), ("signals", signal_rows), ("incidents", want[4])] {
+        assert_eq!(raw_rows(table).await, n, "{table}: a row was inserted twice");
     }
     let top = friction_warehouse::analytics::top_elements(
         &ch,
