@@ -175,7 +175,7 @@ async fn analytics_count_only_the_newest_live_version_of_each_signal() {
     // its old fingerprint, then a rage click. Each version is its own insert (its own part), the
     // retraction of `sig-a` first: arrival order is not version order. A background merge may
     // collapse some of them at any time; the answers must not depend on it.
-    let events = vec![
+    let events = [
         common::event(0, 0, T0, "pageview", "/checkout", Some("u0"), "1.0.0"),
         common::event(1, 0, T0 + 1_000, "pageview", "/checkout", Some("u1"), "1.0.0"),
     ];
