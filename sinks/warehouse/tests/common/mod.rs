@@ -115,7 +115,7 @@ impl Stream {
     }
 }
 
-fn event(
+pub fn event(
     session: usize,
     i: usize,
     ts: i64,
