@@ -45,6 +45,7 @@ fn sessionized(session: &str, seq: i64, ts: i64, kind: &str) -> Sessionized<'sta
         view_id: Cow::Owned(format!("{session}#0:v0")),
         view_index: 0,
         late: false,
+        reordered: false,
         session_start: T0,
     }
 }
