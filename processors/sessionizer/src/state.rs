@@ -497,6 +497,95 @@ mod tests {
         assert!(matches!(decode_key(&bad, "p:s", 64), Err(StateError::Corrupt(_))));
     }
 
+    /// A restart from the state of a sessionizer that still buffered events (before issue 17): the
+    /// events it held were never emitted; read again, they are emitted (not taken for duplicates,
+    /// though their ids are in the filter), and input is committed no further than them until then.
+    #[test]
+    fn held_events_of_an_old_state_are_emitted_when_read_again() {
+        use crate::hash::event_id_hash32;
+        use crate::{Emitted, Ingested, PartitionState, SessionizerConfig, PARTITION_KEY};
+        use friction_schemas::RawEvent;
+
+        let ev = |id: &str, ts: i64| RawEvent {
+            project_id: "p".into(),
+            session_id: "s".into(),
+            event_id: id.to_owned().into(),
+            event_type: "click".into(),
+            timestamp: ts,
+            ..RawEvent::default()
+        };
+        // What the old sessionizer wrote after offsets 0 (e0 at 0 s, released), 1 (e1 at 5 s) and
+        // 2 (e2 at 3 s), the last two still buffered: their ids in the filter, their offsets listed.
+        let mut key = Vec::new();
+        let mut w = Writer::new(KIND_SESSION, &mut key);
+        w.var(1); // project_len
+        w.zig(2); // last_offset
+        w.zig(0); // released_through
+        w.var(0); // pending_dups
+        w.len(3);
+        for id in ["e0", "e1", "e2"] {
+            w.0.extend_from_slice(&event_id_hash32(id).unwrap_or(0).to_le_bytes());
+        }
+        w.len(2);
+        w.zig(1);
+        w.var(1);
+        w.u8(1); // the split of e0
+        for n in [0, 0, 0, i64::MIN] {
+            w.zig(n); // anchor, start, end, grace_until
+        }
+        w.var(0); // view_index
+        w.opt_str(None);
+        for n in [1, 1, 0, 0, 0, 0] {
+            w.var(n); // events, clicks, errors, late, dups, route_count
+        }
+        w.u8(0);
+        w.opt_str(None);
+        w.opt_str(None);
+        let partition = encode_partition(&PartitionRecord {
+            watermark: -5_000,
+            max_event_time: Some(5_000),
+            applied_offset: Some(2),
+        });
+
+        let mut st = PartitionState::new(SessionizerConfig::default()).expect("config");
+        st.restore(PARTITION_KEY, Some(&partition)).expect("partition");
+        st.restore("p:s", Some(&key)).expect("an old key record restores");
+        assert_eq!((st.min_needed_offset(), st.pending_events()), (Some(1), 2));
+        // Crash again before reading them: the next state still lists them.
+        let again = st.snapshot("p:s").expect("kept");
+        let mut copy = PartitionState::new(SessionizerConfig::default()).expect("config");
+        copy.restore("p:s", Some(&again)).expect("restores");
+        assert_eq!(copy.min_needed_offset(), Some(1));
+
+        // The input read again from the committed offset (0 at most), then new input.
+        let mut out = Vec::new();
+        assert_eq!(st.ingest(0, ev("e0", 0), 0, &mut out), Ingested::Replayed);
+        assert_eq!(st.ingest(1, ev("e1", 5_000), 0, &mut out), Ingested::Reapplied);
+        assert_eq!(st.min_needed_offset(), Some(2));
+        assert_eq!(st.ingest(2, ev("e2", 3_000), 0, &mut out), Ingested::Reapplied);
+        assert_eq!((st.min_needed_offset(), st.pending_events()), (None, 0));
+        assert_eq!(st.ingest(3, ev("e1", 5_000), 0, &mut out), Ingested::Duplicate, "a real repeat still is one");
+        assert_eq!(st.ingest(4, ev("e3", 6_000), 0, &mut out), Ingested::IN_ORDER);
+        let got: Vec<_> = out
+            .iter()
+            .filter_map(|e| match e {
+                Emitted::Sessionized { record, .. } => Some((
+                    record.event.event_id.to_string(),
+                    record.seq,
+                    record.reordered,
+                    record.session_key.to_string(),
+                )),
+                Emitted::Summary { .. } => None,
+            })
+            .collect();
+        let want = [("e1", 1, false), ("e2", 2, true), ("e3", 3, false)];
+        let want: Vec<_> = want.iter().map(|(id, seq, r)| (id.to_string(), *seq, *r, "s#0".to_owned())).collect();
+        assert_eq!(got, want);
+        // Written back: nothing held any more.
+        let (_, pending) = decode_key(&st.snapshot("p:s").expect("state"), "p:s", 64).expect("decodes");
+        assert!(pending.is_empty());
+    }
+
     #[test]
     fn a_version_1_session_restores_with_its_duplicate_filter_folded() {
         use crate::hash::{event_id_hash, event_id_hash32};
