@@ -75,7 +75,7 @@ pub struct SessionSummary {
     pub session_id: String,
     /// `<sessionId>#<anchor>`, as on the split's sessionized events.
     pub session_key: String,
-    /// Earliest event time in the split (epoch ms); late events may lie before the anchor.
+    /// Earliest event time in the split (epoch ms); reordered events may lie before the anchor.
     pub start: i64,
     /// Latest event time in the split (epoch ms).
     pub end: i64,
