@@ -139,7 +139,7 @@ pub struct SessionizerArgs {
     pub changelog_topic: String,
     #[arg(long, env = "FRICTION_DEADLETTER_TOPIC", default_value = topics::DEADLETTER)]
     pub deadletter_topic: String,
-    /// How far an event may trail its partition's newest event time and not be flagged late; splits close this long after their gap. Default 10 s.
+    /// How far an event may trail its partition's newest event time without being flagged late. Default 10 s.
     #[arg(long, env = "FRICTION_ALLOWED_LATENESS_MS", default_value_t = SessionizerConfig::default().allowed_lateness_ms)]
     pub allowed_lateness_ms: i64,
     /// Event-time inactivity that splits (and closes) a session. Default 30 min.

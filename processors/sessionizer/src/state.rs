@@ -19,14 +19,15 @@
 //! ```
 //!
 //! Until issue 17 (real time) the sessionizer held events back in a reorder buffer and stored them
-//! here as their input offsets, not their content. It now emits every event as it arrives, so it
-//! holds nothing: it writes `released_through` as 0 (one byte; an older build reading the record
-//! takes it as "nothing released in order yet" for any event after 1970) and lists only offsets it restored from such an older
-//! record and has not read again yet (see `PartitionState::min_needed_offset`); older records'
-//! offsets are events that were never emitted, read again from the input and emitted after a
-//! restore. The layout is unchanged, so the version stays 2 and records stay readable both ways
-//! across a rolling upgrade. Decoding checks every length against the bytes left and rejects
-//! trailing bytes, so garbage is an error, never a panic or a huge allocation.
+//! here as their input offsets, not their content. It now emits every event as it arrives and holds
+//! nothing: it writes `released_through` as 0 (one byte; an older build reading the record takes it
+//! as "nothing released in order yet" for any event after 1970) and lists only the offsets it
+//! restored from such an older record and has not read again yet (see
+//! `PartitionState::min_needed_offset`). An older record's offsets are events that were never
+//! emitted: after a restore they are read again from the input and emitted. The layout is
+//! unchanged, so the version stays 2 and records stay readable both ways across a rolling upgrade.
+//! Decoding checks every length against the bytes left and rejects trailing bytes, so garbage is an
+//! error, never a panic or a huge allocation.
 
 use std::sync::Arc;
 
