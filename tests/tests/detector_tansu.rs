@@ -51,6 +51,7 @@ fn event(session: usize, seq: i64, ts: i64, kind: &str) -> Sessionized<'static> 
         view_id: Cow::Owned(format!("{sid}#0:v0")),
         view_index: 0,
         late: false,
+        reordered: false,
         session_start: T0,
     }
 }

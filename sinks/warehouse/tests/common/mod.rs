@@ -156,6 +156,7 @@ pub fn event(
         view_id: format!("{sid}:v0").into(),
         view_index: 0,
         late: false,
+        reordered: false,
         session_start: T0,
         event: e,
     }
