@@ -24,14 +24,26 @@ impl DetectorHandler {
         DetectorHandler { config, rules, partitions: HashMap::new() }
     }
 
-    fn emit(&mut self, partition: i32, now_ms: i64, out: &mut Outputs) {
+    /// Judges the partition and sends what it publishes. `at_end`: the partition is read to its
+    /// end, so quiet wall-clock time counts (see [`PartitionDetector::judge_reading`]).
+    fn emit(&mut self, partition: i32, now_ms: i64, at_end: bool, out: &mut Outputs) {
         let Some(p) = self.partitions.get_mut(&partition) else { return };
-        let judged = p.judge(now_ms, &self.config, &self.rules);
+        let judged = if at_end {
+            p.judge(now_ms, &self.config, &self.rules)
+        } else {
+            p.judge_reading(now_ms, &self.config, &self.rules)
+        };
+        let c = judged.corrections;
+        metrics::counter!("friction_detector_records_total", "sort" => "new").increment(u64::from(c.new));
+        metrics::counter!("friction_detector_records_total", "sort" => "updated").increment(u64::from(c.updated));
+        metrics::counter!("friction_detector_records_total", "sort" => "retracted").increment(u64::from(c.retracted));
         for reason in judged.suppressed {
             metrics::counter!("friction_detector_suppressed_total", "reason" => reason).increment(1);
         }
         for record in judged.signals {
-            metrics::counter!("friction_detector_signals_total", "kind" => record.kind.clone()).increment(1);
+            if record.version == 1 {
+                metrics::counter!("friction_detector_signals_total", "kind" => record.kind.clone()).increment(1);
+            }
             match encode_to_vec(&record) {
                 Ok(bytes) => out.send(&self.config.signals_topic, record.fingerprint.clone(), bytes),
                 Err(e) => tracing::error!(error = %e, signal = %record.id, "could not encode a signal"),
@@ -39,9 +51,6 @@ impl DetectorHandler {
         }
     }
 }
-
-/// A wall-clock time before any arrival: the watermark then gets no idle advance.
-const NO_IDLE_WALL_MS: i64 = i64::MIN / 2;
 
 impl StageHandler for DetectorHandler {
     fn on_message(
@@ -59,17 +68,18 @@ impl StageHandler for DetectorHandler {
     }
 
     fn on_tick(&mut self, partition: i32, now_ms: i64, out: &mut Outputs) {
-        self.emit(partition, now_ms, out);
+        self.emit(partition, now_ms, true, out);
     }
 
     fn flush_state(&mut self, out: &mut Outputs) {
         let partitions: Vec<i32> = self.partitions.keys().copied().collect();
         for p in partitions {
-            // Judge by event time alone here: wall-clock idleness only counts for a partition read
-            // to its end, which is what `on_tick` is called for. A commit cycle also runs in the
-            // middle of a backlog, where a pause in reading is not a quiet partition (advancing
-            // then would judge windows whose next events are already waiting in the topic).
-            self.emit(p, NO_IDLE_WALL_MS, out);
+            // The partition's clocks move by event time alone here: wall-clock idleness only
+            // counts for a partition read to its end, which is what `on_tick` is called for. A
+            // commit cycle also runs in the middle of a backlog, where a pause in reading is not
+            // a quiet partition (advancing then would judge windows whose next events are
+            // already waiting in the topic).
+            self.emit(p, friction_runtime::now_ms(), false, out);
             if let Some(det) = self.partitions.get_mut(&p) {
                 for (key, value) in det.take_changes() {
                     match value {

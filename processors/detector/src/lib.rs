@@ -4,13 +4,17 @@
 //! the episode window), of the primary kind, with every member's label and events. Per-session state (the events the rules still need, and what was already
 //! judged) lives in the stage runtime's changelog, so it survives restarts and follows partitions.
 //!
-//! Time is event time. A partition's watermark is the newest event time it has seen (the
-//! sessionizer releases events in watermark order, so nothing older than that is still to come
-//! except flagged late events), advanced by the wall-clock time passed since that event arrived
-//! (after a short grace) so the last click of a quiet session is still judged.
+//! Time (docs/architecture.md §4 "Time: decide early, settle later"): events arrive as the
+//! sessionizer forwards them, in any order within the allowed lateness. Each session is judged up
+//! to its own early horizon (its newest event, or once it is quiet, the wall-clock time since that
+//! event arrived minus a short grace), so an episode is published as soon as it has a decided
+//! member; later events republish it with a higher version or retract it ([`corrections`]).
+//! Decisions older than the partition's newest event time minus the allowed lateness are final,
+//! and a session closes when that final watermark passes its last event by the session gap.
 
 mod config;
 pub mod convert;
+pub mod corrections;
 pub mod handler;
 pub mod partition;
 pub mod rules_file;
@@ -27,6 +31,9 @@ pub use config::DetectorConfig;
 pub use handler::DetectorHandler;
 pub use partition::PartitionDetector;
 pub use rules_file::{load_rules, RulesByProject, RulesFileError};
+
+/// How often a partition read to its end is judged for decisions that wait on quiet time.
+pub const TICK_INTERVAL: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// The consumer group (and stage name) of the detector.
 pub const STAGE_NAME: &str = "friction-detector";
@@ -53,6 +60,14 @@ pub struct DetectorArgs {
     /// Event-time inactivity after which a session is closed and judged. Default 30 min.
     #[arg(long, env = "FRICTION_SESSION_GAP_MS", default_value_t = DetectorConfig::default().session_gap_ms)]
     pub session_gap_ms: i64,
+    /// How far (event time) behind the partition's newest event an event may arrive and still
+    /// correct what was published; older decisions are final. Match the sessionizer's. Default 10 s.
+    #[arg(long, env = "FRICTION_ALLOWED_LATENESS_MS", default_value_t = DetectorConfig::default().allowed_lateness_ms)]
+    pub allowed_lateness_ms: i64,
+    /// Wall-clock grace for batches in flight before a quiet session's windows are judged: shorter
+    /// decides sooner and retracts more. Default 500 ms.
+    #[arg(long, env = "FRICTION_EARLY_GRACE_MS", default_value_t = DetectorConfig::default().early_grace_ms)]
+    pub early_grace_ms: i64,
     #[command(flatten)]
     pub commit: CommitArgs,
 }
@@ -67,6 +82,8 @@ impl Default for DetectorArgs {
             deadletter_topic: topics::DEADLETTER.into(),
             rules_file: None,
             session_gap_ms: DetectorConfig::default().session_gap_ms,
+            allowed_lateness_ms: DetectorConfig::default().allowed_lateness_ms,
+            early_grace_ms: DetectorConfig::default().early_grace_ms,
             commit: CommitArgs::default(),
         }
     }
@@ -81,8 +98,13 @@ impl DetectorArgs {
         stage.changelog_topic = Some(self.changelog_topic.clone());
         stage.deadletter_topic = self.deadletter_topic.clone();
         self.commit.apply(&mut stage);
+        // Decisions that wait on quiet time are taken at ticks: often enough to add no more than
+        // a tenth of a second to the time from evidence to signal.
+        stage.tick_interval = TICK_INTERVAL;
         let config = DetectorConfig {
             session_gap_ms: self.session_gap_ms,
+            allowed_lateness_ms: self.allowed_lateness_ms,
+            early_grace_ms: self.early_grace_ms,
             signals_topic: Arc::from(self.signals_topic.as_str()),
             ..DetectorConfig::default()
         };

@@ -7,11 +7,17 @@ use friction_rules::{detect_counting, Horizon};
 use friction_schemas::sessionized::Sessionized;
 use serde::{Deserialize, Serialize};
 
+use friction_schemas::signal::SignalRecord;
+
 use crate::config::DetectorConfig;
 use crate::convert::{rule_event, to_episode_record};
+use crate::corrections::{reconcile, settle, Corrections, Current, Scope};
 use crate::rules_file::RulesByProject;
 use crate::slim::{EventBuf, Events};
 use crate::state::{self, SessionState};
+
+/// Rough size of one published record kept for correction (its strings and evidence).
+const PUBLISHED_BYTES: usize = 1024;
 
 /// Reserved changelog key of a partition's clock.
 const PARTITION_KEY: &str = "\u{0}partition";
@@ -58,26 +64,49 @@ pub struct PartitionDetector {
 /// What one judgement produced.
 #[derive(Default)]
 pub struct Judged {
-    /// One record per closed episode (its members merged), see [`to_episode_record`].
-    pub signals: Vec<friction_schemas::signal::SignalRecord>,
+    /// The records to publish, in order: one per episode (its members merged, see
+    /// [`to_episode_record`]) as first published, corrected or retracted.
+    pub signals: Vec<SignalRecord>,
     pub suppressed: Vec<&'static str>,
+    /// How many of `signals` were first publications, updates and retractions.
+    pub corrections: Corrections,
+}
+
+fn counts_are_empty(c: Corrections) -> bool {
+    c == Corrections::default()
 }
 
 impl PartitionDetector {
-    /// The partition's event-time watermark at wall-clock `now`.
-    pub fn watermark(&self, now_wall_ms: i64, cfg: &DetectorConfig) -> Option<i64> {
+    /// The partition's final watermark at wall-clock `now` (idle advance after
+    /// [`DetectorConfig::idle_grace_ms`] only if `idle_ok`): decisions at or before it no longer
+    /// change. `None` before any event.
+    fn final_watermark(&self, now_wall_ms: i64, idle_ok: bool, cfg: &DetectorConfig) -> Option<i64> {
         let max = self.clock.max_event_ms?;
-        let idle = now_wall_ms - self.clock.newest_arrival_wall_ms - cfg.idle_grace_ms;
-        // One millisecond behind the newest event: another event with the same timestamp (from
-        // another session of the partition) may still come, and must not find its window judged.
-        Some(max.saturating_sub(1).saturating_add(idle.max(0)))
+        let idle = if idle_ok { now_wall_ms - self.clock.newest_arrival_wall_ms - cfg.idle_grace_ms } else { 0 };
+        Some(max.saturating_sub(cfg.allowed_lateness_ms).saturating_add(idle.max(0)))
+    }
+
+    /// The partition's event-time clock: its newest event time, moved on by the wall-clock time
+    /// since that event arrived if the partition is read to its end (`idle_ok`).
+    fn partition_clock(&self, now_wall_ms: i64, idle_ok: bool) -> Option<i64> {
+        let max = self.clock.max_event_ms?;
+        let idle = if idle_ok { (now_wall_ms - self.clock.newest_arrival_wall_ms).max(0) } else { 0 };
+        Some(max.saturating_add(idle))
+    }
+
+    /// The partition's final watermark at wall-clock `now` (see [`DetectorConfig::allowed_lateness_ms`]).
+    pub fn watermark(&self, now_wall_ms: i64, cfg: &DetectorConfig) -> Option<i64> {
+        self.final_watermark(now_wall_ms, true, cfg)
     }
 
     pub fn open_sessions(&self) -> usize {
         self.sessions.len()
     }
 
-    /// Adds one sessionized event to its session (judged at the next [`Self::judge`]).
+    /// Adds one sessionized event, arrived at wall-clock `now_wall_ms`, to its session (judged at
+    /// the next [`Self::judge`]). Events may come in any order: each session keeps its events in
+    /// (timestamp, seq) order, and one that lands at or before what was already judged reopens
+    /// the session's published decisions for correction.
     pub fn ingest(&mut self, s: &Sessionized<'_>, now_wall_ms: i64) {
         // Borrowed in place: moving the ~400-byte event out of the `Option` was a memcpy per event.
         let converted = rule_event(s);
@@ -95,7 +124,7 @@ impl PartitionDetector {
         set_if_changed(&mut st.context.release, s.event.release.as_deref());
         let ts = event.timestamp_ms;
         if st.retained_from_ms.is_some_and(|from| ts < from) {
-            // Older than anything the rules still look at: already judged.
+            // Older than anything the rules still look at: its decisions are final.
             metrics::counter!("friction_detector_late_events_ignored_total").increment(1);
             return;
         }
@@ -104,6 +133,12 @@ impl PartitionDetector {
             // Its strings would take the session's retained events past 4 GiB.
             metrics::counter!("friction_detector_oversized_events_ignored_total").increment(1);
             return;
+        }
+        if st.early_through_ms.is_some_and(|e| ts <= e) {
+            st.reopened = true;
+        }
+        if ts >= st.last_event_ms || st.newest_arrival_wall_ms == 0 {
+            st.newest_arrival_wall_ms = now_wall_ms;
         }
         st.last_event_ms = st.last_event_ms.max(ts);
         st.next_decision_ms = Some(st.next_decision_ms.map_or(ts, |d| d.min(ts)));
@@ -117,51 +152,99 @@ impl PartitionDetector {
         }
     }
 
-    /// Judges every session with a decision due at the watermark (a pending window that ended, or a
-    /// new event at or before it), or that has closed. Sessions whose new events are all after the
-    /// watermark wait: nothing in them can be decided yet.
+    /// Judges every session with something to decide at wall-clock `now` on a partition read to
+    /// its end (quiet time counts, see [`Self::judge_reading`]), and returns the records to publish
+    /// (docs/architecture.md §4 "Time: decide early, settle later"):
+    /// - a session is judged up to its *early horizon*: its newest event time, or, once it has been
+    ///   quiet, that time plus the wall-clock time since that event arrived minus
+    ///   [`DetectorConfig::early_grace_ms`] (never past the partition's own clock);
+    /// - an episode is published as soon as it has a decided member, and republished (same id,
+    ///   higher version) as it changes; one that later events contradict is retracted;
+    /// - decisions before the *final watermark* (newest event time of the partition minus
+    ///   [`DetectorConfig::allowed_lateness_ms`]) are settled and forgotten; a session closes when
+    ///   the final watermark passes its last event by the session gap.
     pub fn judge(&mut self, now_wall_ms: i64, cfg: &DetectorConfig, rules: &RulesByProject) -> Judged {
+        self.judge_with(now_wall_ms, true, cfg, rules)
+    }
+
+    /// [`Self::judge`] while input may be waiting (a commit in the middle of a backlog): the
+    /// partition's clocks move by event time alone, since a pause in reading is not quiet time.
+    pub fn judge_reading(&mut self, now_wall_ms: i64, cfg: &DetectorConfig, rules: &RulesByProject) -> Judged {
+        self.judge_with(now_wall_ms, false, cfg, rules)
+    }
+
+    fn judge_with(&mut self, now_wall_ms: i64, idle_ok: bool, cfg: &DetectorConfig, rules: &RulesByProject) -> Judged {
         let mut out = Judged::default();
-        let Some(wm) = self.watermark(now_wall_ms, cfg) else { return out };
+        let (Some(hf), Some(clock)) =
+            (self.final_watermark(now_wall_ms, idle_ok, cfg), self.partition_clock(now_wall_ms, idle_ok))
+        else {
+            return out;
+        };
         let mut closed_keys = Vec::new();
         let mut buf = EventBuf::default();
         for (key, st) in &mut self.sessions {
-            let closed = wm > st.last_event_ms.saturating_add(cfg.session_gap_ms);
-            if !(closed || st.next_decision_ms.is_some_and(|d| d <= wm)) {
+            let closed = hf > st.last_event_ms.saturating_add(cfg.session_gap_ms);
+            let quiet = now_wall_ms.saturating_sub(st.newest_arrival_wall_ms).max(0);
+            let by_wall = st.last_event_ms.saturating_add(quiet).min(clock).saturating_sub(cfg.early_grace_ms);
+            // Never back: an older event arriving late reopens decisions, it does not move time.
+            let he = hf.max(st.last_event_ms).max(by_wall).max(st.early_through_ms.unwrap_or(i64::MIN));
+            if !(closed || st.reopened || st.next_decision_ms.is_some_and(|d| d <= he)) {
                 continue;
             }
+            // Without an event behind what was judged, nothing published can be contradicted:
+            // judge only what is newly decided. Otherwise everything that is not final yet.
+            let scope = if st.reopened || closed { Scope::All } else { Scope::New };
+            let emitted_through = match scope {
+                Scope::All => st.emitted_through_ms,
+                Scope::New => st.early_through_ms.or(st.emitted_through_ms),
+            };
             let horizon = Horizon {
-                emitted_through_ms: st.emitted_through_ms,
-                watermark_ms: wm,
+                emitted_through_ms: emitted_through,
+                watermark_ms: he,
                 session_closed: closed,
                 retained_from_ms: st.retained_from_ms,
+                provisional: true,
+                settled_ms: Some(hf),
             };
-            let rules = rules.for_project(&st.context.project_id);
+            let project_rules = rules.for_project(&st.context.project_id);
             let events = st.events.borrowed_into(key, buf.take());
             // Suppressed and undetermined candidates are only counted here (metrics by reason).
-            let detection = detect_counting(&events, horizon, rules);
+            let detection = detect_counting(&events, horizon, project_rules);
             buf.put_back(events);
             // Published per episode, not per member signal: members on one element within the
-            // episode window share one fingerprint (docs/architecture.md §4). Every issue-kind signal is a member
-            // of exactly one episode, which `detect` emits once it is closed.
-            for ep in &detection.episodes {
-                out.signals.extend(to_episode_record(ep, &st.context));
-            }
+            // episode window share one fingerprint (docs/architecture.md §4).
+            let current: Vec<Current> = detection
+                .episodes
+                .iter()
+                .filter_map(|ep| {
+                    let record = to_episode_record(ep, &st.context)?;
+                    let final_at_ms = if ep.provisional { None } else { Some(ep.decided_at_ms.unwrap_or(i64::MIN)) };
+                    Some(Current { episode_id: ep.id.clone(), record, final_at_ms })
+                })
+                .collect();
+            let hold = |r: &SignalRecord| detection.is_pending(r.tab_id.as_deref(), &r.view_id, &r.element_key);
+            let counts =
+                reconcile(&mut st.published, current, scope, hold, project_rules.settle_span_ms(), &mut out.signals);
+            out.corrections.new += counts.new;
+            out.corrections.updated += counts.updated;
+            out.corrections.retracted += counts.retracted;
             for s in &detection.suppressed {
                 out.suppressed.push(s.reason.as_str());
             }
-            st.emitted_through_ms = Some(st.emitted_through_ms.map_or(wm, |e| e.max(wm)));
-            // Events after the watermark were seen by this judgement but may decide things later.
-            let unjudged = st.events.timestamps().rev().take_while(|&t| t > wm).last();
-            st.next_decision_ms = match (detection.next_decision_ms, unjudged) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
+            if !counts_are_empty(counts) || st.reopened || closed {
+                st.dirty = true;
+            }
+            st.early_through_ms = Some(st.early_through_ms.map_or(he, |e| e.max(he)));
+            st.emitted_through_ms = Some(st.emitted_through_ms.map_or(hf, |e| e.max(hf)));
+            settle(&mut st.published, hf);
+            st.reopened = false;
+            st.next_decision_ms = detection.next_decision_ms;
             st.touched = false;
             if closed {
                 closed_keys.push(key.clone());
                 continue;
             }
+            // Kept: what a correction may need to re-judge everything after the final watermark.
             let keep_from = detection.retain_from_ms;
             if st.retained_from_ms.is_none_or(|r| keep_from > r) {
                 st.events.retain_from(keep_from);
@@ -228,7 +311,10 @@ impl PartitionDetector {
     }
 
     pub fn approx_bytes(&self) -> usize {
-        self.sessions.iter().map(|(k, s)| k.len() + 128 + s.events.approx_bytes()).sum()
+        self.sessions
+            .iter()
+            .map(|(k, s)| k.len() + 128 + s.events.approx_bytes() + s.published.len() * PUBLISHED_BYTES)
+            .sum()
     }
 }
 

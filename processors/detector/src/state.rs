@@ -12,7 +12,11 @@ use friction_rules::{Event, EventKind, LogLevel, Modifiers, MouseButton, Navigat
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use friction_schemas::signal::SignalRecord;
+use friction_schemas::{decode as decode_record, encode_to_vec};
+
 use crate::convert::SessionContext;
+use crate::corrections::Published;
 
 /// One session's state: the events the rules may still look at, and how far it was judged.
 ///
@@ -34,6 +38,21 @@ pub struct SessionState<E = Vec<Event<'static>>> {
     /// New events since the last judgement.
     #[serde(default)]
     pub touched: bool,
+    /// The early horizon of the last judgement: everything the session's events decided up to it
+    /// was published (possibly provisionally). `emitted_through_ms` is the final one: nothing
+    /// decided up to it changes any more.
+    #[serde(default)]
+    pub early_through_ms: Option<i64>,
+    /// An event arrived at or before `early_through_ms` since the last judgement: what was
+    /// published may be contradicted, so the next judgement covers everything still open.
+    #[serde(default)]
+    pub reopened: bool,
+    /// Wall-clock time at which the session's newest event arrived.
+    #[serde(default)]
+    pub newest_arrival_wall_ms: i64,
+    /// The records published for this session that can still change.
+    #[serde(default)]
+    pub published: Vec<Published>,
     /// Changed since the last [`PartitionDetector::take_changes`](crate::PartitionDetector::take_changes)
     /// (not part of the state).
     #[serde(skip)]
@@ -51,6 +70,10 @@ impl<E> SessionState<E> {
             last_event_ms: self.last_event_ms,
             next_decision_ms: self.next_decision_ms,
             touched: self.touched,
+            early_through_ms: self.early_through_ms,
+            reopened: self.reopened,
+            newest_arrival_wall_ms: self.newest_arrival_wall_ms,
+            published: self.published,
             dirty: self.dirty,
         }
     }
@@ -58,7 +81,9 @@ impl<E> SessionState<E> {
 
 /// First byte of a binary state value (JSON starts with `{`).
 pub const MAGIC: u8 = 0xF7;
-const VERSION: u8 = 1;
+/// 2 adds the early horizon, the wall-clock arrival time and the published records after the
+/// events; 1 (without them) still restores.
+const VERSION: u8 = 2;
 /// Strings kept for back-references per value; later repeats are written inline.
 const MAX_TABLE: usize = 64;
 
@@ -193,6 +218,19 @@ pub fn encode_parts<E>(st: &SessionState<E>, events: &[Event<'_>]) -> Vec<u8> {
         w.str(&e.route, true);
         w.opt_str(cow(&e.url), true);
         kind(&mut w, &e.kind);
+    }
+    w.opt_int(st.early_through_ms);
+    w.u8(u8::from(st.reopened));
+    w.int(st.newest_arrival_wall_ms);
+    w.var(st.published.len() as u64);
+    for p in &st.published {
+        w.str(&p.episode_id, false);
+        w.var(p.digest);
+        w.opt_int(p.final_at_ms);
+        // The record as on the wire (Avro single-object); it always encodes.
+        let bytes = encode_to_vec(&p.record).unwrap_or_default();
+        w.var(bytes.len() as u64);
+        w.out.extend_from_slice(&bytes);
     }
     w.out
 }
@@ -537,7 +575,7 @@ pub fn decode(bytes: &[u8]) -> Result<SessionState, StateError> {
         return Err(StateError::BadMagic);
     }
     let v = r.u8()?;
-    if v != VERSION {
+    if v != 1 && v != VERSION {
         return Err(StateError::Version(v));
     }
     let context = SessionContext {
@@ -571,10 +609,7 @@ pub fn decode(bytes: &[u8]) -> Result<SessionState, StateError> {
         let kind = r.kind()?;
         events.push(Event { event_id, session_id, tab_id, view_id, seq, timestamp_ms: ts, route, url, kind });
     }
-    if !r.b.is_empty() {
-        return Err(StateError::Bad("trailing bytes"));
-    }
-    Ok(SessionState {
+    let mut st = SessionState {
         context,
         events,
         emitted_through_ms,
@@ -583,5 +618,31 @@ pub fn decode(bytes: &[u8]) -> Result<SessionState, StateError> {
         next_decision_ms,
         touched,
         ..SessionState::default()
-    })
+    };
+    if v >= 2 {
+        st.early_through_ms = r.opt_int()?;
+        st.reopened = r.bool()?;
+        st.newest_arrival_wall_ms = r.int()?;
+        let n = r.var()?;
+        if n > r.b.len() as u64 {
+            return Err(StateError::Truncated);
+        }
+        for _ in 0..n {
+            let episode_id = r.str()?.into_owned();
+            let digest = r.var()?;
+            let final_at_ms = r.opt_int()?;
+            let len = usize::try_from(r.var()?).map_err(|_| StateError::Bad("record length"))?;
+            if len > r.b.len() {
+                return Err(StateError::Truncated);
+            }
+            let (bytes, rest) = r.b.split_at(len);
+            r.b = rest;
+            let record: SignalRecord = decode_record(bytes).map_err(|_| StateError::Bad("published record"))?;
+            st.published.push(Published { episode_id, digest, final_at_ms, record });
+        }
+    }
+    if !r.b.is_empty() {
+        return Err(StateError::Bad("trailing bytes"));
+    }
+    Ok(st)
 }

@@ -1,62 +1,13 @@
-//! The detector's partition logic on sessionized events: signals are emitted once their window is
-//! closed in event time, once only, identically after a state restore, and a quiet partition still
-//! judges its last click by wall-clock idle time.
+//! The detector's partition logic on sessionized events: signals are published once decided, once
+//! only, identically after a state restore, and a quiet session is judged by wall-clock time.
+
+mod common;
 
 use std::borrow::Cow;
 
+use common::{rage_session, sessionized, T0};
 use friction_detector::{DetectorConfig, PartitionDetector, RulesByProject};
-use friction_schemas::event::{Click, Mutation, Navigation, Target};
 use friction_schemas::sessionized::Sessionized;
-use friction_schemas::RawEvent;
-
-const T0: i64 = 1_705_312_800_000;
-
-fn sessionized(session: &str, seq: i64, ts: i64, kind: &str) -> Sessionized<'static> {
-    let mut e = RawEvent {
-        project_id: "proj".into(),
-        session_id: Cow::Owned(session.to_string()),
-        event_id: Cow::Owned(format!("{session}-{seq}")),
-        event_type: Cow::Owned(kind.to_string()),
-        timestamp: ts,
-        route: Some("/checkout".into()),
-        release: Some("web@1".into()),
-        ..RawEvent::default()
-    };
-    match kind {
-        "click" => {
-            e.target = Some(Target {
-                key: Some("pay-button".into()),
-                tag: Some("button".into()),
-                interactive: Some(true),
-                x: Some(100.0),
-                y: Some(200.0),
-                ..Target::default()
-            });
-            e.click = Some(Click { button: 0, modifiers: vec![] });
-        }
-        "pageview" => e.navigation = Some(Navigation { kind: "load".into(), from: None, to: Some("/checkout".into()) }),
-        "mutation" => e.mutation = Some(Mutation { count: 3, near_target: true }),
-        _ => {}
-    }
-    Sessionized {
-        event: e,
-        session_key: Cow::Owned(format!("{session}#0")),
-        seq,
-        view_id: Cow::Owned(format!("{session}#0:v0")),
-        view_index: 0,
-        late: false,
-        session_start: T0,
-    }
-}
-
-/// A page load, then 4 clicks 200 ms apart on a button that never responds.
-fn rage_session(session: &str, start: i64) -> Vec<Sessionized<'static>> {
-    let mut v = vec![sessionized(session, 0, start, "pageview")];
-    for i in 0..4 {
-        v.push(sessionized(session, 1 + i, start + 1_000 + i * 200, "click"));
-    }
-    v
-}
 
 fn cfg() -> DetectorConfig {
     DetectorConfig { session_gap_ms: 60_000, ..DetectorConfig::default() }
@@ -138,9 +89,11 @@ fn a_rage_burst_on_a_dead_button_is_published_as_one_episode_with_both_labels() 
     let kinds: Vec<&str> = s.members.iter().map(|m| m.kind.as_str()).collect();
     assert_eq!(kinds.len(), 2, "{kinds:?}");
     assert!(kinds.contains(&"rage_click") && kinds.contains(&"dead_click"), "{kinds:?}");
-    // The primary's id (deterministic) and fingerprint.
+    // The record's id is the episode's (stable across corrections), first published as version 1.
+    assert_eq!(Some(&s.id), s.episode_id.as_ref());
+    assert_eq!((s.version, s.retracted), (1, false));
     let rage = s.members.iter().find(|m| m.kind == "rage_click").expect("rage member");
-    assert_eq!(s.id, rage.id);
+    assert_ne!(s.id, rage.id, "the episode's id, not its primary member's");
     let clicks: Vec<String> = (1..=4).map(|i| format!("s5-{i}")).collect();
     for c in &clicks {
         assert!(s.evidence.event_ids.contains(c), "{c} missing from {:?}", s.evidence.event_ids);
@@ -192,20 +145,24 @@ fn restored_state_continues_exactly_like_the_original() {
 }
 
 #[test]
-fn a_quiet_partition_judges_its_last_click_by_idle_wall_time() {
+fn a_quiet_session_publishes_its_dead_click_once_the_window_and_the_grace_have_passed() {
     let rules = RulesByProject::default();
     let mut p = PartitionDetector::default();
     let wall = 9_000_000;
     p.ingest(&sessionized("s3", 0, T0, "pageview"), wall);
     p.ingest(&sessionized("s3", 1, T0 + 1_000, "click"), wall);
-    // 5 s of wall time: within the 7 s dead-click window (plus the 2 s grace): undecided.
+    // The 7 s dead-click window runs from the click, on the wall clock from the arrival of the
+    // session's newest event (the click), plus the 500 ms grace for batches in flight.
     assert!(p.judge(wall + 5_000, &cfg(), &rules).signals.is_empty());
-    // 12 s: the dead click is decided, but its episode (10 s from the click) is still open.
-    assert!(p.judge(wall + 12_000, &cfg(), &rules).signals.is_empty());
-    // 14 s later the episode has closed in event time through idle advancement.
-    let judged = p.judge(wall + 14_000, &cfg(), &rules);
-    let kinds: Vec<&str> = judged.signals.iter().map(|s| s.kind.as_str()).collect();
-    assert_eq!(kinds, vec!["dead_click"], "{kinds:?}");
+    assert!(p.judge(wall + 7_499, &cfg(), &rules).signals.is_empty());
+    // Decided: published at once, although its episode (10 s from the click) is still open.
+    let judged = p.judge(wall + 7_500, &cfg(), &rules);
+    let got: Vec<(&str, i64, bool)> =
+        judged.signals.iter().map(|s| (s.kind.as_str(), s.version, s.retracted)).collect();
+    assert_eq!(got, vec![("dead_click", 1, false)]);
+    // The episode closing later changes nothing: no second record.
+    assert!(p.judge(wall + 14_000, &cfg(), &rules).signals.is_empty());
+    assert!(p.judge(wall + 120_000, &cfg(), &rules).signals.is_empty());
 }
 
 #[test]

@@ -5,9 +5,11 @@
 use std::borrow::Cow;
 
 use friction_detector::convert::SessionContext;
+use friction_detector::corrections::Published;
 use friction_detector::state::{decode, encode, SessionState, StateError};
 use friction_detector::PartitionDetector;
 use friction_rules::{Event, EventKind, LogLevel, Modifiers, MouseButton, NavigationKind, Target};
+use friction_schemas::signal::SignalRecord;
 use proptest::prelude::*;
 
 const T0: i64 = 1_705_312_800_000;
@@ -99,6 +101,22 @@ fn every_kind() -> SessionState {
         last_event_ms: T0 + 137 * 15,
         next_decision_ms: Some(T0 + 7_000),
         touched: true,
+        early_through_ms: Some(T0 + 2_000),
+        reopened: true,
+        newest_arrival_wall_ms: 1_700_000_000_123,
+        published: vec![Published {
+            episode_id: "ep-1".into(),
+            digest: 0xdead_beef,
+            final_at_ms: None,
+            record: SignalRecord {
+                id: "ep-0".into(),
+                kind: "dead_click".into(),
+                fingerprint: "fp".into(),
+                version: 3,
+                retracted: true,
+                ..SignalRecord::default()
+            },
+        }],
         dirty: false,
     }
 }

@@ -400,6 +400,13 @@ impl Rules {
             .max(c.validation_window_ms)
     }
 
+    /// How far before a watermark a decision can still depend on events: the episode window, the
+    /// longest decision and the longest look-back. A caller that may re-judge everything after
+    /// time `t` keeps the events from `t - settle_span_ms()`.
+    pub fn settle_span_ms(&self) -> i64 {
+        self.cfg.episode_window_ms.saturating_add(self.max_decision_ms()).saturating_add(self.max_lookback_ms())
+    }
+
     /// The longest any rule looks back before a candidate's first event.
     pub(crate) fn max_lookback_ms(&self) -> i64 {
         let c = &self.cfg;

@@ -4,9 +4,9 @@
 use crate::config::Rules;
 use crate::episode;
 use crate::event::Event;
-use crate::judge::{emitted, Class, Cx, Decided, Out};
+use crate::judge::{emitted, Class, Cx, Decided, KeyMatch, Out};
 use crate::rules;
-use crate::signal::{Detection, Horizon, Signal};
+use crate::signal::{Detection, Horizon, PendingKey, PendingPlace, Signal};
 
 /// Judges everything decidable in one session's events at the given horizon.
 ///
@@ -118,6 +118,16 @@ fn detect_with(
         }
     }
     det.episodes = composed.episodes;
+    for r in out.records.iter().filter(|r| r.decided.is_pending()) {
+        let key = match r.key {
+            KeyMatch::Exact(h) => PendingKey::Hash(h),
+            KeyMatch::Prefix(p) => PendingKey::Prefix(p),
+        };
+        let place = PendingPlace { tab_id: r.tab.map(str::to_owned), view_id: r.view.to_owned(), key };
+        if !det.pending.contains(&place) {
+            det.pending.push(place);
+        }
+    }
     let order = |s: &Signal| (s.start_ms, crate::signal::episode_priority(s.kind, s.unresponsive), s.id.clone());
     det.signals.sort_by_cached_key(order);
     det.undetermined.sort_by_cached_key(order);

@@ -4,6 +4,8 @@
 //!
 //! The window is anchored at the first signal (not chained), so an episode is bounded in time and
 //! closes at `first start + window` once every candidate that could still join it is decided.
+//! Asked for ([`crate::Horizon::provisional`]), an episode not closed yet is returned too, with the
+//! members decided so far.
 
 use std::borrow::Cow;
 
@@ -106,13 +108,16 @@ pub(crate) fn compose(cx: &Cx<'_, '_>, out: &Out<'_>) -> Composed {
             if let Decided::Pending(Some(t)) = decided {
                 res.wake = Some(res.wake.map_or(t, |w| w.min(t)));
             }
-            if emitted(decided, cx.h) {
+            // Closed now, or (asked for) still open with members decided so far: published early
+            // and corrected later (docs/architecture.md §4 "Time: decide early, settle later").
+            let provisional = cx.h.provisional && decided.is_pending();
+            if provisional || emitted(decided, cx.h) {
                 if members.iter().any(|&x| out.outcomes[x].stub) {
                     res.needs_full = true;
                     return res;
                 }
                 let signals: Vec<Signal> = members.iter().map(|&x| out.outcomes[x].signal.clone()).collect();
-                res.episodes.push(build(signals, decided));
+                res.episodes.push(build(signals, decided, provisional));
             }
             k = m;
         }
@@ -122,7 +127,7 @@ pub(crate) fn compose(cx: &Cx<'_, '_>, out: &Out<'_>) -> Composed {
     res
 }
 
-fn build(signals: Vec<Signal>, decided: Decided) -> Episode {
+fn build(signals: Vec<Signal>, decided: Decided, provisional: bool) -> Episode {
     let primary_sig =
         signals.iter().min_by_key(|s| (episode_priority(s.kind, s.unresponsive), s.start_ms)).unwrap_or(&signals[0]);
     let primary = primary_sig.kind;
@@ -146,6 +151,7 @@ fn build(signals: Vec<Signal>, decided: Decided) -> Episode {
         start_ms: first.start_ms,
         end_ms: signals.iter().map(|s| s.end_ms).max().unwrap_or(first.end_ms),
         decided_at_ms: decided.at_ms(),
+        provisional,
         signals,
     }
 }

@@ -63,5 +63,8 @@ pub use event::{Event, EventKind, LogLevel, Modifiers, MouseButton, NavigationKi
 pub use judge::RULE_VERSION;
 pub use keys::{element_key, fingerprint, normalize_log_message, route_template, signal_id};
 pub use kind::SignalKind;
-pub use signal::{episode_priority, Detection, Episode, Evidence, Horizon, LivenessCheck, Signal, Suppressed};
+pub use signal::{
+    episode_priority, Detection, Episode, Evidence, Horizon, LivenessCheck, PendingKey, PendingPlace, Signal,
+    Suppressed,
+};
 pub use suppress::Suppression;

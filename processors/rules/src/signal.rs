@@ -144,8 +144,13 @@ pub struct Episode {
     pub start_ms: i64,
     /// Latest member end.
     pub end_ms: i64,
-    /// Event time at which the episode closed; `None` when closed by the session closing.
+    /// Event time at which the episode closed; `None` when closed by the session closing, or
+    /// while it is provisional.
     pub decided_at_ms: Option<i64>,
+    /// Not closed yet (a call with [`Horizon::provisional`]): its window is still open or a
+    /// candidate that could join it is undecided; `signals` are the members decided so far.
+    #[serde(default)]
+    pub provisional: bool,
     /// The members, in start order.
     pub signals: Vec<Signal>,
 }
@@ -180,17 +185,40 @@ pub struct Horizon {
     /// and are skipped.
     #[serde(default)]
     pub retained_from_ms: Option<i64>,
+    /// Also return every episode that is not closed yet but has a decided member, marked
+    /// [`Episode::provisional`] with the members decided so far (docs/architecture.md §4 "Time:
+    /// decide early, settle later"): the caller publishes it now and corrects it later.
+    #[serde(default)]
+    pub provisional: bool,
+    /// Decisions after this time may be judged again by a later call (to correct them): the
+    /// returned [`Detection::retain_from_ms`] keeps every event they need. `None`: the watermark.
+    #[serde(default)]
+    pub settled_ms: Option<i64>,
 }
 
 impl Horizon {
     /// A first call at `watermark_ms` on a session still open.
     pub fn open(watermark_ms: i64) -> Self {
-        Self { emitted_through_ms: None, watermark_ms, session_closed: false, retained_from_ms: None }
+        Self {
+            emitted_through_ms: None,
+            watermark_ms,
+            session_closed: false,
+            retained_from_ms: None,
+            provisional: false,
+            settled_ms: None,
+        }
     }
 
     /// A single call over a complete, closed session.
     pub fn closed(watermark_ms: i64) -> Self {
-        Self { emitted_through_ms: None, watermark_ms, session_closed: true, retained_from_ms: None }
+        Self {
+            emitted_through_ms: None,
+            watermark_ms,
+            session_closed: true,
+            retained_from_ms: None,
+            provisional: false,
+            settled_ms: None,
+        }
     }
 
     /// The horizon of the next call: everything up to this call's watermark was emitted.
@@ -201,6 +229,8 @@ impl Horizon {
             watermark_ms: watermark_ms.max(self.watermark_ms),
             session_closed,
             retained_from_ms: self.retained_from_ms,
+            provisional: self.provisional,
+            settled_ms: self.settled_ms,
         }
     }
 
@@ -209,6 +239,40 @@ impl Horizon {
     #[must_use]
     pub fn with_retained_from(self, retain_from_ms: i64) -> Self {
         Self { retained_from_ms: Some(retain_from_ms), ..self }
+    }
+}
+
+/// Where a candidate is still undecided (see [`Detection::pending`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingPlace {
+    pub tab_id: Option<String>,
+    pub view_id: String,
+    pub key: PendingKey,
+}
+
+/// The element of a [`PendingPlace`]: exactly (the hash of its element key, see
+/// [`crate::element_key`]), or only its key's namespace (a form's last field is known only when its
+/// view ends).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PendingKey {
+    Hash(u64),
+    Prefix(&'static str),
+}
+
+impl Detection {
+    /// Whether a candidate on this tab, view and element is still undecided, so an episode there
+    /// may still appear, grow or change (a caller holding a published episode there waits instead
+    /// of retracting it).
+    pub fn is_pending(&self, tab_id: Option<&str>, view_id: &str, element_key: &str) -> bool {
+        let hash = keys::fnv(element_key);
+        self.pending.iter().any(|p| {
+            p.tab_id.as_deref() == tab_id
+                && p.view_id == view_id
+                && match p.key {
+                    PendingKey::Hash(h) => h == hash,
+                    PendingKey::Prefix(prefix) => element_key.starts_with(prefix),
+                }
+        })
     }
 }
 
@@ -222,8 +286,13 @@ pub struct Detection {
     pub suppressed: Vec<Suppressed>,
     /// Click candidates whose window was cut; kept for metrics, never issues.
     pub undetermined: Vec<Signal>,
-    /// Episodes closed in this horizon, each with all its member signals.
+    /// Episodes closed in this horizon, each with all its member signals; with
+    /// [`Horizon::provisional`], also every episode not closed yet that has a decided member.
     pub episodes: Vec<Episode>,
+    /// The places (tab, view, element) where a candidate is still undecided: an episode there may
+    /// still appear, grow or change. See [`Detection::is_pending`].
+    #[serde(skip)]
+    pub pending: Vec<PendingPlace>,
     /// Events with `timestamp_ms` below this are no longer needed by any later call and may be
     /// dropped from the session's state; later calls give the same output without them.
     pub retain_from_ms: i64,

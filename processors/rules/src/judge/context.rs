@@ -124,7 +124,8 @@ impl<'e, 'a> Cx<'e, 'a> {
     /// The earliest time anything not yet emitted can still depend on, before look-back.
     pub(crate) fn base_ms(&self) -> i64 {
         let r = self.rules.config();
-        self.h.watermark_ms.saturating_sub(r.episode_window_ms).saturating_sub(self.rules.max_decision_ms())
+        let judged_again_after = self.h.settled_ms.map_or(self.h.watermark_ms, |s| s.min(self.h.watermark_ms));
+        judged_again_after.saturating_sub(r.episode_window_ms).saturating_sub(self.rules.max_decision_ms())
     }
 }
 
