@@ -119,16 +119,23 @@ fn wait_ticket(jira: &Fake, what: &str, incident_id: &str) -> FakeIssue {
     })
 }
 
-#[test]
-fn rage_sessions_a_missing_price_line_and_a_manual_confirm_each_make_one_ticket() {
+/// `friction up` on a fresh data directory with a Jira integration added by the CLI, as a user
+/// would while it runs, against a fresh fake Jira.
+struct Setup {
+    rt: tokio::runtime::Runtime,
+    jira: Fake,
+    dir: tempfile::TempDir,
+    up: Up,
+    admin: String,
+}
+
+fn setup() -> Setup {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("runtime");
     let jira = rt.block_on(Fake::start(Api::Jira, &jira_basic(EMAIL, TOKEN)));
     let dir = tempfile::tempdir().expect("tmp");
-    let mut up = start_up_with(dir.path(), &[("FRICTION_MASTER_KEY", MASTER_KEY)]);
-    let admin = std::fs::read_to_string(dir.path().join("admin-token")).expect("admin token file");
-    let admin = admin.trim();
-
-    // The user adds Jira while `friction up` runs, the secret in the environment (README, exporter.md).
+    let up = start_up_with(dir.path(), &[("FRICTION_MASTER_KEY", MASTER_KEY)]);
+    let admin = std::fs::read_to_string(dir.path().join("admin-token")).expect("admin token file").trim().to_owned();
+    // The secret comes from the environment (README, docs/exporter.md), never the command line.
     let out = friction(
         dir.path(),
         &[
@@ -153,74 +160,116 @@ fn rage_sessions_a_missing_price_line_and_a_manual_confirm_each_make_one_ticket(
     let out = friction(dir.path(), &["integrations", "test", "jira"], None);
     assert!(out.status.success(), "integrations test: {} {}", text(&out.stdout), text(&out.stderr));
     assert!(text(&out.stdout).starts_with("ok"), "{}", text(&out.stdout));
+    Setup { rt, jira, dir, up, admin }
+}
 
-    // (a) Three shoppers rage on the dead Pay button, one after the other, each batch posted as it
-    // happens.
+impl Setup {
+    /// Once the exporter's ledger says the incident's ticket is created (nothing left in flight
+    /// for it), exactly `expected` are confirmed and the fake Jira holds exactly one ticket for
+    /// each and nothing else; then `friction up` stops cleanly and that is still so.
+    fn finish(mut self, expected: &[&str]) {
+        for id in expected {
+            wait_for(&format!("the ledger row of {id} created"), || {
+                let (status, body) = get(&self.up.console, &format!("/v1/incidents/{id}"), Some(&self.admin));
+                let v: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+                let states: Vec<&str> =
+                    v["tickets"].as_array().into_iter().flatten().filter_map(|t| t["state"].as_str()).collect();
+                if status == 200 && states == ["created"] {
+                    Ok(())
+                } else {
+                    Err(format!("{status} tickets {states:?}"))
+                }
+            });
+        }
+        let check = |jira: &Fake, confirmed: Option<Vec<Value>>| {
+            if let Some(confirmed) = confirmed {
+                let mut ids: Vec<&str> = confirmed.iter().filter_map(|i| i["id"].as_str()).collect();
+                ids.sort_unstable();
+                let mut want = expected.to_vec();
+                want.sort_unstable();
+                assert_eq!(ids, want, "confirmed: {}", serde_json::to_string(&confirmed).unwrap_or_default());
+            }
+            let issues = jira.issues();
+            for id in expected {
+                assert_eq!(tickets_for(&issues, id).len(), 1, "one ticket for {id}: {issues:?}");
+            }
+            assert_eq!(issues.len(), expected.len(), "{:?}", issues.iter().map(|i| &i.title).collect::<Vec<_>>());
+        };
+        check(&self.jira, Some(incidents(&self.up, &self.admin, "&status=confirmed")));
+        sigterm(&self.up.child);
+        let status = wait_exit(&mut self.up.child, Duration::from_secs(20));
+        let log: Vec<String> = self.up.stderr_rx.try_iter().collect();
+        assert!(status.success(), "exit {status:?}; stderr: {log:?}");
+        check(&self.jira, None);
+        drop(self.dir);
+        drop(self.rt);
+    }
+}
+
+/// (a) Three shoppers rage on the dead Pay button, one after the other, each batch posted as it
+/// happens: one confirmed incident (not also a dead-click one), one ticket.
+#[test]
+fn three_rage_sessions_confirm_one_incident_with_one_ticket() {
+    let s = setup();
     for (i, user) in ["ann", "bob", "cem"].iter().enumerate() {
-        let (status, body) = post(&up.gateway, &up.key, &rage_session(&format!("rt-pay-{i}"), user, "pay"));
+        let (status, body) = post(&s.up.gateway, &s.up.key, &rage_session(&format!("rt-pay-{i}"), user, "pay"));
         assert_eq!(status, 202, "{body}");
     }
-    let pay = wait_incident(&up, admin, "(a) a confirmed incident on pay", "confirmed", |i| i["elementKey"] == "pay");
+    let pay = wait_incident(&s.up, &s.admin, "a confirmed incident on pay", "confirmed", |i| {
+        i["elementKey"] == "pay" && i["occurrences"] == 3
+    });
     assert_eq!(pay["kind"], "rage_click", "{pay}");
     assert_eq!(pay["sessions"], 3, "{pay}");
-    let pay_id = pay["id"].as_str().expect("id").to_owned();
-    wait_ticket(&jira, "(a) a Jira ticket for the pay incident", &pay_id);
+    let id = pay["id"].as_str().expect("id").to_owned();
+    wait_ticket(&s.jira, "a Jira ticket for the pay incident", &id);
+    s.finish(&[&id]);
+}
 
-    // (b) One MISSING_PRICE error line.
+/// (b) One MISSING_PRICE error line: a `server_error` incident confirmed at its first
+/// occurrence, and a ticket whose description holds the message and the attributes.
+#[test]
+fn one_missing_price_line_is_a_confirmed_server_error_with_a_ticket() {
+    let s = setup();
     let log = json!({"logs": [{"service": "pos", "level": "error", "message": LOG_MESSAGE, "timestamp": now_ms(),
         "attributes": {"productId": "999", "orderId": "51234", "store": "berlin-3", "retryable": false}}]});
-    let (status, body) = request(&up.gateway, "POST", "/v1/logs", &[("X-API-Key", &up.key)], &log.to_string());
+    let (status, body) = request(&s.up.gateway, "POST", "/v1/logs", &[("X-API-Key", &s.up.key)], &log.to_string());
     assert_eq!(status, 202, "{body}");
-    let server = wait_incident(&up, admin, "(b) a confirmed server_error incident", "confirmed", |i| {
+    let server = wait_incident(&s.up, &s.admin, "a confirmed server_error incident", "confirmed", |i| {
         i["kind"] == "server_error"
     });
-    let server_id = server["id"].as_str().expect("id").to_owned();
-    let ticket = wait_ticket(&jira, "(b) a Jira ticket for the server error", &server_id);
+    let id = server["id"].as_str().expect("id").to_owned();
+    let ticket = wait_ticket(&s.jira, "a Jira ticket for the server error", &id);
     for needle in [LOG_MESSAGE, "productId", "999", "orderId", "51234", "store", "berlin-3", "retryable"] {
-        assert!(ticket.body.contains(needle), "(b) the ticket's description lacks {needle:?}: {}", ticket.body);
+        assert!(ticket.body.contains(needle), "the ticket's description lacks {needle:?}: {}", ticket.body);
     }
+    s.finish(&[&id]);
+}
 
-    // (c) One shopper rages on the coupon button: an open incident (one session of three), which
-    // an engineer confirms by hand.
-    let (status, body) = post(&up.gateway, &up.key, &rage_session("rt-coupon-0", "dee", "apply-coupon"));
+/// (c) One shopper rages on the coupon button: an open incident (one session of the three that
+/// confirm), which an engineer confirms with `PATCH /v1/incidents/{id}`; it is exported like any
+/// other.
+#[test]
+fn an_open_incident_confirmed_by_an_engineer_is_exported() {
+    let s = setup();
+    let (status, body) = post(&s.up.gateway, &s.up.key, &rage_session("rt-coupon-0", "dee", "apply-coupon"));
     assert_eq!(status, 202, "{body}");
-    let coupon = wait_incident(&up, admin, "(c) an open incident on apply-coupon", "open", |i| {
+    let coupon = wait_incident(&s.up, &s.admin, "an open incident on apply-coupon", "open", |i| {
         i["elementKey"] == "apply-coupon"
     });
-    let coupon_id = coupon["id"].as_str().expect("id").to_owned();
-    let out = friction(dir.path(), &["tokens", "create", "--role", "engineer", "--label", "realtime"], None);
+    let id = coupon["id"].as_str().expect("id").to_owned();
+    assert!(s.jira.issues().is_empty(), "an open incident is not exported: {:?}", s.jira.issues());
+    let out = friction(s.dir.path(), &["tokens", "create", "--role", "engineer", "--label", "realtime"], None);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let engineer = text(&out.stdout).trim().to_owned();
-    let auth = format!("Bearer {engineer}");
+    let auth = format!("Bearer {}", text(&out.stdout).trim());
     let (status, body) = request(
-        &up.console,
+        &s.up.console,
         "PATCH",
-        &format!("/v1/incidents/{coupon_id}"),
+        &format!("/v1/incidents/{id}"),
         &[("Authorization", &auth)],
         r#"{"status": "confirmed"}"#,
     );
-    assert_eq!(status, 200, "(c) PATCH confirmed on an open incident: {body}");
-    wait_incident(&up, admin, "(c) the coupon incident confirmed", "confirmed", |i| i["id"] == coupon_id.as_str());
-    wait_ticket(&jira, "(c) a Jira ticket for the confirmed coupon incident", &coupon_id);
-
-    // Exactly these three are confirmed, each with exactly one ticket: the pay rage did not also
-    // confirm a dead-click incident, nothing was exported twice. Checked after (b) and (c) had
-    // their time, which every earlier change had too.
-    let confirmed = incidents(&up, admin, "&status=confirmed");
-    let mut ids: Vec<&str> = confirmed.iter().filter_map(|i| i["id"].as_str()).collect();
-    ids.sort_unstable();
-    let mut expected = vec![pay_id.as_str(), server_id.as_str(), coupon_id.as_str()];
-    expected.sort_unstable();
-    assert_eq!(ids, expected, "confirmed incidents: {}", serde_json::to_string(&confirmed).unwrap_or_default());
-    let issues = jira.issues();
-    for id in &expected {
-        assert_eq!(tickets_for(&issues, id).len(), 1, "one ticket for {id}: {issues:?}");
-    }
-    assert_eq!(issues.len(), 3, "{:?}", issues.iter().map(|i| &i.title).collect::<Vec<_>>());
-
-    sigterm(&up.child);
-    let status = wait_exit(&mut up.child, Duration::from_secs(20));
-    let log: Vec<String> = up.stderr_rx.try_iter().collect();
-    assert!(status.success(), "exit {status:?}; stderr: {log:?}");
-    drop(rt);
+    assert_eq!(status, 200, "PATCH confirmed on an open incident: {body}");
+    wait_incident(&s.up, &s.admin, "the coupon incident confirmed", "confirmed", |i| i["id"] == id.as_str());
+    wait_ticket(&s.jira, "a Jira ticket for the confirmed coupon incident", &id);
+    s.finish(&[&id]);
 }
