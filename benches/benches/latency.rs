@@ -323,16 +323,14 @@ fn tally(sent: &Sent, confirmed: &Confirmed, jira: &Fake) -> E2e {
     e
 }
 
-/// One untimed round first, so consumer-group joins and first connections are not measured.
+/// One untimed rage round first, so consumer-group joins and first connections are not measured.
 async fn warm_up(gateway: &str, key: &str, tag: &str, confirmed: &Confirmed, jira: &Fake) {
     let started = Instant::now();
-    let sent = send_load(gateway, key, &format!("{tag}warm"), 1, 1).await;
+    let sent = send_load(gateway, key, &format!("{tag}warm"), 1, 0).await;
     let e = measure(&sent, confirmed, jira).await;
     assert!(
-        e.rage_ticket.missing == 0 && e.log_ticket.missing == 0,
-        "{tag}: the warm-up round got no confirmed incident and ticket within {SETTLE:?} (rage {} missing, log {} missing)",
-        e.rage_ticket.missing,
-        e.log_ticket.missing
+        e.rage_ticket.missing == 0,
+        "{tag}: the warm-up round got no confirmed incident and ticket within {SETTLE:?}"
     );
     println!("{tag}: warm-up round done in {:.1?}", started.elapsed());
 }
@@ -852,10 +850,18 @@ fn corrections() -> Vec<(i64, f64, Vec<String>)> {
         );
     };
     row("in order, undelayed", &in_order);
+    let own = drops(&report, "today", "in order");
+    if !own.is_empty() {
+        println!("  in order: lower than today: {}", own.join(", "));
+    }
     let mut out = Vec::new();
     for ((g, r), name) in runs.iter().zip(&names) {
         row(name, r);
         out.push((*g, r.retraction_rate(), drops(&report, "today", name)));
+        let own = drops(&report, "in order", name);
+        if !own.is_empty() {
+            println!("  {name}: lower than the undelayed in-order replay: {}", own.join(", "));
+        }
     }
     let issue: Vec<(Kind, Tally)> = [Kind::Rage, Kind::Dead, Kind::Error]
         .into_iter()
