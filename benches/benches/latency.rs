@@ -328,10 +328,11 @@ async fn warm_up(gateway: &str, key: &str, tag: &str, confirmed: &Confirmed, jir
     let started = Instant::now();
     let sent = send_load(gateway, key, &format!("{tag}warm"), 1, 0).await;
     let e = measure(&sent, confirmed, jira).await;
-    assert!(
-        e.rage_ticket.missing == 0,
-        "{tag}: the warm-up round got no confirmed incident and ticket within {SETTLE:?}"
-    );
+    if e.rage_ticket.missing > 0 {
+        let seen = confirmed.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let titles: Vec<String> = jira.issues().into_iter().map(|i| i.title).collect();
+        panic!("{tag}: the warm-up round got no confirmed incident and ticket within {SETTLE:?}; confirmed changes seen: {seen:?}; tickets: {titles:?}");
+    }
     println!("{tag}: warm-up round done in {:.1?}", started.elapsed());
 }
 
