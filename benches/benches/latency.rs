@@ -440,9 +440,7 @@ fn free_port() -> u16 {
 
 /// The separate binaries on tansu, each its own process, on throwaway topics and groups.
 async fn through_binaries(rounds: usize, lines: usize) -> Option<E2e> {
-    let Some(brokers) = friction_test_support::kafka::brokers_or_skip("latency through the separate binaries") else {
-        return None;
-    };
+    let brokers = friction_test_support::kafka::brokers_or_skip("latency through the separate binaries")?;
     let names =
         ["friction-gateway", "friction-sessionizer", "friction-detector", "friction-incidents", "friction-exporter"];
     let bins = match binaries(&names) {
