@@ -81,7 +81,12 @@ enum Cadence {
 }
 
 struct PartitionStats {
+    /// Live signals at the end (each id's newest version, not retracted) by kind.
     signals: BTreeMap<String, u64>,
+    /// Newest version seen per (fingerprint, id), and whether it is retracted.
+    newest: BTreeMap<(String, String), (i64, bool, String)>,
+    /// Records published: first versions, later versions, retractions.
+    records: [u64; 3],
     judges: u64,
     max_open: usize,
     max_bytes: usize,
@@ -104,6 +109,8 @@ fn run_partition(
     let mut p = PartitionDetector::default();
     let mut st = PartitionStats {
         signals: BTreeMap::new(),
+        newest: BTreeMap::new(),
+        records: [0; 3],
         judges: 0,
         max_open: 0,
         max_bytes: 0,
@@ -122,8 +129,18 @@ fn run_partition(
         st.t_judge += t.elapsed();
         st.judges += 1;
         for s in j.signals {
-            *st.signals.entry(if s.unresponsive { format!("{}:unresponsive", s.kind) } else { s.kind }).or_insert(0) +=
-                1;
+            st.records[if s.retracted {
+                2
+            } else if s.version > 1 {
+                1
+            } else {
+                0
+            }] += 1;
+            let kind = if s.unresponsive { format!("{}:unresponsive", s.kind) } else { s.kind };
+            let slot = st.newest.entry((s.fingerprint, s.id)).or_insert((0, false, String::new()));
+            if s.version > slot.0 {
+                *slot = (s.version, s.retracted, kind);
+            }
         }
     };
     // Ingest is the loop's time less judging, state and the bookkeeping below: timing each record
@@ -166,6 +183,11 @@ fn run_partition(
         st.state_bytes += v.map_or(0, |v| v.len() as u64);
     }
     assert_eq!(p.open_sessions(), 0, "every session closed");
+    for (_, retracted, kind) in std::mem::take(&mut st.newest).into_values() {
+        if !retracted {
+            *st.signals.entry(kind).or_insert(0) += 1;
+        }
+    }
     st
 }
 
@@ -277,12 +299,17 @@ fn main() {
                 events: n,
                 elapsed,
                 note: format!(
-                    "time: ingest {:.0} %, judge {:.0} %, state serialisation {:.0} %; {} judges, {total} signals, \
+                    "time: ingest {:.0} %, judge {:.0} %, state serialisation {:.0} %; {} judges, {total} signals \
+                     ({} records: {} first, {} updates, {} retractions), \
                      ≤{} open sessions (~{} KiB state), {} state writes ({:.1} MiB)",
                     100.0 * st.t_ingest.as_secs_f64() / elapsed.as_secs_f64(),
                     100.0 * st.t_judge.as_secs_f64() / elapsed.as_secs_f64(),
                     100.0 * st.t_state.as_secs_f64() / elapsed.as_secs_f64(),
                     st.judges,
+                    st.records.iter().sum::<u64>(),
+                    st.records[0],
+                    st.records[1],
+                    st.records[2],
                     st.max_open,
                     st.max_bytes / 1024,
                     st.state_writes,
@@ -392,7 +419,7 @@ fn main() {
     }
     if !cadence_signals.is_empty() && !batch_signals.is_empty() {
         println!(
-            "\npublished signals (one per episode, primary kind) by kind: detect() on whole sessions | PartitionDetector \
+            "\nlive signals at the end (one per episode, primary kind; each id's newest version, retractions out) by kind: detect() on whole sessions | PartitionDetector \
              judging every {}",
             cadence_signals.iter().map(|(l, _)| *l).collect::<Vec<_>>().join(" | ")
         );

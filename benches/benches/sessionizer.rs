@@ -9,8 +9,8 @@
 //! Runs:
 //! - baselines: a checksum over every event's fields (no allocation) and cloning every event (the
 //!   per-event allocation any consumer that keeps events pays);
-//! - `PartitionState` (the stage's logic without Kafka): `ingest` every event (reorder, dedup,
-//!   split, views, seq, summaries) with `drain_changelog` every 100,000 events — the runtime's
+//! - `PartitionState` (the stage's logic without Kafka): `ingest` every event (dedup, split,
+//!   flags, views, seq, each event emitted as it arrives; summaries) with `drain_changelog` every 100,000 events — the runtime's
 //!   commit cadence under a backlog (`DEFAULT_COMMIT_MAX_MESSAGES`) — and, for comparison, every
 //!   10,000 events (the cadence before 2026-12-04) and never, on one thread;
 //! - `SessionizerHandler` as the runtime drives it: Avro-decode each payload, ingest, Avro-encode
@@ -22,7 +22,7 @@
 //!   (`spawn_stage` + `SessionizerHandler`: outputs produced, state to the changelog, offsets
 //!   committed), in that order, each timed first to last message;
 //! - state: SZ_OPEN_SESSIONS sessions opened (SZ_STATE_EVENTS_PER_SESSION events each, default 2,
-//!   so each has released events and an open split), then the handler's own estimate of its state bytes and the process's resident
+//!   so each has emitted events and an open split), then the handler's own estimate of its state bytes and the process's resident
 //!   memory growth, per open session, and the changelog bytes per session.
 //!
 //! `cargo bench -p friction-benches --bench sessionizer`
@@ -157,10 +157,9 @@ fn state_size(sessions: usize, per_session: usize) -> Vec<String> {
     let open = st.open_sessions();
     let estimate = st.approx_state_bytes();
     lines.push(format!(
-        "state: {open} open sessions ({} events in {:.1} s, {outputs} released, {} still buffered)",
+        "state: {open} open sessions ({} events in {:.1} s, {outputs} outputs)",
         per_session * sessions,
         elapsed.as_secs_f64(),
-        st.buffered_events()
     ));
     let per = |bytes: usize| bytes as f64 / open.max(1) as f64;
     let verdict = |b: f64| if b <= 1024.0 { "met" } else { "NOT met" };

@@ -170,6 +170,7 @@ pub fn to_sessionized(e: &Event<'_>, session_start: i64) -> Sessionized<'static>
         view_id: c(&e.view_id),
         view_index: 0,
         late: false,
+        reordered: false,
         session_start,
     }
 }

@@ -1,5 +1,5 @@
 //! The building blocks of the hand-written decoders of the records every stage reads per event:
-//! `event` v1 and `sessionized` v1, each in its record's module.
+//! `event` v1 and `sessionized` v2, each in its record's module.
 //!
 //! The schema-walking decoder (`crate::direct`) hands every field to serde by name: a key, a
 //! field-name match, an `Option` slot per field and a struct move at the end, ~30 ns a field and

@@ -14,8 +14,8 @@ use crate::sessionized::Sessionized;
 
 /// The fingerprint of the `event` version the newest `sessionized` schema embeds as its first
 /// field, when its other fields are exactly `sessionKey: string, seq: long, viewId: string,
-/// viewIndex: int, late: boolean, sessionStart: long` ([`encode_sessionized_with_event_datum`]
-/// writes those itself). `None` when the schemas differ from that shape: the pass-through is then
+/// viewIndex: int, late: boolean, sessionStart: long, reordered: boolean`
+/// ([`encode_sessionized_with_event_datum`] writes those itself). `None` when the schemas differ from that shape: the pass-through is then
 /// off and every output is encoded in full.
 fn embedded_event_fingerprint() -> Option<[u8; 8]> {
     static EMBEDDED: std::sync::LazyLock<Option<[u8; 8]>> = std::sync::LazyLock::new(|| {
@@ -23,13 +23,14 @@ fn embedded_event_fingerprint() -> Option<[u8; 8]> {
         let sessionized = registry.latest(Sessionized::FAMILY)?;
         let Schema::Record(record) = &sessionized.schema else { return None };
         type IsType = fn(&Schema) -> bool;
-        let expected: [(&str, IsType); 6] = [
+        let expected: [(&str, IsType); 7] = [
             ("sessionKey", |s| matches!(s, Schema::String)),
             ("seq", |s| matches!(s, Schema::Long)),
             ("viewId", |s| matches!(s, Schema::String)),
             ("viewIndex", |s| matches!(s, Schema::Int)),
             ("late", |s| matches!(s, Schema::Boolean)),
             ("sessionStart", |s| matches!(s, Schema::Long)),
+            ("reordered", |s| matches!(s, Schema::Boolean)),
         ];
         let (first, rest) = record.fields.split_first()?;
         if first.name != "event" || rest.len() != expected.len() {
@@ -80,5 +81,6 @@ fn sessionized_fields_after_event(record: &Sessionized<'_>, out: &mut Vec<u8>) -
     direct_ser::long(out, i64::from(record.view_index));
     out.push(u8::from(record.late));
     direct_ser::long(out, record.session_start);
+    out.push(u8::from(record.reordered));
     Ok(())
 }

@@ -50,6 +50,7 @@ const SOURCES: &[(&str, u32, &str)] = &[
     ("apikey", 1, include_str!("../avro/apikey.v1.avsc")),
     ("apikey", 2, include_str!("../avro/apikey.v2.avsc")),
     ("sessionized", 1, include_str!("../avro/sessionized.v1.avsc")),
+    ("sessionized", 2, include_str!("../avro/sessionized.v2.avsc")),
     ("session", 1, include_str!("../avro/session.v1.avsc")),
     ("signal", 1, include_str!("../avro/signal.v1.avsc")),
     ("signal", 2, include_str!("../avro/signal.v2.avsc")),

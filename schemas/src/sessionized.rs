@@ -4,8 +4,12 @@
 //!
 //! Both are keyed by the input key `project_id:session_id`, so a session's events and its summaries
 //! stay on the partition its input came from. A split session is named by its `session_key`
-//! (`<sessionId>#<anchor ms>`); see `avro/sessionized.v1.avsc` and `avro/session.v1.avsc` for every
-//! field's meaning. The hand-written decoder of `sessionized` v1 is at the end.
+//! (`<sessionId>#<anchor ms>`); see `avro/sessionized.v2.avsc` and `avro/session.v1.avsc` for every
+//! field's meaning. The hand-written decoder of `sessionized` v2 is at the end.
+//!
+//! Since v2 the sessionizer forwards every event on arrival (docs/architecture.md §4 "Sessionizer")
+//! and flags `reordered` the ones older than an earlier-arrived event of their split; v1 records
+//! decode with `reordered: false`.
 
 use std::borrow::Cow;
 
@@ -30,16 +34,22 @@ pub struct Sessionized<'a> {
     pub event: RawEvent<'a>,
     /// `<sessionId>#<anchor>`: the split session.
     pub session_key: Cow<'a, str>,
-    /// 0-based position in the split session's output.
+    /// 0-based position in the split session's output, in arrival order.
     pub seq: i64,
     /// Client viewId, or `<sessionKey>:v<viewIndex>` when the client gave none.
     pub view_id: Cow<'a, str>,
     /// 0-based view number within the split session.
     pub view_index: i32,
-    /// Arrived after the watermark passed its time; emitted at once, out of time order.
+    /// Arrived after the partition watermark passed its time (more than the allowed lateness behind
+    /// the newest event time); forwarded like any other event, counted.
     pub late: bool,
-    /// The split's anchor: event time of its first event, epoch ms.
+    /// The split's anchor: event time of its first arrived event, epoch ms.
     pub session_start: i64,
+    /// Older than an event of its split that arrived before it: out of time order in the topic
+    /// (v2; v1 records decode as false). Consumers keeping time order insert it by
+    /// (timestamp, seq).
+    #[serde(default)]
+    pub reordered: bool,
 }
 
 impl Record for Sessionized<'_> {
@@ -65,7 +75,7 @@ pub struct SessionSummary {
     pub session_id: String,
     /// `<sessionId>#<anchor>`, as on the split's sessionized events.
     pub session_key: String,
-    /// Earliest event time in the split (epoch ms); late events may lie before the anchor.
+    /// Earliest event time in the split (epoch ms); reordered events may lie before the anchor.
     pub start: i64,
     /// Latest event time in the split (epoch ms).
     pub end: i64,
@@ -113,7 +123,7 @@ impl SessionSummary {
     }
 }
 
-/// The hand-written decoder of `sessionized` v1 (why: `crate::fast`): the event's, then the rest.
+/// The hand-written decoder of `sessionized` v2 (why: `crate::fast`): the event's, then the rest.
 mod hand {
     use crate::direct::{Input, Result};
     use crate::event;
@@ -122,9 +132,9 @@ mod hand {
     use super::Sessionized;
 
     /// The `sessionized` schema version [`sessionized`] reads.
-    pub(super) const VERSION: u32 = 1;
+    pub(super) const VERSION: u32 = 2;
 
-    /// One `sessionized` v1 datum.
+    /// One `sessionized` v2 datum.
     pub(crate) fn sessionized(i: &mut Input<'_>) -> Result<Sessionized<'static>> {
         Ok(Sessionized {
             event: field("event", event::hand::raw_event(i))?,
@@ -134,6 +144,7 @@ mod hand {
             view_index: field("viewIndex", i.int("int"))?,
             late: field("late", i.boolean())?,
             session_start: field("sessionStart", i.long("long"))?,
+            reordered: field("reordered", i.boolean())?,
         })
     }
 }

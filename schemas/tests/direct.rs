@@ -169,8 +169,8 @@ fn raw_event() -> BoxedStrategy<RawEvent<'static>> {
 }
 
 fn sessionized() -> BoxedStrategy<Sessionized<'static>> {
-    (raw_event(), cow(), long(), cow(), int(), any::<bool>(), long())
-        .prop_map(|(event, session_key, seq, view_id, view_index, late, session_start)| Sessionized {
+    (raw_event(), cow(), long(), cow(), int(), any::<bool>(), long(), any::<bool>())
+        .prop_map(|(event, session_key, seq, view_id, view_index, late, session_start, reordered)| Sessionized {
             event,
             session_key,
             seq,
@@ -178,6 +178,7 @@ fn sessionized() -> BoxedStrategy<Sessionized<'static>> {
             view_index,
             late,
             session_start,
+            reordered,
         })
         .boxed()
 }
@@ -669,7 +670,7 @@ proptest! {
     fn sessionized_round_trip(r in sessionized()) { round_trips(&r)?; }
 
     /// The sessionizer's pass-through: the input event's datum copied into the output, plus the
-    /// six fields written by hand, is byte for byte what encoding the whole record gives.
+    /// seven fields written by hand, is byte for byte what encoding the whole record gives.
     #[test]
     fn sessionized_with_the_event_datum_is_the_full_encoding(r in sessionized()) {
         let input = encode_to_vec(&r.event).map_err(|e| TestCaseError::fail(e.to_string()))?;

@@ -1,3 +1,4 @@
+use apache_avro::types::Value;
 use apache_avro::Schema;
 use friction_schemas::event::{Navigation, Target};
 use friction_schemas::registry::Registry;
@@ -32,9 +33,11 @@ fn sessionized_round_trips_with_its_own_fingerprint() {
         view_index: 2,
         late: true,
         session_start: 1_705_312_700_000,
+        reordered: true,
     };
     let bytes = encode_to_vec(&record).expect("encode");
     let latest = Registry::get().latest("sessionized").expect("sessionized schema");
+    assert_eq!(latest.version, 2);
     assert_eq!(&bytes[2..10], &latest.fingerprint);
     let back: Sessionized<'static> = decode(&bytes).expect("decode");
     assert_eq!(back, record);
@@ -106,4 +109,33 @@ fn every_summary_field_is_documented() {
             .collect();
         assert!(undocumented.is_empty(), "{family}: undocumented fields {undocumented:?}");
     }
+}
+
+/// A record written before `reordered` existed (v1) reads as not reordered, everything else as
+/// written.
+#[test]
+fn a_v1_record_decodes_as_not_reordered() {
+    let record = Sessionized {
+        event: event(),
+        session_key: "s1#1705312800000".into(),
+        seq: 3,
+        view_id: "client-view".into(),
+        view_index: 1,
+        late: true,
+        session_start: 1_705_312_800_000,
+        reordered: true,
+    };
+    let registry = Registry::get();
+    let v1 = &registry.family("sessionized")[0];
+    assert_eq!(v1.version, 1);
+    // What a v1 writer put on the wire: the same record without `reordered`.
+    let Value::Record(fields) = apache_avro::to_value(&record).expect("to value") else { panic!("not a record") };
+    let fields: Vec<(String, Value)> = fields.into_iter().filter(|(n, _)| n != "reordered").collect();
+    let value = Value::Record(fields).resolve(&v1.schema).expect("valid v1 datum");
+    let mut bytes = vec![0xC3, 0x01];
+    bytes.extend_from_slice(&v1.fingerprint);
+    bytes.extend(apache_avro::to_avro_datum(&v1.schema, value).expect("v1 encode"));
+
+    let got: Sessionized<'static> = decode(&bytes).expect("v1 data decodes");
+    assert_eq!(got, Sessionized { reordered: false, ..record });
 }

@@ -51,6 +51,7 @@ fn event(session: usize, seq: i64, ts: i64, kind: &str) -> Sessionized<'static> 
         view_id: Cow::Owned(format!("{sid}#0:v0")),
         view_index: 0,
         late: false,
+        reordered: false,
         session_start: T0,
     }
 }
@@ -85,9 +86,16 @@ fn start(
     stage.changelog_topic = Some(changelog.into());
     stage.deadletter_topic = dlq.into();
     stage.commit_interval = Duration::from_millis(300);
-    // No idle advancement here: the pause between the two halves must not close the bursts' windows
-    // (in production the sessionizer keeps event time moving); event time alone drives decisions.
-    let config = DetectorConfig { session_gap_ms: 60_000, idle_grace_ms: 3_600_000, signals_topic: Arc::from(signals) };
+    // No wall-clock decisions here (no idle advance, an hour of grace before a quiet session is
+    // judged): the pause between the two halves must not decide the bursts' windows; event time
+    // alone drives decisions.
+    let config = DetectorConfig {
+        session_gap_ms: 60_000,
+        idle_grace_ms: 3_600_000,
+        early_grace_ms: 3_600_000,
+        signals_topic: Arc::from(signals),
+        ..DetectorConfig::default()
+    };
     let shutdown = Shutdown::new();
     let handle =
         spawn_stage(stage, kafka, DetectorHandler::new(config, RulesByProject::default()), shutdown.clone(), None)
@@ -231,9 +239,12 @@ async fn signals_come_out_keyed_by_fingerprint_and_survive_a_restart() {
             per_session.entry(s.session_id.clone()).or_default().push(s);
         }
     }
-    for (session, rages) in &per_session {
+    for (session, rages) in &mut per_session {
         let ids: BTreeSet<&str> = rages.iter().map(|s| s.id.as_str()).collect();
         assert_eq!(ids.len(), 1, "one rage signal per burst in {session}");
+        assert!(rages.iter().all(|s| !s.retracted), "{session}");
+        // Its newest version is what counts.
+        rages.sort_by_key(|s| std::cmp::Reverse(s.version));
         // The burst straddled the restart: all four clicks are in its evidence.
         assert_eq!(
             rages[0].evidence.event_ids.iter().filter(|id| !id.ends_with("-0")).count(),

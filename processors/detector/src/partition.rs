@@ -204,6 +204,7 @@ impl PartitionDetector {
                 session_closed: closed,
                 retained_from_ms: st.retained_from_ms,
                 provisional: true,
+                provisional_all: scope == Scope::All,
                 settled_ms: Some(hf),
             };
             let project_rules = rules.for_project(&st.context.project_id);

@@ -110,7 +110,11 @@ pub(crate) fn compose(cx: &Cx<'_, '_>, out: &Out<'_>) -> Composed {
             }
             // Closed now, or (asked for) still open with members decided so far: published early
             // and corrected later (docs/architecture.md §4 "Time: decide early, settle later").
-            let provisional = cx.h.provisional && decided.is_pending();
+            let provisional = cx.h.provisional
+                && decided.is_pending()
+                && (cx.h.provisional_all
+                    || cx.h.emitted_through_ms.is_none()
+                    || members.iter().any(|&x| emitted(out.outcomes[x].decided, cx.h)));
             if provisional || emitted(decided, cx.h) {
                 if members.iter().any(|&x| out.outcomes[x].stub) {
                     res.needs_full = true;

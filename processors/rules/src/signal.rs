@@ -190,6 +190,11 @@ pub struct Horizon {
     /// decide early, settle later"): the caller publishes it now and corrects it later.
     #[serde(default)]
     pub provisional: bool,
+    /// With `provisional`: return every open episode, not only those with a member decided in
+    /// this call's range (the others cannot have changed since the previous call, unless an event
+    /// arrived out of order: then ask for all of them).
+    #[serde(default)]
+    pub provisional_all: bool,
     /// Decisions after this time may be judged again by a later call (to correct them): the
     /// returned [`Detection::retain_from_ms`] keeps every event they need. `None`: the watermark.
     #[serde(default)]
@@ -205,6 +210,7 @@ impl Horizon {
             session_closed: false,
             retained_from_ms: None,
             provisional: false,
+            provisional_all: false,
             settled_ms: None,
         }
     }
@@ -217,6 +223,7 @@ impl Horizon {
             session_closed: true,
             retained_from_ms: None,
             provisional: false,
+            provisional_all: false,
             settled_ms: None,
         }
     }
@@ -230,6 +237,7 @@ impl Horizon {
             session_closed,
             retained_from_ms: self.retained_from_ms,
             provisional: self.provisional,
+            provisional_all: self.provisional_all,
             settled_ms: self.settled_ms,
         }
     }

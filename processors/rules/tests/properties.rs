@@ -315,7 +315,7 @@ proptest! {
     fn a_replayed_call_emits_nothing_twice(ops in session(), w in 0i64..80_000, closed in any::<bool>()) {
         let rules = Rules::default();
         let events = build(&ops);
-        let h = Horizon { emitted_through_ms: None, watermark_ms: 1_000_000 + w, session_closed: closed, retained_from_ms: None, provisional: false, settled_ms: None };
+        let h = Horizon { emitted_through_ms: None, watermark_ms: 1_000_000 + w, session_closed: closed, retained_from_ms: None, provisional: false, provisional_all: false, settled_ms: None };
         let first = detect(&events, h, &rules);
         check_watermark(&first, h, &rules)?;
         prop_assert_eq!(&detect(&events, h, &rules), &first, "replayed from the state before the call");
@@ -357,6 +357,7 @@ proptest! {
             session_closed: closed,
             retained_from_ms: None,
             provisional: false,
+            provisional_all: false,
             settled_ms: None,
         };
         for h in [h, Horizon { emitted_through_ms: None, ..h }] {
@@ -451,7 +452,7 @@ proptest! {
                 e
             })
             .collect();
-        let h = Horizon { emitted_through_ms: after, watermark_ms: w, session_closed: closed, retained_from_ms: retained, provisional: false, settled_ms: None };
+        let h = Horizon { emitted_through_ms: after, watermark_ms: w, session_closed: closed, retained_from_ms: retained, provisional: false, provisional_all: false, settled_ms: None };
         let _ = detect(&events, h, &Rules::default());
         let mut sorted = events.clone();
         sorted.sort_by_key(|e| e.timestamp_ms);

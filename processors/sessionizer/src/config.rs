@@ -1,23 +1,21 @@
 //! Tunables of the sessionizer. Every number has the default docs/architecture.md §4 names.
 
-/// How the sessionizer orders, splits and remembers. All times are event-time milliseconds.
+/// How the sessionizer splits, flags and remembers. All times are event-time milliseconds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionizerConfig {
-    /// How far an event may trail the newest event time of its partition and still be put in order
-    /// (the watermark is the newest event time minus this). Default 10_000 (10 s).
+    /// How far an event may trail the newest event time of its partition and not be flagged `late`
+    /// (the watermark is the newest event time minus this); sessions close when the watermark passes
+    /// their deadline, so this is also how long a split stays open past its inactivity gap. Default
+    /// 10_000 (10 s).
     pub allowed_lateness_ms: i64,
     /// Event-time inactivity after which a session is split (and, once the watermark passes it,
     /// closed). Default 1_800_000 (30 min).
     pub inactivity_gap_ms: i64,
     /// Longest split session, measured from its first event. Default 86_400_000 (24 h).
     pub max_session_ms: i64,
-    /// How many recent event ids each session remembers (as 64-bit hashes, 8 bytes each) to drop
+    /// How many recent event ids each session remembers (as 32-bit hashes, 4 bytes each) to drop
     /// duplicates. Default 64.
     pub dedup_ids: usize,
-    /// Most events one session may hold in its reorder buffer. When a session exceeds it (a hot log
-    /// stream, a runaway client), its earliest buffered event is released at once instead of
-    /// waiting for the watermark, which bounds memory per key. Default 1_000.
-    pub max_buffered_per_session: usize,
     /// Track changed keys for the changelog (see `PartitionState::drain_changelog`). With `false`
     /// nothing is tracked and closed sessions are forgotten at once: for in-process use without
     /// persistence (benchmarks). Default true.
@@ -31,7 +29,6 @@ impl Default for SessionizerConfig {
             inactivity_gap_ms: 30 * 60 * 1000,
             max_session_ms: 24 * 60 * 60 * 1000,
             dedup_ids: 64,
-            max_buffered_per_session: 1_000,
             changelog: true,
         }
     }
@@ -48,8 +45,6 @@ pub enum ConfigError {
     MaxSession(i64),
     #[error("dedup_ids must be at most 65535, got {0}")]
     DedupIds(usize),
-    #[error("max_buffered_per_session must be at least 1")]
-    MaxBuffered,
 }
 
 impl SessionizerConfig {
@@ -66,9 +61,6 @@ impl SessionizerConfig {
         }
         if self.dedup_ids > usize::from(u16::MAX) {
             return Err(ConfigError::DedupIds(self.dedup_ids));
-        }
-        if self.max_buffered_per_session == 0 {
-            return Err(ConfigError::MaxBuffered);
         }
         Ok(())
     }

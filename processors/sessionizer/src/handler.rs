@@ -1,7 +1,10 @@
 //! The stage handler that runs [`PartitionState`] on the stateful stage runtime: one state per
 //! assigned input partition, outputs to the sessionized and sessions topics, state to the changelog.
-//! Buffered events live in the changelog only as input offsets, so commits are held back to the
-//! oldest offset a partition still needs and replayed input is recognised by the state itself.
+//! Every event's output is sent from `on_message` itself (docs/architecture.md §4 "Sessionizer"), so
+//! once the runtime has the outputs acknowledged it commits everything read. Replayed input is
+//! recognised by the state itself; only after a restore from a state an older sessionizer wrote
+//! while holding events back are commits held back ([`PartitionState::min_needed_offset`]) until
+//! those events are read again and emitted.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -91,14 +94,19 @@ impl StageHandler for SessionizerHandler {
         let result = self.partition(partition).ingest_with_datum(offset, event, datum, now_ms, &mut emitted);
         self.emitted = emitted;
         match result {
-            Ingested::Late => {
-                metrics::counter!("friction_sessionizer_late_events_total").increment(1);
-                let watermark = self.partitions.get(&partition).and_then(PartitionState::watermark);
-                tracing::debug!(partition, offset, ?watermark, "late event");
+            Ingested::Forwarded { late, reordered } => {
+                if late {
+                    metrics::counter!("friction_sessionizer_late_events_total").increment(1);
+                    let watermark = self.partitions.get(&partition).and_then(PartitionState::watermark);
+                    tracing::debug!(partition, offset, ?watermark, "late event");
+                }
+                if reordered {
+                    metrics::counter!("friction_sessionizer_reordered_events_total").increment(1);
+                }
             }
             Ingested::Duplicate => metrics::counter!("friction_sessionizer_duplicates_total").increment(1),
             Ingested::Replayed => metrics::counter!("friction_sessionizer_replays_skipped_total").increment(1),
-            Ingested::Buffered | Ingested::Rebuffered => {}
+            Ingested::Reapplied => metrics::counter!("friction_sessionizer_reapplied_total").increment(1),
         }
         self.send_emitted(out);
         Ok(())
@@ -186,7 +194,7 @@ mod tests {
             let payload = encode_to_vec(e).expect("encode");
             h.on_message(0, offset as i64, None, &payload, 0, &mut out).expect("processed");
         }
-        // Far past every gap: everything is released and every session closes.
+        // Far past every gap: every session closes.
         h.on_tick(0, i64::MAX / 4, &mut out);
         let (mut sessionized, mut summaries) = (0, 0);
         for (topic, key, payload) in out.records() {

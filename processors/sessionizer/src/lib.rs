@@ -5,56 +5,68 @@
 //!
 //! # Model
 //!
-//! Everything runs on event time (the `timestamp` the gateway already corrected for client clock
-//! skew). Each input partition has one [`PartitionState`] with one watermark:
+//! Every event is forwarded when it arrives (docs/architecture.md §4 "Sessionizer" and "Time:
+//! decide early, settle later"): nothing waits for event time to pass. Event time (the `timestamp`
+//! the gateway already corrected for client clock skew) decides which split an event joins, its
+//! flags, and when splits close. Each input partition has one [`PartitionState`] with one
+//! watermark:
 //!
-//! * **watermark** = newest event time seen − `allowed_lateness_ms` (10 s); every event before the
-//!   watermark has been released. A partition that receives nothing moves it on by the wall-clock
-//!   time passed since its newest event arrived, never straight to the wall clock
-//!   ([`PartitionState::advance`], which the stage calls only for a partition read to its end: a
-//!   pause in consumption with input waiting is not idle time).
-//! * **ordering**: an event is buffered per key (`project_id:session_id`) and released, in
-//!   (timestamp, eventId) order, once the watermark is past it. Across keys, releases and session
-//!   closes happen in time order too, so the whole output is a pure function of the input.
+//! * **watermark** = newest event time seen − `allowed_lateness_ms` (10 s). A partition that
+//!   receives nothing moves it on by the wall-clock time passed since its newest event arrived,
+//!   never straight to the wall clock ([`PartitionState::advance`], which the stage calls only for a
+//!   partition read to its end: a pause in consumption with input waiting is not idle time).
+//! * **forwarding**: an event that is not a duplicate is emitted at once, with the next `seq` of its
+//!   split: `seq` is arrival order within the split, so the output of a key is in arrival order.
+//! * **reordered**: an event older than its split's newest event time (an event of the split that
+//!   arrived before it is newer) is flagged `reordered`. Consumers that keep a session in time
+//!   order (the detector) insert it by (timestamp, seq).
+//! * **late**: an event that arrives behind the watermark is flagged `late` and counted (metric and
+//!   `lateEvents`), never dropped: it joins its key's open split like any other event. If its key
+//!   has none (its session closed already), it opens a split named after its own time that stays
+//!   open until the watermark is `allowed_lateness_ms` further, so a late batch forms one split.
 //! * **duplicates**: the last `dedup_ids` (64) eventIds of a key are remembered as 32-bit hashes; a
 //!   repeat is dropped and counted (`duplicatesDropped`). Events without an id are never duplicates.
 //!   A distinct id is mistaken for a repeat with probability ≤ 64 / 2³² (see `hash`).
-//! * **late events**: an event that arrives behind the watermark is still processed, as a late part
-//!   of its session: emitted at once (next `seq`, current view), flagged `late`, counted. If its key
-//!   has an open split it joins that split, whatever its time (we never reopen or re-split history).
-//!   If not (its session closed already), it opens a new split named after its own time, which stays
-//!   open until the watermark is `allowed_lateness_ms` further, so a late batch forms one split.
-//! * **splits**: a released event starts a new split when it comes at least `inactivity_gap_ms`
-//!   (30 min) after the split's latest event, or at least `max_session_ms` (24 h) after its first.
-//!   A split is named `<sessionId>#<anchor>`, anchor = event time of its first event: deterministic,
-//!   unique per key without remembering earlier splits, and identical on every replay.
-//! * **close**: a split closes when the watermark reaches min(latest event + gap, anchor + max):
-//!   from then on no on-time event can join it. Its [`SessionSummary`] is emitted and its state
-//!   dropped. Never by wall clock, except through the idle rule above. `closeReason` names the
-//!   deadline that bound (a split quiet at its 24 h mark closes as `max_duration`).
-//! * **views**: view 0 starts with the split; a later on-time pageview / navigation event, or an event
-//!   whose client `viewId` differs from the current view's, starts the next. `viewId` is the client's
-//!   when known, else `<sessionKey>:v<viewIndex>`.
+//! * **splits**: an arriving event starts a new split when it comes at least `inactivity_gap_ms`
+//!   (30 min) after the split's newest event, or at least `max_session_ms` (24 h) after its anchor.
+//!   A split is named `<sessionId>#<anchor>`, anchor = event time of its first *arrived* event:
+//!   unique per key without remembering earlier splits, and identical on every replay of the same
+//!   topic (a different arrival order of the same events may name it after another event). An event
+//!   that arrives before its split's anchor but within the gap (any event not late, with the default
+//!   settings) joins that split, flagged reordered; the split's `start` is its earliest event time.
+//!   With arrival delays far below the gap, the splits group the same events as in time order; an
+//!   event delayed across a gap boundary may land on the other side of it.
+//! * **close**: a split closes when the watermark reaches min(newest event + gap, anchor + max):
+//!   from then on no on-time event could join it (it would start a new split). Its
+//!   [`SessionSummary`] is emitted and its state dropped. Never by wall clock, except through the
+//!   idle rule above. `closeReason` names the deadline that bound (a split quiet at its 24 h mark
+//!   closes as `max_duration`). An event that splits its key's session closes the previous split
+//!   at once: its summary comes just before the event.
+//! * **views**: view 0 starts with the split; a later-arriving pageview / navigation event, or one
+//!   whose client `viewId` differs from the current view's, starts the next — unless it is
+//!   reordered (it belongs before the split's newest event: it gets the current view). `viewId` is
+//!   the client's when known, else `<sessionKey>:v<viewIndex>`.
 //! * **log lines** (`eventType` `log`, `sessionId` `log:<service>`) are treated like any session:
-//!   ordered, deduplicated, split and summarised (errors count `error`/`fatal` lines), so the
-//!   detector sees them in time order like everything else. A busy log stream is bounded by
-//!   `max_buffered_per_session`: past it, its oldest buffered line is released at once, so a hot key
-//!   degrades to arrival order instead of growing (an event behind what its key already released
-//!   is then emitted as late).
-//! * **time semantics at the edges**: an event exactly at the watermark is on time; a gap of exactly
-//!   `inactivity_gap_ms` splits; ties in time are ordered by eventId, then across keys by key, and a
-//!   close comes before an event of the same time.
+//!   deduplicated, split and summarised (errors count `error`/`fatal` lines) and forwarded at once,
+//!   so one error line reaches the detector without waiting.
+//! * **time semantics at the edges**: an event exactly at the watermark is not late; a gap of
+//!   exactly `inactivity_gap_ms` splits; an event at exactly its split's newest time is not
+//!   reordered; splits due at the same watermark close in key order.
 //!
 //! # State and restarts
 //!
 //! [`PartitionState::drain_changelog`] returns the records to write to the compacted changelog
 //! (per key, plus the partition record under [`PARTITION_KEY`]), in the order they must be written;
-//! [`PartitionState::restore`] loads them back. Buffered events are persisted as their input
-//! offsets, not their content (a key's record stays small however busy it is), so after a restore
-//! the runtime must consume input from [`PartitionState::min_needed_offset`] — simplest: never
-//! commit an input offset past it. Replayed input is recognised by offset: it changes nothing
-//! twice, and events that were buffered are buffered again. The encoding is described in
-//! [`state`](crate::state) and rejects anything malformed with a [`StateError`].
+//! [`PartitionState::restore`] loads them back. Nothing is held back, so once the runtime has the
+//! outputs of what it read acknowledged it may commit all of it. Replayed input is recognised by
+//! offset and changes nothing twice. The encoding is described in [`state`](crate::state) and
+//! rejects anything malformed with a [`StateError`].
+//!
+//! Records written by a sessionizer from before issue 17 (which buffered events until the
+//! watermark passed them) may list the input offsets of events it held: those were never emitted.
+//! After restoring such a record the runtime must consume input from
+//! [`PartitionState::min_needed_offset`] (the stage never commits past it); when those offsets are
+//! read again their events are emitted ([`Ingested::Reapplied`]).
 //!
 //! Determinism: with the same input (events and offsets) the outputs are identical, records and
 //! order. The wall-clock arguments matter only through the idle rule, i.e. only when a partition
@@ -127,7 +139,7 @@ pub struct SessionizerArgs {
     pub changelog_topic: String,
     #[arg(long, env = "FRICTION_DEADLETTER_TOPIC", default_value = topics::DEADLETTER)]
     pub deadletter_topic: String,
-    /// How far an event may trail its partition's newest event time and still be put in order. Default 10 s.
+    /// How far an event may trail its partition's newest event time without being flagged late. Default 10 s.
     #[arg(long, env = "FRICTION_ALLOWED_LATENESS_MS", default_value_t = SessionizerConfig::default().allowed_lateness_ms)]
     pub allowed_lateness_ms: i64,
     /// Event-time inactivity that splits (and closes) a session. Default 30 min.

@@ -1,7 +1,7 @@
 //! The state of one input partition: every key's session plus the partition's event-time clock.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::collections::{BTreeSet, BinaryHeap, HashMap};
 use std::mem;
 use std::sync::Arc;
 
@@ -9,7 +9,7 @@ use friction_schemas::{RawEvent, Sessionized};
 
 use crate::config::{ConfigError, SessionizerConfig};
 use crate::hash::event_id_hash32;
-use crate::session::{emit_into, Buffered, Carried, EventStore, KeyState, Split};
+use crate::session::{emit_into, Arrival, Carried, KeyState, Split};
 use crate::state::{self, PartitionRecord, StateError};
 use crate::Emitted;
 
@@ -20,17 +20,22 @@ pub const PARTITION_KEY: &str = "\u{0}partition";
 /// What `ingest` did with an event (for metrics; the outputs are in `out`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ingested {
-    /// Waiting in its session's reorder buffer until the watermark passes it (it may already have
-    /// been released by this very call, e.g. by the buffer cap).
-    Buffered,
-    /// Arrived after the watermark had passed its time: emitted at once, flagged late.
-    Late,
+    /// Emitted at once, in its split, with the flags of its record: `late` (it arrived behind the
+    /// partition watermark) and `reordered` (it is older than an event of its split that arrived
+    /// before it).
+    Forwarded { late: bool, reordered: bool },
     /// Its eventId was among the session's recent ones: dropped and counted.
     Duplicate,
     /// Its input offset had already been applied before the state was restored: skipped.
     Replayed,
-    /// Read again after a restore because it was still buffered when the state was written.
-    Rebuffered,
+    /// Read again after a restore from a state written by an older sessionizer, which still held it
+    /// in its reorder buffer (it had not been emitted): emitted now.
+    Reapplied,
+}
+
+impl Ingested {
+    /// An on-time event that arrived in order: `Forwarded` with neither flag.
+    pub const IN_ORDER: Ingested = Ingested::Forwarded { late: false, reordered: false };
 }
 
 /// Counters since this `PartitionState` was created (not persisted): for metrics.
@@ -40,10 +45,10 @@ pub struct Stats {
     pub events_in: u64,
     pub duplicates_dropped: u64,
     pub late_events: u64,
-    /// Events released before the watermark because their session's buffer was full.
-    pub forced_releases: u64,
+    pub reordered_events: u64,
     pub replays_skipped: u64,
-    pub rebuffered: u64,
+    /// Events an older sessionizer had buffered, read again and emitted after a restore.
+    pub reapplied: u64,
     pub sessionized_out: u64,
     pub summaries_out: u64,
 }
@@ -57,109 +62,33 @@ pub struct ChangelogRecord {
 
 type Queue = BinaryHeap<Reverse<(i64, Arc<str>)>>;
 
-/// A set of input offsets that are added (almost always) in increasing order and removed in any
-/// order, with its minimum: a sorted deque with removal marks, cleaned from the front. Cheaper than
-/// a B-tree for the one insert and one removal every buffered event costs; its length is bounded
-/// by the offsets between the oldest buffered event and the newest.
-#[derive(Debug, Default)]
-struct OffsetSet {
-    /// (offset, still in the set), sorted by offset.
-    entries: VecDeque<(i64, bool)>,
-    live: usize,
-}
-
-impl OffsetSet {
-    fn insert(&mut self, offset: i64) {
-        match self.entries.back() {
-            Some(&(last, _)) if last >= offset => {
-                // Out of order (restore): keep it sorted.
-                match self.entries.binary_search_by_key(&offset, |e| e.0) {
-                    Ok(i) => {
-                        if !self.entries[i].1 {
-                            self.entries[i].1 = true;
-                            self.live += 1;
-                        }
-                    }
-                    Err(i) => {
-                        self.entries.insert(i, (offset, true));
-                        self.live += 1;
-                    }
-                }
-            }
-            _ => {
-                self.entries.push_back((offset, true));
-                self.live += 1;
-            }
-        }
-    }
-
-    fn remove(&mut self, offset: i64) {
-        if let Ok(i) = self.entries.binary_search_by_key(&offset, |e| e.0) {
-            if self.entries[i].1 {
-                self.entries[i].1 = false;
-                self.live -= 1;
-            }
-        }
-        while self.entries.front().is_some_and(|e| !e.1) {
-            self.entries.pop_front();
-        }
-        if self.entries.is_empty() && self.entries.capacity() > 4096 {
-            self.entries = VecDeque::new();
-        }
-    }
-
-    fn first(&self) -> Option<i64> {
-        self.entries.front().map(|e| e.0)
-    }
-
-    fn len(&self) -> usize {
-        self.live
-    }
-
-    fn capacity_bytes(&self) -> usize {
-        self.entries.capacity() * std::mem::size_of::<(i64, bool)>()
-    }
-}
-
-/// The partition-wide indexes over the keys. Queue entries are lazy: a key's entry may be stale
-/// (the `*_queued` fields of its state say which one is live) and is then dropped or re-queued when
-/// it comes up, so an event costs O(log n) and no entry is ever searched for.
+/// The partition-wide indexes over the keys. Close-queue entries are lazy: a key's entry may be
+/// stale (its state's `close_queued` says which one is live) and is then dropped or re-queued when
+/// it comes up, so an event costs O(log n) at most and no entry is ever searched for.
 #[derive(Debug, Default)]
 struct Indexes {
-    /// (event time of the key's earliest buffered event, key): what to release next.
-    release: Queue,
     /// (close deadline, or an earlier lower bound of it, key): what to close next.
     close: Queue,
-    /// Input offsets of all buffered (and, after a restore, not yet re-read) events.
-    needed: OffsetSet,
     /// Keys changed since the last changelog drain.
     dirty: Vec<Arc<str>>,
     /// Keys whose session closed with nothing left, to be tombstoned.
     idle: Vec<Arc<str>>,
-    /// The buffered events themselves.
-    store: EventStore,
-    /// After a restore: per key, the input offsets of events that were buffered when the state was
-    /// written and have not been read again yet (sorted). Empty in steady state.
+    /// After a restore from a state written before events were forwarded on arrival: per key, the
+    /// input offsets of the events that sessionizer still held (sorted), to be emitted when they are
+    /// read again. Empty otherwise.
     pending: HashMap<Arc<str>, Vec<i64>>,
-}
-
-impl Indexes {
-    /// Gives back the memory of a release queue that emptied after a burst (its capacity otherwise
-    /// stays at the peak number of buffering keys).
-    fn shrink_release_queue(&mut self) {
-        let (len, cap) = (self.release.len(), self.release.capacity());
-        if cap > 1024 && len < cap / 4 {
-            self.release.shrink_to(len * 2);
-        }
-    }
+    /// All offsets of `pending`: their minimum is where input must be read from.
+    needed: BTreeSet<i64>,
 }
 
 /// All sessions of one input partition plus that partition's watermark.
 ///
-/// Event time only: the watermark is the newest event time seen minus the allowed lateness, and
-/// moves on without input only by the wall-clock time since the newest event arrived (see
-/// [`PartitionState::advance`]). Outputs are a pure function of the input sequence (events with
-/// their offsets) and of the wall-clock arguments, which matter only when the partition is idle.
+/// Every event is emitted when it is ingested. Event time decides only which split an event joins,
+/// whether it is flagged `late`, and when splits close: the watermark is the newest event time seen
+/// minus the allowed lateness, and moves on without input only by the wall-clock time since the
+/// newest event arrived (see [`PartitionState::advance`]). Outputs are a pure function of the input
+/// sequence (events with their offsets) and of the wall-clock arguments, which matter only when the
+/// partition is idle.
 #[derive(Debug)]
 pub struct PartitionState {
     cfg: SessionizerConfig,
@@ -167,7 +96,7 @@ pub struct PartitionState {
     /// every event's lookup.
     sessions: HashMap<Arc<str>, Box<KeyState>, foldhash::fast::RandomState>,
     idx: Indexes,
-    /// Every event with a time before this has been released; an arriving event before it is late.
+    /// An arriving event before this is late; a split whose deadline it reaches closes.
     watermark: i64,
     max_event_time: Option<i64>,
     applied_offset: Option<i64>,
@@ -175,10 +104,10 @@ pub struct PartitionState {
     /// restore. Not persisted: a restored partition never counts the time it was away as idle time.
     last_arrival_wall_ms: Option<i64>,
     partition_dirty: bool,
-    /// `restore` was called: the queues are rebuilt before the next event.
+    /// `restore` was called: the close queue is rebuilt before the next event.
     queues_stale: bool,
     scratch_key: String,
-    /// Reused by `drain_changelog_with`: the value being encoded, and a key's buffered offsets.
+    /// Reused by `drain_changelog_with`: the value being encoded, and a key's pending offsets.
     scratch_value: Vec<u8>,
     scratch_offsets: Vec<i64>,
     stats: Stats,
@@ -209,21 +138,24 @@ impl PartitionState {
     }
 
     /// Takes one input event (its offset in the input partition, which must grow from call to
-    /// call) and appends to `out` whatever it and the watermark it moves release.
+    /// call) and appends to `out` the event's record, preceded by its key's previous split's
+    /// summary when the event starts a new split, and followed by the summaries of the splits the
+    /// watermark it moves closes.
     ///
-    /// In order: a duplicate eventId is dropped, an event behind the watermark is emitted at once as
-    /// late, and any other event is buffered; then the watermark becomes max(event time seen) −
-    /// allowed lateness and everything it passes is released in (time, key, eventId) order, with
-    /// sessions closing in time order between them. `now_wall_ms` only restarts the idle clock:
-    /// the wall-clock time since the previous event is *not* idle time here — the caller may have
-    /// been busy (a commit, a rebalance restoring other partitions, a slow fetch) with this
+    /// In order: a duplicate eventId is dropped; any other event joins its key's open split (or
+    /// starts one: see `Split::split_reason`), is flagged `late` when it is behind the watermark and
+    /// `reordered` when it is older than the split's newest event, and is emitted with the split's
+    /// next `seq`; then the watermark becomes max(event time seen) − allowed lateness and the splits
+    /// whose deadline it reached close, in deadline order. `now_wall_ms` only restarts the idle
+    /// clock: the wall-clock time since the previous event is *not* idle time here — the caller may
+    /// have been busy (a commit, a rebalance restoring other partitions, a slow fetch) with this
     /// partition's backlog waiting, and counting that pause would move the watermark past the
-    /// backlog and make it late. Idle time is what [`Self::advance`] is told about, and the caller
-    /// calls it only while the partition has been read to its end.
+    /// backlog, make it late and close its sessions early. Idle time is what [`Self::advance`] is
+    /// told about, and the caller calls it only while the partition has been read to its end.
     ///
-    /// Offsets at or below what the restored state already applied are replays: they do not change
-    /// the state again, except that events that were buffered when the state was written are
-    /// buffered again ([`Ingested::Rebuffered`]).
+    /// Offsets at or below what the restored state already applied are replays: they change
+    /// nothing, except that events an older sessionizer still buffered when it wrote the state are
+    /// emitted now ([`Ingested::Reapplied`]).
     pub fn ingest(
         &mut self,
         offset: i64,
@@ -278,7 +210,7 @@ impl PartitionState {
         };
         match outcome {
             Ingested::Replayed => self.stats.replays_skipped += 1,
-            Ingested::Rebuffered => self.stats.rebuffered += 1,
+            Ingested::Reapplied => self.stats.reapplied += 1,
             _ => self.stats.events_in += 1,
         }
 
@@ -294,12 +226,11 @@ impl PartitionState {
         outcome
     }
 
-    /// The idle rule (docs/architecture.md §4): a partition that receives nothing — call this only while it has
-    /// been read to its end, never while input may be waiting — moves its watermark on by the
-    /// wall-clock time passed since its newest event arrived — never straight to the wall clock, so
-    /// old (backfilled, replayed) data is judged as when it was new. This is what closes the last
-    /// session of a quiet night and releases the last click of a session. Appends what it releases
-    /// and closes to `out`.
+    /// The idle rule (docs/architecture.md §4): a partition that receives nothing — call this only
+    /// while it has been read to its end, never while input may be waiting — moves its watermark on
+    /// by the wall-clock time passed since its newest event arrived — never straight to the wall
+    /// clock, so old (backfilled, replayed) data is judged as when it was new. This is what closes
+    /// the last session of a quiet night. Appends the summaries of the splits it closes to `out`.
     ///
     /// After a restore the idle clock starts at the first call (the time the partition was away is
     /// not idle time of its data).
@@ -323,54 +254,11 @@ impl PartitionState {
         }
     }
 
-    /// Releases buffered events before the watermark and closes sessions whose deadline it reached,
-    /// in time order (a close before an event of the same time).
+    /// Closes the splits whose deadline the watermark reached, in deadline order (ties by key).
     fn process(&mut self, out: &mut Vec<Emitted>) {
         let wm = self.watermark;
-        loop {
-            let release = self.idx.release.peek().map(|Reverse((t, _))| *t).filter(|t| *t < wm);
-            let close = self.idx.close.peek().map(|Reverse((t, _))| *t).filter(|t| *t <= wm);
-            let take_close = match (release, close) {
-                (None, None) => break,
-                (Some(r), Some(c)) => c <= r,
-                (None, Some(_)) => true,
-                (Some(_), None) => false,
-            };
-            if take_close {
-                self.pop_close(out);
-            } else {
-                self.pop_release(out);
-            }
-        }
-    }
-
-    fn pop_release(&mut self, out: &mut Vec<Emitted>) {
-        let Some(Reverse((t, key))) = self.idx.release.pop() else { return };
-        let Some(st) = self.sessions.get_mut(&*key) else { return };
-        if st.release_queued() != Some(t) {
-            return; // stale entry
-        }
-        st.set_release_queued(None);
-        let Some(front_ts) = st.front_ts() else { return };
-        if front_ts != t {
-            // The buffer's head changed since this entry was queued (a forced release).
-            st.set_release_queued(Some(front_ts));
-            self.idx.release.push(Reverse((front_ts, key)));
-            return;
-        }
-        let Some(b) = st.pop_front() else { return };
-        if let Some(next) = st.front_ts() {
-            st.set_release_queued(Some(next));
-            self.idx.release.push(Reverse((next, key)));
-        } else {
-            self.idx.shrink_release_queue();
-        }
-        let mut ctx =
-            Ctx { cfg: &self.cfg, idx: &mut self.idx, stats: &mut self.stats, watermark: self.watermark, out };
-        ctx.touch(st);
-        ctx.idx.needed.remove(b.offset);
-        if let Some(event) = ctx.idx.store.take(b.slot) {
-            ctx.emit_on_time(st, event);
+        while self.idx.close.peek().is_some_and(|Reverse((t, _))| *t <= wm) {
+            self.pop_close(out);
         }
     }
 
@@ -500,8 +388,10 @@ impl PartitionState {
     /// before any input): `None` is a tombstone. A record that does not decode is an error and
     /// changes nothing.
     ///
-    /// Afterwards, input must be consumed from [`Self::min_needed_offset`] (when it is `Some` and
-    /// before the committed offset) so the events that were buffered are read again.
+    /// A key record written by a sessionizer from before events were forwarded on arrival may list
+    /// the input offsets of events it held back: they were never emitted. Afterwards, input must then
+    /// be consumed from [`Self::min_needed_offset`] (when it is `Some` and before the committed
+    /// offset) so that those events are read again and emitted.
     pub fn restore(&mut self, key: &str, value: Option<&[u8]>) -> Result<(), StateError> {
         if key == PARTITION_KEY {
             let p = match value {
@@ -520,19 +410,12 @@ impl PartitionState {
             Some(bytes) => Some(state::decode_key(bytes, key, self.cfg.dedup_ids)?),
             None => None,
         };
-        if let Some(old) = self.sessions.remove(key) {
-            for b in &old.buffer {
-                self.idx.needed.remove(b.offset);
-                self.idx.store.take(b.slot);
-            }
-        }
+        self.sessions.remove(key);
         for o in self.idx.pending.remove(key).unwrap_or_default() {
-            self.idx.needed.remove(o);
+            self.idx.needed.remove(&o);
         }
         if let Some((st, pending)) = restored {
-            for &o in &pending {
-                self.idx.needed.insert(o);
-            }
+            self.idx.needed.extend(pending.iter().copied());
             if !pending.is_empty() {
                 self.idx.pending.insert(st.key.clone(), pending);
             }
@@ -550,15 +433,9 @@ impl PartitionState {
             return;
         }
         self.queues_stale = false;
-        self.idx.release.clear();
         self.idx.close.clear();
         for st in self.sessions.values_mut() {
-            st.set_release_queued(None);
             st.set_close_queued(None);
-            if let Some(front) = st.front_ts() {
-                st.set_release_queued(Some(front));
-                self.idx.release.push(Reverse((front, st.key.clone())));
-            }
             if let Some(split) = &st.split {
                 let d = split.deadline(&self.cfg);
                 st.set_close_queued(Some(d));
@@ -567,12 +444,13 @@ impl PartitionState {
         }
     }
 
-    /// The oldest input offset whose event is still needed (buffered, or to be read again after a
-    /// restore); `None` when nothing is buffered. The input offset committed for this partition must
-    /// not pass it, or a crash would lose the buffered events (the changelog stores their offsets,
-    /// not their content).
+    /// The oldest input offset whose event is still needed: only after a restore from a state that
+    /// an older sessionizer wrote while it held events back, until they are read again; `None`
+    /// otherwise (every event applied was emitted at once). The input offset committed for this
+    /// partition must not pass it, or a crash would lose those events (the old changelog stored
+    /// their offsets, not their content).
     pub fn min_needed_offset(&self) -> Option<i64> {
-        self.idx.needed.first()
+        self.idx.needed.first().copied()
     }
 
     /// The last input offset applied (persisted with the partition record).
@@ -580,18 +458,19 @@ impl PartitionState {
         self.applied_offset
     }
 
-    /// The current watermark: every event before it has been released. `None` before any event.
+    /// The current watermark: an arriving event before it is late. `None` before any event.
     pub fn watermark(&self) -> Option<i64> {
         (self.watermark != i64::MIN).then_some(self.watermark)
     }
 
-    /// Keys with an open session or buffered events.
+    /// Keys with an open session or events still to be read again.
     pub fn open_sessions(&self) -> usize {
         self.sessions.values().filter(|st| !st.is_idle()).count()
     }
 
-    /// Buffered events (not yet released), including those still to be re-read after a restore.
-    pub fn buffered_events(&self) -> usize {
+    /// Events still to be read again and emitted after a restore from an older sessionizer's state
+    /// (see [`Self::min_needed_offset`]); 0 in steady state.
+    pub fn pending_events(&self) -> usize {
         self.idx.needed.len()
     }
 
@@ -600,57 +479,32 @@ impl PartitionState {
     }
 
     /// An estimate of the heap and inline bytes the state holds (for the state-size metric and the
-    /// per-session budget of docs/architecture.md §9): the session map, each key's state and strings, the queues,
-    /// and buffered events.
+    /// per-session budget of docs/architecture.md §9): the session map, each key's state and
+    /// strings, and the queues.
     pub fn approx_state_bytes(&self) -> usize {
         use std::mem::size_of;
         let map = self.sessions.capacity() * (size_of::<(Arc<str>, Box<KeyState>)>() + 1);
-        let queues = (self.idx.release.capacity() + self.idx.close.capacity()) * size_of::<Reverse<(i64, Arc<str>)>>();
-        let needed = self.idx.needed.capacity_bytes();
+        let queues = self.idx.close.capacity() * size_of::<Reverse<(i64, Arc<str>)>>();
+        // A B-tree node per ~11 offsets of 8 bytes, and the per-key lists.
+        let pending = self.idx.needed.len() * 16 + self.idx.pending.values().map(|v| v.capacity() * 8).sum::<usize>();
         let lists = (self.idx.dirty.capacity() + self.idx.idle.capacity()) * size_of::<Arc<str>>();
-        let keys: usize = self.sessions.values().map(|st| key_state_bytes(st, &self.idx.store)).sum();
-        let store = self.idx.store.capacity_bytes();
-        size_of::<Self>() + map + queues + needed + lists + keys + store
+        let keys: usize = self.sessions.values().map(|st| key_state_bytes(st)).sum();
+        size_of::<Self>() + map + queues + pending + lists + keys
     }
 }
 
-fn key_state_bytes(st: &KeyState, store: &EventStore) -> usize {
+fn key_state_bytes(st: &KeyState) -> usize {
     use std::mem::size_of;
     // Arc<str> allocation: two counters + the bytes.
     let key = 16 + st.key.len();
     let ring = st.ring.capacity() * size_of::<[u8; 4]>();
-    let waiting = st.buffer.capacity() * size_of::<Buffered>()
-        + st.buffer.iter().map(|b| store.get(b.slot).map_or(0, event_heap_bytes)).sum::<usize>();
     let split = st.split.as_ref().map_or(0, |s| {
         s.routes.len()
             + s.view_client.as_ref().map_or(0, |v| v.len())
             + s.release.as_ref().map_or(0, |v| v.len())
             + s.user_id.as_ref().map_or(0, |v| v.len())
     });
-    size_of::<KeyState>() + key + ring + waiting + split
-}
-
-/// Rough heap bytes of an event's strings (the large ones; optional payloads counted by their text).
-fn event_heap_bytes(e: &RawEvent<'_>) -> usize {
-    let opt = |s: &Option<std::borrow::Cow<'_, str>>| s.as_ref().map_or(0, |s| s.len());
-    e.project_id.len()
-        + e.session_id.len()
-        + e.event_id.len()
-        + e.event_type.len()
-        + e.metadata.len()
-        + opt(&e.user_id)
-        + opt(&e.tab_id)
-        + opt(&e.view_id)
-        + opt(&e.url)
-        + opt(&e.route)
-        + opt(&e.release)
-        + e.target.as_ref().map_or(0, |t| 256 + opt(&t.selector) + opt(&t.text) + opt(&t.href))
-        + e.error.as_ref().map_or(0, |x| x.message.len() + opt(&x.stack))
-        + e.network.as_ref().map_or(0, |n| n.url.len() + 64)
-        + e.log
-            .as_ref()
-            .map_or(0, |l| l.message.len() + l.attributes.iter().map(|(k, v)| k.len() + v.len() + 48).sum::<usize>())
-        + opt(&e.context.user_agent)
+    size_of::<KeyState>() + key + ring + split
 }
 
 /// What the per-event work borrows: everything but the session map.
@@ -673,11 +527,13 @@ impl Ctx<'_> {
     /// The per-key part of `ingest`.
     fn apply(&mut self, st: &mut KeyState, partition_replay: bool, offset: i64, event: Carried) -> Ingested {
         if partition_replay || offset <= st.last_offset {
-            // Applied before the state was written. Only an event that was still buffered then is
-            // taken again (its offset is in `pending`); everything else it did is in the state.
+            // Applied before the state was written: everything it did is in the state. Only an
+            // event an older sessionizer still held back then is taken now (its offset is in
+            // `pending`); it passed the duplicate filter when it was first read.
             if st.has_pending() && self.take_pending(st, offset) {
-                self.buffer(st, offset, event);
-                return Ingested::Rebuffered;
+                self.touch(st);
+                self.forward(st, event);
+                return Ingested::Reapplied;
             }
             return Ingested::Replayed;
         }
@@ -696,33 +552,8 @@ impl Ctx<'_> {
             }
             st.remember(h, self.cfg.dedup_ids);
         }
-
-        let ts = event.event.timestamp;
-        if ts < self.watermark || ts < st.released_through {
-            self.stats.late_events += 1;
-            if st.split.is_none() {
-                // Its session already closed (or has not started yet): a late event opens a split of
-                // its own, which collects the rest of a late batch for one more allowed lateness.
-                let grace = self.watermark.saturating_add(self.cfg.allowed_lateness_ms);
-                st.split = Some(Split::new(ts, grace, mem::take(&mut st.pending_dups)));
-                self.queue_close(st);
-            }
-            self.emit(st, event, true);
-            return Ingested::Late;
-        }
-
-        self.idx.needed.insert(offset);
-        self.buffer(st, offset, event);
-        if st.buffer.len() > self.cfg.max_buffered_per_session {
-            if let Some(b) = st.pop_front() {
-                self.stats.forced_releases += 1;
-                self.idx.needed.remove(b.offset);
-                if let Some(event) = self.idx.store.take(b.slot) {
-                    self.emit_on_time(st, event);
-                }
-            }
-        }
-        Ingested::Buffered
+        let Arrival { late, reordered } = self.forward(st, event);
+        Ingested::Forwarded { late, reordered }
     }
 
     /// Takes `offset` out of the key's offsets still to be re-read after a restore.
@@ -730,20 +561,12 @@ impl Ctx<'_> {
         let Some(pending) = self.idx.pending.get_mut(&st.key) else { return false };
         let Ok(i) = pending.binary_search(&offset) else { return false };
         pending.remove(i);
+        self.idx.needed.remove(&offset);
         if pending.is_empty() {
             self.idx.pending.remove(&st.key);
             st.set_has_pending(false);
         }
         true
-    }
-
-    fn buffer(&mut self, st: &mut KeyState, offset: i64, event: Carried) {
-        let ts = event.event.timestamp;
-        let at = st.insert(&mut self.idx.store, offset, event);
-        if at == 0 && st.release_queued().is_none_or(|q| q > ts) {
-            st.set_release_queued(Some(ts));
-            self.idx.release.push(Reverse((ts, st.key.clone())));
-        }
     }
 
     /// Makes sure the close queue holds an entry for the open split no later than its deadline.
@@ -756,26 +579,29 @@ impl Ctx<'_> {
         }
     }
 
-    /// Emits an event released in order: first the split rules (a gap of at least the inactivity gap
-    /// since the split's latest event, or the maximum duration since its first, closes it and opens
-    /// a new one), then the view and sequence number.
-    fn emit_on_time(&mut self, st: &mut KeyState, event: Carried) {
+    /// Emits an event as it arrives: first the split rules (`Split::split_reason`: the gap since
+    /// the split's newest event, or the maximum duration since its anchor, closes it and opens a new
+    /// one named after this event), then the flags, the view and the sequence number.
+    fn forward(&mut self, st: &mut KeyState, event: Carried) -> Arrival {
         let ts = event.event.timestamp;
-        st.released_through = st.released_through.max(ts);
+        let late = ts < self.watermark;
         if let Some(reason) = st.split.as_ref().and_then(|s| s.split_reason(ts, self.cfg)) {
             self.close(st, reason);
         }
         if st.split.is_none() {
-            st.split = Some(Split::new(ts, i64::MIN, mem::take(&mut st.pending_dups)));
+            // A split opened by a late event (its session closed already, or the whole batch came
+            // late) stays open for one more allowed lateness, so the rest of a late batch joins it.
+            let grace = if late { self.watermark.saturating_add(self.cfg.allowed_lateness_ms) } else { i64::MIN };
+            st.split = Some(Split::new(ts, grace, mem::take(&mut st.pending_dups)));
             self.queue_close(st);
         }
-        self.emit(st, event, false);
-    }
-
-    fn emit(&mut self, st: &mut KeyState, event: Carried, late: bool) {
-        let Some(split) = st.split.as_mut() else { return };
-        self.out.push(emit_into(&st.key, st.project_len, split, event, late));
+        let Some(split) = st.split.as_mut() else { return Arrival { late, reordered: false } };
+        let arrival = Arrival { late, reordered: split.events > 0 && ts < split.end };
+        self.out.push(emit_into(&st.key, st.project_len, split, event, arrival));
         self.stats.sessionized_out += 1;
+        self.stats.late_events += u64::from(arrival.late);
+        self.stats.reordered_events += u64::from(arrival.reordered);
+        arrival
     }
 
     fn close(&mut self, st: &mut KeyState, reason: &'static str) {

@@ -1,8 +1,7 @@
-//! Per-key state: the reorder buffer, the duplicate filter, and the open split session with the
-//! counters its summary needs. Kept small on purpose (docs/architecture.md §9: ≤ 1 KiB per open session once its
-//! buffered events are released): numbers, hashes, a few short strings, no event history.
+//! Per-key state: the duplicate filter and the open split session with the counters its summary
+//! needs. Kept small on purpose (docs/architecture.md §9: ≤ 1 KiB per open session): numbers,
+//! hashes, a few short strings, no events (every event is forwarded as it arrives).
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 
 use friction_schemas::sessionized::{CLOSE_INACTIVITY, CLOSE_MAX_DURATION, MAX_SUMMARY_ROUTES};
@@ -15,10 +14,9 @@ use crate::{Emitted, SessionizerConfig};
 pub(crate) const ROUTE_SEP: char = '\u{1f}';
 
 /// An event on its way through the sessionizer: boxed once at the input inside the output record
-/// it will become, so that buffering, releasing and emitting move a pointer instead of ~1.3 KB
-/// (those moves were ~18 % of the state machine's time); `emit_into` fills in the rest in place.
-/// With it, when the input allows, the event's Avro datum as it arrived, which the output copies
-/// instead of encoding the event again ([`Emitted::Sessionized`]).
+/// it will become, so that emitting moves a pointer instead of ~1.3 KB; `emit_into` fills in the
+/// rest in place. With it, when the input allows, the event's Avro datum as it arrived, which the
+/// output copies instead of encoding the event again ([`Emitted::Sessionized`]).
 #[derive(Debug)]
 pub(crate) struct Carried {
     pub record: Box<Sessionized<'static>>,
@@ -32,63 +30,6 @@ impl std::ops::Deref for Carried {
     }
 }
 
-/// Where buffered events live: one slab per partition, slots reused through a free list.
-#[derive(Debug, Default)]
-pub(crate) struct EventStore {
-    slots: Vec<Option<Carried>>,
-    free: Vec<u32>,
-}
-
-impl EventStore {
-    pub fn put(&mut self, event: Carried) -> u32 {
-        if let Some(i) = self.free.pop() {
-            if let Some(slot) = self.slots.get_mut(i as usize) {
-                *slot = Some(event);
-                return i;
-            }
-        }
-        self.slots.push(Some(event));
-        u32::try_from(self.slots.len() - 1).unwrap_or(u32::MAX)
-    }
-
-    pub fn get(&self, slot: u32) -> Option<&RawEvent<'static>> {
-        self.slots.get(slot as usize).and_then(Option::as_ref).map(|c| &c.event)
-    }
-
-    pub fn take(&mut self, slot: u32) -> Option<Carried> {
-        let event = self.slots.get_mut(slot as usize).and_then(Option::take);
-        if event.is_some() {
-            self.free.push(slot);
-            if self.free.len() == self.slots.len() && self.slots.capacity() > 1024 {
-                // Everything was released after a burst: give the slab back.
-                self.slots = Vec::new();
-                self.free = Vec::new();
-            }
-        }
-        event
-    }
-
-    pub fn capacity_bytes(&self) -> usize {
-        let live: usize = self
-            .slots
-            .iter()
-            .flatten()
-            .map(|c| std::mem::size_of::<Sessionized<'static>>() + c.datum.as_ref().map_or(0, |d| d.len()))
-            .sum();
-        self.slots.capacity() * std::mem::size_of::<Option<Carried>>() + live + self.free.capacity() * 4
-    }
-}
-
-/// An event waiting in a reorder buffer: its time, the input offset it came from (what the
-/// changelog stores instead of the event itself) and its slot in the partition's `EventStore`.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Buffered {
-    pub ts: i64,
-    pub offset: i64,
-    pub slot: u32,
-}
-
-const QUEUED_RELEASE: u8 = 1;
 const QUEUED_CLOSE: u8 = 2;
 /// The partition's `pending` map holds offsets of this key to re-read after a restore.
 const HAS_PENDING: u8 = 4;
@@ -103,9 +44,6 @@ pub(crate) struct KeyState {
     /// Input offset of the last event applied to this key: on a replay after a restore, events up to
     /// here are not applied again.
     pub last_offset: i64,
-    /// Greatest event time released in order for this key. An event behind it is emitted as late even
-    /// if the watermark has not passed it (only after a forced release, see `max_buffered_per_session`).
-    pub released_through: i64,
     /// 32-bit hashes of the most recent event ids (see `hash`), a ring buffer of at most
     /// `dedup_ids` entries, each as its little-endian bytes: the changelog format, so a state write
     /// copies the ring instead of encoding it hash by hash.
@@ -114,16 +52,11 @@ pub(crate) struct KeyState {
     pub ring_head: u16,
     /// Duplicates dropped while no split was open; they are counted to the next split.
     pub pending_dups: u32,
-    /// Events waiting for the watermark, sorted by (timestamp, eventId). Its allocation is given
-    /// back whenever it empties: most open sessions wait for nothing most of the time.
-    pub buffer: VecDeque<Buffered>,
-    /// Time of this key's live entry in the partition's release queue (valid with `QUEUED_RELEASE`).
-    release_at: i64,
     /// Deadline of this key's live entry in the partition's close queue, ≤ the split's real deadline
     /// (valid with `QUEUED_CLOSE`).
     close_at: i64,
-    /// Which of the two above are set, and `HAS_PENDING`: flags instead of two `Option<i64>` and a
-    /// field save bytes on every key.
+    /// `QUEUED_CLOSE` and `HAS_PENDING`: flags instead of an `Option<i64>` and a bool save bytes on
+    /// every key.
     flags: u8,
     /// Changed since the last changelog drain.
     pub dirty: bool,
@@ -136,26 +69,14 @@ impl KeyState {
             key,
             project_len,
             last_offset: i64::MIN,
-            released_through: i64::MIN,
             ring: Vec::new(),
             ring_head: 0,
             pending_dups: 0,
-            buffer: VecDeque::new(),
-            release_at: 0,
             close_at: 0,
             flags: 0,
             dirty: false,
             split: None,
         }
-    }
-
-    pub fn release_queued(&self) -> Option<i64> {
-        (self.flags & QUEUED_RELEASE != 0).then_some(self.release_at)
-    }
-
-    pub fn set_release_queued(&mut self, at: Option<i64>) {
-        self.release_at = at.unwrap_or(0);
-        self.flags = if at.is_some() { self.flags | QUEUED_RELEASE } else { self.flags & !QUEUED_RELEASE };
     }
 
     pub fn close_queued(&self) -> Option<i64> {
@@ -167,9 +88,9 @@ impl KeyState {
         self.flags = if at.is_some() { self.flags | QUEUED_CLOSE } else { self.flags & !QUEUED_CLOSE };
     }
 
-    /// Nothing open and nothing waiting: only the replay guard (`last_offset`) is left.
+    /// Nothing open and nothing to re-read: only the replay guard (`last_offset`) is left.
     pub fn is_idle(&self) -> bool {
-        self.split.is_none() && self.buffer.is_empty() && !self.has_pending()
+        self.split.is_none() && !self.has_pending()
     }
 
     pub fn has_pending(&self) -> bool {
@@ -178,46 +99,6 @@ impl KeyState {
 
     pub fn set_has_pending(&mut self, yes: bool) {
         self.flags = if yes { self.flags | HAS_PENDING } else { self.flags & !HAS_PENDING };
-    }
-
-    /// The earliest buffered event's time.
-    pub fn front_ts(&self) -> Option<i64> {
-        self.buffer.front().map(|b| b.ts)
-    }
-
-    /// Stores `event` and inserts it after everything ordered before or equal to it by
-    /// (timestamp, eventId); returns the position.
-    pub fn insert(&mut self, store: &mut EventStore, offset: i64, event: Carried) -> usize {
-        let ts = event.event.timestamp;
-        let at = match self.buffer.back() {
-            // Usually the newest: check the back before searching.
-            Some(b) if b.ts < ts => self.buffer.len(),
-            None => 0,
-            Some(_) => {
-                let id: &str = &event.event.event_id;
-                let store: &EventStore = store;
-                self.buffer.partition_point(|b| {
-                    b.ts < ts || (b.ts == ts && store.get(b.slot).map(|e| &*e.event_id) <= Some(id))
-                })
-            }
-        };
-        let slot = store.put(event);
-        self.buffer.insert(at, Buffered { ts, offset, slot });
-        at
-    }
-
-    /// Takes the earliest buffered event, giving the buffer's memory back when it empties.
-    pub fn pop_front(&mut self) -> Option<Buffered> {
-        let b = self.buffer.pop_front();
-        if self.buffer.is_empty() && self.buffer.capacity() > 0 {
-            self.buffer = VecDeque::new();
-        }
-        b
-    }
-
-    /// Input offsets of the buffered events.
-    pub fn buffered_offsets(&self) -> impl Iterator<Item = i64> + '_ {
-        self.buffer.iter().map(|b| b.offset)
     }
 
     /// The remembered hashes, oldest first (how they are persisted).
@@ -327,9 +208,11 @@ fn to_i64(n: u64) -> i64 {
 /// One split session while it is open.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Split {
-    /// Event time of the split's first event: its name and the base of the maximum duration.
+    /// Event time of the split's first arrived event: its name and the base of the maximum
+    /// duration. Events that arrive later with an earlier time may lie before it (`start`).
     pub anchor: i64,
-    /// Earliest and latest event time in the split.
+    /// Earliest and latest event time in the split (`end`: the newest; an arriving event older than
+    /// it is reordered).
     pub start: i64,
     pub end: i64,
     /// A split opened by a late event stays open at least until the watermark reaches this, so a late
@@ -382,8 +265,9 @@ impl Split {
         self.anchor.saturating_add(cfg.max_session_ms)
     }
 
-    /// The watermark at which the split closes: no on-time event can join it any more (every later
-    /// on-time event is at or after the watermark, hence after the gap or the maximum duration).
+    /// The watermark at which the split closes: no on-time event could join it any more (every later
+    /// on-time event is at or after the watermark, hence after the gap or the maximum duration, and
+    /// would start a new split anyway).
     pub fn deadline(&self, cfg: &SessionizerConfig) -> i64 {
         self.inactivity_deadline(cfg).min(self.max_deadline(cfg)).max(self.grace_until)
     }
@@ -397,7 +281,10 @@ impl Split {
         }
     }
 
-    /// Whether an on-time event at `ts` starts a new split, and why the current one ends.
+    /// Whether an event at `ts` arriving while this split is open starts a new split, and why the
+    /// current one ends: it comes at least the inactivity gap after the split's newest event, or at
+    /// least the maximum duration after its anchor. An event before the anchor never splits: it joins
+    /// (reordered), however far before — the split's history is never re-cut.
     pub fn split_reason(&self, ts: i64, cfg: &SessionizerConfig) -> Option<&'static str> {
         if ts >= self.inactivity_deadline(cfg) {
             Some(CLOSE_INACTIVITY)
@@ -464,20 +351,36 @@ fn set_last(slot: &mut Option<Box<str>>, value: Option<&str>) {
     }
 }
 
-/// Appends `event` to the open `split` of `key`: assigns its view and sequence number, updates the
-/// summary counters and builds the output record.
+/// How an event joins its split: whether it arrived behind the partition watermark (`late`) and
+/// whether it is older than the split's newest event so far (`reordered`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Arrival {
+    pub late: bool,
+    pub reordered: bool,
+}
+
+/// Appends `event` to the open `split` of `key`, as it arrives: assigns its view and sequence number
+/// (the next in arrival order), updates the summary counters and builds the output record.
 ///
-/// Views: the first event of a split starts view 0; a later on-time event starts a new view when it
-/// is a navigation or carries a client viewId different from the current view's. Late events never
-/// start a view (they are out of order, so "later" means nothing for them): they get the current one.
-pub(crate) fn emit_into(key: &Arc<str>, project_len: u32, split: &mut Split, carried: Carried, late: bool) -> Emitted {
+/// Views: the first event of a split starts view 0; a later-arriving event in time order starts a
+/// new view when it is a navigation or carries a client viewId different from the current view's.
+/// Reordered events never start a view (they belong before the split's newest event, so "next"
+/// means nothing for them): they get the current one.
+pub(crate) fn emit_into(
+    key: &Arc<str>,
+    project_len: u32,
+    split: &mut Split,
+    carried: Carried,
+    arrival: Arrival,
+) -> Emitted {
+    let Arrival { late, reordered } = arrival;
     let Carried { mut record, datum } = carried;
     let event = &record.event;
     let ts = event.timestamp;
     let client = client_view(event);
     if split.events == 0 {
         split.view_client = client.map(Box::from);
-    } else if !late {
+    } else if !reordered {
         let changed = matches!((client, split.view_client.as_deref()), (Some(v), Some(c)) if v != c);
         if is_navigation(event) || changed {
             split.view_index = split.view_index.saturating_add(1);
@@ -524,6 +427,7 @@ pub(crate) fn emit_into(key: &Arc<str>, project_len: u32, split: &mut Split, car
     record.view_id = view_id.into();
     record.view_index = i32::try_from(split.view_index).unwrap_or(i32::MAX);
     record.late = late;
+    record.reordered = reordered;
     record.session_start = split.anchor;
     Emitted::Sessionized { key: key.clone(), record, datum }
 }

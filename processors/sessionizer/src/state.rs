@@ -7,9 +7,9 @@
 //!
 //! ```text
 //! header     F7 <version=2> <kind>
-//! kind 1     session: project_len, z last_offset, z released_through, pending_dups,
+//! kind 1     session: project_len, z last_offset, z released_through (unused), pending_dups,
 //!            ring_len, ring_len × u32 LE (oldest first; version 1: u64 LE, folded on restore),
-//!            offsets_len, z first offset, varint deltas (ascending input offsets of buffered events),
+//!            offsets_len, z first offset, varint deltas (ascending input offsets of held events),
 //!            split flag 0|1, then the split: z anchor, z start, z end, z grace_until, view_index,
 //!            opt-str view_client, events (= next seq), clicks, errors, late, dups, route_count, routes…,
 //!            truncated 0|1, opt-str release, opt-str user_id
@@ -18,10 +18,16 @@
 //! opt-x      0 = none, 1 = some followed by x
 //! ```
 //!
-//! Buffered events are stored as their input offsets, not their content: after a restore they are
-//! read again from the input (see `PartitionState::min_needed_offset`). Decoding checks every length
-//! against the bytes left and rejects trailing bytes, so garbage is an error, never a panic or a
-//! huge allocation.
+//! Until issue 17 (real time) the sessionizer held events back in a reorder buffer and stored them
+//! here as their input offsets, not their content. It now emits every event as it arrives and holds
+//! nothing: it writes `released_through` as 0 (one byte; an older build reading the record takes it
+//! as "nothing released in order yet" for any event after 1970) and lists only the offsets it
+//! restored from such an older record and has not read again yet (see
+//! `PartitionState::min_needed_offset`). An older record's offsets are events that were never
+//! emitted: after a restore they are read again from the input and emitted. The layout is
+//! unchanged, so the version stays 2 and records stay readable both ways across a rolling upgrade.
+//! Decoding checks every length against the bytes left and rejects trailing bytes, so garbage is an
+//! error, never a panic or a huge allocation.
 
 use std::sync::Arc;
 
@@ -245,7 +251,7 @@ pub(crate) fn decode_partition(bytes: &[u8], key: &str) -> Result<PartitionRecor
 }
 
 /// Encodes one key's state: a closed marker when nothing is open or waiting, else the session.
-/// `pending` are the key's offsets still to be re-read after a restore.
+/// `pending` are the key's offsets still to be re-read after a restore (sorted, as restored).
 pub(crate) fn encode_key(st: &KeyState, pending: &[i64]) -> Vec<u8> {
     let mut out = Vec::new();
     encode_key_into(st, pending, &mut Vec::new(), &mut out);
@@ -261,20 +267,19 @@ pub(crate) fn encode_key_into(st: &KeyState, pending: &[i64], offsets: &mut Vec<
         w.zig(st.last_offset);
         return;
     }
-    out.reserve(64 + st.ring.len() * 4 + st.buffer.len() * 3);
+    out.reserve(64 + st.ring.len() * 4 + pending.len() * 3);
     let mut w = Writer::new(KIND_SESSION, out);
     w.var(u64::from(st.project_len));
     w.zig(st.last_offset);
-    w.zig(st.released_through);
+    // `released_through`: unused since nothing is held back (see the module doc).
+    w.zig(0);
     w.var(u64::from(st.pending_dups));
     w.len(st.ring.len());
     let (older, newer) = st.ring_halves();
     w.0.extend_from_slice(older.as_flattened());
     w.0.extend_from_slice(newer.as_flattened());
     offsets.clear();
-    offsets.extend(st.buffered_offsets());
     offsets.extend_from_slice(pending);
-    // Buffered in (time, eventId) order: offsets are almost always strictly ascending already.
     if !offsets.windows(2).all(|p| p[0] < p[1]) {
         offsets.sort_unstable();
         offsets.dedup();
@@ -315,7 +320,8 @@ pub(crate) fn encode_key_into(st: &KeyState, pending: &[i64], offsets: &mut Vec<
     }
 }
 
-/// Decodes one key's state and the input offsets of its buffered events (to be re-read).
+/// Decodes one key's state and the input offsets of the events it held back (written by a
+/// sessionizer from before issue 17; to be read again and emitted).
 /// `dedup_ids` trims a ring written with a larger setting (the newest ids are kept).
 pub(crate) fn decode_key(bytes: &[u8], key: &str, dedup_ids: usize) -> Result<(KeyState, Vec<i64>), StateError> {
     let (version, kind, mut r) = header(bytes)?;
@@ -336,7 +342,7 @@ pub(crate) fn decode_key(bytes: &[u8], key: &str, dedup_ids: usize) -> Result<(K
         return Err(StateError::Corrupt("project length does not match the key"));
     }
     st.last_offset = r.zig()?;
-    st.released_through = r.zig()?;
+    let _released_through = r.zig()?;
     st.pending_dups = r.u32()?;
 
     let wide = version == STATE_VERSION_1;
@@ -361,13 +367,13 @@ pub(crate) fn decode_key(bytes: &[u8], key: &str, dedup_ids: usize) -> Result<(K
             Some(p) => {
                 let d = i64::try_from(r.var()?).map_err(|_| StateError::Corrupt("offset delta"))?;
                 if d == 0 {
-                    return Err(StateError::Corrupt("buffered offsets are not strictly ascending"));
+                    return Err(StateError::Corrupt("held offsets are not strictly ascending"));
                 }
                 p.checked_add(d).ok_or(StateError::Corrupt("offset overflows"))?
             }
         };
         if o > st.last_offset {
-            return Err(StateError::Corrupt("buffered offset after the key's last applied offset"));
+            return Err(StateError::Corrupt("held offset after the key's last applied offset"));
         }
         pending.push(o);
         prev = Some(o);
@@ -452,31 +458,133 @@ mod tests {
     }
 
     #[test]
-    fn buffered_offsets_out_of_order_are_written_ascending_and_once() {
-        use crate::session::{Carried, EventStore};
-        use friction_schemas::{RawEvent, Sessionized};
-        let ev = |ts: i64, id: &str| Carried {
-            record: Box::new(Sessionized {
-                event: RawEvent { timestamp: ts, event_id: id.to_owned().into(), ..RawEvent::default() },
-                ..Sessionized::default()
-            }),
-            datum: None,
-        };
-        let mut store = EventStore::default();
+    fn held_offsets_are_written_ascending_and_once() {
         let mut st = KeyState::new(Arc::from("p:s"), 1);
         st.last_offset = 9;
-        // Buffered in time order: offset 7 (t=10) before offset 5 (t=20).
-        st.insert(&mut store, 5, ev(20, "b"));
-        st.insert(&mut store, 7, ev(10, "a"));
+        st.split = Some(Split::new(10, i64::MIN, 0));
         st.remember(1, 4);
         let mut offsets = vec![42; 3];
         let mut out = vec![0xAA];
-        encode_key_into(&st, &[2, 5], &mut offsets, &mut out);
+        encode_key_into(&st, &[7, 2, 5, 5], &mut offsets, &mut out);
         assert_eq!(out[0], 0xAA, "appends to what is there");
-        assert_eq!(encode_key(&st, &[2, 5]), out[1..]);
+        assert_eq!(encode_key(&st, &[7, 2, 5, 5]), out[1..]);
         let (back, pending) = decode_key(&out[1..], "p:s", 64).expect("decodes");
         assert_eq!(pending, [2, 5, 7]);
         assert_eq!(back.ring, st.ring);
+        assert_eq!(back.split, st.split);
+        // Nothing held: no offsets, and `released_through` 0 (what an older build reading the record
+        // takes as nothing released in order).
+        let plain = encode_key(&st, &[]);
+        let (_, pending) = decode_key(&plain, "p:s", 64).expect("decodes");
+        assert!(pending.is_empty());
+        let mut r = Reader { buf: &plain[3..] };
+        assert_eq!((r.u32(), r.zig(), r.zig()), (Ok(1), Ok(9), Ok(0)));
+    }
+
+    /// A record written by the sessionizer before it forwarded on arrival: events it held back are
+    /// listed by offset and come back as offsets to read again.
+    #[test]
+    fn a_record_with_held_events_restores_them_as_pending() {
+        // Header, project_len 1, last_offset 9, released_through 4, pending_dups 0, an empty ring,
+        // offsets 6 and 8 (6, then delta 2), no split.
+        let old = [MAGIC, STATE_VERSION, KIND_SESSION, 1, 18, 8, 0, 0, 2, 12, 2, 0];
+        let (st, pending) = decode_key(&old, "p:s", 64).expect("an old record restores");
+        assert_eq!(pending, [6, 8]);
+        assert!(st.has_pending() && !st.is_idle() && st.split.is_none());
+        assert_eq!(st.last_offset, 9);
+        // Offsets after the key's last applied one cannot have been held: corrupt.
+        let mut bad = old;
+        bad[4] = 14; // last_offset 7
+        assert!(matches!(decode_key(&bad, "p:s", 64), Err(StateError::Corrupt(_))));
+    }
+
+    /// A restart from the state of a sessionizer that still buffered events (before issue 17): the
+    /// events it held were never emitted; read again, they are emitted (not taken for duplicates,
+    /// though their ids are in the filter), and input is committed no further than them until then.
+    #[test]
+    fn held_events_of_an_old_state_are_emitted_when_read_again() {
+        use crate::hash::event_id_hash32;
+        use crate::{Emitted, Ingested, PartitionState, SessionizerConfig, PARTITION_KEY};
+        use friction_schemas::RawEvent;
+
+        let ev = |id: &str, ts: i64| RawEvent {
+            project_id: "p".into(),
+            session_id: "s".into(),
+            event_id: id.to_owned().into(),
+            event_type: "click".into(),
+            timestamp: ts,
+            ..RawEvent::default()
+        };
+        // What the old sessionizer wrote after offsets 0 (e0 at 0 s, released), 1 (e1 at 5 s) and
+        // 2 (e2 at 3 s), the last two still buffered: their ids in the filter, their offsets listed.
+        let mut key = Vec::new();
+        let mut w = Writer::new(KIND_SESSION, &mut key);
+        w.var(1); // project_len
+        w.zig(2); // last_offset
+        w.zig(0); // released_through
+        w.var(0); // pending_dups
+        w.len(3);
+        for id in ["e0", "e1", "e2"] {
+            w.0.extend_from_slice(&event_id_hash32(id).unwrap_or(0).to_le_bytes());
+        }
+        w.len(2);
+        w.zig(1);
+        w.var(1);
+        w.u8(1); // the split of e0
+        for n in [0, 0, 0, i64::MIN] {
+            w.zig(n); // anchor, start, end, grace_until
+        }
+        w.var(0); // view_index
+        w.opt_str(None);
+        for n in [1, 1, 0, 0, 0, 0] {
+            w.var(n); // events, clicks, errors, late, dups, route_count
+        }
+        w.u8(0);
+        w.opt_str(None);
+        w.opt_str(None);
+        let partition = encode_partition(&PartitionRecord {
+            watermark: -5_000,
+            max_event_time: Some(5_000),
+            applied_offset: Some(2),
+        });
+
+        let mut st = PartitionState::new(SessionizerConfig::default()).expect("config");
+        st.restore(PARTITION_KEY, Some(&partition)).expect("partition");
+        st.restore("p:s", Some(&key)).expect("an old key record restores");
+        assert_eq!((st.min_needed_offset(), st.pending_events()), (Some(1), 2));
+        // Crash again before reading them: the next state still lists them.
+        let again = st.snapshot("p:s").expect("kept");
+        let mut copy = PartitionState::new(SessionizerConfig::default()).expect("config");
+        copy.restore("p:s", Some(&again)).expect("restores");
+        assert_eq!(copy.min_needed_offset(), Some(1));
+
+        // The input read again from the committed offset (0 at most), then new input.
+        let mut out = Vec::new();
+        assert_eq!(st.ingest(0, ev("e0", 0), 0, &mut out), Ingested::Replayed);
+        assert_eq!(st.ingest(1, ev("e1", 5_000), 0, &mut out), Ingested::Reapplied);
+        assert_eq!(st.min_needed_offset(), Some(2));
+        assert_eq!(st.ingest(2, ev("e2", 3_000), 0, &mut out), Ingested::Reapplied);
+        assert_eq!((st.min_needed_offset(), st.pending_events()), (None, 0));
+        assert_eq!(st.ingest(3, ev("e1", 5_000), 0, &mut out), Ingested::Duplicate, "a real repeat still is one");
+        assert_eq!(st.ingest(4, ev("e3", 6_000), 0, &mut out), Ingested::IN_ORDER);
+        let got: Vec<_> = out
+            .iter()
+            .filter_map(|e| match e {
+                Emitted::Sessionized { record, .. } => Some((
+                    record.event.event_id.to_string(),
+                    record.seq,
+                    record.reordered,
+                    record.session_key.to_string(),
+                )),
+                Emitted::Summary { .. } => None,
+            })
+            .collect();
+        let want = [("e1", 1, false), ("e2", 2, true), ("e3", 3, false)];
+        let want: Vec<_> = want.iter().map(|(id, seq, r)| (id.to_string(), *seq, *r, "s#0".to_owned())).collect();
+        assert_eq!(got, want);
+        // Written back: nothing held any more.
+        let (_, pending) = decode_key(&st.snapshot("p:s").expect("state"), "p:s", 64).expect("decodes");
+        assert!(pending.is_empty());
     }
 
     #[test]
@@ -493,7 +601,7 @@ mod tests {
         v1.extend_from_slice(&[0, 1, 0, 0, 0, 1, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0]);
         let (st, pending) = decode_key(&v1, "p:s", 64).expect("a v1 record restores");
         assert!(pending.is_empty());
-        assert_eq!((st.last_offset, st.released_through), (7, 5));
+        assert_eq!(st.last_offset, 7);
         assert!(st.seen(event_id_hash32("e-1").unwrap_or(0)) && st.seen(event_id_hash32("e-2").unwrap_or(0)));
         assert!(!st.seen(event_id_hash32("e-3").unwrap_or(0)));
         // Written back as v2: 4 bytes per hash, and it reads back the same.

@@ -1,10 +1,10 @@
 mod common;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use common::*;
-use friction_schemas::RawEvent;
-use friction_sessionizer::{Emitted, PartitionState, SessionizerConfig};
+use friction_schemas::{RawEvent, SessionSummary};
+use friction_sessionizer::{Emitted, Ingested, PartitionState, SessionizerConfig};
 use proptest::prelude::*;
 
 const LATENESS: i64 = 10 * SEC;
@@ -19,6 +19,13 @@ fn steps() -> impl Strategy<Value = Vec<Step>> {
 
 /// Sessions built from steps, merged in time order (ties by generation order).
 fn build(sessions: &[Vec<Step>]) -> Vec<RawEvent<'static>> {
+    build_with(sessions, true)
+}
+
+/// [`build`]; with `logs: false` the log lines (one `log:api` key shared by every session, whose
+/// gaps are sums of steps and may fall anywhere) become errors of the session itself, so that every
+/// key's consecutive events are less than 4 min or more than 31 min apart.
+fn build_with(sessions: &[Vec<Step>], logs: bool) -> Vec<RawEvent<'static>> {
     let mut all = Vec::new();
     for (s, steps) in sessions.iter().enumerate() {
         let name = format!("s{s}");
@@ -32,7 +39,8 @@ fn build(sessions: &[Vec<Step>]) -> Vec<RawEvent<'static>> {
                 1 => pageview(&name, &id, t, &format!("/r{}", j % 3)),
                 2 => ev(&name, &id, t, "error"),
                 3 => RawEvent { view_id: Some(format!("v{}", j / 4).into()), ..ev(&name, &id, t, "click") },
-                4 => log_line("api", &format!("{name}-log-{j}"), t, "error"),
+                4 if logs => log_line("api", &format!("{name}-log-{j}"), t, "error"),
+                4 => ev(&name, &id, t, "error"),
                 // An exact duplicate of the previous event of the session.
                 5 => prev.clone().unwrap_or_else(|| ev(&name, &id, t, "scroll")),
                 _ => RawEvent { user_id: Some(format!("u{j}").into()), ..ev(&name, &id, t, "scroll") },
@@ -53,6 +61,87 @@ fn config(small: bool) -> SessionizerConfig {
     }
 }
 
+/// The events in the order they arrive when each is delayed by `delays` (cycled) after its time
+/// (ties in the order given).
+fn arrive(sorted: &[RawEvent<'static>], delays: &[i64]) -> Vec<RawEvent<'static>> {
+    let mut shuffled: Vec<(i64, usize, RawEvent<'static>)> =
+        sorted.iter().cloned().enumerate().map(|(i, e)| (e.timestamp + delays[i % delays.len()], i, e)).collect();
+    shuffled.sort_by_key(|(at, i, _)| (*at, *i));
+    shuffled.into_iter().map(|(_, _, e)| e).collect()
+}
+
+/// The splits as sets of (key, eventId), whatever they are named.
+fn groups(out: &[Emitted]) -> BTreeSet<BTreeSet<(String, String)>> {
+    let mut by_split: BTreeMap<String, BTreeSet<(String, String)>> = BTreeMap::new();
+    for r in records(out) {
+        by_split.entry(r.session_key.to_string()).or_default().insert((r.event.key(), r.event.event_id.to_string()));
+    }
+    by_split.into_values().collect()
+}
+
+/// The summaries without their names and the fields that follow arrival order (views, release,
+/// user, route order), in a fixed order.
+fn counts(out: &[Emitted]) -> Vec<SessionSummary> {
+    let mut v: Vec<SessionSummary> = summaries(out)
+        .into_iter()
+        .map(|s| {
+            let mut routes = s.routes.clone();
+            routes.sort();
+            SessionSummary { session_key: String::new(), views: 0, release: None, user_id: None, routes, ..s.clone() }
+        })
+        .collect();
+    v.sort_by(|a, b| (&a.session_id, a.start, a.end).cmp(&(&b.session_id, b.start, b.end)));
+    v
+}
+
+/// An open split as its records so far describe it.
+#[derive(Debug)]
+struct SplitSoFar {
+    records: i64,
+    anchor: i64,
+    start: i64,
+    end: i64,
+    late: i64,
+}
+
+/// Checks outputs, in order, against what came before them: `seq` counts the split's records,
+/// `reordered` is set exactly when an earlier-arrived record of the split is newer, the split is
+/// named after its first arrived event, and a summary matches its split's records. Returns the
+/// number of summaries.
+fn follow(open: &mut HashMap<String, SplitSoFar>, out: &[Emitted]) -> Result<usize, TestCaseError> {
+    let mut closed = 0;
+    for o in out {
+        match o {
+            Emitted::Sessionized { record: r, .. } => {
+                let ts = r.event.timestamp;
+                let s = open.entry(r.session_key.to_string()).or_insert(SplitSoFar {
+                    records: 0,
+                    anchor: ts,
+                    start: ts,
+                    end: ts,
+                    late: 0,
+                });
+                prop_assert_eq!(r.seq, s.records, "{}", &r.session_key);
+                prop_assert_eq!(r.reordered, ts < s.end, "{} in {}", &r.event.event_id, &r.session_key);
+                prop_assert_eq!(r.session_start, s.anchor);
+                prop_assert_eq!(r.session_key.as_ref(), format!("{}#{}", r.event.session_id, s.anchor));
+                s.records += 1;
+                s.start = s.start.min(ts);
+                s.end = s.end.max(ts);
+                s.late += i64::from(r.late);
+            }
+            Emitted::Summary { record: sum, .. } => {
+                let s = open.remove(&sum.session_key);
+                prop_assert!(s.is_some(), "summary of {} without records", &sum.session_key);
+                let s = s.unwrap_or(SplitSoFar { records: 0, anchor: 0, start: 0, end: 0, late: 0 });
+                prop_assert_eq!((sum.events, sum.start, sum.end, sum.late_events), (s.records, s.start, s.end, s.late));
+                closed += 1;
+            }
+        }
+    }
+    Ok(closed)
+}
+
 fn run_all(cfg: &SessionizerConfig, input: &[RawEvent<'static>]) -> Vec<Emitted> {
     let mut run = Run::new(cfg.clone());
     for e in input.iter().cloned() {
@@ -65,31 +154,70 @@ fn run_all(cfg: &SessionizerConfig, input: &[RawEvent<'static>]) -> Vec<Emitted>
 proptest! {
     #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
 
-    /// Any arrival order in which no event trails the newest one by more than the allowed
-    /// lateness gives exactly the output of the time-ordered arrival.
+    /// Any arrival order (events moved by up to an hour, so some arrive late): every event whose id
+    /// its key has not seen is emitted by the very call that ingests it, exactly once; a repeated id
+    /// is not. Each record's flags and numbers follow from what arrived before it: `seq` counts its
+    /// split's records, `reordered` is set exactly when an earlier-arrived event of its split is
+    /// newer, `late` exactly when it is behind the watermark, and the split is named after its
+    /// first arrived event. Once everything closed, each split's summary matches its records.
     #[test]
-    fn permutations_within_the_lateness_give_the_same_output(
+    fn any_arrival_order_forwards_each_event_once_at_once(
         sessions in prop::collection::vec(steps(), 1..4),
-        delays in prop::collection::vec(0..=LATENESS / 2, 1..64),
+        delays in prop::collection::vec(prop_oneof![4 => 0..=LATENESS / 2, 1 => 0..=60 * MIN], 1..64),
         small in any::<bool>(),
     ) {
         let cfg = config(small);
-        let sorted = build(&sessions);
-        // Arrival by time + delay: an event arrives after others only if they are at most
-        // LATENESS/2 newer, so it is always on time.
-        let mut shuffled: Vec<(i64, usize, RawEvent<'static>)> = sorted
-            .iter()
-            .cloned()
-            .enumerate()
-            .map(|(i, e)| (e.timestamp + delays[i % delays.len()], i, e))
-            .collect();
-        shuffled.sort_by_key(|(at, i, _)| (*at, *i));
-        let shuffled: Vec<_> = shuffled.into_iter().map(|(_, _, e)| e).collect();
+        // Default duplicate filter: every key's events fit in it, so a repeat is always recognised.
+        let cfg = SessionizerConfig { dedup_ids: 64, ..cfg };
+        let shuffled = arrive(&build(&sessions), &delays);
+        let mut run = Run::new(cfg);
+        let mut seen: HashSet<(String, String)> = HashSet::new();
+        let mut open: HashMap<String, SplitSoFar> = HashMap::new();
+        let mut closed = 0;
+        for e in shuffled {
+            let first = seen.insert((e.key(), e.event_id.to_string()));
+            let watermark = run.state.watermark().unwrap_or(i64::MIN);
+            let (id, ts) = (e.event_id.to_string(), e.timestamp);
+            let outcome = run.push(e);
+            let recs = records(&run.out);
+            if !first {
+                prop_assert_eq!(outcome, Ingested::Duplicate);
+                prop_assert!(recs.is_empty(), "a repeat of {} was emitted", id);
+            } else {
+                prop_assert_eq!(recs.len(), 1, "{} not emitted at once", &id);
+                let r = recs[0];
+                prop_assert_eq!(&*r.event.event_id, id.as_str());
+                prop_assert_eq!(r.late, ts < watermark);
+                prop_assert_eq!(outcome, Ingested::Forwarded { late: r.late, reordered: r.reordered });
+            }
+            closed += follow(&mut open, &run.take())?;
+        }
+        prop_assert_eq!(run.state.min_needed_offset(), None);
+        run.flush();
+        closed += follow(&mut open, &run.take())?;
+        prop_assert_eq!(run.state.open_sessions(), 0);
+        prop_assert!(open.is_empty(), "splits never closed: {:?}", open.keys().collect::<Vec<_>>());
+        prop_assert!(closed > 0);
+    }
 
+    /// When no event arrives more than the allowed lateness after its time and the inactivity gap
+    /// is far larger than that (every key's events are less than 4 min or more than 31 min apart),
+    /// any arrival order groups the events into the same splits as the time-ordered arrival, with
+    /// the same summary counts; only names, `seq`, views and the "last seen" fields may differ.
+    #[test]
+    fn arrival_within_the_lateness_groups_events_like_time_order(
+        sessions in prop::collection::vec(steps(), 1..4),
+        delays in prop::collection::vec(0..=LATENESS / 2, 1..64),
+    ) {
+        let cfg = SessionizerConfig::default();
+        let sorted = build_with(&sessions, false);
+        let shuffled = arrive(&sorted, &delays);
         let expected = run_all(&cfg, &sorted);
         let got = run_all(&cfg, &shuffled);
-        prop_assert!(records(&expected).iter().all(|r| !r.late));
-        prop_assert_eq!(got, expected);
+        prop_assert!(records(&expected).iter().all(|r| !r.late && !r.reordered));
+        prop_assert!(records(&got).iter().all(|r| !r.late));
+        prop_assert_eq!(groups(&got), groups(&expected));
+        prop_assert_eq!(counts(&got), counts(&expected));
     }
 
     /// The output does not depend on how often `advance` is called between events, only on the
@@ -132,20 +260,18 @@ proptest! {
         prop_assert_eq!(cut.take(), plain.take());
     }
 
-    /// Whatever the input: no panic, every applied event is emitted, dropped as a duplicate, or
-    /// still buffered; buffers stay within their cap; the state survives an encode/decode; and
-    /// once everything is closed each split's summary matches its records.
+    /// Whatever the input: no panic, every applied event is emitted or dropped as a duplicate,
+    /// nothing is held; the state survives an encode/decode; and once everything is closed each
+    /// split's summary matches its records.
     #[test]
     fn arbitrary_streams_are_accounted_for_and_bounded(
         events in prop::collection::vec(
             (0u8..4, 0u8..12, prop_oneof![4 => -200_000i64..200_000, 1 => (31 * MIN)..(90 * MIN)], 0u8..5, 0i64..20_000),
             0..120,
         ),
-        cap in 1usize..6,
         dedup in 0usize..10,
     ) {
         let cfg = SessionizerConfig {
-            max_buffered_per_session: cap,
             dedup_ids: dedup,
             max_session_ms: 20 * MIN,
             ..SessionizerConfig::default()
@@ -167,8 +293,8 @@ proptest! {
             run.push_at(e, wall);
             let st = &run.state;
             let stats = st.stats();
-            prop_assert_eq!(stats.events_in, stats.sessionized_out + stats.duplicates_dropped + st.buffered_events() as u64);
-            prop_assert!(st.buffered_events() <= st.open_sessions() * cap);
+            prop_assert_eq!(stats.events_in, stats.sessionized_out + stats.duplicates_dropped);
+            prop_assert_eq!(st.pending_events(), 0);
             all.append(&mut run.out);
         }
 
@@ -185,7 +311,6 @@ proptest! {
         run.flush();
         all.append(&mut run.out);
         prop_assert_eq!(run.state.open_sessions(), 0);
-        prop_assert_eq!(run.state.buffered_events(), 0);
         let mut per_split: BTreeMap<String, Vec<(i64, bool)>> = BTreeMap::new();
         for r in records(&all) {
             per_split.entry(r.session_key.to_string()).or_default().push((r.seq, r.late));
@@ -207,7 +332,7 @@ proptest! {
     fn extreme_values_do_not_panic(
         events in prop::collection::vec((0u8..3, any::<i64>(), any::<i64>(), 0u8..8), 0..40),
     ) {
-        let mut run = Run::new(SessionizerConfig { max_buffered_per_session: 2, ..SessionizerConfig::default() });
+        let mut run = Run::default_config();
         for (s, ts, wall, id) in events {
             run.push_at(ev(&format!("s{s}"), &format!("e{id}"), ts, "click"), wall);
             run.advance(wall);

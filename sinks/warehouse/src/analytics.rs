@@ -4,6 +4,13 @@
 //!
 //! Every query counts with `uniqExact` over ids, so a batch inserted twice (before ClickHouse
 //! merges the repeat away) changes no answer.
+//!
+//! Only live signals count: the newest version of each signal id, unless that version is
+//! retracted (docs/architecture.md §4 "Time: decide early, settle later"). [`LIVE_SIGNALS`] keeps
+//! the rows whose `(signal_id, version)` is its id's newest, then drops retracted ones. It does not
+//! wait for merges nor read `FINAL`: until parts merge every version is a row, and a
+//! `retracted = 0` filter beside `FINAL` may run (as `PREWHERE`) before the collapse on older
+//! ClickHouse, which would let a retracted id's previous version through.
 
 use clickhouse::{Client, Row};
 use serde::{Deserialize, Serialize};
@@ -46,6 +53,13 @@ impl Bucket {
     }
 }
 
+/// The filter that keeps only live signal rows, appended to a `WHERE` over `signals` that already
+/// restricts `project_id`; binds the project id once more. The range filters of the queries
+/// below apply to the rows it keeps, so a signal counts where its newest version puts it.
+pub const LIVE_SIGNALS: &str = " AND (signal_id, version) IN \
+     (SELECT signal_id, max(version) FROM signals WHERE project_id = ? GROUP BY signal_id) \
+     AND retracted = 0";
+
 /// Most points a frustration-rate query may return (buckets × routes).
 pub const MAX_POINTS: usize = 100_000;
 /// Most buckets a frustration-rate query may span.
@@ -78,7 +92,7 @@ pub struct FrustrationRatePoint {
     pub sessions: u64,
     /// Of those, sessions with at least one frustration signal on the route in the bucket.
     pub frustrated_sessions: u64,
-    /// Distinct signals on the route in the bucket.
+    /// Distinct live signals on the route in the bucket.
     pub signals: u64,
     /// `frustratedSessions / sessions` (0 when there are no sessions).
     pub rate: f64,
@@ -123,7 +137,7 @@ pub async fn frustration_rate(
           GROUP BY bucket, route) \
          ANY LEFT JOIN \
          (SELECT {sb} AS bucket, route_template AS route, uniqExact(session_id) AS frustrated, uniqExact(signal_id) AS signals \
-          FROM signals WHERE project_id = ? AND start_ms >= ? AND start_ms < ?{route_filter} \
+          FROM signals WHERE project_id = ? AND start_ms >= ? AND start_ms < ?{route_filter}{LIVE_SIGNALS} \
           GROUP BY bucket, route) \
          USING (bucket, route) \
          ORDER BY bucket, route LIMIT {limit}",
@@ -139,6 +153,7 @@ pub async fn frustration_rate(
     if let Some(route) = &q.route {
         query = query.bind(route.as_str());
     }
+    query = query.bind(q.project_id.as_str());
     let rows: Vec<RateRow> =
         query.fetch_all().await.map_err(|e| WarehouseError::clickhouse("frustration rate query", e))?;
     Ok(rows
@@ -223,7 +238,7 @@ pub async fn top_elements(client: &Client, q: &TopElementsQuery) -> Result<Vec<T
         "SELECT element_key, route_template, groupUniqArray(kind) AS kinds, \
          uniqExact(if(user_id = '', concat('session:', session_id), user_id)) AS users, \
          uniqExact(session_id) AS sessions, uniqExact(signal_id) AS signals, max(start_ms) AS last_seen \
-         FROM signals WHERE project_id = ? AND start_ms >= ? AND start_ms < ?{filters} \
+         FROM signals WHERE project_id = ? AND start_ms >= ? AND start_ms < ?{filters}{LIVE_SIGNALS} \
          GROUP BY element_key, route_template \
          ORDER BY users DESC, signals DESC, element_key, route_template LIMIT {limit}"
     );
@@ -234,6 +249,7 @@ pub async fn top_elements(client: &Client, q: &TopElementsQuery) -> Result<Vec<T
     if let Some(kind) = &q.kind {
         query = query.bind(kind.as_str());
     }
+    query = query.bind(q.project_id.as_str());
     let rows: Vec<ElementRow> =
         query.fetch_all().await.map_err(|e| WarehouseError::clickhouse("top elements query", e))?;
     Ok(rows

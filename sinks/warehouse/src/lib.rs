@@ -9,8 +9,10 @@
 //! ClickHouse stays unreachable, the stage stops with the error instead of skipping data.
 //!
 //! Inserts may repeat after a crash. The tables ([`schema`]) deduplicate by event id, session
-//! key, signal id and incident id + version, and the queries in docs/analytics.md and in
-//! [`analytics`] give the same answer with or without a repeated batch.
+//! key, signal id (keeping its newest version) and incident id + version, and the queries in
+//! docs/analytics.md and in [`analytics`] give the same answer with or without a repeated batch.
+//! Every published version of a signal is a row; those queries count only live signals, the
+//! newest version of each id unless it is retracted.
 //!
 //! The schema works on ClickHouse 18.16 (Debian's package) and current releases. The `clickhouse`
 //! crate talks to 18.16 once row validation is off ([`ClickHouseConfig::client`] does that):

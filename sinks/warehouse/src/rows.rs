@@ -182,6 +182,11 @@ impl From<&SessionSummary> for SessionRow {
 pub struct SignalRow {
     pub project_id: String,
     pub signal_id: String,
+    /// Which publication of the signal id this row is (1 first; 0 for rows written before
+    /// versions existed). Only the newest version of an id counts.
+    pub version: i64,
+    /// Later events contradicted the signal: when this is its newest version, it counts nowhere.
+    pub retracted: bool,
     pub fingerprint: String,
     pub kind: String,
     pub unresponsive: bool,
@@ -216,6 +221,8 @@ impl From<&SignalRecord> for SignalRow {
         SignalRow {
             project_id: r.project_id.clone(),
             signal_id: r.id.clone(),
+            version: r.version,
+            retracted: r.retracted,
             fingerprint: r.fingerprint.clone(),
             kind: r.kind.clone(),
             unresponsive: r.unresponsive,

@@ -7,6 +7,15 @@
 //! (event id, session key, signal id, incident id + version), so a batch inserted twice collapses
 //! into one row when parts merge. Until they merge, queries read through `FINAL` or aggregate with
 //! functions that ignore repeats (`uniqExact`, `argMax`, `max`); docs/analytics.md keeps to that.
+//!
+//! Signals are versioned (signal schema v3, docs/architecture.md §4 "Time: decide early, settle
+//! later"): each published version of a signal id is one row, with its `version` and `retracted`
+//! flag. `signals` is a `ReplacingMergeTree(version)` keyed by `(project_id, signal_id)`, so a
+//! merge keeps each id's newest version. A `signals` table created before versions (a plain
+//! `ReplacingMergeTree`; `migrate` adds the two columns but cannot change the engine) keeps the
+//! last inserted row instead, which in practice is the newest version; rows written before the
+//! columns existed read `version` 0, live. Either way queries never wait for merges: they keep the
+//! rows at each id's newest version and drop retracted ones ([`crate::analytics`]).
 
 use crate::WarehouseError;
 
@@ -132,6 +141,8 @@ pub const SIGNALS: Table = Table {
     columns: &[
         c("project_id", "String"),
         c("signal_id", "String"),
+        c("version", "Int64"),
+        c("retracted", "UInt8"),
         c("fingerprint", "String"),
         c("kind", "String"),
         c("unresponsive", "UInt8"),
@@ -160,7 +171,7 @@ pub const SIGNALS: Table = Table {
         m("start", "DateTime", "toDateTime(intDiv(start_ms, 1000))"),
         m("date", "Date", "toDate(toDateTime(intDiv(start_ms, 1000)))"),
     ],
-    engine: "ReplacingMergeTree",
+    engine: "ReplacingMergeTree(version)",
     partition_by: "toYYYYMM(start)",
     order_by: "(project_id, signal_id)",
 };
@@ -338,5 +349,8 @@ mod tests {
         assert!(sql.contains("ORDER BY (project_id, event_id)"));
         assert!(sql.contains("timestamp DateTime MATERIALIZED toDateTime(intDiv(timestamp_ms, 1000))"));
         assert!(!sql.contains("DateTime64"));
+        let sql = create_table_sql("wh", &SIGNALS);
+        assert!(sql.contains("ENGINE = ReplacingMergeTree(version)\n"), "a merge keeps the newest version: {sql}");
+        assert!(sql.contains("ORDER BY (project_id, signal_id)"), "{sql}");
     }
 }

@@ -83,6 +83,22 @@ async fn every_documented_query_runs_and_ignores_a_repeated_batch() {
     for (i, (a, b)) in once.iter().zip(&twice).enumerate() {
         assert_eq!(a, b, "query {i} changed its answer after a repeated batch:\n{}", blocks[i]);
     }
+
+    // A correction retracts session 3's rage click (version 2 of the same id): every query drops it.
+    let mut retraction = stream.signals.iter().find(|s| s.id == "sig-rage_click-003").expect("session 3's").clone();
+    retraction.version = 2;
+    retraction.retracted = true;
+    let mut batch = Batch { signals: vec![SignalRow::from(&retraction)], ..Batch::default() };
+    batch.insert(&client, &policy).await.expect("insert the retraction");
+    let corrected = run_all(&client, &blocks, &db).await;
+    assert_eq!(
+        answer(&blocks, &corrected, "AS incident_versions"),
+        format!("events\tsessions\tsignals\tincidents\tincident_versions\n{}\t30\t14\t1\t10\n", stream.events.len())
+    );
+    let top = answer(&blocks, &corrected, "affected_users DESC");
+    assert_eq!(top.lines().nth(1), Some("button#pay\t/checkout\t['dead_click','rage_click']\t9\t9\t14"), "{top}");
+    let rate = answer(&blocks, &corrected, "frustration_rate");
+    assert!(rate.contains("2024-01-16\t/checkout\t15\t4\t0.2667\n"), "{rate}");
 }
 
 #[test]
@@ -100,5 +116,9 @@ fn the_doc_has_every_worked_query() {
     }
     for block in sql_blocks(DOC) {
         assert!(!block.contains(" count() FROM friction."), "a bare count() over a table counts repeats:\n{block}");
+        let reads = block.matches("FROM friction.signals").count();
+        let live = block.matches("max(version) FROM friction.signals").count();
+        assert_eq!(reads, 2 * live, "every read of signals keeps live signals only (rule two):\n{block}");
+        assert_eq!(block.matches("AND retracted = 0").count(), live, "{block}");
     }
 }

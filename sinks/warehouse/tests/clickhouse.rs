@@ -8,7 +8,7 @@ use friction_test_support::clickhouse::{unique_database, DropDatabase};
 use friction_test_support::clickhouse_url;
 use friction_warehouse::analytics::{self, Bucket, FrustrationRateQuery, TopElementsQuery};
 use friction_warehouse::writer::{Batch, RetryPolicy};
-use friction_warehouse::{migrate, rows::*};
+use friction_warehouse::{migrate, rows::*, schema};
 
 fn batch_of(stream: &Stream) -> Batch {
     Batch {
@@ -140,4 +140,169 @@ async fn rows_round_trip_and_a_repeated_batch_changes_no_answer() {
     assert_eq!(analytics::frustration_rate(&client, &rate_q).await.expect("rate"), rate);
     assert_eq!(analytics::top_elements(&client, &top_q).await.expect("top"), top);
     assert_eq!(count(&client, "SELECT count() FROM events FINAL").await, stream.events.len() as u64);
+}
+
+/// One version of a signal of session `s<session>` on `/checkout`.
+fn signal_version(id: &str, version: i64, retracted: bool, kind: &str, session: usize, element: &str) -> SignalRow {
+    SignalRow::from(&friction_schemas::SignalRecord {
+        id: id.into(),
+        version,
+        retracted,
+        project_id: PROJECT.into(),
+        fingerprint: format!("fp-{kind}-{element}"),
+        kind: kind.into(),
+        label: kind.into(),
+        session_id: format!("s{session:03}"),
+        view_id: format!("s{session:03}:v0"),
+        route_template: "/checkout".into(),
+        element_key: element.into(),
+        start_ms: T0 + 2_000 + version,
+        end_ms: T0 + 2_600,
+        ..friction_schemas::SignalRecord::default()
+    })
+}
+
+#[tokio::test]
+async fn analytics_count_only_the_newest_live_version_of_each_signal() {
+    let Some(url) = clickhouse_url("analytics_count_only_the_newest_live_version_of_each_signal") else { return };
+    let db = unique_database("wh_versions");
+    let _drop = DropDatabase { url: url.clone(), database: db.clone() };
+    let client = config(&url, &db).client().expect("client");
+    migrate(&client, &db).await.expect("migrate");
+    let policy = RetryPolicy::default();
+    // Two sessions on /checkout. `sig-a` (session 0, button#pay) was published, grew, then was
+    // retracted. `sig-b` (session 1, button#buy) moved fingerprint: a dead click, retracted under
+    // its old fingerprint, then a rage click. Each version is its own insert (its own part), the
+    // retraction of `sig-a` first: arrival order is not version order. A background merge may
+    // collapse some of them at any time; the answers must not depend on it.
+    let events = [
+        common::event(0, 0, T0, "pageview", "/checkout", Some("u0"), "1.0.0"),
+        common::event(1, 0, T0 + 1_000, "pageview", "/checkout", Some("u1"), "1.0.0"),
+    ];
+    let versions = [
+        signal_version("sig-a", 3, true, "rage_click", 0, "button#pay"),
+        signal_version("sig-a", 1, false, "dead_click", 0, "button#pay"),
+        signal_version("sig-a", 2, false, "rage_click", 0, "button#pay"),
+        signal_version("sig-b", 1, false, "dead_click", 1, "button#buy"),
+        signal_version("sig-b", 2, true, "dead_click", 1, "button#buy"),
+        signal_version("sig-b", 3, false, "rage_click", 1, "button#buy"),
+    ];
+    let events = events.iter().map(EventRow::from).collect();
+    Batch { events, ..Batch::default() }.insert(&client, &policy).await.expect("insert events");
+    for v in &versions {
+        Batch { signals: vec![v.clone()], ..Batch::default() }.insert(&client, &policy).await.expect("insert signal");
+    }
+    assert_eq!(raw_rows_of(&client, "signals").await, versions.len() as u64, "one row per version");
+
+    let rate_q = FrustrationRateQuery {
+        project_id: PROJECT.into(),
+        route: Some("/checkout".into()),
+        from: T0 - 3_600_000,
+        to: T0 + 86_400_000,
+        bucket: Bucket::Day,
+    };
+    let top_q = TopElementsQuery {
+        project_id: PROJECT.into(),
+        from: T0 - 3_600_000,
+        to: T0 + 86_400_000,
+        route: None,
+        kind: None,
+        limit: None,
+    };
+    let check = |rate: Vec<analytics::FrustrationRatePoint>, top: Vec<analytics::TopElement>, when: &str| {
+        assert_eq!(rate.len(), 1, "{when}: {rate:?}");
+        assert_eq!((rate[0].sessions, rate[0].frustrated_sessions, rate[0].signals), (2, 1, 1), "{when}: {rate:?}");
+        assert_eq!(top.len(), 1, "{when}: only sig-b is live: {top:?}");
+        assert_eq!(top[0].element_key, "button#buy", "{when}");
+        assert_eq!(top[0].kinds, vec!["rage_click"], "{when}: the newest version's kind only");
+        assert_eq!((top[0].signals, top[0].affected_sessions, top[0].affected_users), (1, 1, 1), "{when}");
+        assert_eq!(top[0].last_seen, T0 + 2_003, "{when}: the newest version's start");
+    };
+    let rate = analytics::frustration_rate(&client, &rate_q).await.expect("rate");
+    let top = analytics::top_elements(&client, &top_q).await.expect("top");
+    check(rate, top, "as inserted");
+    let dead = analytics::top_elements(&client, &TopElementsQuery { kind: Some("dead_click".into()), ..top_q.clone() })
+        .await
+        .expect("top dead clicks");
+    assert!(dead.is_empty(), "sig-b's dead-click versions are superseded: {dead:?}");
+
+    // Merged, each id keeps its newest version (not the last inserted one), and nothing changes.
+    // OPTIMIZE does nothing while a background merge holds some of the parts: repeat it until
+    // one part is left.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        client.query("OPTIMIZE TABLE signals FINAL").execute().await.expect("optimize");
+        let parts = count(
+            &client,
+            "SELECT count() FROM system.parts WHERE database = currentDatabase() AND table = 'signals' AND active",
+        )
+        .await;
+        if parts == 1 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "signals never merged into one part: {parts}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let kept: Vec<(String, i64, bool)> = client
+        .query("SELECT signal_id, version, retracted FROM signals ORDER BY signal_id")
+        .fetch_all()
+        .await
+        .expect("merged rows");
+    assert_eq!(kept, vec![("sig-a".to_string(), 3, true), ("sig-b".to_string(), 3, false)]);
+    let rate = analytics::frustration_rate(&client, &rate_q).await.expect("rate");
+    let top = analytics::top_elements(&client, &top_q).await.expect("top");
+    check(rate, top, "after merging");
+}
+
+#[tokio::test]
+async fn a_signals_table_from_before_versions_gets_them_and_its_rows_stay_live() {
+    let Some(url) = clickhouse_url("a_signals_table_from_before_versions_gets_them_and_its_rows_stay_live") else {
+        return;
+    };
+    let db = unique_database("wh_old_signals");
+    let _drop = DropDatabase { url: url.clone(), database: db.clone() };
+    let client = config(&url, &db).client().expect("client");
+    migrate(&client, &db).await.expect("migrate");
+    // The signals table as the release before versions created it: no `version`, no `retracted`,
+    // a plain ReplacingMergeTree.
+    let old_columns: Vec<schema::Column> =
+        schema::SIGNALS.columns.iter().filter(|c| !["version", "retracted"].contains(&c.name)).copied().collect();
+    let old = schema::Table { columns: old_columns.leak(), engine: "ReplacingMergeTree", ..schema::SIGNALS };
+    client.query("DROP TABLE signals").execute().await.expect("drop");
+    client.query(&schema::create_table_sql(&db, &old)).execute().await.expect("old table");
+    client
+        .query(
+            "INSERT INTO signals (project_id, signal_id, kind, session_id, route_template, element_key, start_ms) \
+             VALUES ('shop', 'sig-old', 'rage_click', 's000', '/checkout', 'button#pay', ?)",
+        )
+        .bind(T0 + 2_000)
+        .execute()
+        .await
+        .expect("an old row");
+
+    let report = migrate(&client, &db).await.expect("upgrade");
+    assert_eq!(report.added_columns, vec!["signals.version", "signals.retracted"]);
+    let cols: Vec<String> = client
+        .query("SELECT name FROM system.columns WHERE database = ? AND table = 'signals'")
+        .bind(db.as_str())
+        .fetch_all()
+        .await
+        .expect("columns");
+    let expected: Vec<&str> = schema::SIGNALS.columns.iter().map(|c| c.name).collect();
+    assert_eq!(cols, expected);
+
+    // The old row is version 0, live; a new version of it supersedes it.
+    let top_q = TopElementsQuery {
+        project_id: PROJECT.into(),
+        from: T0,
+        to: T0 + 86_400_000,
+        route: None,
+        kind: None,
+        limit: None,
+    };
+    let top = analytics::top_elements(&client, &top_q).await.expect("top");
+    assert_eq!(top.iter().map(|e| (e.element_key.as_str(), e.signals)).collect::<Vec<_>>(), vec![("button#pay", 1)]);
+    let retraction = signal_version("sig-old", 1, true, "rage_click", 0, "button#pay");
+    Batch { signals: vec![retraction], ..Batch::default() }.insert(&client, &RetryPolicy::default()).await.expect("v1");
+    assert_eq!(analytics::top_elements(&client, &top_q).await.expect("top"), Vec::new());
 }

@@ -42,6 +42,7 @@ pub fn sessionized(session: &str, seq: i64, ts: i64, kind: &str) -> Sessionized<
         view_id: Cow::Owned(format!("{session}#0:v0")),
         view_index: 0,
         late: false,
+        reordered: false,
         session_start: T0,
     }
 }

@@ -115,7 +115,7 @@ impl Stream {
     }
 }
 
-fn event(
+pub fn event(
     session: usize,
     i: usize,
     ts: i64,
@@ -156,6 +156,7 @@ fn event(
         view_id: format!("{sid}:v0").into(),
         view_index: 0,
         late: false,
+        reordered: false,
         session_start: T0,
         event: e,
     }
