@@ -97,9 +97,10 @@ pub fn start_stages(
         signals_topic: names.signals.clone(),
         incidents_topic: names.incidents.clone(),
         deadletter_topic: names.deadletter.clone(),
+        rules_file: rules_file.map(Path::to_path_buf),
         ..IncidentsArgs::default()
     };
-    let (config, handler) = incidents.stage(store.clone(), tokio::runtime::Handle::current());
+    let (config, handler) = incidents.stage(store.clone(), tokio::runtime::Handle::current())?;
     let i = spawn_stage(config, kafka, handler, shutdown.clone(), Some(health.register("incidents")))?;
 
     let exporter = ExporterArgs {

@@ -46,6 +46,9 @@ pub struct IncidentView {
     pub first_seen: String,
     pub last_seen: String,
     pub confirmed_at: Option<String>,
+    /// An engineer confirmed it by hand (`PATCH {"status":"confirmed"}`): a retraction does not
+    /// un-confirm it.
+    pub confirmed_manually: bool,
     pub resolved_at: Option<String>,
     pub releases: Vec<String>,
     pub latest_release: Option<String>,
@@ -105,6 +108,7 @@ impl IncidentView {
             version,
             created_at_ms: _,
             updated_at_ms: _,
+            confirmed_manually,
         } = i;
         IncidentView {
             id,
@@ -124,6 +128,7 @@ impl IncidentView {
             first_seen: rfc3339(first_seen_ms),
             last_seen: rfc3339(last_seen_ms),
             confirmed_at: confirmed_at_ms.map(rfc3339),
+            confirmed_manually,
             resolved_at: resolved_at_ms.map(rfc3339),
             releases,
             latest_release,
@@ -297,7 +302,9 @@ struct PatchBody {
 }
 
 /// `PATCH /v1/incidents/{id}` with `{"status": "resolved" | "ignored" | "open" | "confirmed"}`:
-/// engineers and admins. Audited; the change is published to the incidents topic.
+/// engineers and admins. `confirmed` on an incident its policy has not confirmed confirms it by
+/// hand. Audited; the change is published to the incidents topic, where the exporter makes the
+/// ticket of a confirmed incident like any other (docs/console.md).
 pub async fn patch(
     State(state): State<ConsoleState>,
     caller: Caller,

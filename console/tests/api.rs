@@ -197,6 +197,27 @@ async fn auth_roles_filters_pagination_and_status_changes() -> TestResult {
         assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
         assert!(body["error"]["message"].as_str().is_some_and(|m| m.contains("state")), "{body}");
 
+        // An engineer confirms the open dead-click incident by hand (issue 17: it used to be refused).
+        let (status, body) = call(store, "GET", "/v1/incidents/fp-dead", Some(&viewer), None).await;
+        assert_eq!(
+            (status, body["status"].as_str(), body["confirmedManually"].as_bool()),
+            (StatusCode::OK, Some("open"), Some(false))
+        );
+        let confirm = Some(r#"{"status":"confirmed"}"#);
+        let (status, body) = call(store, "PATCH", "/v1/incidents/fp-dead", Some(&viewer), confirm).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+        let (status, body) = call(store, "PATCH", "/v1/incidents/fp-dead", Some(&engineer), confirm).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!((body["status"].as_str(), body["confirmedManually"].as_bool()), (Some("confirmed"), Some(true)));
+        assert!(body["confirmedAt"].is_string(), "{body}");
+        // Retracting its only signal leaves a hand-confirmed incident confirmed.
+        let mut gone = signal("d1", "fp-dead", "dead_click", "s1", 5_000);
+        gone.project_id = project.id.clone();
+        (gone.version, gone.retracted) = (2, true);
+        apply_batch(store, &[gone], &IncidentConfig::default(), 20).await?;
+        let dead = store.incident("fp-dead").await?.expect("incident");
+        assert_eq!((dead.status.as_str(), dead.occurrences), ("confirmed", 0), "{}", db.name());
+
         // A signal from a new release regresses it.
         let mut late = signal("r9", "fp-rage", "rage_click", "s9", 9_000);
         late.project_id = project.id.clone();
@@ -209,6 +230,12 @@ async fn auth_roles_filters_pagination_and_status_changes() -> TestResult {
         assert!(
             audit.iter().any(|a| a.success && a.detail.as_deref() == Some("status confirmed -> resolved")),
             "{audit:?}"
+        );
+        assert!(
+            audit.iter().any(|a| a.success
+                && a.resource == "incident:fp-dead"
+                && a.detail.as_deref() == Some("status open -> confirmed")),
+            "the manual confirmation is audited: {audit:?}"
         );
         assert!(audit.iter().any(|a| !a.success && a.action == "incident.update"), "the refused change is audited too");
 

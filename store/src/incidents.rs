@@ -1,11 +1,12 @@
 //! Incidents and the rows that make counting them idempotent (docs/architecture.md §3, §4 "Incidents").
 //!
-//! The incidents stage works inside one [`IncidentTx`] per batch of signals: it records each
-//! signal id (a replayed id is refused by the primary key, so it counts nothing), the sessions and
-//! users it affects (each once), and saves the incidents it changed with an optimistic version
-//! check, so two writers of one incident (a stage copy during a rebalance, the console) never lose
+//! The incidents stage works inside one [`IncidentTx`] per batch of signals: it saves what each
+//! signal version contributes (a version no newer than the stored one changes nothing), reads the
+//! counts back as derived from the live contributions, and saves the incidents it changed with an
+//! optimistic version check, so two writers of one incident (a stage copy during a rebalance, the console) never lose
 //! each other's update: the loser's transaction is rolled back and its batch applied again.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
 
@@ -117,11 +118,13 @@ pub struct Incident {
     pub version: i64,
     pub created_at_ms: i64,
     pub updated_at_ms: i64,
+    /// An engineer confirmed it by hand (console PATCH): a retraction does not un-confirm it.
+    pub confirmed_manually: bool,
 }
 
 /// The columns of `incidents`, in table order. [`incident_columns`] gives each its value and
 /// [`incident_from_row`] reads each back, by name.
-const INCIDENT_COLUMNS: [&str; 26] = [
+const INCIDENT_COLUMNS: [&str; 27] = [
     "id",
     "project_id",
     "fingerprint",
@@ -148,6 +151,7 @@ const INCIDENT_COLUMNS: [&str; 26] = [
     "version",
     "created_at",
     "updated_at",
+    "confirmed_manually",
 ];
 
 /// The columns an update leaves as they were: what names the incident, and when it was created.
@@ -188,6 +192,7 @@ fn incident_columns(i: &Incident) -> Result<[(&'static str, Bind<'_>); INCIDENT_
         version,
         created_at_ms,
         updated_at_ms,
+        confirmed_manually,
     } = i;
     Ok([
         ("id", Bind::Str(id)),
@@ -216,6 +221,7 @@ fn incident_columns(i: &Incident) -> Result<[(&'static str, Bind<'_>); INCIDENT_
         ("version", Bind::Int(*version)),
         ("created_at", Bind::Int(*created_at_ms)),
         ("updated_at", Bind::Int(*updated_at_ms)),
+        ("confirmed_manually", Bind::Int(i64::from(*confirmed_manually))),
     ])
 }
 
@@ -282,6 +288,7 @@ fn incident_from_row(row: &AnyRow) -> Result<Incident, sqlx::Error> {
         version: row.try_get("version")?,
         created_at_ms: row.try_get("created_at")?,
         updated_at_ms: row.try_get("updated_at")?,
+        confirmed_manually: row.try_get::<i64, _>("confirmed_manually")? != 0,
     })
 }
 
@@ -337,21 +344,52 @@ fn values_placeholders(rows: usize, columns: usize) -> String {
     out
 }
 
-/// A multi-row insert of `rows` rows that skips rows whose `key` exists and returns the `key` of
-/// the rows it inserted (both backends support `ON CONFLICT DO NOTHING RETURNING`).
-fn insert_new_sql(table: &str, columns: &[&str], key: &str, rows: usize) -> String {
-    format!(
-        "INSERT INTO {table} ({}) VALUES {} ON CONFLICT ({key}) DO NOTHING RETURNING {key}",
-        columns.join(", "),
-        values_placeholders(rows, columns.len())
-    )
+/// What a signal's newest applied version contributes to its incident (one row per (incident,
+/// signal) in `incident_contributions`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Contribution {
+    pub incident_id: String,
+    pub signal_id: String,
+    pub version: i64,
+    /// `false`: retracted, counts nowhere.
+    pub live: bool,
+    pub session_id: String,
+    /// Who it affected (`u:<user>` or `s:<session>`).
+    pub user_key: String,
+    pub start_ms: i64,
+    pub end_ms: i64,
+    /// A server error's log level.
+    pub log_level: Option<String>,
+    pub labels: Vec<String>,
+    pub release: Option<String>,
+    pub sample: Option<EvidenceSample>,
 }
 
-/// Which distinct-count table [`IncidentTx::record_affected`] writes.
+/// The version and liveness stored for a contribution.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Affected {
-    Sessions,
-    Users,
+pub struct StoredContribution {
+    pub version: i64,
+    pub live: bool,
+}
+
+/// The live contributions of an incident, added up ([`IncidentTx::live_totals`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LiveTotals {
+    pub signals: i64,
+    /// Distinct sessions.
+    pub sessions: i64,
+    /// Distinct user keys.
+    pub users: i64,
+    pub first_seen_ms: i64,
+    pub last_seen_ms: i64,
+}
+
+/// One live contribution, as a confirmation policy sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfirmationPoint {
+    pub start_ms: i64,
+    pub session_id: String,
+    pub log_level: Option<String>,
 }
 
 /// A statement parameter, borrowed where it can be.
@@ -476,68 +514,173 @@ impl IncidentTx {
         Ok(found)
     }
 
-    /// Remembers signals `(signal id, incident id, session id, start)` in multi-row statements and
-    /// returns the ids that were new (the others were counted before: replays).
-    pub async fn record_signals(
+    /// The stored contributions among `keys` (incident id, signal id): what each signal counted
+    /// last (its version and whether it was live), by key.
+    pub async fn contributions(
         &mut self,
-        rows: &[(&str, &str, &str, i64)],
-    ) -> Result<std::collections::HashSet<String>, StoreError> {
-        let mut new = std::collections::HashSet::with_capacity(rows.len());
-        for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-            let sql = insert_new_sql(
-                "incident_signals",
-                &["signal_id", "incident_id", "session_id", "start_ms"],
-                "signal_id",
-                chunk.len(),
+        keys: &[(&str, &str)],
+    ) -> Result<HashMap<(String, String), StoredContribution>, StoreError> {
+        let mut found = HashMap::with_capacity(keys.len());
+        for chunk in keys.chunks(ROWS_PER_STATEMENT) {
+            let mut incidents: Vec<&str> = chunk.iter().map(|(i, _)| *i).collect();
+            incidents.sort_unstable();
+            incidents.dedup();
+            let signals: Vec<&str> = chunk.iter().map(|(_, s)| *s).collect();
+            let list = |from: usize, n: usize| (from..from + n).map(|k| format!("${k}")).collect::<Vec<_>>().join(", ");
+            let sql = format!(
+                "SELECT incident_id, signal_id, version, live FROM incident_contributions \
+                 WHERE incident_id IN ({}) AND signal_id IN ({})",
+                list(1, incidents.len()),
+                list(incidents.len() + 1, signals.len())
             );
             let mut query = sqlx::query(&sql);
-            for (signal, incident, session, start) in chunk {
-                query = query.bind(*signal).bind(*incident).bind(*session).bind(*start);
+            for v in incidents.iter().chain(&signals) {
+                query = query.bind(*v);
             }
             for row in query.fetch_all(&mut *self.tx).await? {
-                new.insert(row.try_get::<String, _>(0)?);
+                let key = (row.try_get::<String, _>(0)?, row.try_get::<String, _>(1)?);
+                let stored = StoredContribution { version: row.try_get(2)?, live: row.try_get::<i64, _>(3)? != 0 };
+                found.insert(key, stored);
             }
         }
-        Ok(new)
+        Ok(found.into_iter().filter(|(k, _)| keys.contains(&(k.0.as_str(), k.1.as_str()))).collect())
     }
 
-    /// Remembers `(incident id, key)` pairs in `incident_sessions` or `incident_users` and returns
-    /// the pairs that were new.
-    pub async fn record_affected(
+    /// Writes `rows` (one per (incident, signal), at most), each over a stored row only if its
+    /// version is higher: an equal or older version changes nothing, even from a concurrent
+    /// writer. Returns the keys written.
+    pub async fn save_contributions(
         &mut self,
-        what: Affected,
-        pairs: &[(&str, &str)],
+        rows: &[Contribution],
     ) -> Result<std::collections::HashSet<(String, String)>, StoreError> {
-        let (table, column) = match what {
-            Affected::Sessions => ("incident_sessions", "session_id"),
-            Affected::Users => ("incident_users", "user_key"),
-        };
-        let mut new = std::collections::HashSet::with_capacity(pairs.len());
-        for chunk in pairs.chunks(ROWS_PER_STATEMENT) {
-            let key = format!("incident_id, {column}");
-            let sql = insert_new_sql(table, &["incident_id", column], &key, chunk.len());
+        const COLUMNS: [&str; 12] = [
+            "incident_id",
+            "signal_id",
+            "version",
+            "live",
+            "session_id",
+            "user_key",
+            "start_ms",
+            "end_ms",
+            "log_level",
+            "labels",
+            "release_name",
+            "sample",
+        ];
+        let mut written = std::collections::HashSet::with_capacity(rows.len());
+        for chunk in rows.chunks(ROWS_PER_STATEMENT / 2) {
+            let updates: Vec<String> = COLUMNS[2..].iter().map(|c| format!("{c} = excluded.{c}")).collect();
+            let sql = format!(
+                "INSERT INTO incident_contributions ({}) VALUES {} ON CONFLICT (incident_id, signal_id) DO UPDATE SET {} \
+                 WHERE incident_contributions.version < excluded.version RETURNING incident_id, signal_id",
+                COLUMNS.join(", "),
+                values_placeholders(chunk.len(), COLUMNS.len()),
+                updates.join(", ")
+            );
             let mut query = sqlx::query(&sql);
-            for (incident, key) in chunk {
-                query = query.bind(*incident).bind(*key);
+            for c in chunk {
+                let sample = c.sample.as_ref().map(to_json).transpose()?;
+                query = query
+                    .bind(c.incident_id.as_str())
+                    .bind(c.signal_id.as_str())
+                    .bind(c.version)
+                    .bind(i64::from(c.live))
+                    .bind(c.session_id.as_str())
+                    .bind(c.user_key.as_str())
+                    .bind(c.start_ms)
+                    .bind(c.end_ms)
+                    .bind(c.log_level.as_deref())
+                    .bind(to_json(&c.labels)?)
+                    .bind(c.release.as_deref())
+                    .bind(sample);
             }
             for row in query.fetch_all(&mut *self.tx).await? {
-                new.insert((row.try_get::<String, _>(0)?, row.try_get::<String, _>(1)?));
+                written.insert((row.try_get::<String, _>(0)?, row.try_get::<String, _>(1)?));
             }
         }
-        Ok(new)
+        Ok(written)
     }
 
-    /// (start, session) of every counted signal of the incident that started in `[from_ms, to_ms]`,
-    /// oldest first: what the confirmation window is judged on.
-    pub async fn signal_points(
+    /// What the live contributions of each incident among `ids` add up to (incidents without any
+    /// contribution are absent): the counts are derived here, never incremented. First and last
+    /// seen are those of the live ones, or of all (retracted ones repeat their last contents) when
+    /// none is live.
+    pub async fn live_totals(&mut self, ids: &[&str]) -> Result<HashMap<String, LiveTotals>, StoreError> {
+        let mut found = HashMap::with_capacity(ids.len());
+        for chunk in ids.chunks(ROWS_PER_STATEMENT) {
+            let placeholders: Vec<String> = (1..=chunk.len()).map(|n| format!("${n}")).collect();
+            let sql = format!(
+                "SELECT incident_id, COUNT(CASE WHEN live = 1 THEN 1 END), \
+                 COUNT(DISTINCT CASE WHEN live = 1 THEN session_id END), COUNT(DISTINCT CASE WHEN live = 1 THEN user_key END), \
+                 COALESCE(MIN(CASE WHEN live = 1 THEN start_ms END), MIN(start_ms)), \
+                 COALESCE(MAX(CASE WHEN live = 1 THEN end_ms END), MAX(end_ms)) \
+                 FROM incident_contributions WHERE incident_id IN ({}) GROUP BY incident_id",
+                placeholders.join(", ")
+            );
+            let mut query = sqlx::query(&sql);
+            for id in chunk {
+                query = query.bind(*id);
+            }
+            for row in query.fetch_all(&mut *self.tx).await? {
+                let totals = LiveTotals {
+                    signals: row.try_get(1)?,
+                    sessions: row.try_get(2)?,
+                    users: row.try_get(3)?,
+                    first_seen_ms: row.try_get(4)?,
+                    last_seen_ms: row.try_get(5)?,
+                };
+                found.insert(row.try_get::<String, _>(0)?, totals);
+            }
+        }
+        Ok(found)
+    }
+
+    /// Every label of the live contributions of each incident among `ids`, sorted.
+    pub async fn live_labels(&mut self, ids: &[&str]) -> Result<HashMap<String, Vec<String>>, StoreError> {
+        let mut found: HashMap<String, std::collections::BTreeSet<String>> = HashMap::with_capacity(ids.len());
+        for chunk in ids.chunks(ROWS_PER_STATEMENT) {
+            let placeholders: Vec<String> = (1..=chunk.len()).map(|n| format!("${n}")).collect();
+            let sql = format!(
+                "SELECT DISTINCT incident_id, labels FROM incident_contributions WHERE incident_id IN ({}) AND live = 1",
+                placeholders.join(", ")
+            );
+            let mut query = sqlx::query(&sql);
+            for id in chunk {
+                query = query.bind(*id);
+            }
+            for row in query.fetch_all(&mut *self.tx).await? {
+                let labels: Vec<String> = from_json(&row, "labels")?;
+                found.entry(row.try_get::<String, _>(0)?).or_default().extend(labels);
+            }
+        }
+        Ok(found.into_iter().map(|(k, v)| (k, v.into_iter().collect())).collect())
+    }
+
+    /// The evidence samples of the earliest live contributions of an incident, at most `limit`
+    /// (contributions counted before migration 5 kept none).
+    pub async fn live_samples(&mut self, incident_id: &str, limit: usize) -> Result<Vec<EvidenceSample>, StoreError> {
+        let sql = format!(
+            "SELECT sample FROM incident_contributions WHERE incident_id = $1 AND live = 1 AND sample IS NOT NULL \
+             ORDER BY start_ms, signal_id LIMIT {limit}"
+        );
+        let rows = sqlx::query(&sql).bind(incident_id).fetch_all(&mut *self.tx).await?;
+        rows.iter()
+            .map(|r| from_json::<EvidenceSample>(r, "sample"))
+            .collect::<Result<_, _>>()
+            .map_err(StoreError::from)
+    }
+
+    /// (start, session, log level) of every live contribution of the incident that started in
+    /// `[from_ms, to_ms]`, oldest first: what its confirmation policy is judged on.
+    pub async fn confirmation_points(
         &mut self,
         incident_id: &str,
         from_ms: i64,
         to_ms: i64,
-    ) -> Result<Vec<(i64, String)>, StoreError> {
+    ) -> Result<Vec<ConfirmationPoint>, StoreError> {
         let rows = sqlx::query(
-            "SELECT start_ms, session_id FROM incident_signals \
-             WHERE incident_id = $1 AND start_ms >= $2 AND start_ms <= $3 ORDER BY start_ms, session_id",
+            "SELECT start_ms, session_id, log_level FROM incident_contributions \
+             WHERE incident_id = $1 AND live = 1 AND start_ms >= $2 AND start_ms <= $3 ORDER BY start_ms, session_id",
         )
         .bind(incident_id)
         .bind(from_ms)
@@ -545,7 +688,9 @@ impl IncidentTx {
         .fetch_all(&mut *self.tx)
         .await?;
         rows.iter()
-            .map(|r| Ok((r.try_get::<i64, _>(0)?, r.try_get::<String, _>(1)?)))
+            .map(|r| {
+                Ok(ConfirmationPoint { start_ms: r.try_get(0)?, session_id: r.try_get(1)?, log_level: r.try_get(2)? })
+            })
             .collect::<Result<_, sqlx::Error>>()
             .map_err(StoreError::from)
     }
@@ -618,6 +763,7 @@ mod tests {
             version: 1,
             created_at_ms: 1,
             updated_at_ms: 2,
+            confirmed_manually: false,
         }
     }
 
@@ -631,7 +777,8 @@ mod tests {
             *COLUMN_LIST,
             "id, project_id, fingerprint, kind, labels, title, route_template, element_key, status, severity, \
              priority, occurrences, sessions, users, first_seen, last_seen, confirmed_at, resolved_at, \
-             resolved_releases, releases, latest_release, generation, samples, version, created_at, updated_at"
+             resolved_releases, releases, latest_release, generation, samples, version, created_at, updated_at, \
+             confirmed_manually"
         );
         let updated: Vec<&str> = names.into_iter().filter(|n| !SET_ONCE_COLUMNS.contains(n)).collect();
         assert_eq!(
@@ -639,7 +786,7 @@ mod tests {
             "UPDATE incidents SET kind = $1, labels = $2, title = $3, status = $4, severity = $5, priority = $6, \
              occurrences = $7, sessions = $8, users = $9, first_seen = $10, last_seen = $11, confirmed_at = $12, \
              resolved_at = $13, resolved_releases = $14, releases = $15, latest_release = $16, generation = $17, \
-             samples = $18, version = $19, updated_at = $20 WHERE id = $21 AND version = $22"
+             samples = $18, version = $19, updated_at = $20, confirmed_manually = $21 WHERE id = $22 AND version = $23"
         );
         Ok(())
     }

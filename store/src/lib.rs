@@ -35,8 +35,8 @@ use sqlx::AnyPool;
 pub use api_keys::{generate_api_key_secret, hash_api_key, ApiKey, NewApiKey, API_KEY_PREFIX, API_KEY_PREFIX_LEN};
 pub use error::{sqlx_error_is_unavailable, sqlx_error_refuses_content, StoreError};
 pub use incidents::{
-    Affected, EvidenceSample, Incident, IncidentCursor, IncidentFilter, IncidentSort, IncidentStatus, IncidentTx,
-    UnknownStatus,
+    ConfirmationPoint, Contribution, EvidenceSample, Incident, IncidentCursor, IncidentFilter, IncidentSort,
+    IncidentStatus, IncidentTx, LiveTotals, StoredContribution, UnknownStatus,
 };
 pub use migrate::{AppliedMigration, Migration, MIGRATIONS};
 pub use projects::{validate_project_name, Project, PROJECT_NAME_MAX_LEN};

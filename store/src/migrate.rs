@@ -37,6 +37,11 @@ pub const MIGRATIONS: &[Migration] = &[
     },
     Migration { version: 3, name: "exporter", sql: include_str!("../migrations/0003_exporter.sql") },
     Migration { version: 4, name: "exporter_backoff", sql: include_str!("../migrations/0004_exporter_backoff.sql") },
+    Migration {
+        version: 5,
+        name: "incident_contributions",
+        sql: include_str!("../migrations/0005_incident_contributions.sql"),
+    },
 ];
 
 /// A row of `_friction_migrations`.

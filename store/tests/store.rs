@@ -90,6 +90,73 @@ async fn migrate_applies_each_migration_once() -> TestResult {
     Ok(())
 }
 
+/// Migration 5 moves what was counted before signal versions existed into
+/// `incident_contributions`: each counted signal a live version 1, so the counts derived from it
+/// are the counts kept, a replay of it changes nothing, and a retraction (version 2) takes it out.
+#[tokio::test]
+async fn migration_5_keeps_what_was_counted_before_versions() -> TestResult {
+    for db in test_dbs().await? {
+        let (store, name) = (&db.store, db.name());
+        store.migrate_with(&MIGRATIONS[..4]).await?;
+        sqlx::raw_sql(
+            "INSERT INTO incidents (id, project_id, fingerprint, kind, labels, title, route_template, element_key, \
+             status, severity, priority, occurrences, sessions, users, first_seen, last_seen, confirmed_at, \
+             resolved_at, resolved_releases, releases, latest_release, generation, samples, version, created_at, \
+             updated_at) VALUES ('fp', 'p', 'fp', 'dead_click', '[\"dead_click\"]', 't', '/r', 'e', 'confirmed', 1.0, \
+             'P3', 3, 3, 3, 10, 30, 40, NULL, NULL, '[]', NULL, 1, '[]', 3, 40, 40); \
+             INSERT INTO incident_signals (signal_id, incident_id, session_id, start_ms) VALUES \
+             ('a', 'fp', 's1', 10), ('b', 'fp', 's2', 20), ('c', 'fp', 's3', 30); \
+             INSERT INTO incident_sessions (incident_id, session_id) VALUES ('fp', 's1'), ('fp', 's2'), ('fp', 's3'); \
+             INSERT INTO incident_users (incident_id, user_key) VALUES ('fp', 's:s1'), ('fp', 's:s2'), ('fp', 's:s3');",
+        )
+        .execute(store.pool())
+        .await?;
+        assert_eq!(store.migrate().await?, vec![5], "{name}");
+        let tables = table_names(store).await?;
+        assert!(
+            tables.contains("incident_contributions") && !tables.contains("incident_signals"),
+            "{name}: {tables:?}"
+        );
+
+        let incident = store.incident("fp").await?.ok_or("incident")?;
+        assert!(!incident.confirmed_manually, "{name}");
+        let mut tx = store.begin_incidents().await?;
+        let totals = tx.live_totals(&["fp"]).await?;
+        let fp = totals.get("fp").ok_or("totals")?;
+        assert_eq!((fp.signals, fp.sessions, fp.users, fp.first_seen_ms), (3, 3, 3, 10), "{name}");
+        let stored = tx.contributions(&[("fp", "a"), ("fp", "x")]).await?;
+        assert_eq!(stored.len(), 1, "{name}");
+        assert_eq!(stored.get(&("fp".to_owned(), "a".to_owned())).map(|c| (c.version, c.live)), Some((1, true)));
+        assert_eq!(tx.live_labels(&["fp"]).await?.get("fp"), Some(&vec!["dead_click".to_owned()]), "{name}");
+
+        // A replayed version 1 is not written; a version 2 retraction is, once.
+        let row = |version: i64, live: bool| friction_store::Contribution {
+            incident_id: "fp".into(),
+            signal_id: "c".into(),
+            version,
+            live,
+            session_id: "s3".into(),
+            user_key: "s:s3".into(),
+            start_ms: 30,
+            end_ms: 31,
+            log_level: None,
+            labels: vec!["dead_click".into()],
+            release: None,
+            sample: None,
+        };
+        assert!(tx.save_contributions(&[row(1, true)]).await?.is_empty(), "{name}: replay");
+        assert_eq!(tx.save_contributions(&[row(2, false)]).await?.len(), 1, "{name}");
+        assert!(tx.save_contributions(&[row(2, false)]).await?.is_empty(), "{name}: the same version again");
+        let totals = tx.live_totals(&["fp"]).await?;
+        let fp = totals.get("fp").ok_or("totals")?;
+        assert_eq!((fp.signals, fp.sessions, fp.users, fp.last_seen_ms), (2, 2, 2, 20), "{name}");
+        let points = tx.confirmation_points("fp", i64::MIN, i64::MAX).await?;
+        assert_eq!(points.iter().map(|p| p.session_id.as_str()).collect::<Vec<_>>(), ["s1", "s2"], "{name}");
+        tx.commit().await?;
+    }
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_migrations_all_succeed_and_apply_once() -> TestResult {
     for db in test_dbs().await? {

@@ -187,7 +187,8 @@ async fn run_pipeline(store: Store, db: &str) {
         incidents_topic: names.incidents.clone(),
         ..Default::default()
     }
-    .stage(store.clone(), tokio::runtime::Handle::current());
+    .stage(store.clone(), tokio::runtime::Handle::current())
+    .expect("no rules file");
     let replay = spawn_stage(replay_stage, &kafka, replay_handler, shutdown.clone(), None).expect("replay stage");
     let deadline = Instant::now() + Duration::from_secs(60);
     while !committed_everything(&kafka, &replay_group, &names.signals).await {

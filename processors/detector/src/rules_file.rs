@@ -21,6 +21,9 @@ struct RulesFile {
     default: Option<RuleConfig>,
     #[serde(default)]
     projects: BTreeMap<String, RuleConfig>,
+    /// The incidents stage's confirmation policies (docs/detection.md "Confirmation"): not the detector's.
+    #[serde(default, rename = "confirmation")]
+    _confirmation: Option<serde::de::IgnoredAny>,
 }
 
 /// The rules in effect for each project.
@@ -91,6 +94,8 @@ mod tests {
         assert!(err.contains("rage_minimum"), "{err}");
         assert!(parse_rules("projects:\n  p1: {}\n", "r.yaml").is_ok());
         assert!(parse_rules("{}", "r.yaml").is_ok());
+        // The incidents stage's section is left to it.
+        assert!(parse_rules("confirmation:\n  default: {min_sessions: 2}\n", "r.yaml").is_ok());
         let bad = parse_rules("projects:\n  p1: {rage_min_clicks: 0}\n", "r.yaml").err().map(|e| e.to_string());
         assert!(bad.as_deref().is_some_and(|e| e.contains("projects.p1")), "{bad:?}");
     }

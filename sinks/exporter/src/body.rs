@@ -226,6 +226,18 @@ pub fn recurrence_comment(change: &IncidentChange, reported: i64) -> String {
     )
 }
 
+/// The comment on a ticket whose incident is no longer confirmed: evidence was retracted (later
+/// events contradicted some signals) and what is left is below its confirmation policy. The ticket
+/// is kept.
+pub fn unconfirmed_comment(change: &IncidentChange) -> String {
+    format!(
+        "No longer confirmed: some of the evidence was retracted (later events contradicted it), and what remains \
+         ({} occurrences, {} sessions, {} users) is below the confirmation policy. The incident is open again; this \
+         ticket is kept.",
+        change.occurrences, change.sessions, change.users
+    )
+}
+
 /// An ADF document of one paragraph.
 pub fn adf_paragraph(text: &str) -> Value {
     json!({"type": "doc", "version": 1, "content": [{"type": "paragraph", "content": text_nodes(text)}]})

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use friction_store::Store;
 
-use crate::body::{recurrence_comment, ticket_content};
+use crate::body::{recurrence_comment, ticket_content, unconfirmed_comment};
 use crate::integration::{self as integrations, list_integrations, open_breaker, set_health, Integration, Kind};
 use crate::ledger::{self, Link, Update, AMBIGUOUS, CREATED, CREATING, FAILED, PENDING};
 use crate::outcome::{note, BreakerPolicy, Class, Event, Health, Note, RetryPolicy};
@@ -69,6 +69,8 @@ pub struct Dispatcher {
     /// Integrations that answered 429 or are backing off, and until when (epoch ms) this copy
     /// leaves them alone (the ledger and `integrations.retry_at` tell the other copies).
     paused: std::sync::Arc<std::sync::Mutex<HashMap<String, i64>>>,
+    /// Woken by the consumer of the same process when it wrote ledger rows ([`Dispatcher::waker`]).
+    wake: std::sync::Arc<tokio::sync::Notify>,
 }
 
 fn ms(d: Duration) -> i64 {
@@ -86,14 +88,23 @@ impl Dispatcher {
             .connect_timeout(crate::targets::connect_timeout(config.request_timeout))
             .build()
             .map_err(|e| ExportError::Invalid(format!("HTTP client: {}", e.without_url())))?;
-        Ok(Dispatcher { store, key, config, http, paused: Default::default() })
+        Ok(Dispatcher { store, key, config, http, paused: Default::default(), wake: Default::default() })
+    }
+
+    /// What wakes this dispatcher at once: the consumer notifies it after writing ledger rows, so
+    /// a new ticket's remote call starts as soon as its row is durable instead of at the next poll
+    /// (docs/architecture.md §4 "Time: decide early, settle later": no idle time on the hot path).
+    pub fn waker(&self) -> std::sync::Arc<tokio::sync::Notify> {
+        self.wake.clone()
     }
 
     pub fn config(&self) -> &DispatcherConfig {
         &self.config
     }
 
-    /// Runs until the task is dropped or aborted. Store errors are logged and retried.
+    /// Runs until the task is dropped or aborted: a round at once when woken ([`Dispatcher::waker`]),
+    /// else every `poll_interval` (rows due later: retries, throttled comments, other processes'
+    /// rows). Store errors are logged and retried.
     pub async fn run(self) {
         loop {
             match self.run_once().await {
@@ -101,7 +112,10 @@ impl Dispatcher {
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "exporter dispatcher round failed; retrying"),
             }
-            tokio::time::sleep(self.config.poll_interval).await;
+            tokio::select! {
+                () = tokio::time::sleep(self.config.poll_interval) => {}
+                () = self.wake.notified() => {}
+            }
         }
     }
 
@@ -509,10 +523,18 @@ impl Dispatcher {
             }
         }
         let now = friction_runtime::now_ms();
-        // Stable until this comment succeeds (reported_occurrences changes only then), so a
-        // retried comment is recognised on the ticket.
-        let comment_id = format!("{}_r{}", row.marker, row.reported_occurrences);
-        let text = format!("{} (ref {comment_id})", recurrence_comment(&row.snapshot, row.reported_occurrences));
+        // Stable until this comment succeeds (reported_occurrences and last_commented_at change
+        // only then), so a retried comment is recognised on the ticket. The snapshot says which
+        // comment: an incident open again was un-confirmed by a retraction (`ledger::unconfirms`).
+        let unconfirmed = row.snapshot.status == "open";
+        let (comment_id, text, event) = if unconfirmed {
+            let id = format!("{}_u{}_{}", row.marker, row.reported_occurrences, row.last_commented_at.unwrap_or(0));
+            (id.clone(), format!("{} (ref {id})", unconfirmed_comment(&row.snapshot)), "incident.unconfirmed")
+        } else {
+            let id = format!("{}_r{}", row.marker, row.reported_occurrences);
+            let text = format!("{} (ref {id})", recurrence_comment(&row.snapshot, row.reported_occurrences));
+            (id, text, "incident.recurred")
+        };
         let already = if row.last_error_class.as_deref() == Some(Class::Ambiguous.as_str()) {
             match target.has_comment(&remote, &comment_id).await {
                 Ok(found) => found,
@@ -522,7 +544,7 @@ impl Dispatcher {
             false
         };
         if !already {
-            if let Err(e) = target.comment(&remote, &text, &comment_id).await {
+            if let Err(e) = target.comment_event(&remote, &text, &comment_id, event).await {
                 return self.follow_up_failed(target, row, e).await;
             }
         }

@@ -24,6 +24,8 @@ pub struct ExporterHandler {
     /// the store refuse it.
     sources: Sources,
     max_retry: Duration,
+    /// The dispatcher of this process, woken once rows are written.
+    wake: Option<Arc<tokio::sync::Notify>>,
 }
 
 /// Changes of one batch the store may refuse before the batch counts as a broken store rather
@@ -40,7 +42,15 @@ impl ExporterHandler {
             batch: Vec::new(),
             sources: Sources::new(incidents_topic),
             max_retry: Duration::from_secs(600),
+            wake: None,
         }
+    }
+
+    /// Wakes `dispatcher` (its [`crate::Dispatcher::waker`]) after each batch of ledger rows is
+    /// written, so its remote calls start at once.
+    pub fn wake_on_write(mut self, dispatcher: Arc<tokio::sync::Notify>) -> Self {
+        self.wake = Some(dispatcher);
+        self
     }
 
     /// Writes the ledger rows of `changes` in one transaction, retrying every store error but one
@@ -119,6 +129,9 @@ impl StageHandler for ExporterHandler {
         }
         metrics::counter!("friction_exporter_changes_total")
             .increment((self.batch.len() - written.refused.len()) as u64);
+        if let Some(wake) = &self.wake {
+            wake.notify_one();
+        }
         self.batch.clear();
         self.sources.clear();
         Ok(())

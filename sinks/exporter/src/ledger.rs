@@ -76,6 +76,13 @@ pub fn wants_ticket(change: &IncidentChange) -> bool {
     matches!(change.status.as_str(), "confirmed" | "regressed")
 }
 
+/// Whether `change` un-confirms the incident a ticket was made for: the ticket's last snapshot was
+/// confirmed and the incident is open again (a retraction took it below its confirmation policy).
+/// The ticket stays; a comment says so (docs/exporter.md "Recurrence and retraction comments").
+pub fn unconfirms(reported: &IncidentChange, change: &IncidentChange) -> bool {
+    reported.status == "confirmed" && change.status == "open"
+}
+
 const SELECT: &str = "SELECT incident_id, integration_id, generation, state, marker, attempt_started_at, attempts, \
     next_attempt_at, external_id, external_key, external_url, snapshot, incident_version, reported_occurrences, \
     comment_wanted, last_commented_at, reopen_wanted, last_error_class, last_error_summary, created_at FROM ticket_links";
@@ -177,7 +184,13 @@ pub async fn record_changes(
                     next_attempt_at = now_ms;
                 }
                 let policy = comment_policy(integration);
-                if let Some(at) = policy.comment_at(
+                if unconfirms(&link.snapshot, change) {
+                    let at = policy.unconfirmed_comment_at(link.last_commented_at, link.created_at);
+                    if !comment_wanted {
+                        next_attempt_at = at;
+                    }
+                    comment_wanted = true;
+                } else if let Some(at) = policy.comment_at(
                     link.reported_occurrences,
                     change.occurrences,
                     link.last_commented_at,

@@ -26,6 +26,10 @@ pub use secret::{MasterKey, Secret};
 /// The consumer group and metric label.
 pub const STAGE_NAME: &str = "friction-exporter";
 
+/// The longest an incident change waits in the consumer before its ledger row is written (the
+/// stage's commit interval); the dispatcher of the same process is then woken at once.
+pub const BATCH_WAIT_MS: u64 = 50;
+
 /// What can go wrong in the exporter's own bookkeeping (remote failures are
 /// [`targets::CallError`]s, recorded in the ledger).
 #[derive(Debug, thiserror::Error)]
@@ -71,7 +75,8 @@ impl ExporterArgs {
     ) -> (friction_runtime::stage::StageConfig, ExporterHandler) {
         let mut stage =
             friction_runtime::stage::StageConfig::new(self.group.clone(), vec![self.incidents_topic.clone()]);
-        stage.commit_interval = std::time::Duration::from_millis(200);
+        // Also the longest a change waits before its ledger row is written (was 200 ms; issue 17).
+        stage.commit_interval = std::time::Duration::from_millis(BATCH_WAIT_MS);
         stage.deadletter_topic = self.deadletter_topic.clone();
         (stage, ExporterHandler::new(store, runtime, std::sync::Arc::from(self.incidents_topic.as_str())))
     }
@@ -141,6 +146,7 @@ pub fn spawn_in_process(
     shutdown: friction_runtime::Shutdown,
 ) -> Result<std::thread::JoinHandle<Result<(), friction_runtime::stage::StageError>>, friction_runtime::stage::StageError>
 {
+    let mut waker = None;
     match MasterKey::from_env() {
         Ok(key) => match Dispatcher::new(
             store.clone(),
@@ -148,13 +154,17 @@ pub fn spawn_in_process(
             DispatcherConfig { llm: llm::LlmConfig::from_env(), ..Default::default() },
         ) {
             Ok(dispatcher) => {
+                waker = Some(dispatcher.waker());
                 tokio::spawn(dispatcher.run());
             }
             Err(e) => tracing::error!(error = %e, "exporter dispatcher not started"),
         },
         Err(e) => tracing::info!(reason = %e, "exporter dispatcher off; tickets wait in the ledger"),
     }
-    let (stage, handler) = args.stage(store.clone(), tokio::runtime::Handle::current());
+    let (stage, mut handler) = args.stage(store.clone(), tokio::runtime::Handle::current());
+    if let Some(waker) = waker {
+        handler = handler.wake_on_write(waker);
+    }
     friction_runtime::stage::spawn_stage(stage, kafka, handler, shutdown, health)
 }
 

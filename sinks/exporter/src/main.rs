@@ -70,8 +70,10 @@ async fn main() -> anyhow::Result<()> {
         }
         return Ok(());
     }
+    let waker = dispatcher.waker();
     let task = tokio::spawn(dispatcher.run());
     let (stage, handler) = cli.stage.stage(store, tokio::runtime::Handle::current());
+    let handler = handler.wake_on_write(waker);
     let result = run_stage_process(cli.admin.admin_addr, stage, &cli.kafka, handler).await;
     task.abort();
     result.context("exporter stage stopped")

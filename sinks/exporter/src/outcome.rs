@@ -346,6 +346,14 @@ impl Default for CommentPolicy {
 }
 
 impl CommentPolicy {
+    /// When to note on a ticket that its incident is no longer confirmed (a retraction took it
+    /// below its policy, docs/exporter.md "Recurrence and retraction comments"): throttled like a
+    /// recurrence comment, whatever the occurrences did.
+    pub fn unconfirmed_comment_at(&self, last_commented_ms: Option<i64>, created_ms: i64) -> i64 {
+        let since = last_commented_ms.unwrap_or(created_ms);
+        since.saturating_add(i64::try_from(self.window.as_millis()).unwrap_or(i64::MAX))
+    }
+
     /// `None`: no comment wanted; `Some(at)`: comment at `at` (epoch ms) or later.
     pub fn comment_at(
         &self,
@@ -405,6 +413,8 @@ mod tests {
         assert_eq!(p.comment_at(10, 14, None, 1_000), None);
         assert_eq!(p.comment_at(10, 15, None, 1_000), Some(61_000));
         assert_eq!(p.comment_at(10, 50, Some(100_000), 1_000), Some(160_000));
+        assert_eq!(p.unconfirmed_comment_at(None, 1_000), 61_000);
+        assert_eq!(p.unconfirmed_comment_at(Some(100_000), 1_000), 160_000);
     }
 
     fn policy() -> BreakerPolicy {

@@ -4,9 +4,9 @@
 use std::collections::BTreeMap;
 
 use friction_schemas::SignalRecord;
-use friction_store::{Affected, Incident, IncidentStatus, Store, StoreError};
+use friction_store::{Incident, IncidentStatus, Store, StoreError};
 
-use crate::model::{self, ChangeKind, IncidentConfig, Novelty};
+use crate::model::{self, ChangeKind, IncidentConfig};
 
 /// Why a batch could not be stored.
 #[derive(Debug, thiserror::Error)]
@@ -62,29 +62,41 @@ struct Working {
     incident: Incident,
     /// The version read from the store; `None` for a new incident.
     stored_version: Option<i64>,
-    counted: bool,
+    /// Signal versions of the batch applied to it (newer than what was stored).
+    applied: Vec<usize>,
+    /// One of them replaced a live contribution (a correction or a retraction): a confirmation may
+    /// no longer hold.
+    replaced_live: bool,
     previous_status: Option<IncidentStatus>,
 }
 
-/// Counts `signals` (already validated) in one transaction and returns every incident they
-/// touched, in id order. Signals whose id was counted before change nothing (their incident is
-/// still returned, as [`ChangeKind::Replayed`], so its snapshot is published again).
+/// Applies `signals` (already validated) in one transaction and returns every incident they
+/// touched, in id order (docs/architecture.md §4 "Incidents"). A signal version applies only if it
+/// is newer than the one stored for its (incident, signal id); the others change nothing (their
+/// incident is still returned, as [`ChangeKind::Replayed`], so its snapshot is published again).
+/// A retracted version takes the signal out of every count.
 ///
-/// The store is asked in multi-row statements (a handful per batch, not per signal): which signal
-/// ids, (incident, session) and (incident, user) pairs are new; the confirmation window is read
-/// once per open incident. Counting and confirmation are order-independent, so judging the batch
-/// as a whole gives what signal-by-signal would.
+/// Counts, first/last seen and labels are read back from the live contributions (derived, never
+/// incremented), so any delivery order of the versions converges to the same incident. The store
+/// is asked in multi-row statements (a handful per batch, not per signal); the confirmation policy
+/// is judged once per changed incident.
 pub async fn apply_batch(
     store: &Store,
     signals: &[SignalRecord],
     config: &IncidentConfig,
     now_ms: i64,
 ) -> Result<Vec<Touched>, ApplyError> {
-    // One lock order for every writer (incident, session, signal), so two copies of the stage
-    // counting overlapping batches rarely deadlock.
+    // The newest version of each (incident, signal) in the batch, in one lock order for every
+    // writer (incident, signal), so two copies of the stage rarely deadlock.
     let mut ordered: Vec<&SignalRecord> = signals.iter().collect();
-    ordered.sort_by(|a, b| (&a.fingerprint, &a.session_id, &a.id).cmp(&(&b.fingerprint, &b.session_id, &b.id)));
-    ordered.dedup_by(|a, b| a.id == b.id);
+    ordered.sort_by(|a, b| {
+        (&a.fingerprint, &a.id, std::cmp::Reverse(a.version)).cmp(&(
+            &b.fingerprint,
+            &b.id,
+            std::cmp::Reverse(b.version),
+        ))
+    });
+    ordered.dedup_by(|a, b| a.fingerprint == b.fingerprint && a.id == b.id);
 
     let mut tx = store.begin_incidents().await?;
     let mut ids: Vec<&str> = ordered.iter().map(|s| model::incident_id(s)).collect();
@@ -94,67 +106,98 @@ pub async fn apply_batch(
         let v = incident.version;
         working.insert(
             incident.id.clone(),
-            Working { incident, stored_version: Some(v), counted: false, previous_status: None },
+            Working {
+                incident,
+                stored_version: Some(v),
+                applied: Vec::new(),
+                replaced_live: false,
+                previous_status: None,
+            },
         );
     }
     for signal in &ordered {
         working.entry(model::incident_id(signal).to_owned()).or_insert_with(|| Working {
             incident: model::new_incident(signal, now_ms),
             stored_version: None,
-            counted: false,
+            applied: Vec::new(),
+            replaced_live: false,
             previous_status: None,
         });
     }
 
-    let rows: Vec<(&str, &str, &str, i64)> =
-        ordered.iter().map(|s| (s.id.as_str(), model::incident_id(s), s.session_id.as_str(), s.start_ms)).collect();
-    let new_ids = tx.record_signals(&rows).await?;
-    let fresh: Vec<&SignalRecord> = ordered.into_iter().filter(|s| new_ids.contains(&s.id)).collect();
-    let sessions: Vec<(&str, &str)> = fresh.iter().map(|s| (model::incident_id(s), s.session_id.as_str())).collect();
-    let mut new_sessions = tx.record_affected(Affected::Sessions, &sessions).await?;
-    let user_keys: Vec<String> = fresh.iter().map(|s| model::user_key(s)).collect();
-    let users: Vec<(&str, &str)> =
-        fresh.iter().zip(&user_keys).map(|(s, u)| (model::incident_id(s), u.as_str())).collect();
-    let mut new_users = tx.record_affected(Affected::Users, &users).await?;
-
-    // Count: each new pair is credited to the first signal that has it.
-    let mut window: BTreeMap<&str, (i64, i64)> = BTreeMap::new();
-    for (signal, user_key) in fresh.iter().zip(&user_keys) {
-        let id = model::incident_id(signal);
-        let Some(w) = working.get_mut(id) else { continue };
-        let novelty = Novelty {
-            new_session: new_sessions.remove(&(id.to_owned(), signal.session_id.clone())),
-            new_user: new_users.remove(&(id.to_owned(), user_key.clone())),
-        };
-        model::count_signal(&mut w.incident, signal, novelty, config);
-        w.counted = true;
-        let span = window.entry(id).or_insert((signal.start_ms, signal.start_ms));
-        *span = (span.0.min(signal.start_ms), span.1.max(signal.start_ms));
-    }
-
-    // Lifecycle: confirmation over the window around the batch's signals (read after they were
-    // recorded), regression per signal.
-    let width = config.confirm_window_ms;
-    let mut confirms: BTreeMap<&str, bool> = BTreeMap::new();
-    for (id, (from, to)) in &window {
-        let open = working.get(*id).is_some_and(|w| w.incident.status == IncidentStatus::Open);
-        if open {
-            let points = tx.signal_points(id, from.saturating_sub(width), to.saturating_add(width)).await?;
-            confirms.insert(id, model::window_confirms(&points, config.confirm_sessions, width));
+    // Which versions are newer than the stored ones; those are written (each over a stored row
+    // only if still newer, whoever wrote it meanwhile).
+    let keys: Vec<(&str, &str)> = ordered.iter().map(|s| (model::incident_id(s), s.id.as_str())).collect();
+    let stored = tx.contributions(&keys).await?;
+    let stored_of = |s: &SignalRecord| stored.get(&(model::incident_id(s).to_owned(), s.id.clone())).copied();
+    let newer: Vec<usize> = (0..ordered.len())
+        .filter(|&n| model::version_applies(stored_of(ordered[n]).map(|c| c.version), ordered[n].version))
+        .collect();
+    let rows: Vec<_> = newer.iter().map(|&n| model::contribution(ordered[n])).collect();
+    let written = tx.save_contributions(&rows).await?;
+    for n in newer {
+        let signal = ordered[n];
+        if !written.contains(&(model::incident_id(signal).to_owned(), signal.id.clone())) {
+            continue;
         }
+        let Some(w) = working.get_mut(model::incident_id(signal)) else { continue };
+        w.applied.push(n);
+        w.replaced_live |= stored_of(signal).is_some_and(|c| c.live);
     }
-    for signal in &fresh {
-        let id = model::incident_id(signal);
+
+    // Counts and labels derived from the live contributions of every changed incident.
+    let changed: Vec<&str> = working.iter().filter(|(_, w)| !w.applied.is_empty()).map(|(id, _)| id.as_str()).collect();
+    let mut totals = tx.live_totals(&changed).await?;
+    let mut labels = tx.live_labels(&changed).await?;
+    let changed: Vec<String> = changed.into_iter().map(str::to_owned).collect();
+    for id in &changed {
         let Some(w) = working.get_mut(id) else { continue };
-        let confirmed = confirms.get(id).copied().unwrap_or(false);
-        if let Some(before) = model::after_signal(&mut w.incident, signal, confirmed, now_ms) {
+        let derived = model::Derived { totals: totals.remove(id), labels: labels.remove(id).unwrap_or_default() };
+        model::set_derived(&mut w.incident, &derived);
+        let applied: Vec<&SignalRecord> = w.applied.iter().map(|&n| ordered[n]).collect();
+        if model::apply_versions(&mut w.incident, &applied, config) {
+            let stored = tx.live_samples(id, config.max_samples).await?;
+            model::refill_samples(&mut w.incident, stored, config);
+        }
+
+        // Lifecycle: regression per new live version; confirmation by the policy of the incident's
+        // project and kind, over the window around the new live versions (an open incident), or
+        // over every live contribution when one was replaced (a confirmed one may no longer hold).
+        for signal in applied.iter().filter(|s| !s.retracted) {
+            if let Some(before) = model::after_signal(&mut w.incident, signal, false, now_ms) {
+                w.previous_status.get_or_insert(before);
+            }
+        }
+        let policy = config.confirmation.for_project(&w.incident.project_id);
+        let verdict = match w.incident.status {
+            IncidentStatus::Open => {
+                let starts = applied.iter().filter(|s| !s.retracted).map(|s| s.start_ms);
+                match (starts.clone().min(), starts.max()) {
+                    (Some(from), Some(to)) => {
+                        let width = policy.window_ms;
+                        let points =
+                            tx.confirmation_points(id, from.saturating_sub(width), to.saturating_add(width)).await?;
+                        Some(model::policy_confirms(policy, &w.incident.kind, &points))
+                    }
+                    _ => None,
+                }
+            }
+            IncidentStatus::Confirmed if w.replaced_live && !w.incident.confirmed_manually => {
+                let points = tx.confirmation_points(id, i64::MIN, i64::MAX).await?;
+                Some(model::policy_confirms(policy, &w.incident.kind, &points))
+            }
+            _ => None,
+        };
+        if let Some(before) = verdict.and_then(|confirms| model::judge_confirmation(&mut w.incident, confirms, now_ms))
+        {
             w.previous_status.get_or_insert(before);
         }
     }
 
     let mut touched = Vec::with_capacity(working.len());
     for (id, mut w) in working {
-        let change = if !w.counted {
+        let counted = !w.applied.is_empty();
+        let change = if !counted {
             ChangeKind::Replayed
         } else if w.stored_version.is_none() {
             ChangeKind::Created
@@ -163,7 +206,7 @@ pub async fn apply_batch(
         } else {
             ChangeKind::Counted
         };
-        if w.counted {
+        if counted {
             model::rescore(&mut w.incident, config);
             w.incident.version += 1;
             w.incident.updated_at_ms = now_ms;
@@ -176,8 +219,8 @@ pub async fn apply_batch(
                 }
             }
         } else if w.stored_version.is_none() {
-            // Every signal of a new incident was a replay: the incident row is missing while its
-            // signals are recorded, which only a manual deletion causes. Nothing to publish.
+            // Every version of a new incident was a replay: the incident row is missing while its
+            // contributions are stored, which only a manual deletion causes. Nothing to publish.
             continue;
         }
         touched.push(Touched { incident: w.incident, change, previous_status: w.previous_status });

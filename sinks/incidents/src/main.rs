@@ -31,6 +31,6 @@ async fn main() -> anyhow::Result<()> {
     friction_runtime::logging::init(cli.common.log_format, &cli.common.log);
     let store = friction_store::Store::connect(&cli.database_url).await.context("opening the store")?;
     store.migrate().await.context("applying migrations")?;
-    let (stage, handler) = cli.stage.stage(store, tokio::runtime::Handle::current());
+    let (stage, handler) = cli.stage.stage(store, tokio::runtime::Handle::current()).context("the rules file")?;
     run_stage_process(cli.admin.admin_addr, stage, &cli.kafka, handler).await.context("incidents stage stopped")
 }

@@ -1,23 +1,110 @@
-//! The decisions about incidents, as pure functions: what a signal changes in its incident
-//! (counts, samples, releases), when an incident is confirmed or regresses, how severe it is, and
-//! which status changes people may make. No I/O: the caller looks up what was already counted
-//! (signal ids, sessions, users) and passes the answers in.
+//! The decisions about incidents, as pure functions: which version of a signal applies, what it
+//! contributes to its incident (samples, releases, labels), when an incident is confirmed (the
+//! confirmation policy of its kind and project), un-confirmed or regresses, how severe it is, and
+//! which status changes people may make. No I/O: the caller reads what is stored (versions, the
+//! counts derived from the live contributions) and passes the answers in.
 //!
-//! Everything a signal contributes is order-independent (sums, minima, maxima, bounded sets that
-//! keep the smallest elements), so the final incident does not depend on the order signals arrive
-//! in — the property tests check it.
+//! Counts are derived from the newest version of each signal, never incremented, and the rest is
+//! order-independent (minima, maxima, bounded sets that keep the smallest elements), so the final
+//! incident does not depend on the order signals and their versions arrive in — the property tests
+//! check it (docs/architecture.md §4 "Time: decide early, settle later").
+
+use std::collections::HashMap;
 
 use friction_schemas::SignalRecord;
-use friction_store::{EvidenceSample, Incident, IncidentStatus};
+use friction_store::{ConfirmationPoint, Contribution, EvidenceSample, Incident, IncidentStatus};
+
+/// How `server_error` incidents are confirmed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ServerErrorConfirmation {
+    /// At the first log line at level `error` or `fatal` (a log stream has no browser sessions:
+    /// every line's session is `log:<service>`). Lines at lower levels never confirm one.
+    FirstOccurrence,
+    /// Like the browser kinds: distinct sessions within the window.
+    Sessions,
+}
+
+/// When an incident is confirmed (docs/detection.md "Confirmation"): browser kinds once signals
+/// of `min_sessions` distinct sessions fall within some `window_ms`; `server_error` as
+/// `server_error` says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConfirmationPolicy {
+    /// Default 3.
+    pub min_sessions: usize,
+    /// Default 24 h.
+    pub window_ms: i64,
+    /// Default [`ServerErrorConfirmation::FirstOccurrence`].
+    pub server_error: ServerErrorConfirmation,
+}
+
+impl Default for ConfirmationPolicy {
+    fn default() -> Self {
+        ConfirmationPolicy {
+            min_sessions: 3,
+            window_ms: 24 * 60 * 60 * 1000,
+            server_error: ServerErrorConfirmation::FirstOccurrence,
+        }
+    }
+}
+
+/// Fields of a [`ConfirmationPolicy`] a rules file sets; the others keep the policy they apply to.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyOverrides {
+    pub min_sessions: Option<usize>,
+    pub window_ms: Option<i64>,
+    pub server_error: Option<ServerErrorConfirmation>,
+}
+
+impl PolicyOverrides {
+    /// `base` with these fields replaced.
+    pub fn over(&self, base: &ConfirmationPolicy) -> ConfirmationPolicy {
+        ConfirmationPolicy {
+            min_sessions: self.min_sessions.unwrap_or(base.min_sessions),
+            window_ms: self.window_ms.unwrap_or(base.window_ms),
+            server_error: self.server_error.unwrap_or(base.server_error),
+        }
+    }
+}
+
+/// The confirmation policy of every project: a default and per-project ones.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ConfirmationRules {
+    pub default: ConfirmationPolicy,
+    pub projects: HashMap<String, ConfirmationPolicy>,
+}
+
+impl ConfirmationRules {
+    pub fn for_project(&self, project_id: &str) -> &ConfirmationPolicy {
+        self.projects.get(project_id).unwrap_or(&self.default)
+    }
+}
+
+/// The log levels at which a `server_error` confirms at its first occurrence.
+pub const CONFIRMING_LEVELS: [&str; 2] = ["error", "fatal"];
+
+/// A signal's log level (the detector's `evidence.details.level`, docs/detection.md), for server errors only.
+pub fn log_level(signal: &SignalRecord) -> Option<String> {
+    (signal.kind == "server_error").then(|| signal.evidence.details.get("level").cloned()).flatten()
+}
+
+/// Whether the live contributions `points` (sorted by start) confirm an incident of `kind` under
+/// `policy`.
+pub fn policy_confirms(policy: &ConfirmationPolicy, kind: &str, points: &[ConfirmationPoint]) -> bool {
+    if kind == "server_error" && policy.server_error == ServerErrorConfirmation::FirstOccurrence {
+        return points.iter().any(|p| p.log_level.as_deref().is_some_and(|l| CONFIRMING_LEVELS.contains(&l)));
+    }
+    let sessions: Vec<(i64, String)> = points.iter().map(|p| (p.start_ms, p.session_id.clone())).collect();
+    window_confirms(&sessions, policy.min_sessions, policy.window_ms)
+}
 
 /// Thresholds of grouping, confirmation and scoring. Defaults per docs/detection.md "Dedup and ids" to "Severity and priority".
 #[derive(Debug, Clone, PartialEq)]
 pub struct IncidentConfig {
-    /// Distinct sessions within [`IncidentConfig::confirm_window_ms`] that confirm an incident.
-    /// Default 3.
-    pub confirm_sessions: usize,
-    /// Default 24 h.
-    pub confirm_window_ms: i64,
+    /// Confirmation per project (docs/detection.md "Confirmation"); the default policy is the
+    /// `--confirm-sessions` and `--confirm-window-hours` flags, overridden by the rules file.
+    pub confirmation: ConfirmationRules,
     /// Evidence samples kept per incident (the earliest signals). Default 10.
     pub max_samples: usize,
     /// Releases remembered per incident. Default 50.
@@ -39,8 +126,7 @@ pub struct IncidentConfig {
 impl Default for IncidentConfig {
     fn default() -> Self {
         IncidentConfig {
-            confirm_sessions: 3,
-            confirm_window_ms: 24 * 60 * 60 * 1000,
+            confirmation: ConfirmationRules::default(),
             max_samples: 10,
             max_releases: 50,
             critical_routes: ["/checkout", "/cart", "/pay", "/signup", "/login"].map(String::from).to_vec(),
@@ -177,6 +263,7 @@ pub fn new_incident(signal: &SignalRecord, now_ms: i64) -> Incident {
         version: 0,
         created_at_ms: now_ms,
         updated_at_ms: now_ms,
+        confirmed_manually: false,
     }
 }
 
@@ -200,62 +287,114 @@ pub fn title(kind: &str, unresponsive: bool, element_key: &str, route_template: 
     format!("{what}{element}{route}")
 }
 
-/// What was already counted, as the store answered for this signal.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Novelty {
-    /// The signal's session had not affected this incident before.
-    pub new_session: bool,
-    /// Nor its user.
-    pub new_user: bool,
+/// Whether a signal version applies over what is stored for its (incident, signal id): only a
+/// newer version does; an equal one is a replay and an older one arrives late. Both change nothing.
+pub fn version_applies(stored_version: Option<i64>, version: i64) -> bool {
+    stored_version.is_none_or(|stored| version > stored)
 }
 
-/// Adds a signal (never counted before) to its incident: occurrences, affected sessions and
-/// users, first/last seen, labels, releases and evidence samples. Status and score are separate
-/// ([`after_signal`], [`score`]).
-pub fn count_signal(incident: &mut Incident, signal: &SignalRecord, novelty: Novelty, config: &IncidentConfig) {
-    incident.occurrences += 1;
-    incident.sessions += i64::from(novelty.new_session);
-    incident.users += i64::from(novelty.new_user);
-    incident.first_seen_ms = incident.first_seen_ms.min(signal.start_ms);
-    incident.last_seen_ms = incident.last_seen_ms.max(signal.end_ms);
+/// What `signal` (the version that applies) contributes to its incident.
+pub fn contribution(signal: &SignalRecord) -> Contribution {
+    Contribution {
+        incident_id: incident_id(signal).to_owned(),
+        signal_id: signal.id.clone(),
+        version: signal.version,
+        live: !signal.retracted,
+        session_id: signal.session_id.clone(),
+        user_key: user_key(signal),
+        start_ms: signal.start_ms,
+        end_ms: signal.end_ms,
+        log_level: log_level(signal),
+        labels: signal_labels(signal).map(str::to_owned).collect(),
+        release: signal.release.clone().filter(|r| !r.is_empty()),
+        sample: Some(sample(signal)),
+    }
+}
 
-    for label in signal_labels(signal) {
-        if let Err(at) = incident.labels.binary_search_by(|l| l.as_str().cmp(label)) {
-            incident.labels.insert(at, label.to_owned());
+/// A signal as an evidence sample.
+pub fn sample(signal: &SignalRecord) -> EvidenceSample {
+    EvidenceSample {
+        signal_id: signal.id.clone(),
+        session_id: signal.session_id.clone(),
+        user_id: signal.user_id.clone(),
+        release: signal.release.clone(),
+        url: signal.url.clone(),
+        label: signal.label.clone(),
+        start_ms: signal.start_ms,
+        end_ms: signal.end_ms,
+        evidence_json: evidence_json(signal),
+    }
+}
+
+/// What the contributions of an incident add up to, as the store derived it (`None`: it has
+/// none), with the labels of the live ones.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Derived {
+    pub totals: Option<friction_store::LiveTotals>,
+    pub labels: Vec<String>,
+}
+
+/// Sets the counts, first/last seen, labels and title of an incident to what its live
+/// contributions derive (first/last seen: of all of its contributions when none is live).
+pub fn set_derived(incident: &mut Incident, derived: &Derived) {
+    let totals = derived.totals.unwrap_or(friction_store::LiveTotals {
+        signals: 0,
+        sessions: 0,
+        users: 0,
+        first_seen_ms: incident.first_seen_ms,
+        last_seen_ms: incident.last_seen_ms,
+    });
+    incident.occurrences = totals.signals;
+    incident.sessions = totals.sessions;
+    incident.users = totals.users;
+    incident.first_seen_ms = totals.first_seen_ms;
+    incident.last_seen_ms = totals.last_seen_ms;
+    incident.labels = derived.labels.clone();
+    if incident.kind == "rage_click" {
+        let unresponsive = incident.labels.iter().any(|l| l == "rage_click:unresponsive");
+        incident.title = title(&incident.kind, unresponsive, &incident.element_key, &incident.route_template);
+    }
+}
+
+/// Applies the new versions `applied` (of this incident's signals) to what is not a count: their
+/// earlier versions' samples are dropped, the live ones' samples and releases added (the earliest
+/// samples are kept). Returns whether the samples are now
+/// fewer than the incident's live signals and the cap (then [`refill_samples`] from the store).
+pub fn apply_versions(incident: &mut Incident, applied: &[&SignalRecord], config: &IncidentConfig) -> bool {
+    incident.samples.retain(|s| !applied.iter().any(|a| a.id == s.signal_id));
+    for signal in applied.iter().filter(|s| !s.retracted) {
+        if let Some(r) = signal.release.as_deref().filter(|r| !r.is_empty()) {
+            if let Err(at) = incident.releases.binary_search_by(|x| release_cmp(x, r)) {
+                incident.releases.insert(at, r.to_owned());
+                // Keep the newest releases.
+                let excess = incident.releases.len().saturating_sub(config.max_releases);
+                incident.releases.drain(..excess);
+            }
+            incident.latest_release = incident.releases.last().cloned();
+        }
+        // Only build (and serialise the evidence of) a sample that is kept: most signals of a busy
+        // incident are not among its earliest.
+        let at =
+            incident.samples.partition_point(|s| (s.start_ms, s.signal_id.as_str()) < (signal.start_ms, &signal.id));
+        if at < config.max_samples {
+            incident.samples.insert(at, sample(signal));
+            incident.samples.truncate(config.max_samples);
         }
     }
-    if signal.unresponsive && incident.kind == "rage_click" {
-        incident.title = title(&incident.kind, true, &incident.element_key, &incident.route_template);
-    }
+    let live = usize::try_from(incident.occurrences.max(0)).unwrap_or(usize::MAX);
+    incident.samples.len() < config.max_samples.min(live)
+}
 
-    if let Some(r) = signal.release.as_deref().filter(|r| !r.is_empty()) {
-        if let Err(at) = incident.releases.binary_search_by(|x| release_cmp(x, r)) {
-            incident.releases.insert(at, r.to_owned());
-            // Keep the newest releases.
-            let excess = incident.releases.len().saturating_sub(config.max_releases);
-            incident.releases.drain(..excess);
+/// Merges `stored` (samples of the earliest live contributions) into the incident's samples: the
+/// earliest `max_samples`, each signal once.
+pub fn refill_samples(incident: &mut Incident, stored: Vec<EvidenceSample>, config: &IncidentConfig) {
+    for sample in stored {
+        if !incident.samples.iter().any(|s| s.signal_id == sample.signal_id) {
+            incident.samples.push(sample);
         }
-        incident.latest_release = incident.releases.last().cloned();
     }
-
-    // Only build (and serialise the evidence of) a sample that is kept: most signals of a busy
-    // incident are not among its earliest.
-    let at = incident.samples.partition_point(|s| (s.start_ms, s.signal_id.as_str()) < (signal.start_ms, &signal.id));
-    if at < config.max_samples {
-        let sample = EvidenceSample {
-            signal_id: signal.id.clone(),
-            session_id: signal.session_id.clone(),
-            user_id: signal.user_id.clone(),
-            release: signal.release.clone(),
-            url: signal.url.clone(),
-            label: signal.label.clone(),
-            start_ms: signal.start_ms,
-            end_ms: signal.end_ms,
-            evidence_json: evidence_json(signal),
-        };
-        incident.samples.insert(at, sample);
-        incident.samples.truncate(config.max_samples);
-    }
+    incident.samples.sort_by(|a, b| (a.start_ms, &a.signal_id).cmp(&(b.start_ms, &b.signal_id)));
+    incident.samples.truncate(config.max_samples);
 }
 
 /// Release names in natural order: digit runs compare as numbers, so `1.10.0` is newer than
@@ -365,6 +504,26 @@ pub fn after_signal(
     (incident.status != before).then_some(before)
 }
 
+/// The confirmation step after a batch changed an incident's live contributions, with the verdict
+/// of its policy (`confirms`): open → confirmed; confirmed → open when a retraction or correction
+/// took it below its policy (an incident confirmed by hand stays confirmed). Other statuses are
+/// left to people and to [`after_signal`]. Returns the previous status when it changed.
+pub fn judge_confirmation(incident: &mut Incident, confirms: bool, now_ms: i64) -> Option<IncidentStatus> {
+    let before = incident.status;
+    match before {
+        IncidentStatus::Open if confirms => {
+            incident.status = IncidentStatus::Confirmed;
+            incident.confirmed_at_ms = Some(now_ms);
+        }
+        IncidentStatus::Confirmed if !confirms && !incident.confirmed_manually => {
+            incident.status = IncidentStatus::Open;
+            incident.confirmed_at_ms = None;
+        }
+        _ => {}
+    }
+    (incident.status != before).then_some(before)
+}
+
 /// The kind's weight in the score (docs/detection.md "Severity and priority", `w_type`).
 pub fn kind_weight(kind: &str, labels: &[String]) -> f64 {
     match kind {
@@ -415,14 +574,14 @@ pub fn rescore(incident: &mut Incident, config: &IncidentConfig) {
 pub enum TransitionError {
     #[error("status regressed is set by Friction when a resolved incident comes back; set resolved, ignored, open or confirmed")]
     RegressedIsAutomatic,
-    #[error("incident {0} is not confirmed yet (it has not affected enough sessions); set open, resolved or ignored")]
-    NotConfirmed(String),
 }
 
-/// A person changes an incident's status (the console's PATCH). Resolving remembers the releases
-/// seen so far (a signal from another release regresses it); reopening an ignored or resolved
-/// incident puts it back to confirmed if it had been confirmed, else open. Returns the previous
-/// status when it changed; asking for the current status changes nothing.
+/// A person changes an incident's status (the console's PATCH). Confirming an incident its policy
+/// has not confirmed confirms it by hand (a retraction will not un-confirm it; the exporter makes
+/// its ticket like any other). Resolving remembers the releases seen so far (a signal from another
+/// release regresses it); reopening an ignored or resolved incident puts it back to confirmed if it
+/// had been confirmed, else open. Returns the previous status when it changed; asking for the
+/// current status changes nothing.
 pub fn set_status(
     incident: &mut Incident,
     requested: IncidentStatus,
@@ -432,7 +591,9 @@ pub fn set_status(
     let target = match requested {
         IncidentStatus::Regressed => return Err(TransitionError::RegressedIsAutomatic),
         IncidentStatus::Confirmed if incident.confirmed_at_ms.is_none() => {
-            return Err(TransitionError::NotConfirmed(incident.id.clone()))
+            incident.confirmed_at_ms = Some(now_ms);
+            incident.confirmed_manually = true;
+            IncidentStatus::Confirmed
         }
         IncidentStatus::Open if incident.confirmed_at_ms.is_some() => IncidentStatus::Confirmed,
         other => other,
@@ -514,6 +675,8 @@ pub fn to_change(
         version,
         created_at_ms: _,
         updated_at_ms: _,
+        // Shown by the console; the topic's schema has no field for it.
+        confirmed_manually: _,
     } = incident;
     friction_schemas::IncidentChange {
         id: id.clone(),

@@ -159,7 +159,13 @@ fn ignored_incidents_stay_quiet() {
 fn status_changes_people_may_make() {
     let mut inc = run(&[signal("a", "s1", None, 0, None)]);
     assert_eq!(set_status(&mut inc, IncidentStatus::Regressed, 1), Err(TransitionError::RegressedIsAutomatic));
-    assert!(matches!(set_status(&mut inc, IncidentStatus::Confirmed, 1), Err(TransitionError::NotConfirmed(_))));
+    // An engineer may confirm an incident its policy has not confirmed (issue 17: it used to be refused).
+    let mut by_hand = inc.clone();
+    assert_eq!(set_status(&mut by_hand, IncidentStatus::Confirmed, 1), Ok(Some(IncidentStatus::Open)));
+    assert_eq!(
+        (by_hand.status, by_hand.confirmed_at_ms, by_hand.confirmed_manually),
+        (IncidentStatus::Confirmed, Some(1), true)
+    );
     assert_eq!(set_status(&mut inc, IncidentStatus::Open, 1), Ok(None), "already open");
     assert_eq!(set_status(&mut inc, IncidentStatus::Ignored, 1), Ok(Some(IncidentStatus::Open)));
     assert_eq!(set_status(&mut inc, IncidentStatus::Open, 2), Ok(Some(IncidentStatus::Ignored)));
@@ -316,4 +322,114 @@ fn nul_in_stored_text_is_replaced_and_nothing_else_changes() {
     assert_eq!(dirty.release.as_deref(), Some("1.0\u{FFFD}"));
     assert_eq!(dirty.labels, vec!["kept\0as JSON".to_string()], "stored as JSON, which escapes NUL");
     assert_eq!((dirty.id.as_str(), dirty.fingerprint.as_str()), ("s1", "f"));
+}
+
+/// Signal ids each published in 1 to 3 versions (a later version may move the signal to another
+/// session or start, or retract it), as the detector corrects itself (docs/architecture.md §4
+/// "Time: decide early, settle later").
+fn arb_versions() -> impl Strategy<Value = Vec<SignalRecord>> {
+    prop::collection::vec(
+        (0u8..6, 1i64..4, prop::collection::vec((0u8..5, 0i64..(30 * HOUR), any::<bool>()), 3)),
+        1..12,
+    )
+    .prop_map(|raw| {
+        let mut out = Vec::new();
+        for (id, versions, contents) in raw {
+            for (v, (session, start, retract)) in contents.into_iter().take(versions as usize).enumerate() {
+                let mut s = signal(&format!("sig{id}"), &format!("s{session}"), None, start, None);
+                s.version = v as i64 + 1;
+                s.retracted = retract && v > 0;
+                out.push(s);
+            }
+        }
+        // One publication per (id, version): the first drawn.
+        let mut seen = HashSet::new();
+        out.retain(|s| seen.insert((s.id.clone(), s.version)));
+        out
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    /// Any delivery order of the versions (replays included, any batching) gives the incident of
+    /// the in-order run, whose counts are those of the newest version of each signal.
+    #[test]
+    fn versions_in_any_order_converge(signals in arb_versions(), seed in any::<u64>()) {
+        let mut in_order = signals.clone();
+        in_order.sort_by_key(|s| s.version);
+        let mut shuffled = signals.clone();
+        let mut rng = seed;
+        for i in (1..shuffled.len()).rev() {
+            rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            shuffled.swap(i, (rng >> 33) as usize % (i + 1));
+        }
+        let replays: Vec<SignalRecord> = shuffled.iter().step_by(2).cloned().collect();
+        shuffled.extend(replays);
+        let mut batches = Vec::new();
+        let mut rest = shuffled.as_slice();
+        while !rest.is_empty() {
+            rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let (batch, tail) = rest.split_at(((rng >> 33) as usize % 4 + 1).min(rest.len()));
+            batches.push(batch.to_vec());
+            rest = tail;
+        }
+        let a = run(&in_order);
+        let mut b = run_batches(&batches);
+        b.version = a.version;
+        // What the newest versions say.
+        let mut newest: std::collections::BTreeMap<&str, &SignalRecord> = Default::default();
+        for s in &signals {
+            let e = newest.entry(s.id.as_str()).or_insert(s);
+            if s.version > e.version { *e = s; }
+        }
+        let live: Vec<&&SignalRecord> = newest.values().filter(|s| !s.retracted).collect();
+        let sessions: HashSet<&str> = live.iter().map(|s| s.session_id.as_str()).collect();
+        prop_assert_eq!(a.occurrences, live.len() as i64);
+        prop_assert_eq!(a.sessions, sessions.len() as i64);
+        prop_assert!(a.samples.iter().all(|s| live.iter().any(|l| l.id == s.signal_id && l.start_ms == s.start_ms)));
+        prop_assert_eq!(a.samples.len(), live.len().min(10));
+        prop_assert_eq!(&a, &b);
+    }
+}
+
+#[test]
+fn confirmation_policies_by_kind() {
+    use friction_incidents::model::{policy_confirms, ConfirmationPolicy, ServerErrorConfirmation};
+    use friction_store::ConfirmationPoint;
+    let point = |t: i64, s: &str, level: Option<&str>| ConfirmationPoint {
+        start_ms: t,
+        session_id: s.into(),
+        log_level: level.map(String::from),
+    };
+    let policy = ConfirmationPolicy::default();
+    let log = |level| vec![point(0, "log:pos", Some(level))];
+    assert!(policy_confirms(&policy, "server_error", &log("error")));
+    assert!(policy_confirms(&policy, "server_error", &log("fatal")));
+    assert!(!policy_confirms(&policy, "server_error", &log("warn")), "warn does not confirm at once");
+    let warns: Vec<_> = ["a", "b", "c"].iter().map(|s| point(0, s, Some("warn"))).collect();
+    assert!(!policy_confirms(&policy, "server_error", &warns), "nor by count");
+    let sessions = ConfirmationPolicy { server_error: ServerErrorConfirmation::Sessions, ..policy };
+    assert!(!policy_confirms(&sessions, "server_error", &log("fatal")), "a sessions policy counts sessions");
+    assert!(policy_confirms(&sessions, "server_error", &warns));
+    // Browser kinds: distinct sessions in the window; a level means nothing there.
+    assert!(!policy_confirms(&policy, "rage_click", &log("error")));
+    assert!(policy_confirms(&policy, "rage_click", &warns));
+    let two = ConfirmationPolicy { min_sessions: 2, ..policy };
+    assert!(policy_confirms(&two, "dead_click", &warns[..2]));
+}
+
+#[test]
+fn judge_confirmation_confirms_and_unconfirms_but_not_by_hand() {
+    use friction_incidents::model::judge_confirmation;
+    let mut inc = run(&[signal("a", "s1", None, 0, None)]);
+    assert_eq!(judge_confirmation(&mut inc, false, 1), None);
+    assert_eq!(judge_confirmation(&mut inc, true, 2), Some(IncidentStatus::Open));
+    assert_eq!((inc.status, inc.confirmed_at_ms), (IncidentStatus::Confirmed, Some(2)));
+    assert_eq!(judge_confirmation(&mut inc, false, 3), Some(IncidentStatus::Confirmed));
+    assert_eq!((inc.status, inc.confirmed_at_ms), (IncidentStatus::Open, None));
+    set_status(&mut inc, IncidentStatus::Confirmed, 4).expect("by hand");
+    assert_eq!(judge_confirmation(&mut inc, false, 5), None, "a person's confirmation stands");
+    set_status(&mut inc, IncidentStatus::Resolved, 6).expect("resolve");
+    assert_eq!(judge_confirmation(&mut inc, true, 7), None, "resolved stays resolved");
 }

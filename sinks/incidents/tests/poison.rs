@@ -96,7 +96,7 @@ async fn run(store: Store, db: &str) {
         "postgres" => format!("refused-{}", Alphanumeric.sample_string(&mut rand::rng(), 30_000)),
         _ => {
             sqlx::raw_sql(
-                "CREATE TRIGGER refuse_session BEFORE INSERT ON incident_signals \
+                "CREATE TRIGGER refuse_session BEFORE INSERT ON incident_contributions \
                  WHEN NEW.session_id LIKE 'refused-%' BEGIN SELECT RAISE(ABORT, 'session refused by a constraint'); END",
             )
             .execute(store.pool())
@@ -115,7 +115,8 @@ async fn run(store: Store, db: &str) {
         deadletter_topic: deadletter.clone(),
         ..IncidentsArgs::default()
     }
-    .stage(store.clone(), tokio::runtime::Handle::current());
+    .stage(store.clone(), tokio::runtime::Handle::current())
+    .expect("no rules file");
     let shutdown = Shutdown::new();
     let stage = spawn_stage(config, &kafka, handler, shutdown.clone(), None).expect("stage");
 

@@ -64,10 +64,12 @@ pub(super) struct NewTicket<'a> {
     pub generation: i64,
 }
 
-/// A comment to add: its text and its id, stable across retries of the same comment.
+/// A comment to add: its text and its id, stable across retries of the same comment, and the
+/// webhook event it is (`incident.recurred`, `incident.unconfirmed`).
 pub(super) struct NewComment<'a> {
     pub text: &'a str,
     pub id: &'a str,
+    pub event: &'a str,
 }
 
 /// What one kind of target does for each operation of [`Target`]. Every operation gets the

@@ -45,7 +45,7 @@ impl Tracker for Linear {
     }
 
     fn comment<'a>(&'a self, t: &'a Target, _h: HeaderMap, remote: &'a Remote, new: &'a NewComment) -> Reply<'a, ()> {
-        let NewComment { text, id } = *new;
+        let NewComment { text, id, .. } = *new;
         Box::pin(async move {
             let query = "mutation Comment($input: CommentCreateInput!) { commentCreate(input: $input) { success } }";
             graphql(t, query, json!({ "input": { "id": comment_uuid(id), "issueId": remote.id, "body": text } }))

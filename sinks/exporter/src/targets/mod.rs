@@ -61,11 +61,16 @@ impl Target<'_> {
         tracker.create(self, h, &NewTicket { content, marker, change, generation }).await
     }
 
-    /// Adds a comment (recurrence). `id` is stable per comment (webhook-id for webhooks).
+    /// Adds a recurrence comment. `id` is stable per comment (webhook-id for webhooks).
     pub async fn comment(&self, remote: &Remote, text: &str, id: &str) -> Result<(), CallError> {
+        self.comment_event(remote, text, id, "incident.recurred").await
+    }
+
+    /// Adds a comment; webhooks receive it as the event `event`.
+    pub async fn comment_event(&self, remote: &Remote, text: &str, id: &str, event: &str) -> Result<(), CallError> {
         let tracker = tracker(self.integration.kind);
         let h = self.auth_headers(tracker)?;
-        tracker.comment(self, h, remote, &NewComment { text, id }).await
+        tracker.comment(self, h, remote, &NewComment { text, id, event }).await
     }
 
     /// Whether a comment carrying `id` is already on the ticket (after an ambiguous comment).

@@ -41,9 +41,9 @@ impl Tracker for Webhook {
     }
 
     fn comment<'a>(&'a self, t: &'a Target, _h: HeaderMap, remote: &'a Remote, new: &'a NewComment) -> Reply<'a, ()> {
-        let NewComment { text, id } = *new;
+        let NewComment { text, id, event } = *new;
         Box::pin(async move {
-            let payload = json!({ "type": "incident.recurred", "timestamp": friction_runtime::now_ms(), "data": { "marker": remote.id, "text": text } });
+            let payload = json!({ "type": event, "timestamp": friction_runtime::now_ms(), "data": { "marker": remote.id, "text": text } });
             post_signed(t, id, &payload).await
         })
     }
