@@ -1,24 +1,21 @@
 //! The exporter: time from an incident change being recorded (the consumer's ledger write, right
 //! after the incident became confirmed) to the ticket existing in a local fake Jira, and tickets/s
 //! sustained against a fake that rate-limits (429 with Retry-After) — docs/architecture.md §9: a ticket ≤ 2 s
-//! after the last event. The fakes are the exporter tests' own (they enforce auth and shapes).
+//! after the last event. The fakes are the exporter tests' own (`friction_test_support::fakes`) (they enforce auth and shapes).
 //!
 //! `cargo bench -p friction-benches --bench exporter` (env: EXPORTER_TICKETS, default 200;
 //! EXPORTER_LATENCY_ROUNDS, default 40).
 
-#[path = "../../sinks/exporter/tests/fakes/mod.rs"]
-mod fakes;
-
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use fakes::{Api, Fake, Fault};
 use friction_exporter::handler::record;
 use friction_exporter::integration::add_integration;
 use friction_exporter::outcome::RetryPolicy;
 use friction_exporter::{Dispatcher, DispatcherConfig, IntegrationConfig, Kind, MasterKey, NewIntegration, Secret};
 use friction_schemas::IncidentChange;
 use friction_store::Store;
+use friction_test_support::fakes::{Api, Fake, Fault};
 
 const EMAIL: &str = "bench@acme.com";
 const TOKEN: &str = "ATATT3xFfGF0-bench-token";

@@ -2,12 +2,13 @@
 //! wrong, and `friction up` end to end on its embedded broker (start, accept the seed event, stop on
 //! SIGTERM, reuse its key on the next start).
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+mod common;
+
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::process::Command;
 use std::time::{Duration, Instant};
+
+use common::{get, post, sigterm, start_up, text, wait_exit};
 
 fn friction(dir: &Path, args: &[&str]) -> std::process::Output {
     friction_with_db(dir, None, args)
@@ -37,10 +38,6 @@ fn databases() -> Vec<Option<String>> {
         dbs.push(Some(friction_test_support::postgres_schema_url(&admin_url, &schema)));
     }
     dbs
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
 }
 
 #[test]
@@ -143,106 +140,6 @@ fn help_describes_every_command() {
     let help = text(&out.stdout);
     for flag in ["--data-dir", "--gateway-addr", "--console-addr", "--brokers", "DATABASE_URL"] {
         assert!(help.contains(flag), "missing {flag} in {help}");
-    }
-}
-
-struct Up {
-    child: Child,
-    key: String,
-    gateway: String,
-    console: String,
-    stderr_rx: mpsc::Receiver<String>,
-}
-
-fn start_up(dir: &Path) -> Up {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_friction"))
-        .args(["up", "--gateway-addr", "127.0.0.1:0", "--console-addr", "127.0.0.1:0"])
-        .env("FRICTION_DATA_DIR", dir)
-        .env("FRICTION_LOG", "warn")
-        .env_remove("DATABASE_URL")
-        .env_remove("FRICTION_BROKERS")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("friction up starts");
-    let stdout = child.stdout.take().expect("stdout");
-    let stderr = child.stderr.take().expect("stderr");
-    let (tx, stderr_rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let mut key = String::new();
-    BufReader::new(stdout).read_line(&mut key).expect("api key line");
-    let key = key
-        .trim()
-        .strip_prefix("api key: ")
-        .unwrap_or_else(|| panic!("first stdout line is the key: {key:?}"))
-        .to_string();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let (mut gateway, mut console) = (None, None);
-    while gateway.is_none() || console.is_none() {
-        let line = stderr_rx
-            .recv_timeout(Duration::from_secs(60))
-            .expect("friction up prints where the gateway and the console listen");
-        if let Some(rest) = line.strip_prefix("gateway: http://") {
-            gateway = Some(rest.trim_end_matches("/v1/events").to_string());
-        }
-        if let Some(rest) = line.strip_prefix("console: http://") {
-            console = rest.split('/').next().map(str::to_string);
-        }
-        assert!(Instant::now() < deadline);
-    }
-    let (gateway, console) = (gateway.unwrap_or_default(), console.unwrap_or_default());
-    Up { child, key, gateway, console, stderr_rx }
-}
-
-fn post(addr: &str, key: &str, body: &str) -> (u16, String) {
-    let mut stream = TcpStream::connect(addr).expect("connect");
-    stream.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
-    write!(
-        stream,
-        "POST /v1/events HTTP/1.1\r\nHost: {addr}\r\nX-API-Key: {key}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .expect("write");
-    let mut response = String::new();
-    stream.read_to_string(&mut response).expect("read");
-    let status = response.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    let body = response.split("\r\n\r\n").nth(1).unwrap_or("").to_string();
-    (status, body)
-}
-
-/// GET with an optional bearer token; (status, body).
-fn get(addr: &str, path: &str, token: Option<&str>) -> (u16, String) {
-    let mut stream = TcpStream::connect(addr).expect("connect");
-    stream.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
-    let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Connection: close\r\n\r\n").expect("write");
-    let mut response = String::new();
-    stream.read_to_string(&mut response).expect("read");
-    let status = response.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    let body = response.split("\r\n\r\n").nth(1).unwrap_or("").to_string();
-    (status, body)
-}
-
-fn sigterm(child: &Child) {
-    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill");
-    assert!(status.success());
-}
-
-fn wait_exit(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            return status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("did not exit within {limit:?} of SIGTERM");
-        }
-        std::thread::sleep(Duration::from_millis(50));
     }
 }
 

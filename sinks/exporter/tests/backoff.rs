@@ -4,8 +4,6 @@
 //! the tracker comes back on the same address each ticket is created exactly once. On SQLite and
 //! (when FRICTION_TEST_POSTGRES_URL is set) PostgreSQL.
 
-mod fakes;
-
 use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -13,13 +11,13 @@ use std::time::{Duration, Instant};
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
-use fakes::{Api, Fake};
 use friction_exporter::handler::record;
 use friction_exporter::integration::{add_integration, integration};
 use friction_exporter::ledger::{links_in_state, CREATED, PENDING};
 use friction_exporter::outcome::{Breaker, BreakerPolicy, Health, RetryPolicy};
 use friction_exporter::{Dispatcher, DispatcherConfig, IntegrationConfig, Kind, MasterKey, NewIntegration, Secret};
 use friction_schemas::IncidentChange;
+use friction_test_support::fakes::{Api, Fake};
 
 type R = Result<(), Box<dyn std::error::Error + Send + Sync>>;
 

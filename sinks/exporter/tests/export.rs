@@ -2,13 +2,10 @@
 //! on SQLite and (when FRICTION_TEST_POSTGRES_URL is set) PostgreSQL. The consumer half is driven
 //! directly with IncidentChange values; dispatchers run in-process.
 
-mod fakes;
-
 use std::future::Future;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use fakes::{Api, Fake, Fault};
 use friction_exporter::handler::record;
 use friction_exporter::integration::{add_integration, integration, set_enabled};
 use friction_exporter::ledger::{self, links_in_state, CREATED, FAILED};
@@ -20,6 +17,7 @@ use friction_exporter::{
 use friction_schemas::IncidentChange;
 use friction_store::testing::{migrated_dbs, TestDb};
 use friction_store::Store;
+use friction_test_support::fakes::{Api, Fake, Fault};
 
 type R = Result<(), Box<dyn std::error::Error + Send + Sync>>;
 

@@ -3,12 +3,9 @@
 //! engineer confirms by hand gets one ticket like any other; an incident a retraction un-confirms
 //! keeps its ticket and gets one comment saying so (webhooks: one `incident.unconfirmed` event).
 
-mod fakes;
-
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use fakes::{Api, Fake};
 use friction_exporter::handler::record;
 use friction_exporter::integration::add_integration;
 use friction_exporter::ledger::{links_in_state, CREATED};
@@ -18,6 +15,7 @@ use friction_incidents::{apply_batch, Touched};
 use friction_schemas::{IncidentChange, SignalRecord};
 use friction_store::testing::migrated_dbs;
 use friction_store::{IncidentStatus, Store};
+use friction_test_support::fakes::{Api, Fake};
 
 type R = Result<(), Box<dyn std::error::Error + Send + Sync>>;
 

@@ -2,21 +2,19 @@
 //! levels, every crate), every error summary in the ledger (the dead-lettered row's included) and
 //! the breaker reason are free of the token and of its base64 forms.
 
-mod fakes;
-
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
-use fakes::{Api, Fake};
 use friction_exporter::handler::record;
 use friction_exporter::integration::{add_integration, integration, list_integrations};
 use friction_exporter::ledger::{links_for_incident, links_in_state, FAILED};
 use friction_exporter::outcome::{BreakerPolicy, RetryPolicy};
 use friction_exporter::{Dispatcher, DispatcherConfig, IntegrationConfig, Kind, MasterKey, NewIntegration, Secret};
 use friction_schemas::IncidentChange;
+use friction_test_support::fakes::{Api, Fake};
 
 const EMAIL: &str = "bot@acme.com";
 const TOKEN: &str = "ATATT3xFfGF0-leak-canary-7f3a9c";

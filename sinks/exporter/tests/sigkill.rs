@@ -2,19 +2,17 @@
 //! stores the issue and holds the response, the process is killed with SIGKILL, a restarted
 //! process finds the issue by its marker label and records it. Exactly one issue.
 
-mod fakes;
-
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
-use fakes::{Api, Fake, Fault};
 use friction_exporter::handler::record;
 use friction_exporter::integration::add_integration;
 use friction_exporter::ledger::{links_for_incident, CREATED, CREATING};
 use friction_exporter::{IntegrationConfig, Kind, MasterKey, NewIntegration, Secret};
 use friction_schemas::IncidentChange;
+use friction_test_support::fakes::{Api, Fake, Fault};
 use friction_test_support::KillOnDrop;
 
 type R = Result<(), Box<dyn std::error::Error + Send + Sync>>;

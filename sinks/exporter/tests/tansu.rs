@@ -3,18 +3,16 @@
 //! one Jira ticket each; after a SIGKILL the restarted process reads redelivered changes again and
 //! still makes no second ticket.
 
-mod fakes;
-
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
-use fakes::{Api, Fake};
 use friction_exporter::integration::add_integration;
 use friction_exporter::ledger::{links_in_state, CREATED};
 use friction_exporter::{IntegrationConfig, Kind, MasterKey, NewIntegration, Secret};
 use friction_schemas::{encode_to_vec, IncidentChange};
+use friction_test_support::fakes::{Api, Fake};
 use friction_test_support::kafka::{brokers_or_skip, create_topics, kafka_properties};
 use friction_test_support::{unique, KillOnDrop};
 use rdkafka::producer::{FutureProducer, FutureRecord};

@@ -10,10 +10,13 @@
 //!
 //! The broker fixtures are in [`kafka`] (feature `kafka`), the ClickHouse ones in [`clickhouse`]
 //! (feature `clickhouse`); the PostgreSQL schema per test is `friction_store::testing`'s, which
-//! reads its address through [`postgres_url`].
+//! reads its address through [`postgres_url`]. The fake ticket systems (Jira, Linear, GitHub, a
+//! webhook receiver) are in [`fakes`] (feature `fakes`).
 
 #[cfg(feature = "clickhouse")]
 pub mod clickhouse;
+#[cfg(feature = "fakes")]
+pub mod fakes;
 #[cfg(feature = "kafka")]
 pub mod kafka;
 

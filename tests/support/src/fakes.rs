@@ -3,8 +3,6 @@
 //! be told to answer 429 with Retry-After, 5xx, slow timeouts, "created but the response was
 //! lost", and to let their search index lag.
 
-#![allow(dead_code)]
-
 use std::collections::{HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -704,4 +702,9 @@ pub fn check_adf(doc: &Value) -> Result<(), String> {
         Ok(())
     }
     walk(doc, false)
+}
+
+/// The `Authorization` header Jira Cloud expects for an API token: `Basic base64(email:token)`.
+pub fn jira_basic(email: &str, token: &str) -> String {
+    format!("Basic {}", B64.encode(format!("{email}:{token}")))
 }
