@@ -145,7 +145,7 @@ pub fn to_sessionized(e: &Event<'_>, session_start: i64) -> Sessionized<'static>
             r.custom = Some(Custom { name: c(name) });
             "custom"
         }
-        EventKind::Log { service, level, message } => {
+        EventKind::Log { service, level, message, attributes: _ } => {
             r.log = Some(LogLine {
                 service: c(service),
                 level: Cow::Borrowed(match level {

@@ -134,7 +134,17 @@ pub fn rule_event<'s>(s: &'s Sessionized<'_>) -> Option<Event<'s>> {
         "custom" => EventKind::Custom { name: e.custom.as_ref().map(|c| b(&c.name)).unwrap_or_default() },
         "log" => {
             let l = e.log.as_ref()?;
-            EventKind::Log { service: b(&l.service), level: log_level(&l.level), message: b(&l.message) }
+            EventKind::Log {
+                service: b(&l.service),
+                level: log_level(&l.level),
+                message: b(&l.message),
+                // Only lines that carry attributes pay for the JSON.
+                attributes: if l.attributes.is_empty() {
+                    Cow::Borrowed("")
+                } else {
+                    Cow::Owned(serde_json::to_string(&l.attributes).unwrap_or_default())
+                },
+            }
         }
         _ => return None,
     };

@@ -107,7 +107,7 @@ enum SlimKind {
     Input { field_key: Sp, length_bucket: u32, invalid: bool },
     Submit { form_key: Sp },
     Custom { name: Sp },
-    Log { service: Sp, level: LogLevel, message: Sp },
+    Log { service: Sp, level: LogLevel, message: Sp, attributes: Sp },
 }
 
 /// One retained event; its strings are spans of the session's arena.
@@ -174,9 +174,10 @@ impl Slim {
             SlimKind::Input { field_key, .. } => each(field_key),
             SlimKind::Submit { form_key } => each(form_key),
             SlimKind::Custom { name } => each(name),
-            SlimKind::Log { service, message, .. } => {
+            SlimKind::Log { service, message, attributes, .. } => {
                 each(service);
                 each(message);
+                each(attributes);
             }
             SlimKind::Mutation { .. }
             | SlimKind::Scroll { .. }
@@ -311,8 +312,8 @@ impl Events {
             }
             EventKind::Submit { form_key } => SlimKind::Submit { form_key: a.opt(form_key.as_deref()) },
             EventKind::Custom { name } => SlimKind::Custom { name: a.s(name) },
-            EventKind::Log { service, level, message } => {
-                SlimKind::Log { service: a.s(service), level: *level, message: a.s(message) }
+            EventKind::Log { service, level, message, attributes } => {
+                SlimKind::Log { service: a.s(service), level: *level, message: a.s(message), attributes: a.s(attributes) }
             }
         };
         let slim = Slim {
@@ -398,9 +399,12 @@ impl Events {
             }
             SlimKind::Submit { form_key } => EventKind::Submit { form_key: b_opt(a, *form_key) },
             SlimKind::Custom { name } => EventKind::Custom { name: b(a, *name) },
-            SlimKind::Log { service, level, message } => {
-                EventKind::Log { service: b(a, *service), level: *level, message: b(a, *message) }
-            }
+            SlimKind::Log { service, level, message, attributes } => EventKind::Log {
+                service: b(a, *service),
+                level: *level,
+                message: b(a, *message),
+                attributes: b(a, *attributes),
+            },
         };
         Event {
             event_id: b(a, e.event_id),
@@ -520,7 +524,12 @@ mod tests {
             EventKind::Input { field_key: "email".into(), length_bucket: 6, invalid: true },
             EventKind::Submit { form_key: None },
             EventKind::Custom { name: "c".into() },
-            EventKind::Log { service: "api".into(), level: LogLevel::Warn, message: "m".into() },
+            EventKind::Log {
+                service: "api".into(),
+                level: LogLevel::Warn,
+                message: "m".into(),
+                attributes: r#"{"order":"51234"}"#.into(),
+            },
         ]
     }
 

@@ -334,8 +334,9 @@ fn kind<'s>(w: &mut W<'s>, k: &'s EventKind<'_>) {
             w.u8(11);
             w.str(name, true);
         }
-        EventKind::Log { service, level, message } => {
-            w.u8(12);
+        EventKind::Log { service, level, message, attributes } => {
+            // 12: a line without attributes (as before they were kept), 13: with them.
+            w.u8(if attributes.is_empty() { 12 } else { 13 });
             w.str(service, true);
             w.u8(match level {
                 LogLevel::Trace => 0,
@@ -346,6 +347,9 @@ fn kind<'s>(w: &mut W<'s>, k: &'s EventKind<'_>) {
                 LogLevel::Fatal => 5,
             });
             w.str(message, true);
+            if !attributes.is_empty() {
+                w.str(attributes, false);
+            }
         }
     }
 }
@@ -550,7 +554,7 @@ impl R<'_> {
             },
             10 => EventKind::Submit { form_key: self.opt_str()? },
             11 => EventKind::Custom { name: self.str()? },
-            12 => {
+            tag @ (12 | 13) => {
                 let service = self.str()?;
                 let level = match self.u8()? {
                     0 => LogLevel::Trace,
@@ -561,7 +565,9 @@ impl R<'_> {
                     5 => LogLevel::Fatal,
                     _ => return Err(StateError::Bad("log level")),
                 };
-                EventKind::Log { service, level, message: self.str()? }
+                let message = self.str()?;
+                let attributes = if tag == 13 { self.str()? } else { Cow::Borrowed("") };
+                EventKind::Log { service, level, message, attributes }
             }
             _ => return Err(StateError::Bad("event kind")),
         })

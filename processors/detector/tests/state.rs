@@ -90,7 +90,13 @@ fn every_kind() -> SessionState {
         EventKind::Input { field_key: "email".into(), length_bucket: 6, invalid: true },
         EventKind::Submit { form_key: None },
         EventKind::Custom { name: "heartbeat".into() },
-        EventKind::Log { service: "api".into(), level: LogLevel::Fatal, message: "db down".into() },
+        EventKind::Log { service: "api".into(), level: LogLevel::Fatal, message: "db down".into(), attributes: "".into() },
+        EventKind::Log {
+            service: "pos".into(),
+            level: LogLevel::Error,
+            message: "MISSING_PRICE".into(),
+            attributes: r#"{"productId":"999"}"#.into(),
+        },
     ];
     let events = kinds.into_iter().enumerate().map(|(i, k)| ev(i as u64, T0 + 137 * i as i64, k)).collect();
     SessionState {

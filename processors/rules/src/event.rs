@@ -168,6 +168,10 @@ pub enum EventKind<'a> {
         /// The message.
         #[serde(default)]
         message: Cow<'a, str>,
+        /// Its structured attributes as a JSON object (`{}` or empty when it has none): carried
+        /// into the signal's evidence so a ticket shows them.
+        #[serde(default)]
+        attributes: Cow<'a, str>,
     },
 }
 
@@ -410,8 +414,8 @@ impl EventKind<'_> {
             }
             EventKind::Submit { form_key } => EventKind::Submit { form_key: own_opt(form_key) },
             EventKind::Custom { name } => EventKind::Custom { name: own(name) },
-            EventKind::Log { service, level, message } => {
-                EventKind::Log { service: own(service), level, message: own(message) }
+            EventKind::Log { service, level, message, attributes } => {
+                EventKind::Log { service: own(service), level, message: own(message), attributes: own(attributes) }
             }
         }
     }

@@ -135,6 +135,7 @@ fn build(ops: &[(i64, Op)]) -> Vec<Event<'static>> {
                     LogLevel::Fatal,
                 ][usize::from(*l)],
                 message: Cow::Owned(format!("failed order {t}")),
+                attributes: Cow::Borrowed(""),
             },
             Op::Tab(_) => continue,
         };
@@ -442,7 +443,7 @@ proptest! {
                     9 => EventKind::Input { field_key: cow(), length_bucket: 0, invalid: b },
                     10 => EventKind::Submit { form_key: b.then(cow) },
                     11 => EventKind::Custom { name: cow() },
-                    12 => EventKind::Log { service: cow(), level: LogLevel::Fatal, message: cow() },
+                    12 => EventKind::Log { service: cow(), level: LogLevel::Fatal, message: cow(), attributes: cow() },
                     _ => EventKind::Pageview { navigation: NavigationKind::Replace, from: None, to: None },
                 };
                 let mut e = Event::new(s.clone(), "s", if b { s.clone() } else { "v".to_owned() }, i as u64, ts, s.clone(), kind);

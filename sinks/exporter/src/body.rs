@@ -130,12 +130,13 @@ pub fn ticket_content(
             let release = s.release.as_deref().map(|r| format!(", release {r}")).unwrap_or_default();
             truncate(
                 &format!(
-                    "{} at {} in session {}{release}",
+                    "{} at {} in session {}{release}{}",
                     if s.label.is_empty() { "signal" } else { &s.label },
                     iso(s.start_ms),
-                    s.session_id
+                    s.session_id,
+                    log_line(&s.evidence_json)
                 ),
-                300,
+                EVIDENCE_LINE_MAX,
             )
         })
         .collect();
@@ -149,6 +150,33 @@ pub fn ticket_content(
         marker_line: format!("friction-marker: {marker} incident: {}", change.id),
         link,
     }
+}
+
+/// Longest evidence line of a ticket (a log line's message and attributes included).
+const EVIDENCE_LINE_MAX: usize = 1000;
+
+/// For a server error's evidence: `: "<message>" (key=value, …)`, the line as logged and its
+/// attributes (the detector copies both into the evidence details); empty for other signals.
+fn log_line(evidence_json: &str) -> String {
+    let Ok(evidence) = serde_json::from_str::<serde_json::Value>(evidence_json) else { return String::new() };
+    let details = &evidence["details"];
+    let Some(message) = details["message"].as_str() else { return String::new() };
+    let mut line = format!(": \"{message}\"");
+    let attributes = details["attributes"]
+        .as_str()
+        .and_then(|a| serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(a).ok())
+        .unwrap_or_default();
+    if !attributes.is_empty() {
+        let pairs: Vec<String> = attributes
+            .iter()
+            .map(|(k, v)| match v.as_str() {
+                Some(v) => format!("{k}={v}"),
+                None => format!("{k}={v}"),
+            })
+            .collect();
+        line.push_str(&format!(" ({})", pairs.join(", ")));
+    }
+    line
 }
 
 impl TicketContent {
@@ -262,6 +290,30 @@ mod tests {
             releases: vec!["1.2.0".into()],
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn a_server_errors_evidence_shows_the_line_and_its_attributes() {
+        let mut c = change();
+        c.kind = "server_error".into();
+        c.samples = vec![friction_schemas::EvidenceSample {
+            label: "server_error".into(),
+            session_id: "log:pos".into(),
+            evidence_json: serde_json::json!({"details": {
+                "service": "pos", "level": "error",
+                "message": "MISSING_PRICE: product 999 has no price (order 51234)",
+                "attributes": r#"{"orderId":"51234","productId":"999","retryable":"false"}"#,
+            }})
+            .to_string(),
+            ..Default::default()
+        }];
+        let content = ticket_content(&c, "m1", None, None);
+        let line = &content.evidence[0];
+        assert!(line.contains(r#": "MISSING_PRICE: product 999 has no price (order 51234)""#), "{line}");
+        assert!(line.contains("(orderId=51234, productId=999, retryable=false)"), "{line}");
+        // Other signals' evidence lines are as before.
+        assert_eq!(log_line(r#"{"details": {"rule": "rage"}}"#), "");
+        assert_eq!(log_line("not json"), "");
     }
 
     #[test]

@@ -14,10 +14,24 @@ use crate::kind::SignalKind;
 /// incident listings readable and state small).
 const MAX_KEY_BYTES: usize = 256;
 
+/// Longest message (and attributes) kept in a signal's evidence.
+const MAX_MESSAGE_BYTES: usize = 2048;
+
+fn clip(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut cut = max;
+    while !s.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    &s[..cut]
+}
+
 pub(crate) fn run<'e>(cx: &Cx<'e, '_>, out: &mut Out<'e>) {
     let min = cx.rules.config().server_error_min_level;
     for e in cx.ev {
-        let EventKind::Log { service, level, message } = &e.kind else {
+        let EventKind::Log { service, level, message, attributes } = &e.kind else {
             continue;
         };
         if *level < min || cx.skip(e.timestamp_ms) {
@@ -61,6 +75,12 @@ pub(crate) fn run<'e>(cx: &Cx<'e, '_>, out: &mut Out<'e>) {
                 crate::LogLevel::Fatal => "fatal",
             },
         );
+        // What an engineer reads first on the ticket: the line itself (the gateway scrubbed it) and
+        // its attributes.
+        judge::detail(&mut ev, "message", clip(message, MAX_MESSAGE_BYTES));
+        if !attributes.is_empty() && attributes.as_ref() != "{}" {
+            judge::detail(&mut ev, "attributes", clip(attributes, MAX_MESSAGE_BYTES));
+        }
         let signal = build_signal(
             e,
             decided,
