@@ -73,6 +73,10 @@ pub fn consumer_config(args: &KafkaArgs, group_id: &str) -> Result<ClientConfig,
         .set("auto.offset.reset", "earliest")
         .set("session.timeout.ms", "10000")
         .set("heartbeat.interval.ms", "1000")
+        // A fetch with nothing to return waits at most this long: brokers that do not answer a
+        // waiting fetch as soon as data arrives (librdkafka's mock cluster, tansu) would otherwise
+        // hold every hop of the pipeline for up to 500 ms (docs/architecture.md §9 latency).
+        .set("fetch.wait.max.ms", "20")
         .set("enable.partition.eof", "false");
     apply_overrides(config, args)
 }

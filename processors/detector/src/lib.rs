@@ -65,7 +65,7 @@ pub struct DetectorArgs {
     #[arg(long, env = "FRICTION_ALLOWED_LATENESS_MS", default_value_t = DetectorConfig::default().allowed_lateness_ms)]
     pub allowed_lateness_ms: i64,
     /// Wall-clock grace for batches in flight before a quiet session's windows are judged: shorter
-    /// decides sooner and retracts more. Default 500 ms.
+    /// decides sooner and retracts more. Default 0 (the shortest that kept retractions under 2 %).
     #[arg(long, env = "FRICTION_EARLY_GRACE_MS", default_value_t = DetectorConfig::default().early_grace_ms)]
     pub early_grace_ms: i64,
     #[command(flatten)]

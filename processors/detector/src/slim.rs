@@ -312,9 +312,12 @@ impl Events {
             }
             EventKind::Submit { form_key } => SlimKind::Submit { form_key: a.opt(form_key.as_deref()) },
             EventKind::Custom { name } => SlimKind::Custom { name: a.s(name) },
-            EventKind::Log { service, level, message, attributes } => {
-                SlimKind::Log { service: a.s(service), level: *level, message: a.s(message), attributes: a.s(attributes) }
-            }
+            EventKind::Log { service, level, message, attributes } => SlimKind::Log {
+                service: a.s(service),
+                level: *level,
+                message: a.s(message),
+                attributes: a.s(attributes),
+            },
         };
         let slim = Slim {
             event_id: a.s(&e.event_id),

@@ -149,20 +149,21 @@ fn a_quiet_session_publishes_its_dead_click_once_the_window_and_the_grace_have_p
     let rules = RulesByProject::default();
     let mut p = PartitionDetector::default();
     let wall = 9_000_000;
+    let cfg = DetectorConfig { early_grace_ms: 500, ..cfg() };
     p.ingest(&sessionized("s3", 0, T0, "pageview"), wall);
     p.ingest(&sessionized("s3", 1, T0 + 1_000, "click"), wall);
     // The 7 s dead-click window runs from the click, on the wall clock from the arrival of the
-    // session's newest event (the click), plus the 500 ms grace for batches in flight.
-    assert!(p.judge(wall + 5_000, &cfg(), &rules).signals.is_empty());
-    assert!(p.judge(wall + 7_499, &cfg(), &rules).signals.is_empty());
+    // session's newest event (the click), plus the grace for batches in flight.
+    assert!(p.judge(wall + 5_000, &cfg, &rules).signals.is_empty());
+    assert!(p.judge(wall + 7_499, &cfg, &rules).signals.is_empty());
     // Decided: published at once, although its episode (10 s from the click) is still open.
-    let judged = p.judge(wall + 7_500, &cfg(), &rules);
+    let judged = p.judge(wall + 7_500, &cfg, &rules);
     let got: Vec<(&str, i64, bool)> =
         judged.signals.iter().map(|s| (s.kind.as_str(), s.version, s.retracted)).collect();
     assert_eq!(got, vec![("dead_click", 1, false)]);
     // The episode closing later changes nothing: no second record.
-    assert!(p.judge(wall + 14_000, &cfg(), &rules).signals.is_empty());
-    assert!(p.judge(wall + 120_000, &cfg(), &rules).signals.is_empty());
+    assert!(p.judge(wall + 14_000, &cfg, &rules).signals.is_empty());
+    assert!(p.judge(wall + 120_000, &cfg, &rules).signals.is_empty());
 }
 
 #[test]

@@ -90,7 +90,12 @@ fn every_kind() -> SessionState {
         EventKind::Input { field_key: "email".into(), length_bucket: 6, invalid: true },
         EventKind::Submit { form_key: None },
         EventKind::Custom { name: "heartbeat".into() },
-        EventKind::Log { service: "api".into(), level: LogLevel::Fatal, message: "db down".into(), attributes: "".into() },
+        EventKind::Log {
+            service: "api".into(),
+            level: LogLevel::Fatal,
+            message: "db down".into(),
+            attributes: "".into(),
+        },
         EventKind::Log {
             service: "pos".into(),
             level: LogLevel::Error,

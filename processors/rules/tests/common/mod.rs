@@ -113,12 +113,15 @@ impl Session {
     }
 
     pub fn log(&mut self, t: i64, level: LogLevel, message: &str) -> &mut Self {
-        self.push(t, EventKind::Log {
-            service: Cow::Borrowed("api"),
-            level,
-            message: Cow::Owned(message.to_owned()),
-            attributes: Cow::Borrowed(""),
-        })
+        self.push(
+            t,
+            EventKind::Log {
+                service: Cow::Borrowed("api"),
+                level,
+                message: Cow::Owned(message.to_owned()),
+                attributes: Cow::Borrowed(""),
+            },
+        )
     }
 
     /// A harmless event to move time on (proves the session continued).
