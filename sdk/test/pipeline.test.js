@@ -137,7 +137,8 @@ describe('the demo shop through the whole pipeline', () => {
       await context.close();
     }
 
-    // The detector judges dead and error windows in event time, advanced by idleness: wait for it.
+    // The detector decides a quiet session's dead and error windows by the wall-clock time since its
+    // last events arrived: wait for it.
     const deadline = Date.now() + 240000;
     let list = [];
     for (;;) {
@@ -151,13 +152,14 @@ describe('the demo shop through the whole pipeline', () => {
       }
       await new Promise((r) => setTimeout(r, 1000));
     }
-    // Every expected episode has closed; look again once no signal is in flight: every signal the
-    // detector published has been counted by the incidents stage (a straggler would be by then).
+    // Every expected episode has closed; look again once no signal is in flight: every record the
+    // detector published (first versions, updates and retractions) has been applied by the
+    // incidents stage (a straggler would be by then).
     let published = 0;
     let counted = 0;
     await until(async () => {
       const text = await (await fetch(gateway.metricsUrl)).text();
-      published = counterSum(text, 'friction_detector_signals_total');
+      published = counterSum(text, 'friction_detector_records_total');
       counted = counterSum(text, 'friction_incidents_signals_total');
       return published > 0 && counted === published;
     }, 60000, () => 'signals in flight: ' + published + ' published, ' + counted + ' counted\n' + gateway.log());
