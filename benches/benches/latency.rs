@@ -48,6 +48,7 @@ use friction_exporter::{IntegrationConfig, Kind as TrackerKind, MasterKey, NewIn
 use friction_rules::Rules;
 use friction_schemas::{IncidentChange, SignalRecord};
 use friction_test_support::fakes::{jira_basic, Api, Fake};
+use friction_test_support::payloads::rage_batch;
 use friction_test_support::KillOnDrop;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
@@ -188,24 +189,6 @@ fn watch_confirmed(brokers: &str, topic: &str, stop: Arc<AtomicBool>) -> (Confir
     (seen, handle)
 }
 
-/// Three shoppers' worth of one: a page load and four clicks 300 ms apart on `button`, nothing
-/// answering; the timestamps end now (the batch the SDK sends as it happens).
-fn rage_batch(session: &str, user: &str, button: &str) -> String {
-    let last = now_ms();
-    let t0 = last - 1900;
-    let click = |i: i64| {
-        json!({"eventType": "click", "timestamp": t0 + 1000 + i * 300, "sessionId": session, "userId": user,
-               "route": "/checkout", "release": "1.4.0",
-               "target": {"type": "button", "tag": "button", "key": button, "interactive": true, "x": 200, "y": 300}})
-    };
-    json!({"events": [
-        {"eventType": "pageview", "timestamp": t0, "sessionId": session, "userId": user, "route": "/checkout",
-         "release": "1.4.0", "navigation": {"kind": "load", "to": "/checkout"}},
-        click(0), click(1), click(2), click(3)
-    ]})
-    .to_string()
-}
-
 /// A code made of letters g–z only (the log normaliser keeps such words; digits and hex-like
 /// words would become placeholders and merge the lines into one incident).
 fn letters(mut i: usize) -> String {
@@ -252,7 +235,8 @@ async fn send_load(gateway: &str, key: &str, tag: &str, rounds: usize, lines: us
             let mut accepted = Instant::now();
             for (s, user) in ["ann", "bob", "cem"].iter().enumerate() {
                 let session = format!("{button}-s{s}");
-                accepted = post(&client, &url, &key, rage_batch(&session, &format!("{user}-{i}"), &button)).await;
+                accepted =
+                    post(&client, &url, &key, rage_batch(&session, &format!("{user}-{i}"), &button, now_ms())).await;
             }
             (button, accepted)
         }));

@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 
 use common::{get, post, request, sigterm, start_up_with, text, wait_exit, Up};
 use friction_test_support::fakes::{jira_basic, Api, Fake, FakeIssue};
+use friction_test_support::payloads::rage_batch;
 use serde_json::{json, Value};
 
 const EMAIL: &str = "bot@acme.com";
@@ -54,23 +55,9 @@ fn friction(dir: &Path, args: &[&str], secret: Option<&str>) -> std::process::Ou
     cmd.output().expect("friction runs")
 }
 
-/// One shopper on /checkout: the page loads, then four clicks 300 ms apart on `button` and nothing
-/// answers (no mutation, no request, no navigation). The timestamps end now: the batch is what the
-/// SDK sends as it happens.
+/// A shopper rage-clicking `button`, the last click now.
 fn rage_session(session: &str, user: &str, button: &str) -> String {
-    let last = now_ms();
-    let t0 = last - 900 - 1000;
-    let click = |i: i64| {
-        json!({"eventType": "click", "timestamp": t0 + 1000 + i * 300, "sessionId": session, "userId": user,
-               "route": "/checkout", "release": "1.4.0",
-               "target": {"type": "button", "tag": "button", "key": button, "interactive": true, "x": 200, "y": 300}})
-    };
-    json!({"events": [
-        {"eventType": "pageview", "timestamp": t0, "sessionId": session, "userId": user, "route": "/checkout",
-         "release": "1.4.0", "navigation": {"kind": "load", "to": "/checkout"}},
-        click(0), click(1), click(2), click(3)
-    ]})
-    .to_string()
+    rage_batch(session, user, button, now_ms())
 }
 
 /// Polls `f` until it returns `Some`, failing after [`DEADLINE`] with `what` and the last state.

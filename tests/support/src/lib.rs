@@ -11,7 +11,8 @@
 //! The broker fixtures are in [`kafka`] (feature `kafka`), the ClickHouse ones in [`clickhouse`]
 //! (feature `clickhouse`); the PostgreSQL schema per test is `friction_store::testing`'s, which
 //! reads its address through [`postgres_url`]. The fake ticket systems (Jira, Linear, GitHub, a
-//! webhook receiver) are in [`fakes`] (feature `fakes`).
+//! webhook receiver) are in [`fakes`] (feature `fakes`), and ingest bodies a user's SDK would post
+//! in [`payloads`] (same feature).
 
 #[cfg(feature = "clickhouse")]
 pub mod clickhouse;
@@ -19,6 +20,8 @@ pub mod clickhouse;
 pub mod fakes;
 #[cfg(feature = "kafka")]
 pub mod kafka;
+#[cfg(feature = "fakes")]
+pub mod payloads;
 
 use std::process::Child;
 
