@@ -64,6 +64,14 @@ pub struct Corrections {
     pub retracted: u32,
 }
 
+impl std::ops::AddAssign for Corrections {
+    fn add_assign(&mut self, other: Self) {
+        self.new += other.new;
+        self.updated += other.updated;
+        self.retracted += other.retracted;
+    }
+}
+
 /// Publishes what changed between `published` and `current` (appended to `out`, in the order they
 /// must be sent), and updates `published`. `hold(record)`: a candidate at the record's place is
 /// still undecided. `tombstone_keep_ms`: how long after its end a retracted record's id is kept.
@@ -103,8 +111,8 @@ pub fn reconcile(
     }
 
     for (c, t) in current.into_iter().zip(target) {
-        let digest = digest(&c.record);
         let mut record = c.record;
+        let digest = digest(&mut record);
         match t {
             None => {
                 record.id = c.episode_id.clone();
@@ -165,18 +173,21 @@ pub fn settle(published: &mut Vec<Published>, final_through_ms: i64) {
 }
 
 /// A digest of what a record says, leaving out what a correction sets (id, version, retraction)
-/// and when it was decided, so an unchanged episode is not republished.
-pub fn digest(record: &SignalRecord) -> u64 {
-    let normalized = SignalRecord {
-        id: String::new(),
-        episode_id: None,
-        decided_at_ms: None,
-        version: 0,
-        retracted: false,
-        ..record.clone()
-    };
+/// and when it was decided, so an unchanged episode is not republished. Those fields are set aside
+/// while it is encoded (not a copy of the record) and put back.
+pub fn digest(record: &mut SignalRecord) -> u64 {
+    let id = std::mem::take(&mut record.id);
+    let episode_id = record.episode_id.take();
+    let decided_at_ms = record.decided_at_ms.take();
+    let version = std::mem::replace(&mut record.version, 0);
+    let retracted = std::mem::replace(&mut record.retracted, false);
     // Encoding a valid record cannot fail; if it did, a changing digest only costs a republish.
-    let bytes = encode_to_vec(&normalized).unwrap_or_default();
+    let bytes = encode_to_vec(&*record).unwrap_or_default();
+    record.id = id;
+    record.episode_id = episode_id;
+    record.decided_at_ms = decided_at_ms;
+    record.version = version;
+    record.retracted = retracted;
     fnv1a(&bytes)
 }
 
@@ -319,11 +330,20 @@ mod tests {
     }
 
     #[test]
-    fn the_digest_ignores_what_a_correction_sets() {
-        let a = rec("dead_click", "fp", &["e1"]);
-        let b = SignalRecord { id: "x".into(), version: 9, retracted: true, decided_at_ms: Some(5), ..a.clone() };
-        assert_eq!(digest(&a), digest(&b));
-        let c = rec("dead_click", "fp", &["e1", "e2"]);
-        assert_ne!(digest(&a), digest(&c));
+    fn the_digest_ignores_what_a_correction_sets_and_leaves_the_record_as_it_was() {
+        let mut a = rec("dead_click", "fp", &["e1"]);
+        let mut b = SignalRecord {
+            id: "x".into(),
+            episode_id: Some("x".into()),
+            version: 9,
+            retracted: true,
+            decided_at_ms: Some(5),
+            ..a.clone()
+        };
+        let b_before = b.clone();
+        assert_eq!(digest(&mut a), digest(&mut b));
+        assert_eq!(b, b_before, "the fields set aside are put back");
+        let mut c = rec("dead_click", "fp", &["e1", "e2"]);
+        assert_ne!(digest(&mut a), digest(&mut c));
     }
 }

@@ -72,10 +72,6 @@ pub struct Judged {
     pub corrections: Corrections,
 }
 
-fn counts_are_empty(c: Corrections) -> bool {
-    c == Corrections::default()
-}
-
 impl PartitionDetector {
     /// The partition's final watermark at wall-clock `now` (idle advance after
     /// [`DetectorConfig::idle_grace_ms`] only if `idle_ok`): decisions at or before it no longer
@@ -226,14 +222,9 @@ impl PartitionDetector {
             let hold = |r: &SignalRecord| detection.is_pending(r.tab_id.as_deref(), &r.view_id, &r.element_key);
             let counts =
                 reconcile(&mut st.published, current, scope, hold, project_rules.settle_span_ms(), &mut out.signals);
-            out.corrections.new += counts.new;
-            out.corrections.updated += counts.updated;
-            out.corrections.retracted += counts.retracted;
+            out.corrections += counts;
             for s in &detection.suppressed {
                 out.suppressed.push(s.reason.as_str());
-            }
-            if !counts_are_empty(counts) || st.reopened || closed {
-                st.dirty = true;
             }
             st.early_through_ms = Some(st.early_through_ms.map_or(he, |e| e.max(he)));
             st.emitted_through_ms = Some(st.emitted_through_ms.map_or(hf, |e| e.max(hf)));

@@ -118,7 +118,9 @@ fn detect_with(
         }
     }
     det.episodes = composed.episodes;
-    for r in out.records.iter().filter(|r| r.decided.is_pending()) {
+    // Only a caller that may retract (one that asked for every open episode) looks at these.
+    let pending = if horizon.provisional_all { out.records.as_slice() } else { &[] };
+    for r in pending.iter().filter(|r| r.decided.is_pending()) {
         let key = match r.key {
             KeyMatch::Exact(h) => PendingKey::Hash(h),
             KeyMatch::Prefix(p) => PendingKey::Prefix(p),

@@ -298,7 +298,8 @@ pub struct Detection {
     /// [`Horizon::provisional`], also every episode not closed yet that has a decided member.
     pub episodes: Vec<Episode>,
     /// The places (tab, view, element) where a candidate is still undecided: an episode there may
-    /// still appear, grow or change. See [`Detection::is_pending`].
+    /// still appear, grow or change. See [`Detection::is_pending`]. Filled only for a call with
+    /// [`Horizon::provisional_all`] (the one whose caller may retract what is missing).
     #[serde(skip)]
     pub pending: Vec<PendingPlace>,
     /// Events with `timestamp_ms` below this are no longer needed by any later call and may be
