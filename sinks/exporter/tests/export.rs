@@ -5,7 +5,6 @@
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
 use friction_exporter::handler::record;
 use friction_exporter::integration::{add_integration, integration, set_enabled};
 use friction_exporter::ledger::{self, links_in_state, CREATED, FAILED};
@@ -17,7 +16,7 @@ use friction_exporter::{
 use friction_schemas::IncidentChange;
 use friction_store::testing::{migrated_dbs, TestDb};
 use friction_store::Store;
-use friction_test_support::fakes::{Api, Fake, Fault};
+use friction_test_support::fakes::{jira_basic, Api, Fake, Fault};
 
 type R = Result<(), Box<dyn std::error::Error + Send + Sync>>;
 
@@ -53,7 +52,7 @@ fn change(id: &str, version: i64, occurrences: i64) -> IncidentChange {
 }
 
 fn jira_credential() -> String {
-    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{JIRA_EMAIL}:{JIRA_TOKEN}")))
+    jira_basic(JIRA_EMAIL, JIRA_TOKEN)
 }
 
 async fn fake(api: Api) -> Fake {

@@ -5,7 +5,6 @@
 
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
 use friction_exporter::handler::record;
 use friction_exporter::integration::add_integration;
 use friction_exporter::ledger::{links_in_state, CREATED};
@@ -15,7 +14,7 @@ use friction_incidents::{apply_batch, Touched};
 use friction_schemas::{IncidentChange, SignalRecord};
 use friction_store::testing::migrated_dbs;
 use friction_store::{IncidentStatus, Store};
-use friction_test_support::fakes::{Api, Fake};
+use friction_test_support::fakes::{jira_basic, Api, Fake};
 
 type R = Result<(), Box<dyn std::error::Error + Send + Sync>>;
 
@@ -76,9 +75,7 @@ async fn add(store: &Store, key: &MasterKey, fake: &Fake) -> R {
 
 async fn fake(api: Api) -> Fake {
     let credential = match api {
-        Api::Jira => {
-            format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{JIRA_EMAIL}:{JIRA_TOKEN}")))
-        }
+        Api::Jira => jira_basic(JIRA_EMAIL, JIRA_TOKEN),
         _ => WEBHOOK_SECRET.to_owned(),
     };
     Fake::start(api, &credential).await
