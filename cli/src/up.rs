@@ -18,6 +18,7 @@ use anyhow::Context as _;
 use clap::Args;
 use friction_gateway::GatewayArgs;
 use friction_runtime::kafka::EmbeddedBroker;
+use friction_runtime::serve::AdminHttpArgs;
 use friction_runtime::{serve_admin_with, Health, KafkaArgs, Shutdown};
 use friction_store::Store;
 
@@ -34,6 +35,9 @@ pub struct UpArgs {
     /// Where the console API (`/v1/incidents`) and /metrics, /healthz, /readyz listen.
     #[arg(long, env = "FRICTION_CONSOLE_ADDR", default_value = "127.0.0.1:8081")]
     pub console_addr: SocketAddr,
+    /// The console listener's bounds (it also serves /metrics and the health endpoints).
+    #[command(flatten)]
+    pub console_http: AdminHttpArgs,
     #[command(flatten)]
     pub kafka: KafkaArgs,
     #[command(flatten)]
@@ -243,9 +247,10 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         console_state = console_state.with_clickhouse(clickhouse.client()?);
     }
     let console_api = friction_console::router(console_state);
-    let console = serve_admin_with(args.console_addr, health.clone(), shutdown.clone(), console_api)
-        .await
-        .with_context(|| format!("cannot listen on {}", args.console_addr))?;
+    let console =
+        serve_admin_with(args.console_addr, args.console_http.limits(), health.clone(), shutdown.clone(), console_api)
+            .await
+            .with_context(|| format!("cannot listen on {}", args.console_addr))?;
     let gateway = friction_gateway::start(gateway_args, &kafka, &health, shutdown.clone()).await?;
     let stages =
         start_stages(&PipelineNames::default(), &kafka, args.rules_file.as_deref(), &store, &health, &shutdown)?;

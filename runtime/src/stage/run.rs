@@ -30,7 +30,7 @@ pub async fn wait_stage(name: &str, thread: std::thread::JoinHandle<Result<(), S
 
 /// What a stage binary does: admin server, signal handling, the stage, until SIGTERM or failure.
 pub async fn run_stage_process<H: StageHandler>(
-    admin_addr: std::net::SocketAddr,
+    admin: &crate::config::AdminArgs,
     config: StageConfig,
     kafka: &KafkaArgs,
     handler: H,
@@ -38,7 +38,7 @@ pub async fn run_stage_process<H: StageHandler>(
     let shutdown = Shutdown::new();
     shutdown.trigger_on_signals();
     let health = crate::admin::Health::default();
-    let admin = crate::admin::serve_admin(admin_addr, health.clone(), shutdown.clone()).await?;
+    let admin = crate::admin::serve_admin(admin, health.clone(), shutdown.clone()).await?;
     tracing::info!(%admin, "admin server listening: /metrics /healthz /readyz");
     let name = config.name.clone();
     let thread = spawn_stage(config, kafka, handler, shutdown, Some(health.register("stage")))?;
