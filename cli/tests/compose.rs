@@ -25,7 +25,7 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{post, request, text};
 use friction_test_support::fakes::{jira_basic, Api, Fake};
@@ -207,17 +207,8 @@ fn free_addr() -> String {
 }
 
 /// Polls `f` until it returns `Ok`, failing after [`DEADLINE`] with `what` and the last state.
-fn wait_for<T>(what: &str, mut f: impl FnMut() -> Result<T, String>) -> T {
-    let deadline = Instant::now() + DEADLINE;
-    loop {
-        match f() {
-            Ok(v) => return v,
-            Err(last) => {
-                assert!(Instant::now() < deadline, "{what}: not within {DEADLINE:?}; last seen: {last}");
-                std::thread::sleep(Duration::from_millis(200));
-            }
-        }
-    }
+fn wait_for<T>(what: &str, f: impl FnMut() -> Result<T, String>) -> T {
+    common::wait_within(what, DEADLINE, f)
 }
 
 /// Replaces the value after `flag` in `argv`.
@@ -454,25 +445,7 @@ fn compose_services_run_as_written() {
     cli_run(&["projects", "create", "shop"], None);
     let key = cli_run(&["keys", "create", "--project", "shop"], None);
     let jira_url = jira.url();
-    cli_run(
-        &[
-            "integrations",
-            "add",
-            "--name",
-            "jira",
-            "--kind",
-            "jira",
-            "--url",
-            &jira_url,
-            "--email",
-            EMAIL,
-            "--project-key",
-            "OPS",
-            "--issue-type-id",
-            "10004",
-        ],
-        Some(TOKEN),
-    );
+    cli_run(&common::jira_integration_args(&jira_url, EMAIL), Some(TOKEN));
     let doctor = cli_run(&["doctor", "--topics-file", &local.topics_file.display().to_string()], None);
     assert!(doctor.starts_with("CHECK"), "{doctor}");
 
