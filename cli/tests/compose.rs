@@ -561,6 +561,28 @@ fn compose_services_run_as_written() {
         })
     });
 
+    // The doctor, as an operator would run it on the stack: every check ok once the stages have
+    // committed what they read (lag 0 on every partition with data).
+    wait_for("friction doctor all ok on the running stack", || {
+        let cmd = local.map(cli, &logs);
+        let args = ["doctor", "--json", "--topics-file", &local.topics_file.display().to_string()];
+        let out = Command::new(cmd.get_program())
+            .env_clear()
+            .envs(cmd.get_envs().filter_map(|(k, v)| v.map(|v| (k.to_owned(), v.to_owned()))))
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| e.to_string())?;
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).map_err(|e| e.to_string())?;
+        let not_ok: Vec<&serde_json::Value> =
+            report["checks"].as_array().into_iter().flatten().filter(|c| c["status"] != "ok").collect();
+        if out.status.code() == Some(0) && not_ok.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("exit {:?}: {not_ok:?}", out.status.code()))
+        }
+    });
+
     for (name, mut child) in running {
         if let Ok(Some(status)) = child.0.try_wait() {
             panic!("{name} exited {status}: {}", log_of(&logs, &name));
