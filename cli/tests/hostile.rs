@@ -151,6 +151,9 @@ struct Ledger {
     statuses: BTreeMap<u16, usize>,
     /// Event ids the gateway accepted (every event the suite builds carries an `eventId`).
     accepted_ids: BTreeSet<String>,
+    /// (event id, text) of valid events whose strings hold `<script>`, emoji or RTL text: each
+    /// must come out with the text as sent.
+    intact: Vec<(String, String)>,
     /// Log lines accepted (logs carry no event id; each line's message is unique).
     accepted_logs: usize,
     /// Events refused one by one (in a 202 or a 400), each with a message naming its field.
@@ -604,8 +607,10 @@ fn hostile_suite(t: &mut Target<'_>, run: &str, seed: u64) {
     // kept as sent (checked downstream through the sessionized topic).
     for field in KEY_FIELDS.iter().chain(TEXT_FIELDS) {
         for text in [SCRIPT_KEY, EMOJI_KEY, RTL_KEY] {
-            let mut e = base_event(t.ledger.id(), run, field);
+            let id = t.ledger.id();
+            let mut e = base_event(id.clone(), run, field);
             set(&mut e, field, json!(text));
+            t.ledger.intact.push((id, text.to_string()));
             t.post_batch("valid: <script>, emoji, RTL in every field", vec![e], vec![None], json!({}));
         }
     }
@@ -887,6 +892,9 @@ fn run_suite(store: Store) {
     let incidents = |query: &str| -> Vec<Value> {
         let a = get(&up.console, &format!("/v1/incidents?limit=200{query}"), Some(&admin));
         assert_eq!(a.status, 200, "{}", a.body);
+        // Served as JSON only: the `<script>` keys it holds are data, never markup.
+        let json = a.headers.iter().any(|(k, v)| k == "content-type" && v.starts_with("application/json"));
+        assert!(json, "{:?}", a.headers);
         a.json()["incidents"].as_array().cloned().unwrap_or_default()
     };
     let mut expected_incidents = vec![(SCRIPT_KEY, "confirmed"), (EMOJI_KEY, "confirmed"), (RTL_KEY, "confirmed"), (SOLO_KEY, "open")];
@@ -938,10 +946,13 @@ fn run_suite(store: Store) {
     let sessionized_topic = format!("{prefix}friction.sessionized.v1");
     let (seen_ids, seen_logs, bad_records) = wait_for("every accepted event on the sessionized topic", || {
         let records = sessionized(&brokers, &sessionized_topic);
-        let ids: BTreeSet<String> = records.iter().map(|s| s.event.event_id.to_string()).collect();
+        let ids: BTreeMap<String, String> = records
+            .iter()
+            .map(|s| (s.event.event_id.to_string(), serde_json::to_string(&s.event).unwrap_or_default()))
+            .collect();
         let logs: BTreeSet<String> =
             records.iter().filter(|s| s.event.log.is_some()).map(|s| s.event.event_id.to_string()).collect();
-        let missing = ledger.accepted_ids.difference(&ids).count();
+        let missing = ledger.accepted_ids.iter().filter(|id| !ids.contains_key(*id)).count();
         if missing == 0 && logs.len() >= ledger.accepted_logs {
             let bad: Vec<String> = records
                 .iter()
@@ -958,7 +969,12 @@ fn run_suite(store: Store) {
         }
     });
     assert!(bad_records.is_empty(), "records out of range or with a NUL: {bad_records:#?}");
-    let lost_events = ledger.accepted_ids.difference(&seen_ids).count();
+    for (id, text) in &ledger.intact {
+        let record = seen_ids.get(id).map(String::as_str).unwrap_or_default();
+        let quoted = serde_json::to_string(text).unwrap_or_default();
+        assert!(record.contains(quoted.trim_matches('"')), "{id}: {text:?} not kept as sent: {record}");
+    }
+    let lost_events = ledger.accepted_ids.iter().filter(|id| !seen_ids.contains_key(*id)).count();
     let lost_logs = ledger.accepted_logs.saturating_sub(seen_logs);
 
     // ... and ClickHouse, when configured: every accepted event is a row.
@@ -974,9 +990,17 @@ fn run_suite(store: Store) {
                 Err(format!("{missing} of {} accepted events not in {db}.events", ledger.accepted_ids.len()))
             }
         });
-        let range = clickhouse(url, &format!("SELECT min(timestamp), max(timestamp) FROM {db}.events FORMAT TabSeparated"));
+        let range =
+            clickhouse(url, &format!("SELECT min(timestamp_ms), max(timestamp_ms) FROM {db}.events FORMAT TabSeparated"));
         let times: Vec<i64> = range.split_whitespace().filter_map(|v| v.parse().ok()).collect();
         assert!(times.len() == 2 && times[0] >= YEAR_2000_MS && times[1] <= now_ms() + 60_000, "times in range: {range}");
+        // The valid rage sessions' keys, as sent (none holds a single quote).
+        let keys = [SCRIPT_KEY, EMOJI_KEY, RTL_KEY].map(|k| format!("'{}'", k.replace('\\', "\\\\")));
+        let intact = clickhouse(
+            url,
+            &format!("SELECT uniqExact(target_key) FROM {db}.events WHERE target_key IN ({}) FORMAT TabSeparated", keys.join(",")),
+        );
+        assert_eq!(intact.trim(), "3", "the <script>, emoji and RTL keys are rows as sent");
         warehouse_rows = Some(ids.len());
     }
 
