@@ -259,8 +259,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}", args.console_addr))?;
     let apikeys_topic = gateway_args.apikeys_topic.clone();
     let gateway = friction_gateway::start(gateway_args, &kafka, &health, shutdown.clone()).await?;
-    let stages =
-        start_stages(&names, &kafka, args.rules_file.as_deref(), &store, &health, &shutdown)?;
+    let stages = start_stages(&names, &kafka, args.rules_file.as_deref(), &store, &health, &shutdown)?;
 
     // Announce only once the gateway can authenticate the key it prints.
     let deadline = std::time::Instant::now() + Duration::from_secs(30);

@@ -211,7 +211,10 @@ impl Ledger {
                 (Some(message), Some(field)) => {
                     self.refused_events += 1;
                     if !message.starts_with(&format!("{list}[{i}].{field}")) {
-                        self.problem(class, format!("{list}[{i}]: the message names another field than {field}: {message}"));
+                        self.problem(
+                            class,
+                            format!("{list}[{i}]: the message names another field than {field}: {message}"),
+                        );
                     }
                 }
                 (Some(message), None) => {
@@ -421,7 +424,12 @@ fn hostile_suite(t: &mut Target<'_>, run: &str, seed: u64) {
             let mut e = base_event(t.ledger.id(), run, field);
             set(&mut e, field, json!(bad));
             let ok = base_event(t.ledger.id(), run, "target.key");
-            t.post_batch("control characters in identifiers and keys", vec![e, ok], vec![Some(field.to_string()), None], json!({}));
+            t.post_batch(
+                "control characters in identifiers and keys",
+                vec![e, ok],
+                vec![Some(field.to_string()), None],
+                json!({}),
+            );
         }
     }
     valid_rage(t, "emoji-0", EMOJI_KEY);
@@ -456,10 +464,16 @@ fn hostile_suite(t: &mut Target<'_>, run: &str, seed: u64) {
     valid_rage(t, "rtl-0", RTL_KEY);
 
     // Over-long strings.
-    for (field, len) in
-        [("sessionId", 201), ("userId", 201), ("release", 201), ("target.key", 2049), ("route", 2049), ("custom.name", 2049)]
-            .into_iter()
-            .chain([("target.text", 32769), ("error.message", 32769), ("url", 32769)])
+    for (field, len) in [
+        ("sessionId", 201),
+        ("userId", 201),
+        ("release", 201),
+        ("target.key", 2049),
+        ("route", 2049),
+        ("custom.name", 2049),
+    ]
+    .into_iter()
+    .chain([("target.text", 32769), ("error.message", 32769), ("url", 32769)])
     {
         let mut e = base_event(t.ledger.id(), run, field);
         // Two-byte characters where that stays under the 64 KiB an event may take.
@@ -487,7 +501,8 @@ fn hostile_suite(t: &mut Target<'_>, run: &str, seed: u64) {
         // Accepted (clamped into range and flagged) or refused naming `timestamp`.
         t.post_batch("absurd timestamp", vec![e], vec![Some("timestamp".into())], json!({}));
     }
-    for sent_at in [json!("9999-12-31T23:59:59Z"), json!(253_402_300_799_999i64), json!(1e15), json!(-5), json!(YEAR_2000_MS)]
+    for sent_at in
+        [json!("9999-12-31T23:59:59Z"), json!(253_402_300_799_999i64), json!(1e15), json!(-5), json!(YEAR_2000_MS)]
     {
         let e = base_event(t.ledger.id(), run, "target.key");
         // The sentAt is ignored (events flagged) or the batch is refused naming sentAt.
@@ -520,7 +535,13 @@ fn hostile_suite(t: &mut Target<'_>, run: &str, seed: u64) {
 
     // Wrong content types and encodings.
     let one = json!({"events": [base_event(t.ledger.id(), run, "target.key")]}).to_string();
-    for ct in ["text/html", "application/xml", "multipart/form-data; boundary=x", "image/png", "application/x-www-form-urlencoded"] {
+    for ct in [
+        "text/html",
+        "application/xml",
+        "multipart/form-data; boundary=x",
+        "image/png",
+        "application/x-www-form-urlencoded",
+    ] {
         let a = t.post_raw("/v1/events", ct, one.as_bytes());
         t.ledger.count("wrong content type");
         t.ledger.refused("wrong content type", &a, &[415], &["unsupported_media_type"]);
@@ -536,13 +557,17 @@ fn hostile_suite(t: &mut Target<'_>, run: &str, seed: u64) {
         t.ledger.count("wrong content type");
         t.ledger.refused("wrong content type", &a, &[415], &["unsupported_media_type"]);
     }
-    let a = send(&gw, "POST", "/v1/events", &[("X-API-Key", &t.up.key), ("Content-Encoding", "gzip")], b"not gzip at all");
+    let a =
+        send(&gw, "POST", "/v1/events", &[("X-API-Key", &t.up.key), ("Content-Encoding", "gzip")], b"not gzip at all");
     t.ledger.count("wrong content type");
     t.ledger.refused("wrong content type", &a, &[400, 415], &["bad_request", "unsupported_media_type"]);
     valid_rage(t, "emoji-1", EMOJI_KEY);
 
     // Oversize: the body, one event, the batch.
-    let big = format!(r#"{{"events": [{{"eventType": "focus", "timestamp": 1, "sessionId": "s", "metadata": {{"pad": "{}"}}}}]}}"#, "x".repeat(1_100_000));
+    let big = format!(
+        r#"{{"events": [{{"eventType": "focus", "timestamp": 1, "sessionId": "s", "metadata": {{"pad": "{}"}}}}]}}"#,
+        "x".repeat(1_100_000)
+    );
     for path in ["/v1/events", "/v1/logs"] {
         let a = t.post_raw(path, "application/json", big.as_bytes());
         t.ledger.count("oversize bodies");
@@ -575,7 +600,12 @@ fn hostile_suite(t: &mut Target<'_>, run: &str, seed: u64) {
             }
             *t.ledger.statuses.entry(202).or_default() += 1;
         } else {
-            t.ledger.refused("deep nesting", &a, &[400, 413], &["bad_request", "all_events_rejected", "payload_too_large"]);
+            t.ledger.refused(
+                "deep nesting",
+                &a,
+                &[400, 413],
+                &["bad_request", "all_events_rejected", "payload_too_large"],
+            );
         }
         let body = format!(
             r#"{{"logs": [{{"service": "{run}-svc", "level": "info", "message": "deep {depth}", "timestamp": {}, "attributes": {{"a": {nested}}}}}]}}"#,
@@ -587,7 +617,12 @@ fn hostile_suite(t: &mut Target<'_>, run: &str, seed: u64) {
             t.ledger.accepted_logs += a.json()["accepted"].as_u64().unwrap_or(0) as usize;
             *t.ledger.statuses.entry(202).or_default() += 1;
         } else {
-            t.ledger.refused("deep nesting", &a, &[400, 413], &["bad_request", "all_events_rejected", "payload_too_large"]);
+            t.ledger.refused(
+                "deep nesting",
+                &a,
+                &[400, 413],
+                &["bad_request", "all_events_rejected", "payload_too_large"],
+            );
         }
         let whole = format!("{}{}", "{\"events\":".repeat(depth.min(20_000)), "}".repeat(depth.min(20_000)));
         let a = t.post_raw("/v1/events", "application/json", whole.as_bytes());
@@ -598,7 +633,13 @@ fn hostile_suite(t: &mut Target<'_>, run: &str, seed: u64) {
 
     // Bad keys (a few: a source with too many failures is throttled, docs/operators.md).
     for key in ["", "frk_not-a-key", "frk_\u{202E}evil"] {
-        let a = send(&gw, "POST", "/v1/events", &[("X-API-Key", key), ("Content-Type", "application/json")], one.as_bytes());
+        let a = send(
+            &gw,
+            "POST",
+            "/v1/events",
+            &[("X-API-Key", key), ("Content-Type", "application/json")],
+            one.as_bytes(),
+        );
         t.ledger.count("bad API keys");
         t.ledger.refused("bad API keys", &a, &[401], &["missing_api_key", "invalid_api_key"]);
     }
@@ -653,7 +694,14 @@ fn hostile_suite(t: &mut Target<'_>, run: &str, seed: u64) {
         let mut line = base_log(run, next());
         line[field] = bad;
         let ok = base_log(run, next());
-        t.post_list("log lines: hostile fields", "/v1/logs", "logs", vec![line, ok], vec![Some(field.into()), None], json!({}));
+        t.post_list(
+            "log lines: hostile fields",
+            "/v1/logs",
+            "logs",
+            vec![line, ok],
+            vec![Some(field.into()), None],
+            json!({}),
+        );
     }
     for (field, text) in [("message", "NUL\u{0} and ESC\u{1b}[2J"), ("message", SCRIPT_KEY), ("message", RTL_KEY)] {
         let mut line = base_log(run, next());
@@ -663,7 +711,14 @@ fn hostile_suite(t: &mut Target<'_>, run: &str, seed: u64) {
     for ts in [json!("9999-12-31T23:59:59Z"), json!(-1), json!(1e15)] {
         let mut line = base_log(run, next());
         line["timestamp"] = ts;
-        t.post_list("log lines: absurd timestamp", "/v1/logs", "logs", vec![line], vec![Some("timestamp".into())], json!({}));
+        t.post_list(
+            "log lines: absurd timestamp",
+            "/v1/logs",
+            "logs",
+            vec![line],
+            vec![Some("timestamp".into())],
+            json!({}),
+        );
     }
     for ct in ["text/html", "application/xml"] {
         let body = json!({"logs": [base_log(run, next())]}).to_string();
@@ -682,7 +737,14 @@ fn hostile_suite(t: &mut Target<'_>, run: &str, seed: u64) {
             _ => line["attributes"] = json!({"k": s}),
         }
         let named = if field.starts_with("attr") { "attributes" } else { field };
-        t.post_list("generated Unicode (log lines)", "/v1/logs", "logs", vec![line], vec![Some(named.into())], json!({}));
+        t.post_list(
+            "generated Unicode (log lines)",
+            "/v1/logs",
+            "logs",
+            vec![line],
+            vec![Some(named.into())],
+            json!({}),
+        );
     }
     // A server error whose message holds `<script>`: a confirmed incident at its first line.
     let line = json!({"service": format!("{run}-pos"), "level": "error", "message": SERVER_ERROR,
@@ -894,7 +956,8 @@ fn prometheus_values(text: &str, metric: &str) -> Vec<(String, f64)> {
 fn run_suite(store: Store) {
     let Some(brokers) = friction_test_support::kafka::brokers_or_skip("the hostile-input suite") else { return };
     let started = Instant::now();
-    let seed: u64 = std::env::var("FRICTION_HOSTILE_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(rand::random);
+    let seed: u64 =
+        std::env::var("FRICTION_HOSTILE_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(rand::random);
     println!("hostile-input suite ({}): seed {seed} (FRICTION_HOSTILE_SEED={seed} repeats it)", store.name);
     let run = format!("hr{:08x}", rand::random::<u32>());
     let prefix = format!("{run}.");
@@ -957,7 +1020,8 @@ fn run_suite(store: Store) {
         assert!(json, "{:?}", a.headers);
         a.json()["incidents"].as_array().cloned().unwrap_or_default()
     };
-    let mut expected_incidents = vec![(SCRIPT_KEY, "confirmed"), (EMOJI_KEY, "confirmed"), (RTL_KEY, "confirmed"), (SOLO_KEY, "open")];
+    let mut expected_incidents =
+        vec![(SCRIPT_KEY, "confirmed"), (EMOJI_KEY, "confirmed"), (RTL_KEY, "confirmed"), (SOLO_KEY, "open")];
     let found = wait_for("the expected incidents", || {
         let all = incidents("");
         let mut found = Vec::new();
@@ -968,9 +1032,18 @@ fn run_suite(store: Store) {
                     let m = get(&up.console, "/metrics", None).body;
                     let m: Vec<&str> = m
                         .lines()
-                        .filter(|l| !l.starts_with('#') && (l.contains("detector") || l.contains("sessionizer_late") || l.contains("processed_total") || l.contains("dead_letters")))
+                        .filter(|l| {
+                            !l.starts_with('#')
+                                && (l.contains("detector")
+                                    || l.contains("sessionizer_late")
+                                    || l.contains("processed_total")
+                                    || l.contains("dead_letters"))
+                        })
                         .collect();
-                    return Err(format!("none for {key:?} {status}; have {}; metrics {m:#?}", serde_json::to_string(&all).unwrap_or_default()));
+                    return Err(format!(
+                        "none for {key:?} {status}; have {}; metrics {m:#?}",
+                        serde_json::to_string(&all).unwrap_or_default()
+                    ));
                 }
             }
         }
@@ -1009,7 +1082,10 @@ fn run_suite(store: Store) {
     for i in &all {
         let text = i.to_string();
         assert!(!text.contains("\\u0000"), "no NUL in any incident: {text}");
-        assert!(i["elementKey"] != "pay\u{0}now" && !text.contains("pay\\u0000now"), "the NUL probe made no incident: {text}");
+        assert!(
+            i["elementKey"] != "pay\u{0}now" && !text.contains("pay\\u0000now"),
+            "the NUL probe made no incident: {text}"
+        );
         for field in ["firstSeen", "lastSeen"] {
             // RFC 3339, from the year 2000 to now (the issue's far-future sentAt made it "-250658957657997").
             let year: i64 = i[field].as_str().and_then(|t| t.get(..4)).and_then(|y| y.parse().ok()).unwrap_or(0);
@@ -1042,7 +1118,10 @@ fn run_suite(store: Store) {
                 .collect();
             Ok((ids, logs.len(), bad))
         } else {
-            Err(format!("{missing} accepted events and {} log lines missing", ledger.accepted_logs.saturating_sub(logs.len())))
+            Err(format!(
+                "{missing} accepted events and {} log lines missing",
+                ledger.accepted_logs.saturating_sub(logs.len())
+            ))
         }
     });
     assert!(bad_records.is_empty(), "records out of range or with a NUL: {bad_records:#?}");
@@ -1067,15 +1146,23 @@ fn run_suite(store: Store) {
                 Err(format!("{missing} of {} accepted events not in {db}.events", ledger.accepted_ids.len()))
             }
         });
-        let range =
-            clickhouse(url, &format!("SELECT min(timestamp_ms), max(timestamp_ms) FROM {db}.events FORMAT TabSeparated"));
+        let range = clickhouse(
+            url,
+            &format!("SELECT min(timestamp_ms), max(timestamp_ms) FROM {db}.events FORMAT TabSeparated"),
+        );
         let times: Vec<i64> = range.split_whitespace().filter_map(|v| v.parse().ok()).collect();
-        assert!(times.len() == 2 && times[0] >= YEAR_2000_MS && times[1] <= now_ms() + 60_000, "times in range: {range}");
+        assert!(
+            times.len() == 2 && times[0] >= YEAR_2000_MS && times[1] <= now_ms() + 60_000,
+            "times in range: {range}"
+        );
         // The valid rage sessions' keys, as sent (none holds a single quote).
         let keys = [SCRIPT_KEY, EMOJI_KEY, RTL_KEY].map(|k| format!("'{}'", k.replace('\\', "\\\\")));
         let intact = clickhouse(
             url,
-            &format!("SELECT uniqExact(target_key) FROM {db}.events WHERE target_key IN ({}) FORMAT TabSeparated", keys.join(",")),
+            &format!(
+                "SELECT uniqExact(target_key) FROM {db}.events WHERE target_key IN ({}) FORMAT TabSeparated",
+                keys.join(",")
+            ),
         );
         assert_eq!(intact.trim(), "3", "the <script>, emoji and RTL keys are rows as sent");
         warehouse_rows = Some(ids.len());
@@ -1121,7 +1208,8 @@ fn run_suite(store: Store) {
 
     // The report.
     let mut report = String::new();
-    let _ = writeln!(report, "hostile-input suite against `friction up` ({}; tansu; topic prefix {prefix})", store.name);
+    let _ =
+        writeln!(report, "hostile-input suite against `friction up` ({}; tansu; topic prefix {prefix})", store.name);
     let _ = writeln!(report, "seed: {seed} (FRICTION_HOSTILE_SEED={seed} repeats the generated strings)");
     if let Some((_, db)) = &store.clickhouse {
         let _ = writeln!(report, "warehouse: ClickHouse database {db}");
@@ -1173,7 +1261,12 @@ fn run_suite(store: Store) {
     for p in &ledger.problems {
         let _ = writeln!(report, "  {p}");
     }
-    let _ = writeln!(report, "suite took {:.1} s (waits after posting: {:.1} s)", suite_took.as_secs_f64(), posted_at.elapsed().as_secs_f64());
+    let _ = writeln!(
+        report,
+        "suite took {:.1} s (waits after posting: {:.1} s)",
+        suite_took.as_secs_f64(),
+        posted_at.elapsed().as_secs_f64()
+    );
     let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("hostile-report-{}.txt", store.name));
     std::fs::write(&path, &report).expect("report written");
     println!("{report}report: {}", path.display());
@@ -1210,7 +1303,13 @@ fn exhaust_connections(up: &Up) -> String {
     let schema = timed("gateway GET /v1/schema/events.json", &|| get(&up.gateway, "/v1/schema/events.json", None), 200);
     let body = rage_batch("exhaustion", "x", "x", now_ms());
     let t = Instant::now();
-    let a = send(&up.gateway, "POST", "/v1/events", &[("X-API-Key", &up.key), ("Content-Type", "application/json")], body.as_bytes());
+    let a = send(
+        &up.gateway,
+        "POST",
+        "/v1/events",
+        &[("X-API-Key", &up.key), ("Content-Type", "application/json")],
+        body.as_bytes(),
+    );
     assert_eq!(a.status, 202, "a POST with idle connections open: {}", a.body);
     let post = t.elapsed();
 
@@ -1234,7 +1333,12 @@ fn exhaust_connections(up: &Up) -> String {
     let slow_console = closed_within(&up.console, b"GET /readyz HTTP/1.1\r\nHo");
     let idle_gw = closed_within(&up.gateway, b"");
     let idle_console = closed_within(&up.console, b"");
-    for (what, took) in [("slow header, gateway", slow_gw), ("slow header, console", slow_console), ("idle, gateway", idle_gw), ("idle, console", idle_console)] {
+    for (what, took) in [
+        ("slow header, gateway", slow_gw),
+        ("slow header, console", slow_console),
+        ("idle, gateway", idle_gw),
+        ("idle, console", idle_console),
+    ] {
         assert!(took < limit, "{what}: closed after {took:?}, timeouts {HEADER_TIMEOUT_MS}/{IDLE_TIMEOUT_MS} ms");
     }
     // The idle connections opened first are all closed by now, by the limit or the idle timeout.

@@ -74,7 +74,8 @@ pub fn spawn_stage<H: StageHandler>(
             // A panic stops the stage like an error does: not ready, counted, logged (it used to
             // leave the stage's health check saying ready while nothing consumed).
             let run = std::panic::AssertUnwindSafe(|| run_loop(&consumer, &core, &config, &shutdown, health.as_ref()));
-            let result = std::panic::catch_unwind(run).unwrap_or_else(|_| Err(StageError::Panicked(config.name.clone())));
+            let result =
+                std::panic::catch_unwind(run).unwrap_or_else(|_| Err(StageError::Panicked(config.name.clone())));
             if let Some(h) = &health {
                 h.set(false);
             }
