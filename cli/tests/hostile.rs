@@ -182,8 +182,8 @@ impl Ledger {
     }
 
     /// Records a batch's answer: accepted events (by the ids in `events`) and refused ones, each
-    /// of which must name `fields[i]` (the field the suite broke in event `i`; `None` for a valid
-    /// event, which must be accepted unless `may_refuse`).
+    /// of which must name `fields[i]` (the field the suite broke in event `i`, `!field` when the
+    /// event must be refused; `None` for a valid event, which must be accepted).
     fn batch(&mut self, class: &'static str, path: &str, events: &[Value], fields: &[Option<String>], a: &Answer) {
         *self.statuses.entry(a.status).or_default() += 1;
         let v = a.json();
@@ -207,8 +207,11 @@ impl Ledger {
             .filter_map(|r| Some((r["index"].as_u64()?, r["message"].as_str()?.to_string())))
             .collect();
         for (i, e) in events.iter().enumerate() {
-            match (rejected.get(&(i as u64)), &fields[i]) {
-                (Some(message), Some(field)) => {
+            match (rejected.get(&(i as u64)), fields[i].as_deref().map(must_refuse)) {
+                (None, Some((true, field))) => {
+                    self.problem(class, format!("{list}[{i}] accepted although its {field} is invalid"));
+                }
+                (Some(message), Some((_, field))) => {
                     self.refused_events += 1;
                     if !message.starts_with(&format!("{list}[{i}].{field}")) {
                         self.problem(
@@ -247,6 +250,14 @@ impl Ledger {
         } else {
             self.refused_requests += 1;
         }
+    }
+}
+
+/// (must the event be refused, the field named): `!field` must be refused naming it, `field` may be.
+fn must_refuse(field: &str) -> (bool, &str) {
+    match field.strip_prefix('!') {
+        Some(f) => (true, f),
+        None => (false, field),
     }
 }
 
@@ -409,7 +420,7 @@ fn hostile_suite(t: &mut Target<'_>, run: &str, seed: u64) {
             .iter_mut()
             .map(|e| {
                 e["eventId"] = json!(t.ledger.id());
-                (e["eventType"] == "click").then(|| "target.key".to_string())
+                (e["eventType"] == "click").then(|| "!target.key".to_string())
             })
             .collect();
         v["events"] = json!([]);
@@ -427,7 +438,7 @@ fn hostile_suite(t: &mut Target<'_>, run: &str, seed: u64) {
             t.post_batch(
                 "control characters in identifiers and keys",
                 vec![e, ok],
-                vec![Some(field.to_string()), None],
+                vec![Some(format!("!{field}")), None],
                 json!({}),
             );
         }
@@ -447,14 +458,14 @@ fn hostile_suite(t: &mut Target<'_>, run: &str, seed: u64) {
             let mut e = base_event(t.ledger.id(), run, field);
             set(&mut e, field, json!(format!("x{lone}y")));
             let ok = base_event(t.ledger.id(), run, "target.key");
-            t.post_batch("lone surrogates", vec![e, ok], vec![Some(field.to_string()), None], json!({}));
+            t.post_batch("lone surrogates", vec![e, ok], vec![Some(format!("!{field}")), None], json!({}));
         }
     }
     let mut e = base_event(t.ledger.id(), run, "target.key");
     e["metadata"] = json!({"a": LONE_HIGH});
-    t.post_batch("lone surrogates", vec![e], vec![Some("metadata".into())], json!({}));
+    t.post_batch("lone surrogates", vec![e], vec![Some("!metadata".into())], json!({}));
     let e = base_event(t.ledger.id(), run, "target.key");
-    t.post_batch("lone surrogates", vec![e], vec![Some("sentAt".into())], json!({"sentAt": LONE_HIGH}));
+    t.post_batch("lone surrogates", vec![e], vec![Some("!sentAt".into())], json!({"sentAt": LONE_HIGH}));
     let mut bytes = format!(r#"{{"events":[{{"eventType":"focus","timestamp":{},"sessionId":""#, now_ms()).into_bytes();
     bytes.extend_from_slice(&[0xed, 0xa0, 0x80]); // a surrogate encoded as UTF-8: not UTF-8
     bytes.extend_from_slice(br#""}]}"#);
@@ -480,7 +491,7 @@ fn hostile_suite(t: &mut Target<'_>, run: &str, seed: u64) {
         let c = if len > 10_000 { "a" } else { "é" };
         set(&mut e, field, json!(c.repeat(len)));
         let ok = base_event(t.ledger.id(), run, "target.key");
-        t.post_batch("over-long strings", vec![e, ok], vec![Some(field.to_string()), None], json!({}));
+        t.post_batch("over-long strings", vec![e, ok], vec![Some(format!("!{field}")), None], json!({}));
     }
 
     // Absurd times: `timestamp` far in the future, negative, huge, not a time; `sentAt` likewise.
@@ -699,7 +710,7 @@ fn hostile_suite(t: &mut Target<'_>, run: &str, seed: u64) {
             "/v1/logs",
             "logs",
             vec![line, ok],
-            vec![Some(field.into()), None],
+            vec![Some(format!("!{field}")), None],
             json!({}),
         );
     }
