@@ -28,15 +28,13 @@ use std::time::{Duration, Instant};
 
 use common::{start_up_with, Up};
 use friction_schemas::{decode, Sessionized};
-use friction_test_support::kafka::kafka_properties;
+use friction_test_support::kafka::{kafka_properties, read_to_end};
 use friction_test_support::payloads::rage_batch;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Headers, Message};
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
-use rdkafka::{Offset, TopicPartitionList};
 use serde_json::{json, Value};
 
 /// How long any one condition may take (a shared CI machine, a debug build).
@@ -60,17 +58,8 @@ fn this_year() -> i64 {
     1970 + now_ms() / (365_2425 * 24 * 3600 / 10)
 }
 
-fn wait_for<T>(what: &str, mut f: impl FnMut() -> Result<T, String>) -> T {
-    let deadline = Instant::now() + DEADLINE;
-    loop {
-        match f() {
-            Ok(v) => return v,
-            Err(last) => {
-                assert!(Instant::now() < deadline, "{what}: not within {DEADLINE:?}; last seen: {last}");
-                std::thread::sleep(Duration::from_millis(100));
-            }
-        }
-    }
+fn wait_for<T>(what: &str, f: impl FnMut() -> Result<T, String>) -> T {
+    common::wait_for(what, DEADLINE, f)
 }
 
 /// One HTTP/1.1 answer: status, headers (lower-case names), body.
@@ -612,19 +601,11 @@ fn hostile_suite(t: &mut Target<'_>, run: &str, seed: u64) {
         );
         let a = t.post_raw("/v1/events", "application/json", body.as_bytes());
         t.ledger.count("deep nesting");
-        if a.status == 202 {
+        if deep_taken(&mut t.ledger, &a) {
             // Taken as metadata text: then it must come out downstream like any accepted event.
             if let Some(id) = json_id(&body) {
                 t.ledger.accepted_ids.insert(id);
             }
-            *t.ledger.statuses.entry(202).or_default() += 1;
-        } else {
-            t.ledger.refused(
-                "deep nesting",
-                &a,
-                &[400, 413],
-                &["bad_request", "all_events_rejected", "payload_too_large"],
-            );
         }
         let body = format!(
             r#"{{"logs": [{{"service": "{run}-svc", "level": "info", "message": "deep {depth}", "timestamp": {}, "attributes": {{"a": {nested}}}}}]}}"#,
@@ -632,16 +613,8 @@ fn hostile_suite(t: &mut Target<'_>, run: &str, seed: u64) {
         );
         let a = t.post_raw("/v1/logs", "application/json", body.as_bytes());
         t.ledger.count("deep nesting");
-        if a.status == 202 {
+        if deep_taken(&mut t.ledger, &a) {
             t.ledger.accepted_logs += a.json()["accepted"].as_u64().unwrap_or(0) as usize;
-            *t.ledger.statuses.entry(202).or_default() += 1;
-        } else {
-            t.ledger.refused(
-                "deep nesting",
-                &a,
-                &[400, 413],
-                &["bad_request", "all_events_rejected", "payload_too_large"],
-            );
         }
         let whole = format!("{}{}", "{\"events\":".repeat(depth.min(20_000)), "}".repeat(depth.min(20_000)));
         let a = t.post_raw("/v1/events", "application/json", whole.as_bytes());
@@ -671,25 +644,16 @@ fn hostile_suite(t: &mut Target<'_>, run: &str, seed: u64) {
     }
 
     // gzip: a bomb (5 MiB of zeros and more after decompression) is a 413; a valid gzip body is taken.
-    let bomb = gzip(&vec![b' '; 8 * 1024 * 1024]);
-    let a = send(
-        &gw,
-        "POST",
-        "/v1/events",
-        &[("X-API-Key", &t.up.key), ("Content-Type", "application/json"), ("Content-Encoding", "gzip")],
-        &bomb,
-    );
+    let post_gzip = |t: &Target<'_>, body: &[u8]| {
+        let headers =
+            [("X-API-Key", t.up.key.as_str()), ("Content-Type", "application/json"), ("Content-Encoding", "gzip")];
+        send(&gw, "POST", "/v1/events", &headers, &gzip(body))
+    };
+    let a = post_gzip(t, &vec![b' '; 8 * 1024 * 1024]);
     t.ledger.count("gzip bomb");
     t.ledger.refused("gzip bomb", &a, &[413], &["payload_too_large"]);
     let e = base_event(t.ledger.id(), run, "target.key");
-    let zipped = gzip(json!({"events": [e.clone()]}).to_string().as_bytes());
-    let a = send(
-        &gw,
-        "POST",
-        "/v1/events",
-        &[("X-API-Key", &t.up.key), ("Content-Type", "application/json"), ("Content-Encoding", "gzip")],
-        &zipped,
-    );
+    let a = post_gzip(t, json!({"events": [e.clone()]}).to_string().as_bytes());
     t.ledger.count("valid: gzip");
     t.ledger.batch("valid: gzip", "/v1/events", &[e], &[None], &a);
 
@@ -876,6 +840,16 @@ fn console_suite(t: &mut Target<'_>, admin: &str) {
     }
 }
 
+/// A deeply nested body the gateway may take (202, true) or refuse as a whole with a JSON 400 or 413.
+fn deep_taken(ledger: &mut Ledger, a: &Answer) -> bool {
+    if a.status == 202 {
+        *ledger.statuses.entry(202).or_default() += 1;
+        return true;
+    }
+    ledger.refused("deep nesting", a, &[400, 413], &["bad_request", "all_events_rejected", "payload_too_large"]);
+    false
+}
+
 fn gzip(data: &[u8]) -> Vec<u8> {
     let mut z = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     z.write_all(data).expect("gzip");
@@ -990,75 +964,20 @@ fn nul_rage_behind_the_gateway(prefix: &str, project_id: &str, run: &str) -> Vec
 /// The key of the rage sessions written behind the gateway's back.
 const NUL_KEY: &str = "pay\u{0}now";
 
-/// Every dead letter on the prefixed dead-letter topic: (stage, error).
-fn dead_letters(brokers: &str, topic: &str) -> Vec<(String, String)> {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .set("group.id", friction_test_support::unique("hostile.reader"))
-        .set("enable.auto.commit", "false")
-        .set("enable.partition.eof", "true")
-        .create()
-        .expect("consumer");
-    let mut tpl = TopicPartitionList::new();
-    for p in 0..3 {
-        tpl.add_partition_offset(topic, p, Offset::Beginning).expect("tpl");
-    }
-    consumer.assign(&tpl).expect("assign");
-    let mut out = Vec::new();
-    let mut at_end = BTreeSet::new();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while at_end.len() < 3 && Instant::now() < deadline {
-        match consumer.poll(Duration::from_millis(200)) {
-            Some(Ok(m)) => {
-                let header = |name: &str| {
-                    m.headers()
-                        .and_then(|h| h.iter().find(|x| x.key == name).and_then(|x| x.value))
-                        .map(|v| String::from_utf8_lossy(v).into_owned())
-                        .unwrap_or_default()
-                };
-                out.push((header("stage"), header("error")));
-            }
-            Some(Err(rdkafka::error::KafkaError::PartitionEOF(p))) => {
-                at_end.insert(p);
-            }
-            _ => {}
-        }
-    }
-    out
+/// Every dead letter on the prefixed dead-letter topic (3 partitions): (stage, error).
+fn dead_letters(topic: &str) -> Vec<(String, String)> {
+    let header = |m: &rdkafka::message::OwnedMessage, name: &str| {
+        m.headers()
+            .and_then(|h| h.iter().find(|x| x.key == name).and_then(|x| x.value))
+            .map(|v| String::from_utf8_lossy(v).into_owned())
+            .unwrap_or_default()
+    };
+    read_to_end(topic, 3, Duration::from_secs(20)).iter().map(|m| (header(m, "stage"), header(m, "error"))).collect()
 }
 
-/// Every record on the prefixed sessionized topic (12 partitions) read from the beginning.
-fn sessionized(brokers: &str, topic: &str) -> Vec<Sessionized<'static>> {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .set("group.id", friction_test_support::unique("hostile.reader"))
-        .set("enable.auto.commit", "false")
-        .set("enable.partition.eof", "true")
-        .create()
-        .expect("consumer");
-    let mut tpl = TopicPartitionList::new();
-    for p in 0..12 {
-        tpl.add_partition_offset(topic, p, Offset::Beginning).expect("tpl");
-    }
-    consumer.assign(&tpl).expect("assign");
-    let mut out = Vec::new();
-    let mut at_end = BTreeSet::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while at_end.len() < 12 && Instant::now() < deadline {
-        match consumer.poll(Duration::from_millis(200)) {
-            Some(Ok(m)) => {
-                at_end.remove(&m.partition());
-                if let Some(Ok(s)) = m.payload().map(decode::<Sessionized<'static>>) {
-                    out.push(s);
-                }
-            }
-            Some(Err(rdkafka::error::KafkaError::PartitionEOF(p))) => {
-                at_end.insert(p);
-            }
-            _ => {}
-        }
-    }
-    out
+/// Every record on the prefixed sessionized topic (12 partitions).
+fn sessionized(topic: &str) -> Vec<Sessionized<'static>> {
+    read_to_end(topic, 12, Duration::from_secs(30)).iter().filter_map(|m| decode(m.payload()?).ok()).collect()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1226,7 +1145,7 @@ fn run_suite(store: Store) {
     // 3. Every accepted event reached the sessionized topic, intact and in range.
     let sessionized_topic = format!("{prefix}friction.sessionized.v1");
     let (seen_ids, seen_logs, bad_records) = wait_for("every accepted event on the sessionized topic", || {
-        let records = sessionized(&brokers, &sessionized_topic);
+        let records = sessionized(&sessionized_topic);
         let ids: BTreeMap<String, String> = records
             .iter()
             .map(|s| (s.event.event_id.to_string(), serde_json::to_string(&s.event).unwrap_or_default()))
@@ -1306,7 +1225,7 @@ fn run_suite(store: Store) {
     // 4. Dead letters: every poison record, by stage, each with its reason.
     let deadletter_topic = format!("{prefix}friction.deadletter.v1");
     let letters = wait_for("the dead letters of every stage", || {
-        let letters = dead_letters(&brokers, &deadletter_topic);
+        let letters = dead_letters(&deadletter_topic);
         let mut by_stage: BTreeMap<String, usize> = BTreeMap::new();
         for (stage, _) in &letters {
             *by_stage.entry(stage.clone()).or_default() += 1;

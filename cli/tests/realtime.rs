@@ -17,7 +17,7 @@ mod common;
 
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{get, post, request, sigterm, start_up_with, text, wait_exit, Up};
 use friction_test_support::fakes::{jira_basic, Api, Fake, FakeIssue};
@@ -61,17 +61,8 @@ fn rage_session(session: &str, user: &str, button: &str) -> String {
 }
 
 /// Polls `f` until it returns `Some`, failing after [`DEADLINE`] with `what` and the last state.
-fn wait_for<T>(what: &str, mut f: impl FnMut() -> Result<T, String>) -> T {
-    let deadline = Instant::now() + DEADLINE;
-    loop {
-        match f() {
-            Ok(v) => return v,
-            Err(last) => {
-                assert!(Instant::now() < deadline, "{what}: not within {DEADLINE:?}; last seen: {last}");
-                std::thread::sleep(Duration::from_millis(100));
-            }
-        }
-    }
+fn wait_for<T>(what: &str, f: impl FnMut() -> Result<T, String>) -> T {
+    common::wait_for(what, DEADLINE, f)
 }
 
 /// The console's incidents (every status), as JSON objects.

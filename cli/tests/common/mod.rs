@@ -135,3 +135,18 @@ pub fn wait_exit(child: &mut Child, limit: Duration) -> std::process::ExitStatus
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// Polls `f` every 100 ms until it returns `Ok`, failing after `limit` with `what` and the last
+/// state `f` reported.
+pub fn wait_for<T>(what: &str, limit: Duration, mut f: impl FnMut() -> Result<T, String>) -> T {
+    let deadline = Instant::now() + limit;
+    loop {
+        match f() {
+            Ok(v) => return v,
+            Err(last) => {
+                assert!(Instant::now() < deadline, "{what}: not within {limit:?}; last seen: {last}");
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+    }
+}
