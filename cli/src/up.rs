@@ -237,10 +237,26 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     }
     ensure_admin_token(&store, &data_dir).await?;
     let publisher = friction_console::IncidentPublisher::new(&kafka, friction_runtime::topics::INCIDENTS)?;
-    let mut console_state =
-        friction_console::ConsoleState::new(store.clone(), Some(publisher)).with_auth_throttle(args.gateway.auth);
+    let key_publisher =
+        friction_console::KeyPublisher::new(&kafka, &args.gateway.apikeys_topic, Some(keys_secret.as_bytes()))?;
+    let mut console_state = friction_console::ConsoleState::new(store.clone(), Some(publisher))
+        .with_auth_throttle(args.gateway.auth)
+        .with_key_publisher(key_publisher);
     if let Some(clickhouse) = crate::warehouse::clickhouse_from_env() {
         console_state = console_state.with_clickhouse(clickhouse.client()?);
+    }
+    match friction_exporter::MasterKey::from_env() {
+        Ok(key) => console_state = console_state.with_master_key(key),
+        Err(e) => tracing::info!(reason = %e, "console: adding or testing integrations answers 503"),
+    }
+    match friction_console::LiveHub::start(
+        &kafka,
+        friction_runtime::topics::INCIDENTS,
+        friction_console::live::DEFAULT_BUFFER,
+        shutdown.clone(),
+    ) {
+        Ok(hub) => console_state = console_state.with_live(hub),
+        Err(e) => tracing::warn!(error = %e, "console: the live stream (/v1/live) is off"),
     }
     let console_api = friction_console::router(console_state);
     let console = serve_admin_with(args.console_addr, health.clone(), shutdown.clone(), console_api)
