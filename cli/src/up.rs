@@ -38,6 +38,10 @@ pub struct UpArgs {
     pub kafka: KafkaArgs,
     #[command(flatten)]
     pub gateway: GatewayArgs,
+    /// Incident changes a client of the console's live stream (`GET /v1/live`) may fall behind
+    /// before it is dropped (it then resumes with `Last-Event-ID`).
+    #[arg(long, env = "FRICTION_LIVE_BUFFER", default_value_t = friction_console::live::DEFAULT_BUFFER)]
+    pub live_buffer: usize,
     /// Detector thresholds per project (YAML/JSON with `default:` and `projects:`); defaults otherwise.
     #[arg(long, env = "FRICTION_RULES_FILE")]
     pub rules_file: Option<std::path::PathBuf>,
@@ -252,7 +256,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     match friction_console::LiveHub::start(
         &kafka,
         friction_runtime::topics::INCIDENTS,
-        friction_console::live::DEFAULT_BUFFER,
+        args.live_buffer,
         shutdown.clone(),
     ) {
         Ok(hub) => console_state = console_state.with_live(hub),

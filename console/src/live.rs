@@ -36,7 +36,8 @@ use crate::auth::Caller;
 use crate::incidents::rfc3339;
 use crate::{ApiError, ConsoleState};
 
-/// Changes a client may fall behind before it is dropped (`--live-buffer` of `friction up`).
+/// Changes a client may fall behind before it is dropped (`--live-buffer` / `FRICTION_LIVE_BUFFER`
+/// of `friction up`, docs/operators.md "Console").
 pub const DEFAULT_BUFFER: usize = 1024;
 
 /// How often an idle stream gets a comment.
