@@ -58,7 +58,7 @@ where
             Ok(token) => Ok(Caller { token, ip: peer.map(|ip| ip.to_string()) }),
             Err(Failure::Refused(reason, error)) => {
                 state.auth.failure(peer, reason);
-                crate::audit::refused_token(&state, parts, peer, reason, &error).await;
+                crate::refusals::refused_token(&state, parts, peer, reason, &error).await;
                 Err(error)
             }
             Err(Failure::Store(error)) => Err(error),

@@ -1,5 +1,6 @@
-//! Request bodies: JSON read strictly (unknown fields refused), with a 400 whose message names the
-//! field at fault (`unknown field `x``, `missing field `name``, `role: unknown variant ...`).
+//! Request bodies and parameters: JSON read strictly (unknown fields refused), with a 400 whose message names the
+//! field at fault (`unknown field `x``, `missing field `name``, `role: unknown variant ...`); times
+//! in and out (epoch milliseconds or RFC 3339).
 
 use axum::body::Bytes;
 use serde::de::DeserializeOwned;
@@ -38,4 +39,13 @@ pub(crate) fn only_params(
         }
         None => Ok(()),
     }
+}
+
+/// Epoch milliseconds as RFC 3339 (UTC, millisecond precision), as the ingest API writes times.
+pub fn rfc3339(ms: i64) -> String {
+    let nanos = i128::from(ms) * 1_000_000;
+    time::OffsetDateTime::from_unix_timestamp_nanos(nanos)
+        .ok()
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_else(|| ms.to_string())
 }

@@ -17,14 +17,7 @@ use crate::{ApiError, ConsoleState};
 const DEFAULT_LIMIT: u32 = 50;
 const MAX_LIMIT: u32 = 200;
 
-/// Epoch milliseconds as RFC 3339 (UTC, millisecond precision), as the ingest API writes times.
-pub fn rfc3339(ms: i64) -> String {
-    let nanos = i128::from(ms) * 1_000_000;
-    time::OffsetDateTime::from_unix_timestamp_nanos(nanos)
-        .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
-        .unwrap_or_else(|| ms.to_string())
-}
+pub use crate::body::rfc3339;
 
 /// An incident as the API lists it (docs/architecture.md §3).
 #[derive(Debug, Serialize)]

@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 
 use crate::auth::Caller;
 use crate::body::only_params;
-use crate::incidents::rfc3339;
+use crate::body::rfc3339;
 use crate::{audit, body, projects, ApiError, ConsoleState};
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -18,6 +18,7 @@ pub mod keys;
 pub mod live;
 pub mod openapi;
 pub mod projects;
+mod refusals;
 pub mod rules;
 pub mod tokens;
 

@@ -33,7 +33,7 @@ use rdkafka::{Offset, TopicPartitionList};
 use tokio::sync::broadcast;
 
 use crate::auth::Caller;
-use crate::incidents::rfc3339;
+use crate::body::rfc3339;
 use crate::{ApiError, ConsoleState};
 
 /// Changes a client may fall behind before it is dropped (`--live-buffer` / `FRICTION_LIVE_BUFFER`

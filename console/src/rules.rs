@@ -17,7 +17,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::auth::Caller;
-use crate::incidents::rfc3339;
+use crate::body::rfc3339;
 use crate::{audit, projects, ApiError, ConsoleState};
 
 #[derive(Debug, Serialize, ToSchema)]

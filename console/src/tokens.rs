@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::auth::Caller;
-use crate::incidents::rfc3339;
+use crate::body::rfc3339;
 use crate::{audit, body, projects, ApiError, ConsoleState};
 
 #[derive(Debug, Serialize, ToSchema)]
