@@ -145,13 +145,7 @@ pub async fn list(
             return Err(ApiError::BadRequest(format!("outcome {other:?} is not one of success, failure")));
         }
     };
-    let limit = match get("limit") {
-        None => DEFAULT_LIMIT,
-        Some(l) => match l.parse::<u32>() {
-            Ok(n) if (1..=MAX_LIMIT).contains(&n) => n,
-            _ => return Err(ApiError::BadRequest(format!("limit {l:?} must be a whole number from 1 to {MAX_LIMIT}"))),
-        },
-    };
+    let limit = crate::body::limit(get("limit"), DEFAULT_LIMIT, MAX_LIMIT)?;
     let filter = AuditFilter {
         actor: get("actor").map(str::to_owned),
         action: get("action").map(str::to_owned),

@@ -28,6 +28,17 @@ pub(crate) fn time_param(name: &str, value: &str) -> Result<i64, ApiError> {
         .map_err(|_| ApiError::BadRequest(format!("{name} {value:?} is neither epoch milliseconds nor RFC 3339")))
 }
 
+/// A `limit` parameter: `default` when absent, else a whole number from 1 to `max` (400 otherwise).
+pub(crate) fn limit(value: Option<&str>, default: u32, max: u32) -> Result<u32, ApiError> {
+    match value {
+        None => Ok(default),
+        Some(l) => match l.parse::<u32>() {
+            Ok(n) if (1..=max).contains(&n) => Ok(n),
+            _ => Err(ApiError::BadRequest(format!("limit {l:?} must be a whole number from 1 to {max}"))),
+        },
+    }
+}
+
 /// Refuses query parameters other than `allowed`, naming the first unknown one.
 pub(crate) fn only_params(
     params: &std::collections::HashMap<String, String>,

@@ -236,13 +236,7 @@ pub async fn list(
             )));
         }
     }
-    let limit = match get("limit") {
-        None => DEFAULT_LIMIT,
-        Some(l) => match l.parse::<u32>() {
-            Ok(n) if (1..=MAX_LIMIT).contains(&n) => n,
-            _ => return Err(ApiError::BadRequest(format!("limit {l:?} must be a whole number from 1 to {MAX_LIMIT}"))),
-        },
-    };
+    let limit = crate::body::limit(get("limit"), DEFAULT_LIMIT, MAX_LIMIT)?;
     let after = get("cursor").map(|c| decode_cursor(c, sort)).transpose()?;
     let exported = match get("exported") {
         None => None,
