@@ -1,5 +1,5 @@
 //! `/v1/tokens` (admin): console bearer tokens — list (never the secrets), create with a role, an
-//! optional expiry and an optional project scope (the secret is in the answer once), revoke. An
+//! optional expiry and an optional project scope (one project) (the secret is in the answer once), revoke. An
 //! expired or revoked token is refused with 401 from its next request.
 
 use axum::body::Bytes;
@@ -28,8 +28,8 @@ pub struct TokenView {
     pub created_at: String,
     pub revoked_at: Option<String>,
     pub expires_at: Option<String>,
-    /// The project ids it may see; `null`: every project.
-    pub projects: Option<Vec<String>>,
+    /// The one project it may see; `null`: every project.
+    pub project_id: Option<String>,
 }
 
 impl From<ConsoleToken> for TokenView {
@@ -41,7 +41,7 @@ impl From<ConsoleToken> for TokenView {
         } else {
             "active"
         };
-        let ConsoleToken { id, prefix, role, label, created_at_ms, revoked_at_ms, expires_at_ms, projects } = t;
+        let ConsoleToken { id, prefix, role, label, created_at_ms, revoked_at_ms, project_id, expires_at_ms } = t;
         TokenView {
             id,
             prefix,
@@ -51,7 +51,7 @@ impl From<ConsoleToken> for TokenView {
             created_at: rfc3339(created_at_ms),
             revoked_at: revoked_at_ms.map(rfc3339),
             expires_at: expires_at_ms.map(rfc3339),
-            projects,
+            project_id,
         }
     }
 }
@@ -78,8 +78,8 @@ pub struct NewToken {
     /// RFC 3339 or epoch ms, in the future; absent: never expires.
     #[schema(value_type = Option<String>)]
     pub expires_at: Option<serde_json::Value>,
-    /// Project ids or names the token may see; absent: every project.
-    pub projects: Option<Vec<String>>,
+    /// The one project (id or name) the token may see; absent: every project.
+    pub project: Option<String>,
 }
 
 /// `GET /v1/tokens`.
@@ -103,7 +103,7 @@ pub async fn create(
     let result = async {
         let new: NewToken = body::json(
             &body,
-            r#"{"role": "viewer" | "engineer" | "admin", "label"?: "ci", "expiresAt"?: "2027-01-01T00:00:00Z", "projects"?: ["shop"]}"#,
+            r#"{"role": "viewer" | "engineer" | "admin", "label"?: "ci", "expiresAt"?: "2027-01-01T00:00:00Z", "project"?: "shop"}"#,
         )?;
         let role: Role = new.role.trim().parse().map_err(|e| ApiError::BadRequest(format!("role: {e}")))?;
         let now = friction_runtime::now_ms();
@@ -118,18 +118,11 @@ pub async fn create(
         if let Some(at) = expires_at.filter(|at| *at <= now) {
             return Err(ApiError::BadRequest(format!("expiresAt {} is not in the future", rfc3339(at))));
         }
-        let scope = match &new.projects {
+        let scope = match new.project.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
+            Some(p) => Some(
+                projects::resolve(&state, &caller, p).await.map_err(|e| ApiError::BadRequest(format!("project: {e}")))?.id,
+            ),
             None => None,
-            Some(list) => {
-                let mut ids = Vec::with_capacity(list.len());
-                for p in list {
-                    let project = projects::resolve(&state, &caller, p.trim())
-                        .await
-                        .map_err(|e| ApiError::BadRequest(format!("projects: {e}")))?;
-                    ids.push(project.id);
-                }
-                Some(ids)
-            }
         };
         Ok::<_, ApiError>(
             state.store.create_console_token_with(role, new.label.as_deref(), expires_at, scope.as_deref()).await?,
@@ -139,11 +132,11 @@ pub async fn create(
     let resource = result.as_ref().map(|t| format!("token:{}", t.token.id)).unwrap_or_else(|_| "token:*".into());
     let detail = result.as_ref().ok().map(|t| {
         format!(
-            "role {}, prefix {}, expires {}, projects {}",
+            "role {}, prefix {}, expires {}, project {}",
             t.token.role,
             t.token.prefix,
             t.token.expires_at_ms.map(rfc3339).unwrap_or_else(|| "never".into()),
-            t.token.projects.as_ref().map(|p| p.join(",")).unwrap_or_else(|| "all".into())
+            t.token.project_id.as_deref().unwrap_or("all")
         )
     });
     let new = audit::outcome(&state, &caller, "token.create", &resource, detail.as_deref(), result).await?;

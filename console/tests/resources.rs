@@ -186,7 +186,7 @@ async fn tokens_have_a_role_an_expiry_and_a_scope_and_are_revoked() -> TestResul
 
         let (status, body) = call(&state, "GET", "/v1/tokens", Some(&t.engineer), None).await;
         assert_forbidden("engineer lists tokens", status, &body, "admin");
-        let req = json!({"role": "viewer", "label": "ci", "expiresAt": in_an_hour, "projects": ["shop"]}).to_string();
+        let req = json!({"role": "viewer", "label": "ci", "expiresAt": in_an_hour, "project": "shop"}).to_string();
         let (status, body) = call(&state, "POST", "/v1/tokens", Some(&t.engineer), Some(&req)).await;
         assert_forbidden("engineer creates a token", status, &body, "admin");
         assert_audited(store, "token.create", false).await?;
@@ -196,7 +196,7 @@ async fn tokens_have_a_role_an_expiry_and_a_scope_and_are_revoked() -> TestResul
         assert!(secret.starts_with("frt_"), "{body}");
         let token = &body["token"];
         assert_eq!((token["role"].as_str(), token["status"].as_str()), (Some("viewer"), Some("active")), "{body}");
-        assert_eq!(token["projects"], json!([shop.id]), "{body}");
+        assert_eq!(token["projectId"], json!(shop.id), "{body}");
         assert!(token["expiresAt"].is_string(), "{body}");
         let id = token["id"].as_str().unwrap_or_default().to_owned();
         assert_audited(store, "token.create", true).await?;
@@ -211,7 +211,7 @@ async fn tokens_have_a_role_an_expiry_and_a_scope_and_are_revoked() -> TestResul
             (json!({"role": "boss"}), "role"),
             (json!({"role": "viewer", "expiresAt": "2001-01-01T00:00:00Z"}), "expiresAt"),
             (json!({"role": "viewer", "expiresAt": "soon"}), "expiresAt"),
-            (json!({"role": "viewer", "projects": ["nope"]}), "projects"),
+            (json!({"role": "viewer", "project": "nope"}), "project"),
             (json!({"label": "x"}), "role"),
         ] {
             let (status, body) = call(&state, "POST", "/v1/tokens", Some(&t.admin), Some(&req.to_string())).await;

@@ -221,8 +221,7 @@ async fn a_scoped_viewer_sees_only_its_projects_changes() -> TestResult {
     let store = &dbs[0].store;
     let shop = store.create_project("shop").await?;
     let other = store.create_project("other").await?;
-    let scoped =
-        store.create_console_token_with(Role::Viewer, None, None, Some(std::slice::from_ref(&shop.id))).await?.secret;
+    let scoped = store.create_console_token_with(Role::Viewer, None, None, Some(&shop.id)).await?.secret;
     let shutdown = Shutdown::new();
     let hub = LiveHub::start(&kafka(), &topic, 64, shutdown.clone())?;
     let state = ConsoleState::new(store.clone(), None).with_live(hub);

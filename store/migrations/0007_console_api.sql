@@ -1,5 +1,6 @@
 -- The console API (docs/console.md): per-key allowed origins and rate (what the gateway enforces,
--- published in each key's record), token expiry and project scope, per-project rule documents.
+-- published in each key's record), token expiry (a token's project scope is 0006's `project_id`),
+-- per-project rule documents.
 --
 -- Portable SQL only (see 0001). JSON lists are TEXT; times are epoch milliseconds.
 
@@ -13,8 +14,6 @@ ALTER TABLE api_keys ADD COLUMN updated_at BIGINT NULL;
 
 -- A token is refused (401) from this time on; NULL: never expires.
 ALTER TABLE console_tokens ADD COLUMN expires_at BIGINT NULL;
--- JSON list of project ids the token may see; NULL: every project.
-ALTER TABLE console_tokens ADD COLUMN projects TEXT NULL;
 
 -- A project's rule thresholds (a JSON object of detection rule fields, docs/detection.md
 -- "Configuration"), validated by the console before it is saved.

@@ -71,10 +71,10 @@ pub struct ConsoleToken {
     pub label: Option<String>,
     pub created_at_ms: i64,
     pub revoked_at_ms: Option<i64>,
+    /// `Some(project id)`: this token sees only that project.
+    pub project_id: Option<String>,
     /// Refused from this time on (epoch ms); `None`: never expires.
     pub expires_at_ms: Option<i64>,
-    /// The project ids it may see; `None`: every project.
-    pub projects: Option<Vec<String>>,
 }
 
 impl ConsoleToken {
@@ -141,18 +141,13 @@ fn audit_from_row(r: &AnyRow) -> Result<AuditEntry, sqlx::Error> {
 }
 
 const TOKEN_SELECT: &str =
-    "SELECT id, prefix, role, label, created_at, revoked_at, expires_at, projects FROM console_tokens";
+    "SELECT id, prefix, role, label, created_at, revoked_at, project_id, expires_at FROM console_tokens";
 
 fn token_from_row(row: &AnyRow) -> Result<ConsoleToken, sqlx::Error> {
     let role: String = row.try_get(2)?;
-    let projects: Option<String> = row.try_get(7)?;
-    let projects = projects
-        .map(|text| serde_json::from_str::<Vec<String>>(&text))
-        .transpose()
-        .map_err(|e| sqlx::Error::ColumnDecode { index: "projects".into(), source: Box::new(e) })?;
     Ok(ConsoleToken {
-        expires_at_ms: row.try_get(6)?,
-        projects,
+        project_id: row.try_get(6)?,
+        expires_at_ms: row.try_get(7)?,
         id: row.try_get(0)?,
         prefix: row.try_get(1)?,
         role: role.parse().map_err(|e| sqlx::Error::ColumnDecode { index: "role".into(), source: Box::new(e) })?,
@@ -168,15 +163,30 @@ impl Store {
         self.create_console_token_with(role, label, None, None).await
     }
 
+    /// [`Store::create_console_token`] limited to one project (by id) when `project_id` is given.
+    pub async fn create_console_token_for(
+        &self,
+        role: Role,
+        label: Option<&str>,
+        project_id: Option<&str>,
+    ) -> Result<NewConsoleToken, StoreError> {
+        self.create_console_token_with(role, label, None, project_id).await
+    }
+
     /// [`Store::create_console_token`] with an expiry (epoch ms; refused from then on) and a
-    /// project scope (the ids it may see; `None`: every project).
+    /// project scope (`Some(project id)`: it sees only that project).
     pub async fn create_console_token_with(
         &self,
         role: Role,
         label: Option<&str>,
         expires_at_ms: Option<i64>,
-        projects: Option<&[String]>,
+        project_id: Option<&str>,
     ) -> Result<NewConsoleToken, StoreError> {
+        if let Some(p) = project_id {
+            if self.project_by_id(p).await?.is_none() {
+                return Err(StoreError::ProjectNotFound(p.to_owned()));
+            }
+        }
         let label = crate::api_keys::normalize_label(label)?;
         let mut bytes = [0u8; 32];
         rand::rng().fill_bytes(&mut bytes);
@@ -188,17 +198,11 @@ impl Store {
             label,
             created_at_ms: now_ms(),
             revoked_at_ms: None,
+            project_id: project_id.map(str::to_owned),
             expires_at_ms,
-            projects: projects.map(<[String]>::to_vec),
         };
-        let projects_json = token
-            .projects
-            .as_ref()
-            .map(serde_json::to_string)
-            .transpose()
-            .map_err(|e| StoreError::InvalidKeyLabel { reason: format!("projects: {e}") })?;
         sqlx::query(
-            "INSERT INTO console_tokens (id, token_hash, prefix, role, label, created_at, expires_at, projects) \
+            "INSERT INTO console_tokens (id, token_hash, prefix, role, label, created_at, project_id, expires_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(&token.id)
@@ -207,8 +211,8 @@ impl Store {
         .bind(role.as_str())
         .bind(&token.label)
         .bind(token.created_at_ms)
+        .bind(&token.project_id)
         .bind(token.expires_at_ms)
-        .bind(projects_json)
         .execute(&self.pool)
         .await?;
         Ok(NewConsoleToken { secret, token })
