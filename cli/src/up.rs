@@ -46,6 +46,10 @@ pub struct UpArgs {
     /// pipelines can share one Kafka cluster (`--brokers`). Default: none.
     #[arg(long, env = "FRICTION_TOPIC_PREFIX", default_value = "")]
     pub topic_prefix: String,
+    /// Incident changes a client of the console's live stream (`GET /v1/live`) may fall behind
+    /// before it is dropped (it then resumes with `Last-Event-ID`).
+    #[arg(long, env = "FRICTION_LIVE_BUFFER", default_value_t = friction_console::live::DEFAULT_BUFFER)]
+    pub live_buffer: usize,
     /// Detector thresholds per project (YAML/JSON with `default:` and `projects:`); defaults otherwise.
     #[arg(long, env = "FRICTION_RULES_FILE")]
     pub rules_file: Option<std::path::PathBuf>,
@@ -252,10 +256,21 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     }
     ensure_admin_token(&store, &data_dir).await?;
     let publisher = friction_console::IncidentPublisher::new(&kafka, &names.incidents)?;
-    let mut console_state =
-        friction_console::ConsoleState::new(store.clone(), Some(publisher)).with_auth_throttle(args.gateway.auth);
+    let key_publisher =
+        friction_console::KeyPublisher::new(&kafka, &args.gateway.apikeys_topic, Some(keys_secret.as_bytes()))?;
+    let mut console_state = friction_console::ConsoleState::new(store.clone(), Some(publisher))
+        .with_auth_throttle(args.gateway.auth)
+        .with_key_publisher(key_publisher);
     if let Some(clickhouse) = crate::warehouse::clickhouse_from_env() {
         console_state = console_state.with_clickhouse(clickhouse.client()?);
+    }
+    match friction_exporter::MasterKey::from_env() {
+        Ok(key) => console_state = console_state.with_master_key(key),
+        Err(e) => tracing::info!(reason = %e, "console: adding or testing integrations answers 503"),
+    }
+    match friction_console::LiveHub::start(&kafka, &names.incidents, args.live_buffer, shutdown.clone()) {
+        Ok(hub) => console_state = console_state.with_live(hub),
+        Err(e) => tracing::warn!(error = %e, "console: the live stream (/v1/live) is off"),
     }
     let console_api = friction_console::router(console_state);
     let console =
