@@ -58,6 +58,8 @@ pub struct IncidentView {
     pub tickets: Vec<serde_json::Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub samples: Option<Vec<SampleView>>,
+    /// What users met and where to look first, in plain language (kept since it was made).
+    pub explanation: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -109,7 +111,10 @@ impl IncidentView {
             created_at_ms: _,
             updated_at_ms: _,
             confirmed_manually,
+            explanation,
         } = i;
+        let explanation =
+            if explanation.is_empty() { model::explanation(&kind, &route_template, &element_key) } else { explanation };
         IncidentView {
             id,
             project_id,
@@ -136,6 +141,7 @@ impl IncidentView {
             version,
             tickets: Vec::new(),
             samples: with_samples.then(|| samples.into_iter().map(SampleView::from).collect()),
+            explanation,
         }
     }
 }
@@ -253,6 +259,7 @@ pub async fn list(
         Some(p) => Some(project_id(&state, p).await?),
         None => None,
     };
+    let project_id = caller.project_filter(project_id)?;
     let filter = IncidentFilter {
         project_id,
         status,
@@ -287,8 +294,7 @@ pub async fn get(
     Path(id): Path<String>,
 ) -> Result<Json<IncidentView>, ApiError> {
     caller.require(Role::Viewer, "reading an incident")?;
-    let incident =
-        state.store.incident(&id).await?.ok_or_else(|| ApiError::NotFound(format!("incident {id:?} not found")))?;
+    let incident = visible_incident(&state, &caller, &id).await?;
     let tickets = state.store.incident_tickets(&id).await?;
     let mut view = IncidentView::new(incident, true);
     view.tickets = tickets.iter().filter_map(|t| serde_json::to_value(t).ok()).collect();
@@ -301,6 +307,16 @@ struct PatchBody {
     status: IncidentStatus,
 }
 
+/// The incident `id` when the caller may see its project; else 404, as if it did not exist.
+pub(crate) async fn visible_incident(state: &ConsoleState, caller: &Caller, id: &str) -> Result<Incident, ApiError> {
+    state
+        .store
+        .incident(id)
+        .await?
+        .filter(|i| caller.may_see(&i.project_id))
+        .ok_or_else(|| ApiError::NotFound(format!("incident {id:?} not found")))
+}
+
 /// `PATCH /v1/incidents/{id}` with `{"status": "resolved" | "ignored" | "open" | "confirmed"}`:
 /// engineers and admins. `confirmed` on an incident its policy has not confirmed confirms it by
 /// hand. Audited; the change is published to the incidents topic, where the exporter makes the
@@ -311,6 +327,23 @@ pub async fn patch(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Json<IncidentView>, ApiError> {
+    let parsed = serde_json::from_slice::<PatchBody>(&body).map_err(|e| {
+        ApiError::BadRequest(format!(
+            "body: {e} (expected {{\"status\": \"resolved\" | \"ignored\" | \"open\" | \"confirmed\"}})"
+        ))
+    });
+    let incident = set_status(&state, &caller, &id, parsed.map(|b| b.status)).await?;
+    Ok(Json(IncidentView::new(incident, true)))
+}
+
+/// Changes an incident's status for `caller` (the API's PATCH and the console's status buttons):
+/// role checked and audited, the change stored and published.
+pub(crate) async fn set_status(
+    state: &ConsoleState,
+    caller: &Caller,
+    id: &str,
+    status: Result<IncidentStatus, ApiError>,
+) -> Result<Incident, ApiError> {
     let resource = format!("incident:{id}");
     let audit = |success: bool, detail: String| {
         let (state, actor, ip, resource) = (state.clone(), caller.actor(), caller.ip.clone(), resource.clone());
@@ -326,18 +359,13 @@ pub async fn patch(
         audit(false, e.to_string()).await;
         return Err(e);
     }
-    let body: PatchBody = serde_json::from_slice(&body).map_err(|e| {
-        ApiError::BadRequest(format!(
-            "body: {e} (expected {{\"status\": \"resolved\" | \"ignored\" | \"open\" | \"confirmed\"}})"
-        ))
-    })?;
+    let status = status?;
     // Optimistic: read, decide, write if nobody changed it meanwhile; else again.
     for _ in 0..10 {
-        let mut incident =
-            state.store.incident(&id).await?.ok_or_else(|| ApiError::NotFound(format!("incident {id:?} not found")))?;
+        let mut incident = visible_incident(state, caller, id).await?;
         let expected = incident.version;
         let now = friction_runtime::now_ms();
-        let before = match model::set_status(&mut incident, body.status, now) {
+        let before = match model::set_status(&mut incident, status, now) {
             Ok(before) => before,
             Err(e) => {
                 audit(false, e.to_string()).await;
@@ -351,7 +379,7 @@ pub async fn patch(
                 let change = model::to_change(&incident, ChangeKind::Replayed, None, now);
                 publisher.publish(&change).await.map_err(|e| ApiError::Unavailable(format!("publishing: {e}")))?;
             }
-            return Ok(Json(IncidentView::new(incident, true)));
+            return Ok(incident);
         };
         model::rescore(&mut incident, &state.incident_config);
         incident.version += 1;
@@ -370,7 +398,7 @@ pub async fn patch(
                 ))
             })?;
         }
-        return Ok(Json(IncidentView::new(incident, true)));
+        return Ok(incident);
     }
     Err(ApiError::Unavailable(format!("incident {id} keeps changing; try again")))
 }

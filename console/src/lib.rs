@@ -1,12 +1,17 @@
-//! `friction-console`: the JSON API over the store and the warehouse — incidents (list, detail with
-//! evidence, status changes) and analytics (frustration rate, top elements, from ClickHouse) — protected by bearer tokens with a role (viewer reads, engineer changes,
-//! admin manages). Every write is audited. `friction up` serves it on `--console-addr` next to
-//! `/metrics`, `/healthz` and `/readyz`.
+//! `friction-console`: the web console and the JSON API over the store and the warehouse —
+//! incidents (list, detail with evidence, status changes) and analytics (frustration rate, top
+//! elements, from ClickHouse) — for people logged in with a session ([`web`], [`session`]) or
+//! callers with a bearer token, each with a role (viewer reads, engineer changes, admin manages)
+//! and an optional project scope ([`auth`]). Every write is audited. `friction up` serves it on
+//! `--console-addr` next to `/metrics`, `/healthz` and `/readyz` (docs/console.md).
 
 pub mod analytics;
 pub mod auth;
 mod error;
 pub mod incidents;
+pub mod password;
+pub mod session;
+pub mod web;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,6 +27,7 @@ use rdkafka::producer::{FutureProducer, FutureRecord};
 
 pub use auth::Caller;
 pub use error::ApiError;
+pub use session::{ConsoleArgs, SessionSettings};
 
 /// Why the publisher could not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -65,6 +71,10 @@ pub struct ConsoleState {
     pub clickhouse: Option<clickhouse::Client>,
     /// Failed token authentications: metrics, bounded log, per-source budget ([`auth`]).
     pub auth: Arc<AuthGuard>,
+    /// How long sessions live, and the clock they are judged by.
+    pub sessions: SessionSettings,
+    /// Failed logins per address and per username ([`web::login`]).
+    pub logins: Arc<web::login::LoginGuard>,
 }
 
 impl ConsoleState {
@@ -75,7 +85,22 @@ impl ConsoleState {
             incident_config: IncidentConfig::default(),
             clickhouse: None,
             auth: Arc::new(AuthGuard::new("console", AuthThrottleArgs::default())),
+            sessions: SessionSettings::default(),
+            logins: Arc::new(web::login::LoginGuard::new(&ConsoleArgs::default())),
         }
+    }
+
+    /// With these session lifetimes and login limits (`friction up`'s flags).
+    pub fn with_console_args(mut self, args: &ConsoleArgs) -> Self {
+        self.sessions = args.sessions();
+        self.logins = Arc::new(web::login::LoginGuard::new(args));
+        self
+    }
+
+    /// With these session settings (tests: short lifetimes, a clock of their own).
+    pub fn with_sessions(mut self, sessions: SessionSettings) -> Self {
+        self.sessions = sessions;
+        self
     }
 
     /// With this per-source budget of failed authentications (default: 20 a minute).
@@ -91,13 +116,14 @@ impl ConsoleState {
     }
 }
 
-/// The API routes (`/v1/...`).
+/// The console: its pages ([`web`]) and the API routes (`/v1/...`).
 pub fn router(state: ConsoleState) -> Router {
     Router::new()
+        .merge(web::routes())
         .route("/v1/incidents", get(incidents::list))
         .route("/v1/incidents/{id}", get(incidents::get).patch(incidents::patch))
         .route("/v1/analytics/frustration-rate", get(analytics::frustration_rate))
         .route("/v1/analytics/top-elements", get(analytics::top_elements))
-        .fallback(|| async { ApiError::NotFound("no such endpoint (see docs/console.md)".into()) })
+        .fallback(web::not_found)
         .with_state(state)
 }

@@ -70,6 +70,8 @@ pub struct ConsoleToken {
     pub label: Option<String>,
     pub created_at_ms: i64,
     pub revoked_at_ms: Option<i64>,
+    /// `Some(project id)`: this token sees only that project.
+    pub project_id: Option<String>,
 }
 
 /// A token just created, with the secret shown once. `Debug` hides the secret.
@@ -100,7 +102,7 @@ pub struct AuditEntry {
     pub detail: Option<String>,
 }
 
-const TOKEN_SELECT: &str = "SELECT id, prefix, role, label, created_at, revoked_at FROM console_tokens";
+const TOKEN_SELECT: &str = "SELECT id, prefix, role, label, created_at, revoked_at, project_id FROM console_tokens";
 
 fn token_from_row(row: &AnyRow) -> Result<ConsoleToken, sqlx::Error> {
     let role: String = row.try_get(2)?;
@@ -111,12 +113,28 @@ fn token_from_row(row: &AnyRow) -> Result<ConsoleToken, sqlx::Error> {
         label: row.try_get(3)?,
         created_at_ms: row.try_get(4)?,
         revoked_at_ms: row.try_get(5)?,
+        project_id: row.try_get(6)?,
     })
 }
 
 impl Store {
     /// Creates a token with `role`; its secret is returned once and stored only as a hash.
     pub async fn create_console_token(&self, role: Role, label: Option<&str>) -> Result<NewConsoleToken, StoreError> {
+        self.create_console_token_for(role, label, None).await
+    }
+
+    /// [`Store::create_console_token`] limited to one project (by id) when `project_id` is given.
+    pub async fn create_console_token_for(
+        &self,
+        role: Role,
+        label: Option<&str>,
+        project_id: Option<&str>,
+    ) -> Result<NewConsoleToken, StoreError> {
+        if let Some(p) = project_id {
+            if self.project_by_id(p).await?.is_none() {
+                return Err(StoreError::ProjectNotFound(p.to_owned()));
+            }
+        }
         let label = crate::api_keys::normalize_label(label)?;
         let mut bytes = [0u8; 32];
         rand::rng().fill_bytes(&mut bytes);
@@ -128,9 +146,11 @@ impl Store {
             label,
             created_at_ms: now_ms(),
             revoked_at_ms: None,
+            project_id: project_id.map(str::to_owned),
         };
         sqlx::query(
-            "INSERT INTO console_tokens (id, token_hash, prefix, role, label, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO console_tokens (id, token_hash, prefix, role, label, created_at, project_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(&token.id)
         .bind(hash_api_key(&secret))
@@ -138,6 +158,7 @@ impl Store {
         .bind(role.as_str())
         .bind(&token.label)
         .bind(token.created_at_ms)
+        .bind(&token.project_id)
         .execute(&self.pool)
         .await?;
         Ok(NewConsoleToken { secret, token })
