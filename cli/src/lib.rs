@@ -1,11 +1,12 @@
 //! The `friction` command line: `up` (every stage in one process), `topics apply`, `projects`,
-//! `keys`, `tokens` and `migrate`. Commands are plain async functions so tests call them directly.
+//! `keys`, `tokens`, `users` and `migrate`. Commands are plain async functions so tests call them directly.
 
 pub mod integrations;
 pub mod keys;
 pub mod pipeline;
 pub mod tokens;
 pub mod up;
+pub mod users;
 pub mod warehouse;
 
 use std::path::{Path, PathBuf};
@@ -48,6 +49,9 @@ pub enum Command {
     /// Console bearer tokens with a role (viewer, engineer, admin): shown once, stored hashed.
     #[command(subcommand)]
     Tokens(tokens::TokensCommand),
+    /// Console users (viewer, engineer, admin): passwords stored as Argon2id hashes.
+    #[command(subcommand)]
+    Users(users::UsersCommand),
     /// Apply the database migrations (other commands do this too).
     Migrate(StoreArgs),
     /// The ClickHouse warehouse: `migrate` creates or upgrades its tables.
@@ -163,6 +167,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Keys(cmd) => keys::run(cmd).await,
         Command::Warehouse(cmd) => warehouse::run(cmd).await,
         Command::Tokens(cmd) => tokens::run(cmd).await,
+        Command::Users(cmd) => users::run(cmd).await,
         Command::Integrations(cmd) => integrations::run(cmd).await,
         Command::Migrate(store) => {
             let s = Store::from_env_or_dir(store.database_url.as_deref(), &store.data_dir).await?;
