@@ -142,11 +142,16 @@ fn status_actions(status: IncidentStatus) -> Vec<(IncidentStatus, &'static str)>
     use IncidentStatus::*;
     let all = [(Confirmed, "Confirm"), (Resolved, "Resolve"), (Ignored, "Ignore"), (Open, "Reopen")];
     all.into_iter()
-        .filter(|(to, _)| match (status, to) {
-            (Open, Open) | (Confirmed, Confirmed) | (Resolved, Resolved) | (Ignored, Ignored) => false,
-            (Confirmed | Regressed, Open) => false,
-            (Resolved | Ignored, Confirmed) => false,
-            _ => true,
+        .filter(|(to, _)| {
+            !matches!(
+                (status, to),
+                (Open, Open)
+                    | (Confirmed, Confirmed)
+                    | (Resolved, Resolved)
+                    | (Ignored, Ignored)
+                    | (Confirmed | Regressed, Open)
+                    | (Resolved | Ignored, Confirmed)
+            )
         })
         .collect()
 }
