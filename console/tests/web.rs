@@ -542,3 +542,53 @@ async fn assets_are_embedded_and_cached_by_version() -> TestResult {
     assert!(r.status == StatusCode::NOT_FOUND && r.body.contains("\"not_found\""), "{}", r.body);
     Ok(())
 }
+
+#[tokio::test]
+async fn the_evidence_timeline_shows_a_sessions_events_from_clickhouse_or_the_kept_evidence() -> TestResult {
+    let db = migrated_dbs().await?.into_iter().next().ok_or("db")?;
+    let store = &db.store;
+    let (a, _) = seed(store).await?;
+    add_user(store, "vic", Role::Viewer, None).await?;
+
+    // Without ClickHouse: the detector's evidence, and a note saying what would show more.
+    let state = ConsoleState::new(store.clone(), None);
+    let session = login(&state, "vic").await?;
+    let r = send(&state, "GET", "/incidents/fp-a", Some(&session), None, &[]).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(r.body.contains("set CLICKHOUSE_URL") && r.body.contains("<pre>"), "{}", r.body);
+    assert!(r.body.contains("in session <code>s1</code>") && r.body.contains("in session <code>s2</code>"));
+
+    let Some(url) = friction_test_support::clickhouse_url("the ClickHouse half of this test") else {
+        return Ok(());
+    };
+    let mut config = friction_warehouse::ClickHouseConfig::new(url);
+    let suffix =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.subsec_nanos() ^ std::process::id();
+    config.database = format!("console_web_{suffix:08x}");
+    let client = config.client()?;
+    friction_warehouse::migrate(&client, &config.database).await?;
+    // Session s1's events, inserted out of order; another session's event must not show.
+    client
+        .query(&format!(
+            "INSERT INTO events (project_id, event_id, session_id, seq, event_type, timestamp_ms, route_template, \
+             target_key, target_text, network_method, network_url, network_status) VALUES \
+             ('{a}', 'e3', 's1', 3, 'network', 1300, '/checkout', '', '', 'POST', '/api/pay', 500), \
+             ('{a}', 'e1', 's1', 1, 'click', 1000, '/checkout', 'button#pay', '<b>Pay</b>', '', '', NULL), \
+             ('{a}', 'e2', 's1', 2, 'click', 1100, '/checkout', 'button#pay', '<b>Pay</b>', '', '', NULL), \
+             ('{a}', 'x1', 's9', 1, 'click', 1050, '/other', 'a#elsewhere', '', '', '', NULL)"
+        ))
+        .execute()
+        .await?;
+    let state = state.with_clickhouse(client.clone());
+    let r = send(&state, "GET", "/incidents/fp-a", Some(&session), None, &[]).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let first = r.body.find("click on button#pay").ok_or("the first click")?;
+    let request = r.body.find("network POST /api/pay → 500").ok_or("the request")?;
+    assert!(first < request, "in order: {}", r.body);
+    assert_eq!(r.body.matches("click on button#pay").count(), 2, "{}", r.body);
+    assert!(r.body.contains("&lt;b&gt;Pay&lt;/b&gt;") && !r.body.contains("<b>Pay"), "escaped: {}", r.body);
+    assert!(!r.body.contains("elsewhere"), "another session's event: {}", r.body);
+    assert!(r.body.contains("ClickHouse has no events of this session"), "s2 falls back: {}", r.body);
+    client.query(&format!("DROP DATABASE IF EXISTS {}", config.database)).execute().await?;
+    Ok(())
+}
