@@ -333,9 +333,16 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    println!("api key: {secret}");
+    // One write: a reader that takes the first line and closes the pipe (a script, the tests) must
+    // not make the next line fail, and a failed write to stdout must not stop the server.
+    let mut announcement = format!("api key: {secret}\n");
     if let Some(password) = &admin_password {
-        println!("admin password: {password}");
+        announcement.push_str(&format!("admin password: {password}\n"));
+    }
+    {
+        use std::io::Write as _;
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(announcement.as_bytes()).and_then(|()| out.flush());
     }
     eprintln!("gateway: http://{}/v1/events", gateway.addr);
     eprintln!(

@@ -75,11 +75,8 @@ pub async fn run(cmd: UsersCommand) -> anyhow::Result<ExitCode> {
             let (password, generated) = new_password(password_stdin)?;
             let store = store.open().await?;
             let project_id = match project.as_deref() {
+                Some(p) => Some(project_id(&store, p).await?),
                 None => None,
-                Some(p) => Some(match store.project_by_name(p).await? {
-                    Some(found) => found.id,
-                    None => store.project_by_id(p).await?.with_context(|| format!("project {p:?} not found"))?.id,
-                }),
             };
             let hash = friction_console::password::hash(&password).await?;
             let created = store.create_user(&username, &hash, role.into(), project_id.as_deref()).await;
@@ -128,6 +125,14 @@ pub async fn run(cmd: UsersCommand) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// The id of the project named (or with the id) `project`.
+pub(crate) async fn project_id(store: &friction_store::Store, project: &str) -> anyhow::Result<String> {
+    if let Some(found) = store.project_by_name(project).await? {
+        return Ok(found.id);
+    }
+    Ok(store.project_by_id(project).await?.with_context(|| format!("project {project:?} not found"))?.id)
 }
 
 async fn set_disabled(store: &StoreArgs, username: &str, disabled: bool) -> anyhow::Result<ExitCode> {

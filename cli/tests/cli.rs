@@ -251,6 +251,17 @@ fn tokens_create_prints_only_the_token_list_hides_it_and_revoke_works() {
         assert!(out.status.success(), "{}", text(&out.stderr));
         assert!(text(&friction(&["tokens", "list"]).stdout).contains("revoked"));
 
+        assert!(friction(&["projects", "create", "shop"]).status.success());
+        let out = friction(&["tokens", "create", "--role", "viewer", "--project", "shop"]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let scoped = text(&out.stdout).trim().to_string();
+        let shop = text(&friction(&["projects", "list"]).stdout).split('\t').next().unwrap_or("").to_string();
+        let list = text(&friction(&["tokens", "list"]).stdout);
+        let line = list.lines().find(|l| l.contains(&scoped[..12])).unwrap_or_default();
+        assert!(!shop.is_empty() && line.ends_with(&format!("\t{shop}")), "scoped to the project: {line:?} {shop}");
+        let out = friction(&["tokens", "create", "--role", "viewer", "--project", "nope"]);
+        assert!(!out.status.success() && text(&out.stderr).contains("nope"), "{}", text(&out.stderr));
+
         let out = friction(&["tokens", "create", "--role", "root"]);
         assert!(!out.status.success());
         let err = text(&out.stderr);
