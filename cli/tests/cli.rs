@@ -329,6 +329,32 @@ fn users_are_created_listed_disabled_and_given_new_passwords() {
     }
 }
 
+/// Integration secrets are encrypted with `FRICTION_MASTER_KEY` when it is set (it wins), else with
+/// `DATA_DIR/master-key`, which `friction up` creates.
+#[test]
+fn integrations_use_the_master_key_file_unless_the_variable_is_set() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let run = |env: Option<&str>| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_friction"));
+        cmd.args(["integrations", "test", "nothing"]).env("FRICTION_DATA_DIR", dir.path()).env_remove("DATABASE_URL");
+        match env {
+            Some(v) => cmd.env("FRICTION_MASTER_KEY", v),
+            None => cmd.env_remove("FRICTION_MASTER_KEY"),
+        };
+        let out = cmd.output().expect("runs");
+        assert!(!out.status.success());
+        text(&out.stderr)
+    };
+    let err = run(None);
+    assert!(err.contains("FRICTION_MASTER_KEY is not set") && err.contains("master-key"), "{err}");
+    std::fs::create_dir_all(dir.path()).expect("dir");
+    std::fs::write(dir.path().join("master-key"), format!("{}\n", "ab".repeat(32))).expect("key file");
+    let err = run(None);
+    assert!(err.contains("no integration \"nothing\"") && !err.contains("is not set"), "the file's key is used: {err}");
+    let err = run(Some("not-a-key"));
+    assert!(err.contains("FRICTION_MASTER_KEY must be 32 bytes"), "the variable wins over the file: {err}");
+}
+
 #[cfg(unix)]
 fn mode(path: &Path) -> u32 {
     use std::os::unix::fs::PermissionsExt;

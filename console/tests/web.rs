@@ -181,6 +181,13 @@ async fn login_sets_a_fresh_session_cookie_and_logout_ends_it_in_the_store() -> 
         let r = send(&state, "POST", "/login", None, Some(&form), &[("x-forwarded-proto", "https")]).await;
         assert!(r.set_cookie().contains("; Secure"), "{}", r.set_cookie());
 
+        // A login form posted from another site is refused.
+        let r = send(&state, "POST", "/login", None, Some(&form), &[("origin", "https://evil.example")]).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+        assert!(r.session_id().is_none());
+        let r = send(&state, "POST", "/login", None, Some(&form), &[("origin", "http://console.test")]).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "same origin: {}", r.body);
+
         // A login from a browser that has a session gets a new id; the old one ends.
         let r = send(&state, "POST", "/login", Some(&first), Some(&form), &[]).await;
         let second = r.session_id().ok_or("session id")?;
@@ -218,7 +225,7 @@ async fn login_sets_a_fresh_session_cookie_and_logout_ends_it_in_the_store() -> 
         }
         let audit = store.audit_log(100).await?;
         let failed: Vec<_> = audit.iter().filter(|e| e.action == "login" && !e.success).collect();
-        assert_eq!(failed.len(), 2, "{audit:?}");
+        assert_eq!(failed.len(), 3, "the cross-site form and two wrong credentials: {audit:?}");
         assert!(failed.iter().all(|e| e.ip.as_deref() == Some("192.0.2.10")));
         assert!(audit.iter().any(|e| e.action == "logout" && e.actor == "user:alice"));
     }

@@ -60,6 +60,9 @@ impl LoginGuard {
     }
 }
 
+/// How long an ended or expired session stays in the store (it is deleted at a later login).
+const OLD_SESSIONS_KEPT_MS: i64 = 24 * 60 * 60 * 1000;
+
 #[derive(Debug, Default, Deserialize)]
 pub struct LoginQuery {
     next: Option<String>,
@@ -195,6 +198,10 @@ pub async fn submit(
         Err(e) => return super::error_page(None, e.into()),
     };
     audit(true, "session started").await;
+    // Sessions that ended or expired a day ago or more are of no use to anyone: drop them now and then.
+    if let Err(e) = state.store.delete_old_sessions(now - OLD_SESSIONS_KEPT_MS).await {
+        tracing::warn!(error = %e, "could not delete old sessions");
+    }
     let secure = session::is_https(&headers, &uri);
     let mut response = Redirect::to(&next).into_response();
     response.headers_mut().insert(header::SET_COOKIE, session::set_cookie(&new.id, secure, state.sessions.absolute));
