@@ -287,6 +287,14 @@ pub async fn list(
     }))
 }
 
+/// The incident `id`, if it exists and the caller may see its project (404 otherwise).
+pub(crate) async fn visible_incident(state: &ConsoleState, caller: &Caller, id: &str) -> Result<Incident, ApiError> {
+    match state.store.incident(id).await? {
+        Some(i) if caller.may_see(&i.project_id) => Ok(i),
+        _ => Err(ApiError::NotFound(format!("incident {id:?} not found"))),
+    }
+}
+
 /// `GET /v1/incidents/{id}`: one incident with its evidence samples.
 pub async fn get(
     State(state): State<ConsoleState>,
@@ -305,16 +313,6 @@ pub async fn get(
 #[serde(deny_unknown_fields)]
 struct PatchBody {
     status: IncidentStatus,
-}
-
-/// The incident `id` when the caller may see its project; else 404, as if it did not exist.
-pub(crate) async fn visible_incident(state: &ConsoleState, caller: &Caller, id: &str) -> Result<Incident, ApiError> {
-    state
-        .store
-        .incident(id)
-        .await?
-        .filter(|i| caller.may_see(&i.project_id))
-        .ok_or_else(|| ApiError::NotFound(format!("incident {id:?} not found")))
 }
 
 /// `PATCH /v1/incidents/{id}` with `{"status": "resolved" | "ignored" | "open" | "confirmed"}`:
