@@ -599,3 +599,24 @@ async fn the_evidence_timeline_shows_a_sessions_events_from_clickhouse_or_the_ke
     client.query(&format!("DROP DATABASE IF EXISTS {}", config.database)).execute().await?;
     Ok(())
 }
+
+#[tokio::test]
+async fn a_login_goes_only_to_a_plain_path_on_this_site() -> TestResult {
+    let db = migrated_dbs().await?.into_iter().next().ok_or("db")?;
+    let state = ConsoleState::new(db.store.clone(), None);
+    add_user(&db.store, "alice", Role::Viewer, None).await?;
+    for (next, to) in [
+        ("%2Fincidents%2Fx", "/incidents/x"),
+        ("%2F%2Fevil.example", "/incidents"),
+        ("https%3A%2F%2Fevil.example", "/incidents"),
+        ("%2Fa%0D%0ASet-Cookie%3A%20x%3D1", "/incidents"),
+    ] {
+        let form = format!("username=alice&password={}&next={next}", enc(PASSWORD));
+        let r = send(&state, "POST", "/login", None, Some(&form), &[]).await;
+        assert_eq!((r.status, r.location()), (StatusCode::SEE_OTHER, to), "{next}");
+    }
+    let r = send(&state, "GET", "/login?next=%2Fa%0D%0Ab", None, None, &[]).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(!r.body.contains("/a\r\nb"), "{}", r.body);
+    Ok(())
+}

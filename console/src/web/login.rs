@@ -79,10 +79,19 @@ pub struct LoginForm {
     next: Option<String>,
 }
 
-/// Where to go after logging in: a path on this site only (not `//host`), else the incidents.
+/// Where to go after logging in: a path on this site only (not `//host`), in visible ASCII (it
+/// becomes a `Location` header), else the incidents.
 fn next_target(next: Option<&str>) -> &str {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/\\") && !n.contains("://") => n,
+        Some(n)
+            if n.starts_with('/')
+                && !n.starts_with("//")
+                && !n.starts_with("/\\")
+                && !n.contains("://")
+                && n.bytes().all(|b| (0x21..0x7f).contains(&b)) =>
+        {
+            n
+        }
         _ => "/incidents",
     }
 }
@@ -239,4 +248,19 @@ pub async fn logout(
     let mut response = Redirect::to("/login").into_response();
     response.headers_mut().insert(header::SET_COOKIE, session::clear_cookie(session::is_https(&headers, &uri)));
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_plain_path_on_this_site_is_a_target() {
+        assert_eq!(next_target(Some("/incidents/abc?x=1")), "/incidents/abc?x=1");
+        for bad in ["//evil.example", "/\\evil.example", "https://evil.example", "/a\r\nSet-Cookie: x", "/é", "x", ""]
+        {
+            assert_eq!(next_target(Some(bad)), "/incidents", "{bad:?}");
+        }
+        assert_eq!(next_target(None), "/incidents");
+    }
 }
