@@ -211,6 +211,9 @@ fi
 # -- phase: test -------------------------------------------------------------------------------
 t=$SECONDS
 log "phase: test (cargo nextest run --workspace --no-fail-fast${*:+ $*})"
+# The hostile-input suite (cli/tests/hostile.rs) writes a report per store here; printed after the run.
+HOSTILE_REPORTS="${CARGO_TARGET_DIR:-$REPO_ROOT/target}/tmp"
+rm -f "$HOSTILE_REPORTS"/hostile-report-*.txt
 test_rc=0
 # nextest_logged ARGS...: nextest with a copy of its output in $TEST_LOG; nextest's exit code.
 nextest_logged() {
@@ -226,6 +229,11 @@ else
     run_child nextest_logged "$@" || test_rc=$?
 fi
 phase_done test "$t"
+for report in "$HOSTILE_REPORTS"/hostile-report-*.txt; do
+    [[ -f $report ]] || continue
+    log "hostile-input suite report: $report"
+    cat "$report"
+done
 
 # -- phase: sdk --------------------------------------------------------------------------------
 # The browser SDK: unit tests, headless Chromium against a recording endpoint, the demo shop, and

@@ -21,6 +21,7 @@ use anyhow::Context as _;
 use clap::Args;
 use friction_gateway::GatewayArgs;
 use friction_runtime::kafka::EmbeddedBroker;
+use friction_runtime::serve::AdminHttpArgs;
 use friction_runtime::{serve_admin_with, Health, KafkaArgs, Shutdown};
 use friction_store::Store;
 
@@ -37,10 +38,17 @@ pub struct UpArgs {
     /// Where the console API (`/v1/incidents`) and /metrics, /healthz, /readyz listen.
     #[arg(long, env = "FRICTION_CONSOLE_ADDR", default_value = "127.0.0.1:8081")]
     pub console_addr: SocketAddr,
+    /// The console listener's bounds (it also serves /metrics and the health endpoints).
+    #[command(flatten)]
+    pub console_http: AdminHttpArgs,
     #[command(flatten)]
     pub kafka: KafkaArgs,
     #[command(flatten)]
     pub gateway: GatewayArgs,
+    /// Put before every topic and consumer-group name (e.g. `staging.`), so that several
+    /// pipelines can share one Kafka cluster (`--brokers`). Default: none.
+    #[arg(long, env = "FRICTION_TOPIC_PREFIX", default_value = "")]
+    pub topic_prefix: String,
     /// Detector thresholds per project (YAML/JSON with `default:` and `projects:`); defaults otherwise.
     #[arg(long, env = "FRICTION_RULES_FILE")]
     pub rules_file: Option<std::path::PathBuf>,
@@ -237,7 +245,11 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     for file in ["api-key", "admin-token", "admin-password"] {
         tighten_file(&data_dir.join(file))?;
     }
+    let prefix = args.topic_prefix.as_str();
+    let names = PipelineNames::with_prefix(prefix);
     let mut gateway_args = args.gateway.clone();
+    gateway_args.events_topic = format!("{prefix}{}", gateway_args.events_topic);
+    gateway_args.apikeys_topic = format!("{prefix}{}", gateway_args.apikeys_topic);
     let keys_secret = match gateway_args.keys_secret.clone() {
         Some(secret) => secret,
         None => load_or_create_keys_secret(&data_dir)?,
@@ -249,7 +261,10 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     let store = args.store.open().await?;
     eprintln!("store: {} ({})", store.url_for_display(), store.backend());
 
-    let catalogue = friction_runtime::topics::catalogue();
+    let mut catalogue = friction_runtime::topics::catalogue();
+    for topic in &mut catalogue {
+        topic.name = format!("{prefix}{}", topic.name);
+    }
     let (embedded, kafka) = match args.kafka.brokers.as_deref().filter(|b| !b.is_empty()) {
         Some(brokers) => {
             let admin: rdkafka::admin::AdminClient<rdkafka::client::DefaultClientContext> =
@@ -276,7 +291,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
 
     let secret = ensure_default_key(&store, &data_dir).await?;
     let all_keys = store.list_api_keys(None).await?;
-    publish_keys(&kafka, &args.gateway.apikeys_topic, &all_keys, Some(&keys_secret))
+    publish_keys(&kafka, &gateway_args.apikeys_topic, &all_keys, Some(&keys_secret))
         .await
         .context("publishing API keys")?;
 
@@ -298,7 +313,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     ensure_admin_token(&store, &data_dir).await?;
     let admin_password = ensure_admin_user(&store, &data_dir).await?;
     let master_key = master_key(&data_dir, true)?;
-    let publisher = friction_console::IncidentPublisher::new(&kafka, friction_runtime::topics::INCIDENTS)?;
+    let publisher = friction_console::IncidentPublisher::new(&kafka, &names.incidents)?;
     let mut console_state = friction_console::ConsoleState::new(store.clone(), Some(publisher))
         .with_auth_throttle(args.gateway.auth)
         .with_console_args(&args.console);
@@ -306,30 +321,24 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         console_state = console_state.with_clickhouse(clickhouse.client()?);
     }
     let console_api = friction_console::router(console_state);
-    let console = serve_admin_with(args.console_addr, health.clone(), shutdown.clone(), console_api)
-        .await
-        .with_context(|| format!("cannot listen on {}", args.console_addr))?;
+    let console =
+        serve_admin_with(args.console_addr, args.console_http.limits(), health.clone(), shutdown.clone(), console_api)
+            .await
+            .with_context(|| format!("cannot listen on {}", args.console_addr))?;
+    let apikeys_topic = gateway_args.apikeys_topic.clone();
     let gateway = friction_gateway::start(gateway_args, &kafka, &health, shutdown.clone()).await?;
     let console_url = match args.console_url.as_deref().map(str::trim).filter(|u| !u.is_empty()) {
         Some(url) => url.trim_end_matches('/').to_owned(),
         None => format!("http://{console}"),
     };
     let exporter = ExporterSetup { master_key: Ok(master_key), console_url: Some(console_url.clone()) };
-    let stages = start_stages_with(
-        &PipelineNames::default(),
-        &kafka,
-        args.rules_file.as_deref(),
-        &store,
-        &health,
-        &shutdown,
-        exporter,
-    )?;
+    let stages = start_stages_with(&names, &kafka, args.rules_file.as_deref(), &store, &health, &shutdown, exporter)?;
 
     // Announce only once the gateway can authenticate the key it prints.
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     while !gateway.keys.is_ready() {
         if std::time::Instant::now() > deadline {
-            anyhow::bail!("the gateway did not load API keys from {} within 30 s", args.gateway.apikeys_topic);
+            anyhow::bail!("the gateway did not load API keys from {} within 30 s", apikeys_topic);
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -354,7 +363,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     if console_url != format!("http://{console}") {
         eprintln!("tickets link to {console_url}/incidents/ID");
     }
-    eprintln!("stages: sessionizer, detector, incidents (incident changes on {})", friction_runtime::topics::INCIDENTS);
+    eprintln!("stages: sessionizer, detector, incidents (incident changes on {})", names.incidents);
     eprintln!("friction is up; Ctrl-C to stop");
 
     let result = gateway.server.await;

@@ -55,6 +55,7 @@ async fn common(state: &ConsoleState, params: &HashMap<String, String>, allowed:
             allowed.join(", ")
         )));
     }
+    crate::incidents::check_params(params)?;
     let get = |k: &str| params.get(k).map(|v| v.trim()).filter(|v| !v.is_empty());
     let project = get("project").ok_or_else(|| ApiError::BadRequest("project is required (its id or name)".into()))?;
     let project_id = crate::incidents::project_id(state, project).await?;

@@ -198,6 +198,24 @@ fn decode_cursor(text: &str, sort: IncidentSort) -> Result<IncidentCursor, ApiEr
     }
 }
 
+/// Refuses a control character (NUL included) in a query parameter or a path segment, naming it:
+/// no id, name or route the store keeps holds one (the gateway refuses them, docs/architecture.md
+/// §3), and PostgreSQL cannot even compare text holding a NUL (it answered 500 before this check).
+pub(crate) fn check_param(name: &str, value: &str) -> Result<(), ApiError> {
+    match value.chars().find(|c| c.is_control()) {
+        Some(c) => Err(ApiError::BadRequest(format!(
+            "{name}: contains the control character U+{:04X}; no id, name or route holds one",
+            c as u32
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// [`check_param`] on every query parameter (names and values).
+pub(crate) fn check_params(params: &HashMap<String, String>) -> Result<(), ApiError> {
+    params.iter().try_for_each(|(k, v)| check_param("query parameter name", k).and_then(|()| check_param(k, v)))
+}
+
 /// Resolves a `project` parameter given as an id or a name.
 pub(crate) async fn project_id(state: &ConsoleState, project: &str) -> Result<String, ApiError> {
     if let Some(p) = state.store.project_by_id(project).await? {
@@ -218,6 +236,7 @@ pub async fn list(
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Json<IncidentList>, ApiError> {
     caller.require(Role::Viewer, "listing incidents")?;
+    check_params(&params)?;
     if let Some(unknown) = params.keys().find(|k| !LIST_PARAMS.contains(&k.as_str())) {
         return Err(ApiError::BadRequest(format!(
             "unknown query parameter {unknown:?} (expected {})",
@@ -302,6 +321,7 @@ pub async fn get(
     Path(id): Path<String>,
 ) -> Result<Json<IncidentView>, ApiError> {
     caller.require(Role::Viewer, "reading an incident")?;
+    check_param("id", &id)?;
     let incident = visible_incident(&state, &caller, &id).await?;
     let tickets = state.store.incident_tickets(&id).await?;
     let mut view = IncidentView::new(incident, true);
@@ -357,6 +377,9 @@ pub(crate) async fn set_status(
         audit(false, e.to_string()).await;
         return Err(e);
     }
+    // Before the audit row of a refused change: the resource names the id, and PostgreSQL would
+    // refuse a NUL in it.
+    check_param("id", id)?;
     let status = status?;
     // Optimistic: read, decide, write if nobody changed it meanwhile; else again.
     for _ in 0..10 {

@@ -166,6 +166,9 @@ pub async fn detail(
     if let Err(e) = caller.require(Role::Viewer, "reading an incident") {
         return error_page(Some(&caller), e);
     }
+    if let Err(e) = crate::incidents::check_param("id", &id) {
+        return error_page(Some(&caller), e);
+    }
     let incident = match crate::incidents::visible_incident(&state, &caller, &id).await {
         Ok(i) => i,
         Err(e) => return error_page(Some(&caller), e),
