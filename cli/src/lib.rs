@@ -121,6 +121,14 @@ impl StoreArgs {
     }
 }
 
+/// The id of the project named `project` (or with that id); `users` and `tokens` take either.
+pub(crate) async fn project_id(store: &Store, project: &str) -> anyhow::Result<String> {
+    if let Some(found) = store.project_by_name(project).await? {
+        return Ok(found.id);
+    }
+    Ok(store.project_by_id(project).await?.with_context(|| format!("project {project:?} not found"))?.id)
+}
+
 /// The file `friction up` writes with its embedded broker's address, so other commands on the
 /// machine reach it without flags.
 pub fn brokers_file(data_dir: &Path) -> PathBuf {

@@ -63,7 +63,7 @@ pub async fn run(cmd: TokensCommand) -> anyhow::Result<ExitCode> {
         TokensCommand::Create { role, label, project, store } => {
             let store = store.open().await?;
             let project_id = match project.as_deref() {
-                Some(p) => Some(crate::users::project_id(&store, p).await?),
+                Some(p) => Some(crate::project_id(&store, p).await?),
                 None => None,
             };
             let new = store.create_console_token_for(role.into(), label.as_deref(), project_id.as_deref()).await?;

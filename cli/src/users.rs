@@ -75,7 +75,7 @@ pub async fn run(cmd: UsersCommand) -> anyhow::Result<ExitCode> {
             let (password, generated) = new_password(password_stdin)?;
             let store = store.open().await?;
             let project_id = match project.as_deref() {
-                Some(p) => Some(project_id(&store, p).await?),
+                Some(p) => Some(crate::project_id(&store, p).await?),
                 None => None,
             };
             let hash = friction_console::password::hash(&password).await?;
@@ -125,14 +125,6 @@ pub async fn run(cmd: UsersCommand) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
-}
-
-/// The id of the project named (or with the id) `project`.
-pub(crate) async fn project_id(store: &friction_store::Store, project: &str) -> anyhow::Result<String> {
-    if let Some(found) = store.project_by_name(project).await? {
-        return Ok(found.id);
-    }
-    Ok(store.project_by_id(project).await?.with_context(|| format!("project {project:?} not found"))?.id)
 }
 
 async fn set_disabled(store: &StoreArgs, username: &str, disabled: bool) -> anyhow::Result<ExitCode> {
