@@ -1,5 +1,5 @@
 //! The `friction` command line: `up` (every stage in one process), `topics apply`, `projects`,
-//! `keys`, `tokens`, `migrate` and `doctor`. Commands are plain async functions so tests call them directly.
+//! `keys`, `tokens`, `users`, `migrate` and `doctor`. Commands are plain async functions so tests call them directly.
 
 pub mod doctor;
 pub mod integrations;
@@ -7,6 +7,7 @@ pub mod keys;
 pub mod pipeline;
 pub mod tokens;
 pub mod up;
+pub mod users;
 pub mod warehouse;
 
 use std::path::{Path, PathBuf};
@@ -49,6 +50,9 @@ pub enum Command {
     /// Console bearer tokens with a role (viewer, engineer, admin): shown once, stored hashed.
     #[command(subcommand)]
     Tokens(tokens::TokensCommand),
+    /// Console users (viewer, engineer, admin): passwords stored as Argon2id hashes.
+    #[command(subcommand)]
+    Users(users::UsersCommand),
     /// Apply the database migrations (other commands do this too).
     Migrate(StoreArgs),
     /// The ClickHouse warehouse: `migrate` creates or upgrades its tables.
@@ -117,6 +121,14 @@ impl StoreArgs {
     }
 }
 
+/// The id of the project named `project` (or with that id); `users` and `tokens` take either.
+pub(crate) async fn project_id(store: &Store, project: &str) -> anyhow::Result<String> {
+    if let Some(found) = store.project_by_name(project).await? {
+        return Ok(found.id);
+    }
+    Ok(store.project_by_id(project).await?.with_context(|| format!("project {project:?} not found"))?.id)
+}
+
 /// The file `friction up` writes with its embedded broker's address, so other commands on the
 /// machine reach it without flags.
 pub fn brokers_file(data_dir: &Path) -> PathBuf {
@@ -167,6 +179,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Keys(cmd) => keys::run(cmd).await,
         Command::Warehouse(cmd) => warehouse::run(cmd).await,
         Command::Tokens(cmd) => tokens::run(cmd).await,
+        Command::Users(cmd) => users::run(cmd).await,
         Command::Integrations(cmd) => integrations::run(cmd).await,
         Command::Doctor(args) => doctor::run(args).await,
         Command::Migrate(store) => {

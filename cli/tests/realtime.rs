@@ -180,7 +180,12 @@ fn three_rage_sessions_confirm_one_incident_with_one_ticket() {
     assert_eq!(pay["kind"], "rage_click", "{pay}");
     assert_eq!(pay["sessions"], 3, "{pay}");
     let id = pay["id"].as_str().expect("id").to_owned();
-    wait_ticket(&s.jira, "a Jira ticket for the pay incident", &id);
+    let ticket = wait_ticket(&s.jira, "a Jira ticket for the pay incident", &id);
+    // The ticket links to the incident's page on this console, which asks a stranger to log in first.
+    let link = format!("http://{}/incidents/{id}", s.up.console);
+    assert!(ticket.body.contains(&link), "the ticket links to {link}: {}", ticket.body);
+    let (status, _, _) = common::request_with(&s.up.console, "GET", &format!("/incidents/{id}"), &[], "text/plain", "");
+    assert_eq!(status, 303, "the link is the console's incident page");
     s.finish(&[&id]);
 }
 

@@ -52,6 +52,8 @@ pub struct IncidentView {
     pub tickets: Vec<serde_json::Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub samples: Option<Vec<SampleView>>,
+    /// What users met and where to look first, in plain language (kept since it was made).
+    pub explanation: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -103,7 +105,10 @@ impl IncidentView {
             created_at_ms: _,
             updated_at_ms: _,
             confirmed_manually,
+            explanation,
         } = i;
+        let explanation =
+            if explanation.is_empty() { model::explanation(&kind, &route_template, &element_key) } else { explanation };
         IncidentView {
             id,
             project_id,
@@ -130,6 +135,7 @@ impl IncidentView {
             version,
             tickets: Vec::new(),
             samples: with_samples.then(|| samples.into_iter().map(SampleView::from).collect()),
+            explanation,
         }
     }
 }
@@ -267,6 +273,7 @@ pub async fn list(
         Some(p) => Some(crate::projects::resolve(&state, &caller, p).await?.id),
         None => None,
     };
+    let project_id = caller.project_filter(project_id)?;
     let filter = IncidentFilter {
         project_id,
         status,
@@ -297,7 +304,7 @@ pub async fn list(
 }
 
 /// The incident `id`, if it exists and the caller may see its project (404 otherwise).
-async fn visible_incident(state: &ConsoleState, caller: &Caller, id: &str) -> Result<Incident, ApiError> {
+pub(crate) async fn visible_incident(state: &ConsoleState, caller: &Caller, id: &str) -> Result<Incident, ApiError> {
     match state.store.incident(id).await? {
         Some(i) if caller.may_see(&i.project_id) => Ok(i),
         _ => Err(ApiError::NotFound(format!("incident {id:?} not found"))),
@@ -342,6 +349,23 @@ pub async fn patch(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Json<IncidentView>, ApiError> {
+    let parsed = serde_json::from_slice::<PatchBody>(&body).map_err(|e| {
+        ApiError::BadRequest(format!(
+            "body: {e} (expected {{\"status\": \"resolved\" | \"ignored\" | \"open\" | \"confirmed\"}})"
+        ))
+    });
+    let incident = set_status(&state, &caller, &id, parsed.map(|b| b.status)).await?;
+    Ok(Json(IncidentView::new(incident, true)))
+}
+
+/// Changes an incident's status for `caller` (the API's PATCH and the console's status buttons):
+/// role checked and audited, the change stored and published.
+pub(crate) async fn set_status(
+    state: &ConsoleState,
+    caller: &Caller,
+    id: &str,
+    status: Result<IncidentStatus, ApiError>,
+) -> Result<Incident, ApiError> {
     let resource = format!("incident:{id}");
     let audit = |success: bool, detail: String| {
         let (state, actor, ip, resource) = (state.clone(), caller.actor(), caller.ip.clone(), resource.clone());
@@ -359,18 +383,14 @@ pub async fn patch(
     }
     // Before the audit row of a refused change: the resource names the id, and PostgreSQL would
     // refuse a NUL in it.
-    check_param("id", &id)?;
-    let body: PatchBody = serde_json::from_slice(&body).map_err(|e| {
-        ApiError::BadRequest(format!(
-            "body: {e} (expected {{\"status\": \"resolved\" | \"ignored\" | \"open\" | \"confirmed\"}})"
-        ))
-    })?;
+    check_param("id", id)?;
+    let status = status?;
     // Optimistic: read, decide, write if nobody changed it meanwhile; else again.
     for _ in 0..10 {
-        let mut incident = visible_incident(&state, &caller, &id).await?;
+        let mut incident = visible_incident(state, caller, id).await?;
         let expected = incident.version;
         let now = friction_runtime::now_ms();
-        let before = match model::set_status(&mut incident, body.status, now) {
+        let before = match model::set_status(&mut incident, status, now) {
             Ok(before) => before,
             Err(e) => {
                 audit(false, e.to_string()).await;
@@ -384,7 +404,7 @@ pub async fn patch(
                 let change = model::to_change(&incident, ChangeKind::Replayed, None, now);
                 publisher.publish(&change).await.map_err(|e| ApiError::Unavailable(format!("publishing: {e}")))?;
             }
-            return Ok(Json(IncidentView::new(incident, true)));
+            return Ok(incident);
         };
         model::rescore(&mut incident, &state.incident_config);
         incident.version += 1;
@@ -403,7 +423,7 @@ pub async fn patch(
                 ))
             })?;
         }
-        return Ok(Json(IncidentView::new(incident, true)));
+        return Ok(incident);
     }
     Err(ApiError::Unavailable(format!("incident {id} keeps changing; try again")))
 }

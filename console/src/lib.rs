@@ -1,11 +1,12 @@
-//! `friction-console`: the JSON API over the store and the warehouse (docs/console.md) — incidents
-//! (list, detail with evidence, status changes), projects, API keys, integrations (with "test
-//! connection"), rules, tokens, the audit log, analytics (from ClickHouse) and a live stream of
-//! incident changes (server-sent events from `friction.incidents.v1`) — protected by bearer tokens
-//! with a role (viewer reads, engineer changes incidents and rules, admin manages). Every write is
-//! audited. The API is described by an OpenAPI 3.1 document generated from the handlers
-//! ([`openapi`], served at `/v1/openapi.json`). `friction up` serves it on `--console-addr` next
-//! to `/metrics`, `/healthz` and `/readyz`.
+//! `friction-console`: the web console and the JSON API over the store and the warehouse
+//! (docs/console.md) — incidents (list, detail with evidence, status changes), projects, API keys,
+//! integrations (with "test connection"), rules, tokens, the audit log, analytics (from ClickHouse)
+//! and a live stream of incident changes (server-sent events from `friction.incidents.v1`) — for
+//! people logged in with a session ([`web`], [`session`]) or callers with a bearer token, each with
+//! a role (viewer reads, engineer changes incidents and rules, admin manages) and an optional
+//! project scope ([`auth`]). Every write is audited. The API is described by an OpenAPI 3.1
+//! document generated from the handlers ([`openapi`], served at `/v1/openapi.json`). `friction up`
+//! serves it on `--console-addr` next to `/metrics`, `/healthz` and `/readyz`.
 
 pub mod analytics;
 pub mod audit;
@@ -17,10 +18,13 @@ pub mod integrations;
 pub mod keys;
 pub mod live;
 pub mod openapi;
+pub mod password;
 pub mod projects;
 mod refusals;
 pub mod rules;
+pub mod session;
 pub mod tokens;
+pub mod web;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -37,6 +41,7 @@ use rdkafka::producer::{FutureProducer, FutureRecord};
 pub use auth::Caller;
 pub use error::ApiError;
 pub use live::LiveHub;
+pub use session::{ConsoleArgs, SessionSettings};
 
 /// Why the publisher could not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -113,6 +118,10 @@ pub struct ConsoleState {
     pub key_publisher: Option<KeyPublisher>,
     /// The live stream's reader of the incidents topic; `None`: `/v1/live` answers 503.
     pub live: Option<LiveHub>,
+    /// How long sessions live, and the clock they are judged by.
+    pub sessions: SessionSettings,
+    /// Failed logins per address and per username ([`web::login`]).
+    pub logins: Arc<web::login::LoginGuard>,
 }
 
 impl ConsoleState {
@@ -126,7 +135,22 @@ impl ConsoleState {
             master_key: None,
             key_publisher: None,
             live: None,
+            sessions: SessionSettings::default(),
+            logins: Arc::new(web::login::LoginGuard::new(&ConsoleArgs::default())),
         }
+    }
+
+    /// With these session lifetimes and login limits (`friction up`'s flags).
+    pub fn with_console_args(mut self, args: &ConsoleArgs) -> Self {
+        self.sessions = args.sessions();
+        self.logins = Arc::new(web::login::LoginGuard::new(args));
+        self
+    }
+
+    /// With these session settings (tests: short lifetimes, a clock of their own).
+    pub fn with_sessions(mut self, sessions: SessionSettings) -> Self {
+        self.sessions = sessions;
+        self
     }
 
     /// With this per-source budget of failed authentications (default: 20 a minute).
@@ -160,9 +184,9 @@ impl ConsoleState {
     }
 }
 
-/// The API routes (`/v1/...`): every one is declared in [`openapi::api_router`], so it is in the
-/// OpenAPI document by construction.
+/// The console: its pages ([`web`]) and the API routes (`/v1/...`); every API route is declared in
+/// [`openapi::api_router`], so it is in the OpenAPI document by construction.
 pub fn router(state: ConsoleState) -> Router {
     let (api, _) = openapi::api_router().split_for_parts();
-    api.fallback(|| async { ApiError::NotFound("no such endpoint (see docs/console.md)".into()) }).with_state(state)
+    Router::new().merge(web::routes()).merge(api).fallback(web::not_found).with_state(state)
 }

@@ -541,7 +541,6 @@ async fn incidents_filter_on_whether_they_were_exported() -> TestResult {
 /// Project scoping of every resource: needs `Caller::may_see` from the console-web branch (here
 /// it sees every project); run with `--run-ignored` after the merge.
 #[tokio::test]
-#[ignore = "needs Caller::may_see scoping (console-web)"]
 async fn a_scoped_token_sees_only_its_project() -> TestResult {
     use friction_incidents::{apply_batch, IncidentConfig};
     use friction_schemas::SignalRecord;

@@ -212,7 +212,6 @@ async fn a_client_that_falls_behind_is_dropped_and_resumes() -> TestResult {
 /// Project scoping of the stream: needs `Caller::may_see` from the console-web branch (here it
 /// sees every project); run with `--ignored` after the merge.
 #[tokio::test]
-#[ignore = "needs Caller::may_see scoping (console-web)"]
 async fn a_scoped_viewer_sees_only_its_projects_changes() -> TestResult {
     let Some(brokers) = brokers_or_skip("live scoping against tansu") else { return Ok(()) };
     let topic = friction_test_support::unique("console.live.scope");

@@ -88,6 +88,23 @@ pub enum StoreError {
         matches: usize,
     },
 
+    /// A username breaks the naming rule.
+    #[error("invalid username {name:?}: {reason}")]
+    InvalidUsername {
+        /// The name as given.
+        name: String,
+        /// The rule it breaks.
+        reason: String,
+    },
+
+    /// A user with this username already exists.
+    #[error("user {0:?} already exists")]
+    UserExists(String),
+
+    /// No user has this username.
+    #[error("user {0:?} not found")]
+    UserNotFound(String),
+
     /// A schema migration failed; the transaction it ran in was rolled back.
     #[error("migration {version} ({name}) failed: {source}")]
     Migration {

@@ -25,6 +25,7 @@ pub mod testing;
 mod tickets;
 mod tokens;
 mod url;
+mod users;
 
 use std::path::Path;
 use std::sync::Once;
@@ -50,6 +51,7 @@ pub use tokens::{
     AuditEntry, AuditFilter, ConsoleToken, NewConsoleToken, Role, CONSOLE_TOKEN_PREFIX, CONSOLE_TOKEN_PREFIX_LEN,
 };
 pub use url::redact_url;
+pub use users::{validate_username, ConsoleSession, NewSession, User, UserCredentials, USERNAME_MAX_LEN};
 
 /// The file name of the default SQLite database inside the data directory.
 pub const SQLITE_FILE_NAME: &str = "friction.db";

@@ -146,12 +146,28 @@ pub fn spawn_in_process(
     shutdown: friction_runtime::Shutdown,
 ) -> Result<std::thread::JoinHandle<Result<(), friction_runtime::stage::StageError>>, friction_runtime::stage::StageError>
 {
+    let key = MasterKey::from_env();
+    spawn_in_process_with(args, kafka, store, health, shutdown, key, None)
+}
+
+/// [`spawn_in_process`] with the master key given (`friction up` reads `DATA_DIR/master-key`
+/// when the environment has none) and the console's URL for the tickets' links.
+pub fn spawn_in_process_with(
+    args: &ExporterArgs,
+    kafka: &friction_runtime::KafkaArgs,
+    store: &friction_store::Store,
+    health: Option<friction_runtime::admin::HealthHandle>,
+    shutdown: friction_runtime::Shutdown,
+    key: Result<MasterKey, secret::SecretError>,
+    console_url: Option<String>,
+) -> Result<std::thread::JoinHandle<Result<(), friction_runtime::stage::StageError>>, friction_runtime::stage::StageError>
+{
     let mut waker = None;
-    match MasterKey::from_env() {
+    match key {
         Ok(key) => match Dispatcher::new(
             store.clone(),
             key,
-            DispatcherConfig { llm: llm::LlmConfig::from_env(), ..Default::default() },
+            DispatcherConfig { llm: llm::LlmConfig::from_env(), console_url, ..Default::default() },
         ) {
             Ok(dispatcher) => {
                 waker = Some(dispatcher.waker());
