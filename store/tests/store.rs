@@ -111,7 +111,9 @@ async fn migration_5_keeps_what_was_counted_before_versions() -> TestResult {
         )
         .execute(store.pool())
         .await?;
-        assert_eq!(store.migrate_with(&MIGRATIONS[..5]).await?, vec![5], "{name}");
+        // Migration 5 and every later one (the store's reads below expect the latest schema).
+        let later: Vec<_> = MIGRATIONS[4..].iter().map(|m| m.version).collect();
+        assert_eq!(store.migrate().await?, later, "{name}");
         let tables = table_names(store).await?;
         assert!(
             tables.contains("incident_contributions") && !tables.contains("incident_signals"),
