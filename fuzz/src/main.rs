@@ -138,11 +138,9 @@ fn fuzz(args: &RunArgs, duration: Duration) -> anyhow::Result<ExitCode> {
     let executions: u64 = reports.iter().map(|r| r.executions).sum();
     let crashes: usize = reports.iter().map(|r| r.crashes.len()).sum();
     let failed = reports.iter().filter(|r| !r.crashes.is_empty()).count();
-    println!(
-        "fuzz: {} targets, {executions} executions, {crashes} crashes; {} passed, {failed} failed",
-        reports.len(),
-        reports.len() - failed
-    );
+    println!("fuzz: {} targets, {executions} executions, {crashes} crashes (seed {seed})", reports.len());
+    // The plain closing line test runners print: one per target.
+    println!("fuzz: {} passed, {failed} failed", reports.len() - failed);
     Ok(if crashes == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 

@@ -139,7 +139,7 @@ fn passes_through(event: RawEvent<'static>, message: &[u8]) {
 pub fn sessionized(data: &[u8]) -> Outcome {
     let (decoded, _, out) = decoders::<Sessionized<'static>>("sessionized", data);
     if let Some(s) = decoded {
-        let _ = friction_detector::convert::rule_event(&s);
+        super::session::detects(&s);
     }
     out
 }

@@ -146,6 +146,7 @@ pub fn logs(data: &[u8]) -> Outcome {
 }
 
 fn body(data: &[u8], endpoint: Endpoint) -> Outcome {
+    request_parts(data);
     gzip_round_trips(data);
     // Declared gzip on whatever the bytes are: an error or the decompressed body, never a panic.
     let _ = decode_body(data, Encoding::Gzip, MAX_DECOMPRESSED);
@@ -162,6 +163,21 @@ fn body(data: &[u8], endpoint: Endpoint) -> Outcome {
         Err(e) => refused(&e),
         Ok(v) => accepted(&v),
     }
+}
+
+/// The other client-controlled text the router parses before the body, fed the same bytes: the
+/// `?api_key=` query (percent-decoded by hand), `Authorization`, `Content-Type` and
+/// `Content-Encoding`.
+fn request_parts(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let _ = friction_gateway::router::extract_api_key(&axum::http::HeaderMap::new(), Some(&text));
+    let mut headers = axum::http::HeaderMap::new();
+    if let Ok(value) = axum::http::HeaderValue::from_bytes(data) {
+        headers.insert(axum::http::header::AUTHORIZATION, value);
+        let _ = friction_gateway::router::extract_api_key(&headers, None);
+    }
+    let _ = friction_gateway::payload::check_content_type(Some(&text));
+    let _ = friction_gateway::payload::parse_content_encoding(Some(&text));
 }
 
 /// A body the client compressed is the body it sent, below the cap.
@@ -315,5 +331,5 @@ fn round_trips(event: &RawEvent<'_>) {
         event: decoded,
         ..Sessionized::default()
     };
-    let _ = friction_detector::convert::rule_event(&sessionized);
+    super::session::detects(&sessionized);
 }

@@ -6,6 +6,7 @@ pub mod avro;
 pub mod ingest;
 pub mod log;
 pub mod rules;
+pub mod session;
 
 /// A label of what an input reached, hashed; see [`outcome`].
 pub type Outcome = u64;
