@@ -21,5 +21,6 @@ pub mod rng;
 pub mod run;
 pub mod seeds;
 pub mod targets;
+pub mod tree;
 
 pub use targets::{Outcome, Target, TARGETS};

@@ -161,7 +161,16 @@ pub fn run(target: &'static Target, options: &Options) -> std::io::Result<Report
         // A batch between clock reads.
         for _ in 0..16 {
             let parent = &pool[rng.below(pool.len())];
-            let input = mutate(parent, &pool, target.dictionary, target.max_len, &mut rng);
+            let structured = if rng.one_in(2) {
+                crate::tree::mutate_tree(parent, target.structure, target.dictionary, &mut rng)
+                    .filter(|i| i.len() <= target.max_len)
+            } else {
+                None
+            };
+            let input = match structured {
+                Some(input) => input,
+                None => mutate(parent, &pool, target.dictionary, target.max_len, &mut rng),
+            };
             if state.one(&input) {
                 if pool.len() < fixed + options.pool_limit {
                     pool.push(input);

@@ -165,7 +165,38 @@ pub fn session(data: &[u8]) -> Outcome {
 }
 
 pub fn signal(data: &[u8]) -> Outcome {
-    decoders::<SignalRecord>("signal", data).2
+    let (decoded, _, out) = decoders::<SignalRecord>("signal", data);
+    if let Some(signal) = decoded {
+        counts(signal);
+    }
+    out
+}
+
+/// The incidents stage's pure steps for one signal it read (`friction_incidents::model`): checked,
+/// NUL replaced, a new incident, its sample and release, confirmation, score, regression.
+fn counts(mut signal: SignalRecord) {
+    use friction_incidents::model;
+    model::replace_nul(&mut signal);
+    assert!(
+        !signal.id.contains('\0') && !signal.fingerprint.contains('\0') && !signal.session_id.contains('\0'),
+        "a NUL is left for the store"
+    );
+    if model::validate(&signal).is_err() {
+        return;
+    }
+    let config = model::IncidentConfig::default();
+    let now = signal.end_ms.saturating_add(1);
+    let mut incident = model::new_incident(&signal, now);
+    let _ = model::contribution(&signal);
+    let _ = model::user_key(&signal);
+    let _ = model::log_level(&signal);
+    model::apply_versions(&mut incident, &[&signal], &config);
+    let points = [(signal.start_ms, signal.session_id.clone()), (signal.end_ms, "other".to_string())];
+    let confirms = model::window_confirms(&points, 2, 86_400_000);
+    let _ = model::after_signal(&mut incident, &signal, confirms, now);
+    model::rescore(&mut incident, &config);
+    assert!(incident.severity.is_finite(), "severity {} for {signal:?}", incident.severity);
+    let _ = model::regresses(&incident, &signal);
 }
 
 pub fn incident(data: &[u8]) -> Outcome {

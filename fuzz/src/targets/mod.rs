@@ -8,6 +8,8 @@ pub mod log;
 pub mod rules;
 pub mod session;
 
+use crate::tree::Structure;
+
 /// A label of what an input reached, hashed; see [`outcome`].
 pub type Outcome = u64;
 
@@ -22,6 +24,8 @@ pub struct Target {
     pub dictionary: &'static [&'static [u8]],
     /// Longest input the mutator makes.
     pub max_len: usize,
+    /// Whether the inputs are JSON or YAML documents, for structure-aware mutations.
+    pub structure: Structure,
 }
 
 /// Every target, in the order the runner runs them.
@@ -32,6 +36,7 @@ pub const TARGETS: &[Target] = &[
         run: ingest::events,
         dictionary: ingest::JSON_DICTIONARY,
         max_len: 16 * 1024,
+        structure: Structure::Json,
     },
     Target {
         name: "ingest_logs",
@@ -39,6 +44,7 @@ pub const TARGETS: &[Target] = &[
         run: ingest::logs,
         dictionary: ingest::JSON_DICTIONARY,
         max_len: 16 * 1024,
+        structure: Structure::Json,
     },
     Target {
         name: "avro_event",
@@ -46,6 +52,7 @@ pub const TARGETS: &[Target] = &[
         run: avro::event,
         dictionary: avro::AVRO_DICTIONARY,
         max_len: 2048,
+        structure: Structure::Bytes,
     },
     Target {
         name: "avro_sessionized",
@@ -53,6 +60,7 @@ pub const TARGETS: &[Target] = &[
         run: avro::sessionized,
         dictionary: avro::AVRO_DICTIONARY,
         max_len: 2048,
+        structure: Structure::Bytes,
     },
     Target {
         name: "avro_apikey",
@@ -60,6 +68,7 @@ pub const TARGETS: &[Target] = &[
         run: avro::apikey,
         dictionary: avro::AVRO_DICTIONARY,
         max_len: 1024,
+        structure: Structure::Bytes,
     },
     Target {
         name: "avro_session",
@@ -67,6 +76,7 @@ pub const TARGETS: &[Target] = &[
         run: avro::session,
         dictionary: avro::AVRO_DICTIONARY,
         max_len: 1024,
+        structure: Structure::Bytes,
     },
     Target {
         name: "avro_signal",
@@ -74,6 +84,7 @@ pub const TARGETS: &[Target] = &[
         run: avro::signal,
         dictionary: avro::AVRO_DICTIONARY,
         max_len: 2048,
+        structure: Structure::Bytes,
     },
     Target {
         name: "avro_incident",
@@ -81,6 +92,7 @@ pub const TARGETS: &[Target] = &[
         run: avro::incident,
         dictionary: avro::AVRO_DICTIONARY,
         max_len: 2048,
+        structure: Structure::Bytes,
     },
     Target {
         name: "log_line",
@@ -88,6 +100,7 @@ pub const TARGETS: &[Target] = &[
         run: log::line,
         dictionary: log::LOG_DICTIONARY,
         max_len: 4096,
+        structure: Structure::Bytes,
     },
     Target {
         name: "rules_file",
@@ -95,6 +108,7 @@ pub const TARGETS: &[Target] = &[
         run: rules::file,
         dictionary: rules::YAML_DICTIONARY,
         max_len: 4096,
+        structure: Structure::Yaml,
     },
 ];
 
