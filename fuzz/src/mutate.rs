@@ -6,7 +6,10 @@
 use crate::rng::Rng;
 
 /// Bytes that often sit on a boundary of some parser.
-const INTERESTING_BYTES: &[u8] = &[0x00, 0x01, 0x02, 0x7F, 0x80, 0xFF, 0xFE, 0xC0, 0xED, b'"', b'\\', b'{', b'}', b'[', b']', b',', b':', b'\n', b' ', b'-', b'0', b'9'];
+const INTERESTING_BYTES: &[u8] = &[
+    0x00, 0x01, 0x02, 0x7F, 0x80, 0xFF, 0xFE, 0xC0, 0xED, b'"', b'\\', b'{', b'}', b'[', b']', b',', b':', b'\n', b' ',
+    b'-', b'0', b'9',
+];
 
 /// Numbers, as ASCII, that sit on a boundary of some parser (JSON numbers, YAML scalars, log text).
 const INTERESTING_NUMBERS: &[&str] = &[

@@ -101,10 +101,8 @@ fn watchdog(target: &'static str, watched: Arc<Watched>, options: Options) -> st
             let now = watched.epoch.elapsed().as_millis() as u64;
             if started != 0 && now.saturating_sub(started) > hang_ms {
                 let input = watched.input.lock().map(|i| i.clone()).unwrap_or_default();
-                let saved = options
-                    .save
-                    .then(|| corpus::save(&options.corpus_root, target, "hang", &input).ok())
-                    .flatten();
+                let saved =
+                    options.save.then(|| corpus::save(&options.corpus_root, target, "hang", &input).ok()).flatten();
                 eprintln!(
                     "fuzz: {target}: an input ran longer than {} ms (hang){}\n  input: {}",
                     hang_ms,

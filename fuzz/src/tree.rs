@@ -56,7 +56,8 @@ const STRINGS: &[&str] = &[
 ];
 
 const NUMBERS: &[f64] = &[0.0, -0.0, -1.0, 0.5, 1e308, -1e308, 5e-324, 2147483648.0, 4294967296.0, 1e19];
-const INTEGERS: &[i64] = &[0, 1, -1, 2, 255, 65_536, 946_684_799_999, 1_765_000_000_000, 253_402_300_800_000, i64::MAX, i64::MIN];
+const INTEGERS: &[i64] =
+    &[0, 1, -1, 2, 255, 65_536, 946_684_799_999, 1_765_000_000_000, 253_402_300_800_000, i64::MAX, i64::MIN];
 
 /// `input` with one node of its document changed; `None` when it is not a document of `structure`.
 pub fn mutate_tree(input: &[u8], structure: Structure, dictionary: &[&[u8]], rng: &mut Rng) -> Option<Vec<u8>> {

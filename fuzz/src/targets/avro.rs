@@ -51,8 +51,9 @@ pub const AVRO_DICTIONARY: &[&[u8]] = &[
     &[0x03, 0x04, 0x02, b'k', 0x02, b'v', 0x00],
 ];
 
-/// A single-object message of `family`'s version chosen by `data[0]`, with `data[1..]` as datum.
-fn message(family: &str, data: &[u8]) -> (u32, bool, Vec<u8>) {
+/// A single-object message of `family`'s version chosen by `data[0]`, with `data[1..]` as datum;
+/// also the writer's version and whether it is the newest.
+pub fn message(family: &str, data: &[u8]) -> (u32, bool, Vec<u8>) {
     let versions = Registry::get().family(family);
     let (choice, datum) = data.split_first().map_or((0, &[][..]), |(c, d)| (usize::from(*c), d));
     let writer = versions[choice % versions.len()];

@@ -258,7 +258,8 @@ fn keeps_its_promises(e: &RawEvent<'_>) {
     opt(&e.route, |v| is_key("route", v));
     opt(&e.url, |v| is_text("url", v));
     if let Some(t) = &e.target {
-        for (field, value) in [("key", &t.key), ("selector", &t.selector), ("type", &t.r#type), ("tag", &t.tag), ("role", &t.role)]
+        for (field, value) in
+            [("key", &t.key), ("selector", &t.selector), ("type", &t.r#type), ("tag", &t.tag), ("role", &t.role)]
         {
             opt(value, |v| is_key(field, v));
         }
