@@ -96,7 +96,7 @@ pub const TARGETS: &[Target] = &[
     },
     Target {
         name: "log_line",
-        about: "friction_rules::normalize_log_message: no panic, idempotent, output at most 3x the input",
+        about: "friction_rules::normalize_log_message: no panic, idempotent, output at most 3.5x the input",
         run: log::line,
         dictionary: log::LOG_DICTIONARY,
         max_len: 4096,
