@@ -8,8 +8,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use apache_avro::types::Value;
 use apache_avro::Schema;
-use friction_gateway::validate::{validate_events, validate_logs, BatchContext};
-use friction_schemas::event::Context;
+use friction_gateway::validate::{validate_events, validate_logs};
 use friction_schemas::registry::{Registry, SchemaVersion};
 use friction_schemas::{
     ApiKeyRecord, EpisodeMember, EvidenceRecord, EvidenceSample, IncidentChange, RawEvent, Record, SessionSummary,
@@ -46,26 +45,8 @@ fn every_version<T: Record>(target: &'static str, what: &str, record: &T, out: &
     }
 }
 
-fn ingest_context() -> BatchContext<'static> {
-    BatchContext {
-        project_id: "p-fuzz",
-        received_at: 1_765_000_000_000,
-        skew_tolerance_ms: 1000,
-        max_skew_ms: friction_gateway::config::MAX_CLOCK_SKEW_MS,
-        max_event_bytes: 64 * 1024,
-        max_batch_events: 1000,
-        context: Context {
-            ip: Some(Cow::Borrowed("203.0.113.0")),
-            user_agent: Some(Cow::Borrowed("Mozilla/5.0")),
-            browser: Some(Cow::Borrowed("Firefox")),
-            os: Some(Cow::Borrowed("Linux")),
-            device: Some(Cow::Borrowed("desktop")),
-        },
-    }
-}
-
 fn events() -> Vec<RawEvent<'static>> {
-    let ctx = ingest_context();
+    let ctx = crate::targets::ingest::context();
     let mut out: Vec<RawEvent<'static>> = Vec::new();
     for (body, logs) in [(EVENTS, false), (LOGS, true)] {
         let validated = if logs { validate_logs(body, &ctx) } else { validate_events(body, &ctx) };

@@ -111,7 +111,8 @@ pub const JSON_DICTIONARY: &[&[u8]] = &[
     b"\x1f\x8b\x08\x00",
 ];
 
-fn context() -> BatchContext<'static> {
+/// The batch every run validates under: the gateway's default limits, a fixed receive time.
+pub fn context() -> BatchContext<'static> {
     BatchContext {
         project_id: "p-fuzz",
         received_at: RECEIVED_AT,
