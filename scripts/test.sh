@@ -237,7 +237,13 @@ fuzz_rc=0
 t=$SECONDS
 FUZZ_SECONDS="${FRICTION_FUZZ_SECONDS:-5}"
 log "phase: fuzz (friction-fuzz run, ${FUZZ_SECONDS} s per target)"
-run_child "$REPO_ROOT/target/debug/friction-fuzz" run --seconds "$FUZZ_SECONDS" || fuzz_rc=$?
+# The build phase made it (Cargo builds a package's binaries for its integration tests).
+if [[ ! -x $REPO_ROOT/target/debug/friction-fuzz ]]; then
+    run_child cargo build -p friction-fuzz || fuzz_rc=$?
+fi
+if [[ $fuzz_rc -eq 0 ]]; then
+    run_child "$REPO_ROOT/target/debug/friction-fuzz" run --seconds "$FUZZ_SECONDS" || fuzz_rc=$?
+fi
 phase_done fuzz "$t"
 
 # -- phase: sdk --------------------------------------------------------------------------------
