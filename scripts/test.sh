@@ -213,6 +213,9 @@ fi
 # -- phase: test -------------------------------------------------------------------------------
 t=$SECONDS
 log "phase: test (cargo nextest run --workspace --no-fail-fast${*:+ $*})"
+# The hostile-input suite (cli/tests/hostile.rs) writes a report per store here; printed after the run.
+HOSTILE_REPORTS="${CARGO_TARGET_DIR:-$REPO_ROOT/target}/tmp"
+rm -f "$HOSTILE_REPORTS"/hostile-report-*.txt
 test_rc=0
 # nextest_logged ARGS...: nextest with a copy of its output in $TEST_LOG; nextest's exit code.
 nextest_logged() {
@@ -228,6 +231,11 @@ else
     run_child nextest_logged "$@" || test_rc=$?
 fi
 phase_done test "$t"
+for report in "$HOSTILE_REPORTS"/hostile-report-*.txt; do
+    [[ -f $report ]] || continue
+    log "hostile-input suite report: $report"
+    cat "$report"
+done
 
 # -- phase: fuzz -------------------------------------------------------------------------------
 # Every fuzz target (fuzz/, friction-fuzz, built above) replays its corpus, then mutates it for

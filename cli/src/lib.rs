@@ -1,6 +1,7 @@
 //! The `friction` command line: `up` (every stage in one process), `topics apply`, `projects`,
-//! `keys`, `tokens` and `migrate`. Commands are plain async functions so tests call them directly.
+//! `keys`, `tokens`, `migrate` and `doctor`. Commands are plain async functions so tests call them directly.
 
+pub mod doctor;
 pub mod integrations;
 pub mod keys;
 pub mod pipeline;
@@ -56,6 +57,9 @@ pub enum Command {
     /// Ticket integrations (Jira, Linear, GitHub, webhooks): add, list, test, enable, disable.
     #[command(subcommand)]
     Integrations(integrations::IntegrationsCommand),
+    /// Check a deployment: broker, topics, store migrations, ClickHouse schema, integrations,
+    /// consumer lag, clocks. Prints each check with its fix; exit 0 ok, 1 warnings, 2 failures.
+    Doctor(doctor::DoctorArgs),
 }
 
 #[derive(Subcommand)]
@@ -164,6 +168,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Warehouse(cmd) => warehouse::run(cmd).await,
         Command::Tokens(cmd) => tokens::run(cmd).await,
         Command::Integrations(cmd) => integrations::run(cmd).await,
+        Command::Doctor(args) => doctor::run(args).await,
         Command::Migrate(store) => {
             let s = Store::from_env_or_dir(store.database_url.as_deref(), &store.data_dir).await?;
             let applied = s.migrate().await?;
@@ -173,7 +178,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn load_catalogue(file: Option<&Path>) -> anyhow::Result<Vec<friction_runtime::topics::TopicSpec>> {
+pub(crate) fn load_catalogue(file: Option<&Path>) -> anyhow::Result<Vec<friction_runtime::topics::TopicSpec>> {
     match file {
         Some(path) => {
             let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;

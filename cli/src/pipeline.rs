@@ -51,6 +51,24 @@ impl Default for PipelineNames {
 }
 
 impl PipelineNames {
+    /// The catalogue's names with `prefix` put before every topic and consumer group
+    /// (`friction up --topic-prefix`); an empty prefix gives [`PipelineNames::default`].
+    pub fn with_prefix(prefix: &str) -> Self {
+        let d = PipelineNames::default();
+        let p = |name: String| format!("{prefix}{name}");
+        PipelineNames {
+            events: p(d.events),
+            sessionized: p(d.sessionized),
+            sessions: p(d.sessions),
+            signals: p(d.signals),
+            incidents: p(d.incidents),
+            deadletter: p(d.deadletter),
+            sessionizer_changelog: p(d.sessionizer_changelog),
+            detector_changelog: p(d.detector_changelog),
+            group_prefix: prefix.to_string(),
+        }
+    }
+
     /// The consumer group of the stage whose group is `stage_name` by default.
     fn group(&self, stage_name: &str) -> String {
         format!("{}{stage_name}", self.group_prefix)

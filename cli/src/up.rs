@@ -18,6 +18,7 @@ use anyhow::Context as _;
 use clap::Args;
 use friction_gateway::GatewayArgs;
 use friction_runtime::kafka::EmbeddedBroker;
+use friction_runtime::serve::AdminHttpArgs;
 use friction_runtime::{serve_admin_with, Health, KafkaArgs, Shutdown};
 use friction_store::Store;
 
@@ -34,10 +35,21 @@ pub struct UpArgs {
     /// Where the console API (`/v1/incidents`) and /metrics, /healthz, /readyz listen.
     #[arg(long, env = "FRICTION_CONSOLE_ADDR", default_value = "127.0.0.1:8081")]
     pub console_addr: SocketAddr,
+    /// The console listener's bounds (it also serves /metrics and the health endpoints).
+    #[command(flatten)]
+    pub console_http: AdminHttpArgs,
     #[command(flatten)]
     pub kafka: KafkaArgs,
     #[command(flatten)]
     pub gateway: GatewayArgs,
+    /// Put before every topic and consumer-group name (e.g. `staging.`), so that several
+    /// pipelines can share one Kafka cluster (`--brokers`). Default: none.
+    #[arg(long, env = "FRICTION_TOPIC_PREFIX", default_value = "")]
+    pub topic_prefix: String,
+    /// Incident changes a client of the console's live stream (`GET /v1/live`) may fall behind
+    /// before it is dropped (it then resumes with `Last-Event-ID`).
+    #[arg(long, env = "FRICTION_LIVE_BUFFER", default_value_t = friction_console::live::DEFAULT_BUFFER)]
+    pub live_buffer: usize,
     /// Detector thresholds per project (YAML/JSON with `default:` and `projects:`); defaults otherwise.
     #[arg(long, env = "FRICTION_RULES_FILE")]
     pub rules_file: Option<std::path::PathBuf>,
@@ -177,7 +189,11 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     for file in ["api-key", "admin-token"] {
         tighten_file(&data_dir.join(file))?;
     }
+    let prefix = args.topic_prefix.as_str();
+    let names = PipelineNames::with_prefix(prefix);
     let mut gateway_args = args.gateway.clone();
+    gateway_args.events_topic = format!("{prefix}{}", gateway_args.events_topic);
+    gateway_args.apikeys_topic = format!("{prefix}{}", gateway_args.apikeys_topic);
     let keys_secret = match gateway_args.keys_secret.clone() {
         Some(secret) => secret,
         None => load_or_create_keys_secret(&data_dir)?,
@@ -189,7 +205,10 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     let store = args.store.open().await?;
     eprintln!("store: {} ({})", store.url_for_display(), store.backend());
 
-    let catalogue = friction_runtime::topics::catalogue();
+    let mut catalogue = friction_runtime::topics::catalogue();
+    for topic in &mut catalogue {
+        topic.name = format!("{prefix}{}", topic.name);
+    }
     let (embedded, kafka) = match args.kafka.brokers.as_deref().filter(|b| !b.is_empty()) {
         Some(brokers) => {
             let admin: rdkafka::admin::AdminClient<rdkafka::client::DefaultClientContext> =
@@ -216,7 +235,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
 
     let secret = ensure_default_key(&store, &data_dir).await?;
     let all_keys = store.list_api_keys(None).await?;
-    publish_keys(&kafka, &args.gateway.apikeys_topic, &all_keys, Some(&keys_secret))
+    publish_keys(&kafka, &gateway_args.apikeys_topic, &all_keys, Some(&keys_secret))
         .await
         .context("publishing API keys")?;
 
@@ -236,25 +255,37 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         });
     }
     ensure_admin_token(&store, &data_dir).await?;
-    let publisher = friction_console::IncidentPublisher::new(&kafka, friction_runtime::topics::INCIDENTS)?;
-    let mut console_state =
-        friction_console::ConsoleState::new(store.clone(), Some(publisher)).with_auth_throttle(args.gateway.auth);
+    let publisher = friction_console::IncidentPublisher::new(&kafka, &names.incidents)?;
+    let key_publisher =
+        friction_console::KeyPublisher::new(&kafka, &args.gateway.apikeys_topic, Some(keys_secret.as_bytes()))?;
+    let mut console_state = friction_console::ConsoleState::new(store.clone(), Some(publisher))
+        .with_auth_throttle(args.gateway.auth)
+        .with_key_publisher(key_publisher);
     if let Some(clickhouse) = crate::warehouse::clickhouse_from_env() {
         console_state = console_state.with_clickhouse(clickhouse.client()?);
     }
+    match friction_exporter::MasterKey::from_env() {
+        Ok(key) => console_state = console_state.with_master_key(key),
+        Err(e) => tracing::info!(reason = %e, "console: adding or testing integrations answers 503"),
+    }
+    match friction_console::LiveHub::start(&kafka, &names.incidents, args.live_buffer, shutdown.clone()) {
+        Ok(hub) => console_state = console_state.with_live(hub),
+        Err(e) => tracing::warn!(error = %e, "console: the live stream (/v1/live) is off"),
+    }
     let console_api = friction_console::router(console_state);
-    let console = serve_admin_with(args.console_addr, health.clone(), shutdown.clone(), console_api)
-        .await
-        .with_context(|| format!("cannot listen on {}", args.console_addr))?;
+    let console =
+        serve_admin_with(args.console_addr, args.console_http.limits(), health.clone(), shutdown.clone(), console_api)
+            .await
+            .with_context(|| format!("cannot listen on {}", args.console_addr))?;
+    let apikeys_topic = gateway_args.apikeys_topic.clone();
     let gateway = friction_gateway::start(gateway_args, &kafka, &health, shutdown.clone()).await?;
-    let stages =
-        start_stages(&PipelineNames::default(), &kafka, args.rules_file.as_deref(), &store, &health, &shutdown)?;
+    let stages = start_stages(&names, &kafka, args.rules_file.as_deref(), &store, &health, &shutdown)?;
 
     // Announce only once the gateway can authenticate the key it prints.
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     while !gateway.keys.is_ready() {
         if std::time::Instant::now() > deadline {
-            anyhow::bail!("the gateway did not load API keys from {} within 30 s", args.gateway.apikeys_topic);
+            anyhow::bail!("the gateway did not load API keys from {} within 30 s", apikeys_topic);
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -263,7 +294,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     eprintln!("console: http://{console}/v1/incidents (health at /readyz, metrics at /metrics)");
     eprintln!("key file: {}", data_dir.join("api-key").display());
     eprintln!("admin token file: {} (send as `Authorization: Bearer ...`)", data_dir.join("admin-token").display());
-    eprintln!("stages: sessionizer, detector, incidents (incident changes on {})", friction_runtime::topics::INCIDENTS);
+    eprintln!("stages: sessionizer, detector, incidents (incident changes on {})", names.incidents);
     eprintln!("friction is up; Ctrl-C to stop");
 
     let result = gateway.server.await;

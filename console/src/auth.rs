@@ -24,6 +24,10 @@ impl Caller {
         format!("token:{}", self.token.id)
     }
 
+    pub fn may_see(&self, _project_id: &str) -> bool {
+        true
+    }
+
     /// Refuses (403) unless the token's role is at least `role`.
     pub fn require(&self, role: Role, action: &str) -> Result<(), ApiError> {
         if self.token.role >= role {
@@ -54,6 +58,7 @@ where
             Ok(token) => Ok(Caller { token, ip: peer.map(|ip| ip.to_string()) }),
             Err(Failure::Refused(reason, error)) => {
                 state.auth.failure(peer, reason);
+                crate::refusals::refused_token(&state, parts, peer, reason, &error).await;
                 Err(error)
             }
             Err(Failure::Store(error)) => Err(error),
@@ -93,6 +98,9 @@ async fn authenticate(state: &ConsoleState, parts: &Parts) -> Result<ConsoleToke
         .ok_or_else(|| refused("unknown", "unknown token".into()))?;
     if token.revoked_at_ms.is_some() {
         return Err(refused("revoked", format!("token {} was revoked", token.prefix)));
+    }
+    if token.is_expired(friction_runtime::now_ms()) {
+        return Err(refused("expired", format!("token {} has expired", token.prefix)));
     }
     Ok(token)
 }

@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 
 use friction_console::{router, ConsoleState};
+use friction_runtime::serve::AdminHttpArgs;
 use friction_runtime::{serve_admin_with, Health, Shutdown};
 use friction_store::testing::migrated_dbs;
 use friction_store::Role;
@@ -38,8 +39,14 @@ async fn console_errors_on_the_admin_listener_are_json() -> TestResult {
         let token = db.store.create_console_token(Role::Engineer, None).await?.secret;
         let shutdown = Shutdown::new();
         let app = router(ConsoleState::new(db.store.clone(), None));
-        let addr =
-            serve_admin_with(SocketAddr::from(([127, 0, 0, 1], 0)), Health::default(), shutdown.clone(), app).await?;
+        let addr = serve_admin_with(
+            SocketAddr::from(([127, 0, 0, 1], 0)),
+            AdminHttpArgs::default().limits(),
+            Health::default(),
+            shutdown.clone(),
+            app,
+        )
+        .await?;
         let cases = [
             (request("DELETE", "/v1/incidents", &token, ""), 405, "method_not_allowed"),
             (request("PATCH", "/v1/incidents/x", &token, "{not json"), 400, "bad_request"),
@@ -61,13 +68,18 @@ async fn console_errors_on_the_admin_listener_are_json() -> TestResult {
 
 #[tokio::test]
 async fn a_slow_body_on_the_console_is_a_json_408() -> TestResult {
-    std::env::set_var("FRICTION_ADMIN_BODY_READ_TIMEOUT_MS", "300");
     for db in migrated_dbs().await? {
         let token = db.store.create_console_token(Role::Engineer, None).await?.secret;
         let shutdown = Shutdown::new();
         let app = router(ConsoleState::new(db.store.clone(), None));
-        let addr =
-            serve_admin_with(SocketAddr::from(([127, 0, 0, 1], 0)), Health::default(), shutdown.clone(), app).await?;
+        let addr = serve_admin_with(
+            SocketAddr::from(([127, 0, 0, 1], 0)),
+            AdminHttpArgs { admin_body_read_timeout_ms: 300, ..AdminHttpArgs::default() }.limits(),
+            Health::default(),
+            shutdown.clone(),
+            app,
+        )
+        .await?;
         // The head promises 100 bytes; 2 arrive.
         let head = request("PATCH", "/v1/incidents/x", &token, "").replace("content-length: 0", "content-length: 100");
         let (got, head, body) = exchange(addr, format!("{head}{{}}")).await?;

@@ -54,6 +54,12 @@ pub struct GatewayArgs {
     /// closed to make room, or, when all are busy, the answer is 503 with `Retry-After`. Default 4096.
     #[arg(long, env = "FRICTION_GATEWAY_MAX_CONNECTIONS", default_value_t = 4096)]
     pub gateway_max_connections: usize,
+    /// Of those, how many one client address (an IPv6 /64) may hold; 0: no bound of its own. At its
+    /// bound the client's own connection idle longest is closed, or the answer is 503, while other
+    /// clients keep their share. Behind a load balancer every client has the balancer's address:
+    /// set 0 or the whole limit there. Default 512.
+    #[arg(long, env = "FRICTION_GATEWAY_MAX_CONNECTIONS_PER_CLIENT", default_value_t = 512)]
+    pub gateway_max_connections_per_client: usize,
     /// Time for a request head (request line and headers) to arrive in full, in ms; then the
     /// connection is closed. Default 10000.
     #[arg(long, env = "FRICTION_GATEWAY_HEADER_READ_TIMEOUT_MS", default_value_t = 10_000)]
@@ -96,6 +102,7 @@ impl Default for GatewayArgs {
             skew_tolerance_ms: 1000,
             max_clock_skew_ms: MAX_CLOCK_SKEW_MS,
             gateway_max_connections: 4096,
+            gateway_max_connections_per_client: 512,
             gateway_header_read_timeout_ms: 10_000,
             gateway_body_read_timeout_ms: 30_000,
             gateway_idle_timeout_ms: 10_000,
@@ -115,6 +122,7 @@ impl GatewayArgs {
             body_read_timeout: Duration::from_millis(self.gateway_body_read_timeout_ms),
             idle_timeout: Duration::from_millis(self.gateway_idle_timeout_ms),
             max_connections: self.gateway_max_connections,
+            max_connections_per_client: self.gateway_max_connections_per_client,
             ..HttpLimits::default()
         }
     }

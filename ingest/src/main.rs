@@ -27,7 +27,7 @@ async fn main() -> anyhow::Result<()> {
     let shutdown = Shutdown::new();
     shutdown.trigger_on_signals();
     let health = Health::default();
-    let admin = serve_admin(cli.admin.admin_addr, health.clone(), shutdown.clone()).await?;
+    let admin = serve_admin(&cli.admin, health.clone(), shutdown.clone()).await?;
     tracing::info!(%admin, "admin server listening: /metrics /healthz /readyz");
     let gateway = friction_gateway::start(cli.gateway, &cli.kafka, &health, shutdown.clone()).await?;
     gateway.server.await??;

@@ -116,6 +116,7 @@ async fn closed_within(s: &mut TcpStream, deadline: Duration) -> Option<Duration
 fn assert_json_error(a: &Answer, status: u16, code: &str) {
     assert_eq!(a.status, status, "{}", a.head);
     assert!(a.head.to_ascii_lowercase().contains("content-type: application/json"), "{}", a.head);
+    assert!(a.head.to_ascii_lowercase().contains("x-content-type-options: nosniff"), "{}", a.head);
     assert_eq!(a.body["error"]["code"], code, "{} {}", a.head, a.body);
     assert!(a.body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{}", a.body);
 }
@@ -296,4 +297,63 @@ async fn the_idle_timeout_closes_a_kept_alive_connection_before_the_header_timeo
     assert_eq!(a.status, 200);
     let took = closed_within(&mut kept, DEADLINE).await.expect("closed by the idle timeout");
     eprintln!("idle timeout 300 ms (header-read 30 s): closed after {took:?}");
+}
+
+/// A connection to `addr` from the loopback address `from` (any 127.x.y.z is this machine).
+async fn connect_from(from: [u8; 4], addr: SocketAddr) -> TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket.bind(SocketAddr::from((from, 0))).expect("bind the client address");
+    socket.connect(addr).await.expect("connect")
+}
+
+#[tokio::test]
+async fn one_client_address_gets_its_share_and_others_keep_theirs() {
+    let limits = HttpLimits { max_connections: 64, max_connections_per_client: 3, ..HttpLimits::default() };
+    let (addr, _shutdown) = admin(limits).await;
+    let greedy = [127, 0, 0, 2];
+    // Idle connections beyond its share only push out its own oldest idle ones.
+    let mut idle = Vec::new();
+    for _ in 0..6 {
+        idle.push(connect_from(greedy, addr).await);
+    }
+    let mut s = connect_from(greedy, addr).await;
+    s.write_all(&get_req("/healthz")).await.expect("write");
+    let a = tokio::time::timeout(DEADLINE, read_answer(&mut s)).await.expect("answer");
+    assert_eq!(a.status, 200, "{}", a.head);
+    assert!(closed_within(&mut idle[0], DEADLINE).await.is_some(), "its oldest idle connection was not closed");
+    drop(idle);
+    drop(s);
+    // Its share busy with requests in flight: its next connection gets a 503, /readyz from it
+    // still answers (the health budget), and another address is served as usual.
+    let mut busy = Vec::new();
+    for _ in 0..3 {
+        let mut s = connect_from(greedy, addr).await;
+        s.write_all(&get_req("/slow")).await.expect("write");
+        busy.push(s);
+    }
+    let until = Instant::now() + DEADLINE;
+    loop {
+        let mut s = connect_from(greedy, addr).await;
+        s.write_all(&get_req("/slow")).await.expect("write");
+        let a = tokio::time::timeout(DEADLINE, read_answer(&mut s)).await.expect("answer");
+        if a.status == 503 {
+            assert_json_error(&a, 503, "overloaded");
+            assert!(a.head.to_ascii_lowercase().contains("retry-after: 1"), "{}", a.head);
+            break;
+        }
+        assert!(Instant::now() < until, "the client's share never filled: {}", a.head);
+    }
+    let mut s = connect_from(greedy, addr).await;
+    s.write_all(&get_req("/readyz")).await.expect("write");
+    let r = tokio::time::timeout(DEADLINE, read_answer(&mut s)).await.expect("answer");
+    assert_eq!(r.status, 200, "{}", r.head);
+    let mut other = connect_from([127, 0, 0, 3], addr).await;
+    other.write_all(&get_req("/healthz")).await.expect("write");
+    let o = tokio::time::timeout(DEADLINE, read_answer(&mut other)).await.expect("answer");
+    assert_eq!(o.status, 200, "{}", o.head);
+    // And /slow from the other address is taken (in flight, not refused): no answer within a moment.
+    let mut other_slow = connect_from([127, 0, 0, 3], addr).await;
+    other_slow.write_all(&get_req("/slow")).await.expect("write");
+    let refused = tokio::time::timeout(Duration::from_millis(500), read_answer(&mut other_slow)).await;
+    assert!(refused.is_err(), "another address was refused: {:?}", refused.map(|a| a.head));
 }

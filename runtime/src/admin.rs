@@ -17,6 +17,7 @@ use axum::{Json, Router};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tokio::net::TcpListener;
 
+use crate::config::AdminArgs;
 use crate::shutdown::Shutdown;
 
 static PROMETHEUS: OnceLock<PrometheusHandle> = OnceLock::new();
@@ -91,15 +92,16 @@ async fn ready_handler(State(health): State<Health>) -> Response {
 }
 
 /// Binds the admin server and serves it until shutdown. Returns the bound address (port 0 picks one).
-pub async fn serve_admin(addr: SocketAddr, health: Health, shutdown: Shutdown) -> std::io::Result<SocketAddr> {
-    serve_admin_with(addr, health, shutdown, Router::new()).await
+pub async fn serve_admin(args: &AdminArgs, health: Health, shutdown: Shutdown) -> std::io::Result<SocketAddr> {
+    serve_admin_with(args.admin_addr, args.http.limits(), health, shutdown, Router::new()).await
 }
 
 /// [`serve_admin`] with more routes on the same listener (the console's API in `friction up`).
 /// Connections carry their peer address (`ConnectInfo<SocketAddr>`) for handlers that log it.
-/// The listener is bounded by `FRICTION_ADMIN_*` ([`crate::serve::AdminHttpArgs`]).
+/// The listener is bounded by `limits` (from [`crate::serve::AdminHttpArgs`] in the binaries).
 pub async fn serve_admin_with(
     addr: SocketAddr,
+    limits: crate::serve::HttpLimits,
     health: Health,
     shutdown: Shutdown,
     extra: Router,
@@ -108,7 +110,6 @@ pub async fn serve_admin_with(
     let listener = TcpListener::bind(addr).await?;
     let bound = listener.local_addr()?;
     let app = admin_router(health).merge(extra);
-    let limits = crate::serve::AdminHttpArgs::from_env().limits();
     tokio::spawn(async move {
         let result = crate::serve::serve("admin", listener, app, limits, shutdown).await;
         if let Err(e) = result {

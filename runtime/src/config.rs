@@ -70,12 +70,14 @@ impl KafkaArgs {
     }
 }
 
-/// The address of a binary's admin server (`/metrics`, `/healthz`, `/readyz`).
+/// A binary's admin server (`/metrics`, `/healthz`, `/readyz`): its address and bounds.
 #[derive(Debug, Clone, Args)]
 pub struct AdminArgs {
     /// Where the admin server listens.
     #[arg(long, env = "FRICTION_ADMIN_ADDR", default_value = "127.0.0.1:9100")]
     pub admin_addr: SocketAddr,
+    #[command(flatten)]
+    pub http: crate::serve::AdminHttpArgs,
 }
 
 /// When a stateful stage runs a commit cycle (outputs acknowledged, state written, offsets

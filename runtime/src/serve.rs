@@ -1,7 +1,8 @@
 //! Bounded HTTP/1 serving for every listener (the gateway, the admin server, the console next to
 //! it): a request head must arrive within the header-read timeout, its body within the body-read
 //! timeout, a connection with no request in flight is closed after the idle timeout, and at most
-//! `max_connections` connections are served at once.
+//! `max_connections` connections are served at once, at most `max_connections_per_client` of them
+//! from one client address (an IPv6 client is its /64).
 //!
 //! At the limit, the connection idle longest is closed to make room (idle and slow-header
 //! connections cannot starve real requests). When every connection has a request in flight, a new
@@ -14,7 +15,7 @@ use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::Future;
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -59,6 +60,10 @@ pub struct HttpLimits {
     pub idle_timeout: Duration,
     /// Connections served at once (not counting the health budget).
     pub max_connections: usize,
+    /// Connections served at once from one client address (IPv4 address, or IPv6 /64); 0: no
+    /// bound but `max_connections`. Behind a proxy every client has the proxy's address: raise it
+    /// or set 0 there.
+    pub max_connections_per_client: usize,
     /// Longest request target (path and query), in bytes; longer is a 414.
     pub max_uri_bytes: usize,
     /// Most header fields in a request; more is a 431.
@@ -74,6 +79,7 @@ impl Default for HttpLimits {
             body_read_timeout: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(10),
             max_connections: 1024,
+            max_connections_per_client: 0,
             max_uri_bytes: 8 * 1024,
             max_headers: 100,
             max_header_bytes: 32 * 1024,
@@ -81,15 +87,20 @@ impl Default for HttpLimits {
     }
 }
 
-/// The admin listener's bounds (`/metrics`, `/healthz`, `/readyz`, and the console's API in
-/// `friction up`). Every binary reads them from the environment; a binary may also flatten them
-/// into its flags.
+/// The admin listener's bounds (`/metrics`, `/healthz`, `/readyz`, and the console in
+/// `friction up`): flags of every binary (through [`crate::AdminArgs`]) and of `friction up`, or
+/// `FRICTION_ADMIN_*` in the environment.
 #[derive(Debug, Clone, Args)]
 pub struct AdminHttpArgs {
     /// Connections the admin/console listener serves at once; beyond it the connection idle longest
     /// is closed, or the answer is 503 with `Retry-After` (health endpoints keep a budget of their own).
     #[arg(long, env = "FRICTION_ADMIN_MAX_CONNECTIONS", default_value_t = 256)]
     pub admin_max_connections: usize,
+    /// Of those, how many one client address (an IPv6 /64) may hold; 0: no bound of its own. At
+    /// its bound the client's own connection idle longest is closed, or the answer is 503.
+    /// Default 64.
+    #[arg(long, env = "FRICTION_ADMIN_MAX_CONNECTIONS_PER_CLIENT", default_value_t = 64)]
+    pub admin_max_connections_per_client: usize,
     /// Time for a request head to arrive on the admin/console listener, in ms. Default 10000.
     #[arg(long, env = "FRICTION_ADMIN_HEADER_READ_TIMEOUT_MS", default_value_t = 10_000)]
     pub admin_header_read_timeout_ms: u64,
@@ -102,37 +113,26 @@ pub struct AdminHttpArgs {
     pub admin_idle_timeout_ms: u64,
 }
 
-#[derive(clap::Parser)]
-struct AdminHttpEnv {
-    #[command(flatten)]
-    args: AdminHttpArgs,
+impl Default for AdminHttpArgs {
+    fn default() -> Self {
+        AdminHttpArgs {
+            admin_max_connections: 256,
+            admin_max_connections_per_client: 64,
+            admin_header_read_timeout_ms: 10_000,
+            admin_body_read_timeout_ms: 30_000,
+            admin_idle_timeout_ms: 10_000,
+        }
+    }
 }
 
 impl AdminHttpArgs {
-    /// From the environment (`FRICTION_ADMIN_*`), defaults otherwise; a value that does not parse
-    /// is reported and its default used.
-    pub fn from_env() -> Self {
-        use clap::Parser;
-        match AdminHttpEnv::try_parse_from(["friction"]) {
-            Ok(env) => env.args,
-            Err(e) => {
-                tracing::warn!(error = %e, "FRICTION_ADMIN_* limits do not parse; using the defaults");
-                AdminHttpArgs {
-                    admin_max_connections: 256,
-                    admin_header_read_timeout_ms: 10_000,
-                    admin_body_read_timeout_ms: 30_000,
-                    admin_idle_timeout_ms: 10_000,
-                }
-            }
-        }
-    }
-
     pub fn limits(&self) -> HttpLimits {
         HttpLimits {
             header_read_timeout: Duration::from_millis(self.admin_header_read_timeout_ms),
             body_read_timeout: Duration::from_millis(self.admin_body_read_timeout_ms),
             idle_timeout: Duration::from_millis(self.admin_idle_timeout_ms),
             max_connections: self.admin_max_connections,
+            max_connections_per_client: self.admin_max_connections_per_client,
             ..HttpLimits::default()
         }
     }
@@ -231,6 +231,7 @@ async fn check_head(State(limits): State<Arc<HttpLimits>>, request: Request, nex
 
 /// Per-connection state the accept loop reads to pick a connection to close.
 struct ConnTrack {
+    client: IpAddr,
     in_flight: AtomicUsize,
     /// Milliseconds since the listener started, at the last request start or end.
     last_active_ms: AtomicU64,
@@ -253,8 +254,40 @@ struct Listener {
     main: Arc<Semaphore>,
     health: Arc<Semaphore>,
     conns: Mutex<HashMap<u64, Arc<ConnTrack>>>,
+    /// Connection slots per client ([`client_of`]), while the client has a connection.
+    clients: Mutex<HashMap<IpAddr, Arc<Semaphore>>>,
     next_id: AtomicU64,
     shutdown: Shutdown,
+}
+
+/// The address a per-client bound counts by: an IPv4 address (also when mapped into IPv6), or an
+/// IPv6 /64 (one host usually holds a whole /64).
+fn client_of(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(v4) => IpAddr::V4(v4),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(Ipv6Addr::from(u128::from(v6) & !((1u128 << 64) - 1))),
+        },
+    }
+}
+
+/// A connection's slot among its client's; the client's entry goes when its last slot does.
+struct ClientSlot {
+    state: Arc<Listener>,
+    client: IpAddr,
+    permit: Option<OwnedSemaphorePermit>,
+}
+
+impl Drop for ClientSlot {
+    fn drop(&mut self) {
+        let Ok(mut clients) = self.state.clients.lock() else { return };
+        drop(self.permit.take());
+        let max = self.state.limits.max_connections_per_client;
+        if clients.get(&self.client).is_some_and(|s| s.available_permits() >= max) {
+            clients.remove(&self.client);
+        }
+    }
 }
 
 impl Listener {
@@ -262,11 +295,13 @@ impl Listener {
         self.started.elapsed().as_millis() as u64
     }
 
-    /// Tells the connection idle longest to close; false when every connection has a request in flight.
-    fn close_oldest_idle(&self) -> bool {
+    /// Tells the connection idle longest (of `client`'s, when given) to close; false when every
+    /// such connection has a request in flight.
+    fn close_oldest_idle(&self, client: Option<IpAddr>) -> bool {
         let Ok(conns) = self.conns.lock() else { return false };
         let oldest = conns
             .values()
+            .filter(|t| client.is_none_or(|c| t.client == c))
             .filter(|t| t.idle() && !t.closing.load(Ordering::Relaxed))
             .min_by_key(|t| t.last_active_ms.load(Ordering::Relaxed));
         match oldest {
@@ -301,6 +336,7 @@ pub async fn serve(
         main: Arc::new(Semaphore::new(max)),
         health: Arc::new(Semaphore::new(HEALTH_CONNECTIONS)),
         conns: Mutex::new(HashMap::new()),
+        clients: Mutex::new(HashMap::new()),
         next_id: AtomicU64::new(0),
         shutdown: shutdown.clone(),
     });
@@ -333,9 +369,29 @@ pub async fn serve(
 /// Finds room for a new connection, or answers it with a 503.
 async fn admit(state: Arc<Listener>, stream: TcpStream, peer: SocketAddr) {
     let name = state.name;
+    let client = client_of(peer.ip());
+    let slot = match client_slot(&state, client).await {
+        Ok(slot) => slot,
+        Err(()) => {
+            // Over its own bound with every connection busy: its share is used, other clients
+            // keep theirs; its health checks still answer from the health budget.
+            return match state.health.clone().try_acquire_owned() {
+                Ok(permit) => {
+                    metrics::counter!("friction_http_overload_total", "listener" => name, "answer" => "client_limit_health")
+                        .increment(1);
+                    serve_connection(state, stream, peer, (permit, None), true).await
+                }
+                Err(_) => {
+                    metrics::counter!("friction_http_overload_total", "listener" => name, "answer" => "client_limit")
+                        .increment(1);
+                    refuse(&state, stream, peer).await
+                }
+            };
+        }
+    };
     let permit = match state.main.clone().try_acquire_owned() {
         Ok(p) => Some(p),
-        Err(_) if state.close_oldest_idle() => {
+        Err(_) if state.close_oldest_idle(None) => {
             metrics::counter!("friction_http_idle_closed_total", "listener" => name, "reason" => "limit").increment(1);
             tokio::time::timeout(Duration::from_secs(1), state.main.clone().acquire_owned())
                 .await
@@ -345,18 +401,53 @@ async fn admit(state: Arc<Listener>, stream: TcpStream, peer: SocketAddr) {
         Err(_) => None,
     };
     if let Some(permit) = permit {
-        return serve_connection(state, stream, peer, permit, false).await;
+        return serve_connection(state, stream, peer, (permit, slot), false).await;
     }
     if let Ok(permit) = state.health.clone().try_acquire_owned() {
         metrics::counter!("friction_http_overload_total", "listener" => name, "answer" => "health_budget").increment(1);
-        return serve_connection(state, stream, peer, permit, true).await;
+        return serve_connection(state, stream, peer, (permit, slot), true).await;
     }
     metrics::counter!("friction_http_overload_total", "listener" => name, "answer" => "refused").increment(1);
-    tracing::debug!(listener = name, %peer, "listener full: 503 and close");
+    refuse(&state, stream, peer).await
+}
+
+/// A slot among `client`'s connections (none needed when there is no per-client bound). At the
+/// bound, the client's own connection idle longest is closed to make room; `Err` when all of its
+/// connections are busy.
+async fn client_slot(state: &Arc<Listener>, client: IpAddr) -> Result<Option<ClientSlot>, ()> {
+    let max = state.limits.max_connections_per_client;
+    if max == 0 {
+        return Ok(None);
+    }
+    // Taken under the lock, so that a client's entry is never dropped between being looked up and
+    // a slot of it taken (a waiter queued on it keeps it too: a released slot goes to the waiter).
+    let (slots, taken) = {
+        let Ok(mut clients) = state.clients.lock() else { return Ok(None) };
+        let slots = clients.entry(client).or_insert_with(|| Arc::new(Semaphore::new(max))).clone();
+        let taken = slots.clone().try_acquire_owned().ok();
+        (slots, taken)
+    };
+    let mut slot = ClientSlot { state: state.clone(), client, permit: taken };
+    if slot.permit.is_none() && state.close_oldest_idle(Some(client)) {
+        metrics::counter!("friction_http_idle_closed_total", "listener" => state.name, "reason" => "client_limit")
+            .increment(1);
+        slot.permit =
+            tokio::time::timeout(Duration::from_secs(1), slots.acquire_owned()).await.ok().and_then(Result::ok);
+    }
+    if slot.permit.is_some() {
+        Ok(Some(slot))
+    } else {
+        Err(())
+    }
+}
+
+/// Writes a fixed 503 and closes the connection.
+async fn refuse(state: &Listener, stream: TcpStream, peer: SocketAddr) {
+    tracing::debug!(listener = state.name, %peer, "listener full: 503 and close");
     let body = serde_json::json!({"error": {"code": "overloaded", "message": "too many connections; retry shortly"}})
         .to_string();
     let answer = format!(
-        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nretry-after: {RETRY_AFTER_SECS}\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nx-content-type-options: nosniff\r\nretry-after: {RETRY_AFTER_SECS}\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",
         body.len()
     );
     let mut stream = stream;
@@ -373,11 +464,12 @@ async fn serve_connection(
     state: Arc<Listener>,
     stream: TcpStream,
     peer: SocketAddr,
-    _permit: OwnedSemaphorePermit,
+    _permits: (OwnedSemaphorePermit, Option<ClientSlot>),
     health_only: bool,
 ) {
     let id = state.next_id.fetch_add(1, Ordering::Relaxed);
     let track = Arc::new(ConnTrack {
+        client: client_of(peer.ip()),
         in_flight: AtomicUsize::new(0),
         last_active_ms: AtomicU64::new(state.now_ms()),
         closing: std::sync::atomic::AtomicBool::new(false),
@@ -476,6 +568,14 @@ impl Drop for Deregister {
 }
 
 async fn handle(state: &Listener, request: hyper::Request<Incoming>, peer: SocketAddr, health_only: bool) -> Response {
+    let mut response = answer(state, request, peer, health_only).await;
+    // Every answer is what its content type says (JSON, the SDK's script, the console's pages):
+    // a browser must not guess otherwise from text a client put in it.
+    response.headers_mut().insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    response
+}
+
+async fn answer(state: &Listener, request: hyper::Request<Incoming>, peer: SocketAddr, health_only: bool) -> Response {
     if health_only && !HEALTH_PATHS.contains(&request.uri().path()) {
         let mut response = error_response(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -562,7 +662,10 @@ fn rewrite_parse_error(head: &[u8]) -> Option<Vec<u8>> {
     let start = text.to_ascii_lowercase().find("\r\ncontent-length: 0\r\n")?;
     let mut out = String::with_capacity(text.len() + body.len() + 64);
     out.push_str(&text[..start]);
-    out.push_str(&format!("\r\ncontent-type: application/json\r\ncontent-length: {}", body.len()));
+    out.push_str(&format!(
+        "\r\ncontent-type: application/json\r\nx-content-type-options: nosniff\r\ncontent-length: {}",
+        body.len()
+    ));
     out.push_str(&text[start + "\r\ncontent-length: 0".len()..]);
     out.push_str(&body);
     Some(out.into_bytes())
@@ -633,9 +736,34 @@ mod tests {
         assert_eq!(status_code_name(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE), "request_header_fields_too_large");
     }
 
+    #[derive(clap::Parser)]
+    struct Flags {
+        #[command(flatten)]
+        admin: AdminHttpArgs,
+    }
+
     #[test]
-    fn admin_limits_default_without_environment() {
-        let l = AdminHttpArgs::from_env().limits();
-        assert!(l.max_connections > 0 && l.idle_timeout > Duration::ZERO);
+    fn admin_limits_are_flags() {
+        use clap::Parser;
+        let l = Flags::try_parse_from(["x", "--admin-max-connections", "9", "--admin-max-connections-per-client", "3"])
+            .expect("flags")
+            .admin
+            .limits();
+        assert_eq!((l.max_connections, l.max_connections_per_client), (9, 3));
+        let d = AdminHttpArgs::default().limits();
+        assert_eq!((d.max_connections, d.max_connections_per_client), (256, 64));
+    }
+
+    #[test]
+    fn clients_are_addresses_and_ipv6_slash_64s() {
+        let v4: IpAddr = "192.0.2.7".parse().expect("ip");
+        let mapped: IpAddr = "::ffff:192.0.2.7".parse().expect("ip");
+        assert_eq!(client_of(v4), v4);
+        assert_eq!(client_of(mapped), v4);
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().expect("ip");
+        let b: IpAddr = "2001:db8:1:2:bbbb::9".parse().expect("ip");
+        let c: IpAddr = "2001:db8:1:3::1".parse().expect("ip");
+        assert_eq!(client_of(a), client_of(b));
+        assert_ne!(client_of(a), client_of(c));
     }
 }

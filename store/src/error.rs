@@ -43,6 +43,13 @@ pub enum StoreError {
         reason: String,
     },
 
+    /// An API key's allowed origins or rate are not acceptable; the reason names the field.
+    #[error("invalid API key settings: {reason}")]
+    InvalidKeySettings {
+        /// The rule it breaks.
+        reason: String,
+    },
+
     /// A project with this name already exists.
     #[error("project {0:?} already exists")]
     ProjectExists(String),

@@ -320,6 +320,11 @@ pub struct IncidentFilter {
     /// At most this many (the caller bounds it).
     pub limit: u32,
     pub after: Option<IncidentCursor>,
+    /// `Some(true)`: only incidents with a ticket made in the exporter's ledger (a row in state
+    /// `created`); `Some(false)`: only those without one.
+    pub exported: Option<bool>,
+    /// Only these projects (what the caller may see); `None`: every project.
+    pub project_ids: Option<Vec<String>>,
 }
 
 /// Rows per multi-row statement: well below SQLite's 32,766 and PostgreSQL's 65,535 parameters.
@@ -392,8 +397,12 @@ pub struct ConfirmationPoint {
     pub log_level: Option<String>,
 }
 
+/// An incident with a ticket made by the exporter (docs/exporter.md "The ledger row").
+const EXPORTED: &str =
+    "EXISTS (SELECT 1 FROM ticket_links t WHERE t.incident_id = incidents.id AND t.state = 'created')";
+
 /// A statement parameter, borrowed where it can be.
-enum Bind<'a> {
+pub(crate) enum Bind<'a> {
     Str(&'a str),
     OptStr(Option<&'a str>),
     Text(String),
@@ -406,7 +415,7 @@ enum Bind<'a> {
 type AnyQuery<'q> = Query<'q, Any, AnyArguments<'q>>;
 
 impl<'q> Bind<'q> {
-    fn bind_to(self, query: AnyQuery<'q>) -> AnyQuery<'q> {
+    pub(crate) fn bind_to(self, query: AnyQuery<'q>) -> AnyQuery<'q> {
         match self {
             Bind::Str(v) => query.bind(v),
             Bind::OptStr(v) => query.bind(v),
@@ -458,6 +467,11 @@ impl Store {
         if let Some(r) = &filter.route_template {
             push("route_template = ?1", vec![Bind::Text(r.clone())], &mut binds);
         }
+        match filter.exported {
+            Some(true) => push(EXPORTED, vec![], &mut binds),
+            Some(false) => push(&format!("NOT {EXPORTED}"), vec![], &mut binds),
+            None => {}
+        }
         match &filter.after {
             Some(IncidentCursor::Severity(s, id)) => push(
                 "(severity < ?1 OR (severity = ?2 AND id > ?3))",
@@ -470,6 +484,17 @@ impl Store {
                 &mut binds,
             ),
             None => {}
+        }
+        // After the last `push` (the closure borrows `clauses`): the allowed projects, numbered
+        // directly so `$1` and `$10` cannot be confused.
+        if let Some(ids) = &filter.project_ids {
+            if ids.is_empty() {
+                clauses.push("1 = 0".to_owned());
+            } else {
+                let marks: Vec<String> = (1..=ids.len()).map(|i| format!("${}", binds.len() + i)).collect();
+                clauses.push(format!("project_id IN ({})", marks.join(", ")));
+                binds.extend(ids.iter().map(|id| Bind::Text(id.clone())));
+            }
         }
         let order = match filter.sort {
             IncidentSort::Severity => "severity DESC, id ASC",

@@ -111,6 +111,7 @@ async fn run_pipeline(store: Store, db: &str) {
     let publisher = friction_console::IncidentPublisher::new(&kafka, &names.incidents).expect("publisher");
     let console = friction_runtime::serve_admin_with(
         SocketAddr::from(([127, 0, 0, 1], 0)),
+        friction_runtime::serve::AdminHttpArgs::default().limits(),
         health.clone(),
         shutdown.clone(),
         friction_console::router(friction_console::ConsoleState::new(store.clone(), Some(publisher))),

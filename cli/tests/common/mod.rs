@@ -135,3 +135,39 @@ pub fn wait_exit(child: &mut Child, limit: Duration) -> std::process::ExitStatus
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// Polls `f` every 100 ms until it returns `Ok`, failing after `limit` with `what` and the last
+/// state it returned.
+pub fn wait_within<T>(what: &str, limit: Duration, mut f: impl FnMut() -> Result<T, String>) -> T {
+    let deadline = Instant::now() + limit;
+    loop {
+        match f() {
+            Ok(v) => return v,
+            Err(last) => {
+                assert!(Instant::now() < deadline, "{what}: not within {limit:?}; last seen: {last}");
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+    }
+}
+
+/// `friction integrations add` of a Jira integration named `jira` at `url` for `email` (project
+/// OPS, issue type 10004, as the fake Jira expects); the token comes from the environment.
+pub fn jira_integration_args<'a>(url: &'a str, email: &'a str) -> [&'a str; 14] {
+    [
+        "integrations",
+        "add",
+        "--name",
+        "jira",
+        "--kind",
+        "jira",
+        "--url",
+        url,
+        "--email",
+        email,
+        "--project-key",
+        "OPS",
+        "--issue-type-id",
+        "10004",
+    ]
+}

@@ -27,5 +27,5 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     friction_runtime::logging::init(cli.common.log_format, &cli.common.log);
     let (stage, handler) = cli.stage.stage()?;
-    run_stage_process(cli.admin.admin_addr, stage, &cli.kafka, handler).await.context("detector stopped")
+    run_stage_process(&cli.admin, stage, &cli.kafka, handler).await.context("detector stopped")
 }

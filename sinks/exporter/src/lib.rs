@@ -171,12 +171,42 @@ pub fn spawn_in_process(
 /// `friction integrations test`: checks the credentials and the target; `Ok` with what was
 /// checked, or `Err` with the class and a scrubbed reason.
 pub async fn check_integration(integration: &Integration, key: &MasterKey) -> Result<String, String> {
-    let secret = integration.secret(key).map_err(|e| e.to_string())?;
-    let http = reqwest::Client::builder()
+    let outcome = test_integration(integration, key).await;
+    if outcome.ok {
+        Ok(outcome.message)
+    } else {
+        Err(outcome.message)
+    }
+}
+
+/// What one credentials check of an integration found (the console's "test connection").
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct CheckOutcome {
+    /// The target answered the check with success.
+    pub ok: bool,
+    /// The HTTP status of a refusal (401, 404, 5xx...); `None` on success (a 2xx) or when the
+    /// target did not answer.
+    pub status: Option<u16>,
+    /// What was checked (`authenticated as ...`), or the failure's class and scrubbed reason.
+    pub message: String,
+}
+
+/// One read-only call to the target's "who am I" (Jira `/rest/api/3/myself`, Linear `viewer`,
+/// GitHub the repository, a webhook a signed `ping`) through the exporter's own client code.
+pub async fn test_integration(integration: &Integration, key: &MasterKey) -> CheckOutcome {
+    let failed = |message: String| CheckOutcome { ok: false, status: None, message };
+    let secret = match integration.secret(key) {
+        Ok(secret) => secret,
+        Err(e) => return failed(e.to_string()),
+    };
+    let http = match reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(targets::connect_timeout(std::time::Duration::from_secs(15)))
         .build()
-        .map_err(|e| e.without_url().to_string())?;
+    {
+        Ok(http) => http,
+        Err(e) => return failed(e.without_url().to_string()),
+    };
     let target = targets::Target {
         integration,
         secret,
@@ -184,7 +214,10 @@ pub async fn check_integration(integration: &Integration, key: &MasterKey) -> Re
         timeout: std::time::Duration::from_secs(15),
         allow_private_network: false,
     };
-    target.check().await.map_err(|e| e.to_string())
+    match target.check().await {
+        Ok(message) => CheckOutcome { ok: true, status: None, message },
+        Err(e) => CheckOutcome { ok: false, status: e.status, message: e.to_string() },
+    }
 }
 
 #[cfg(test)]

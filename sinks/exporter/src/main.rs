@@ -74,7 +74,7 @@ async fn main() -> anyhow::Result<()> {
     let task = tokio::spawn(dispatcher.run());
     let (stage, handler) = cli.stage.stage(store, tokio::runtime::Handle::current());
     let handler = handler.wake_on_write(waker);
-    let result = run_stage_process(cli.admin.admin_addr, stage, &cli.kafka, handler).await;
+    let result = run_stage_process(&cli.admin, stage, &cli.kafka, handler).await;
     task.abort();
     result.context("exporter stage stopped")
 }

@@ -32,5 +32,5 @@ async fn main() -> anyhow::Result<()> {
     let store = friction_store::Store::connect(&cli.database_url).await.context("opening the store")?;
     store.migrate().await.context("applying migrations")?;
     let (stage, handler) = cli.stage.stage(store, tokio::runtime::Handle::current()).context("the rules file")?;
-    run_stage_process(cli.admin.admin_addr, stage, &cli.kafka, handler).await.context("incidents stage stopped")
+    run_stage_process(&cli.admin, stage, &cli.kafka, handler).await.context("incidents stage stopped")
 }

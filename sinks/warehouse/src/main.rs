@@ -34,7 +34,5 @@ async fn main() -> anyhow::Result<()> {
         .await
         .context("preparing the ClickHouse tables")?;
     let (stage, handler) = cli.stage.stage(clickhouse)?;
-    run_stage_process(cli.admin.admin_addr, stage, &cli.kafka, handler.with_tables_ready())
-        .await
-        .context("warehouse stopped")
+    run_stage_process(&cli.admin, stage, &cli.kafka, handler.with_tables_ready()).await.context("warehouse stopped")
 }
