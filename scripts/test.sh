@@ -15,7 +15,7 @@
 #   FRICTION_SKIP_SDK=1     skip the browser SDK phase (and installing Chromium and its npm packages)
 #   FRICTION_TOOLS_DIR      where scripts/secrets.sh keeps its pinned scanner (default ~/.cache/friction)
 #   FRICTION_FUZZ_SECONDS   seconds of mutation per fuzz target in the fuzz phase (default 5, 10 targets;
-#                           0 replays the corpus only); FRICTION_FUZZ_SEED repeats a run's mutations
+#                           0 replays the corpus only); FRICTION_FUZZ_SEED picks the mutations (default a fixed seed)
 #
 # The tests read FRICTION_TEST_BROKERS, FRICTION_TEST_POSTGRES_URL and FRICTION_TEST_CLICKHOUSE_URL.
 # A test that can do without one of them skips when it is unset, unless FRICTION_REQUIRE_SERVICES=1,
@@ -250,7 +250,10 @@ if [[ ! -x $REPO_ROOT/target/debug/friction-fuzz ]]; then
     run_child cargo build -p friction-fuzz || fuzz_rc=$?
 fi
 if [[ $fuzz_rc -eq 0 ]]; then
-    run_child "$REPO_ROOT/target/debug/friction-fuzz" run --seconds "$FUZZ_SECONDS" || fuzz_rc=$?
+    # A fixed seed by default, so that a run's verdict does not depend on luck: the long, random
+    # runs are in benches/README.md ("Fuzzing"); FRICTION_FUZZ_SEED picks another.
+    run_child "$REPO_ROOT/target/debug/friction-fuzz" run --seconds "$FUZZ_SECONDS" \
+        --seed "${FRICTION_FUZZ_SEED:-20261207}" || fuzz_rc=$?
 fi
 phase_done fuzz "$t"
 
