@@ -61,11 +61,16 @@ fn workspace_binaries() -> BTreeSet<String> {
     let mut out = BTreeSet::new();
     for member in root.members {
         for name in toml_lite::read(&repo().join(member).join("Cargo.toml")).bins {
-            out.insert(name);
+            if !DEVELOPMENT_TOOLS.contains(&name.as_str()) {
+                out.insert(name);
+            }
         }
     }
     out
 }
+
+/// Binaries for developing Friction, not for running it: not in the image.
+const DEVELOPMENT_TOOLS: &[&str] = &["friction-fuzz"];
 
 /// Just enough of Cargo.toml: the workspace members and the `[[bin]]` names.
 mod toml_lite {
