@@ -372,3 +372,49 @@ async fn analytics_say_when_clickhouse_is_missing_and_the_incidents_list_is_read
     assert!(r.body.contains(r#"id="live-feed" data-live-feed"#), "{}", r.body);
     Ok(())
 }
+
+#[tokio::test]
+async fn analytics_draw_the_warehouse_queries_as_inline_svg() -> TestResult {
+    let Some(url) = friction_test_support::clickhouse_url("analytics_draw_the_warehouse_queries_as_inline_svg") else {
+        return Ok(());
+    };
+    let db = migrated_dbs().await?.into_iter().next().ok_or("db")?;
+    let store = &db.store;
+    let a = store.create_project("shop").await?.id;
+    let mut config = friction_warehouse::ClickHouseConfig::new(url);
+    let suffix =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.subsec_nanos() ^ std::process::id();
+    config.database = format!("console_pages_{suffix:08x}");
+    let client = config.client()?;
+    friction_warehouse::migrate(&client, &config.database).await?;
+    let t = friction_runtime::now_ms() - 3_600_000;
+    // Two sessions on /checkout, one of them frustrated on an element whose key is markup; one on /home.
+    client
+        .query(&format!(
+            "INSERT INTO events (project_id, event_id, session_id, seq, event_type, timestamp_ms, route_template) VALUES \
+             ('{a}', 'e1', 's1', 1, 'click', {t}, '/checkout'), ('{a}', 'e2', 's2', 1, 'click', {t}, '/checkout'), \
+             ('{a}', 'e3', 's3', 1, 'click', {t}, '/home')"
+        ))
+        .execute()
+        .await?;
+    client
+        .query(&format!(
+            "INSERT INTO signals (project_id, signal_id, kind, session_id, route_template, element_key, start_ms) \
+             VALUES ('{a}', 'sig1', 'rage_click', 's1', '/checkout', '{SCRIPT}', {t})"
+        ))
+        .execute()
+        .await?;
+    let state = ConsoleState::new(store.clone(), None).with_clickhouse(client.clone());
+    let viewer = session(&state, store, "vic", Role::Viewer).await?;
+    let r = get(&state, &viewer, &format!("/analytics?project={a}&days=7")).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    for chart in ["chart-rate-per-day", "chart-rate-by-route", "chart-top-elements", "chart-kinds"] {
+        let at = r.body.find(&format!(r#"id="{chart}""#)).ok_or(chart)?;
+        assert!(r.body[at..].contains("<svg"), "{chart}: {}", r.body);
+    }
+    assert!(r.body.contains(r#"<g data-label="/checkout" data-value="0.5">"#), "1 of 2 sessions: {}", r.body);
+    assert!(r.body.contains("50.0% of 2 sessions") && r.body.contains("rage click"), "{}", r.body);
+    assert!(r.body.contains(ESCAPED) && !r.body.contains(SCRIPT), "the element key is text: {}", r.body);
+    client.query(&format!("DROP DATABASE IF EXISTS {}", config.database)).execute().await?;
+    Ok(())
+}
