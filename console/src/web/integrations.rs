@@ -15,7 +15,7 @@ use maud::html;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{csrf_field, done, error_page, flash, form_error, json_body, layout, page, with_status, Flash, PageCaller};
+use super::{csrf_field, done, error_page, flash, json_body, layout, page, Flash, PageCaller};
 use crate::auth::Caller;
 use crate::integrations::TestResult;
 use crate::{ApiError, ConsoleState};
@@ -118,10 +118,7 @@ async fn show(state: &ConsoleState, caller: &Caller, message: Flash, test: Optio
 }
 
 async fn failed(state: &ConsoleState, caller: &Caller, error: ApiError) -> Response {
-    match form_error(error) {
-        Ok((status, message)) => with_status(show(state, caller, message, None).await, status),
-        Err(e) => error_page(Some(caller), e),
-    }
+    super::form_failed(caller, error, |message| show(state, caller, message, None)).await
 }
 
 /// `GET /integrations`
@@ -133,7 +130,7 @@ pub async fn list(
     if let Some(r) = super::require_page(&caller, Role::Admin, "managing integrations") {
         return r;
     }
-    show(&state, &caller, q.get("done").map(|d| (d.clone(), false)), None).await
+    show(&state, &caller, super::done_flash(&q), None).await
 }
 
 #[derive(Debug, Deserialize)]

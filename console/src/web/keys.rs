@@ -15,7 +15,7 @@ use maud::html;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{csrf_field, done, error_page, flash, form_error, json_body, layout, page, with_status, Flash, PageCaller};
+use super::{csrf_field, done, error_page, flash, json_body, layout, page, Flash, PageCaller};
 use crate::auth::Caller;
 use crate::{ApiError, ConsoleState};
 
@@ -112,10 +112,7 @@ async fn show(state: &ConsoleState, caller: &Caller, message: Flash, secret: Opt
 }
 
 async fn failed(state: &ConsoleState, caller: &Caller, error: ApiError) -> Response {
-    match form_error(error) {
-        Ok((status, message)) => with_status(show(state, caller, message, None).await, status),
-        Err(e) => error_page(Some(caller), e),
-    }
+    super::form_failed(caller, error, |message| show(state, caller, message, None)).await
 }
 
 /// `GET /keys`
@@ -127,7 +124,7 @@ pub async fn list(
     if let Some(r) = super::require_page(&caller, Role::Admin, "managing projects and API keys") {
         return r;
     }
-    show(&state, &caller, q.get("done").map(|d| (d.clone(), false)), None).await
+    show(&state, &caller, super::done_flash(&q), None).await
 }
 
 #[derive(Debug, Deserialize)]

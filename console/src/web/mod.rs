@@ -229,6 +229,23 @@ pub fn form_error(error: ApiError) -> Result<(StatusCode, Flash), ApiError> {
     }
 }
 
+/// A failed form's answer ([`form_error`]): `again` renders its page with the message.
+pub async fn form_failed<F, Fut>(caller: &Caller, error: ApiError, again: F) -> Response
+where
+    F: FnOnce(Flash) -> Fut,
+    Fut: std::future::Future<Output = Response>,
+{
+    match form_error(error) {
+        Ok((status, message)) => with_status(again(message).await, status),
+        Err(e) => error_page(Some(caller), e),
+    }
+}
+
+/// The message a 303 from [`done`] carries in `?done=`.
+pub fn done_flash(query: &std::collections::HashMap<String, String>) -> Flash {
+    query.get("done").map(|d| (d.clone(), false))
+}
+
 /// `response` with `status`.
 pub fn with_status(mut response: Response, status: StatusCode) -> Response {
     *response.status_mut() = status;

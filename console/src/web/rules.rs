@@ -13,7 +13,7 @@ use friction_store::Role;
 use maud::html;
 use serde::Deserialize;
 
-use super::{csrf_field, done, error_page, flash, form_error, layout, page, with_status, Flash, PageCaller};
+use super::{csrf_field, done, error_page, flash, layout, page, Flash, PageCaller};
 use crate::auth::Caller;
 use crate::ConsoleState;
 
@@ -29,6 +29,7 @@ async fn show(state: &ConsoleState, caller: &Caller, message: Flash, draft: Opti
         h1 { "Rules" }
         (flash(&message))
         p.muted { "Each project's detection thresholds: a JSON object of rule fields (docs/detection.md \"Configuration\"); fields left out keep their defaults." }
+        p.muted { "The detector still reads its thresholds from its rules file (--rules-file); a saved document is what that file's entry for the project should hold (docs/console.md \"Rules\")." }
         @if rules.is_empty() { p.muted { "No projects yet." } }
         @for r in &rules {
             section.rules data-project-id=(r.project_id) aria-labelledby={ "rules-" (r.project_id) } {
@@ -75,7 +76,7 @@ pub async fn list(
     if let Some(r) = super::require_page(&caller, Role::Viewer, "reading rules") {
         return r;
     }
-    show(&state, &caller, q.get("done").map(|d| (d.clone(), false)), None).await
+    show(&state, &caller, super::done_flash(&q), None).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -99,13 +100,10 @@ pub async fn save(
     let body = axum::body::Bytes::from(form.rules.clone());
     match crate::rules::put(State(state.clone()), caller.clone(), Path(project.clone()), body).await {
         Ok(Json(v)) => done("/rules", &format!("Saved the rules of {}.", v.project_name)),
-        Err(e) => match form_error(e) {
-            Ok((status, message)) => {
-                let project_id =
-                    crate::projects::resolve(&state, &caller, &project).await.map(|p| p.id).unwrap_or(project);
-                with_status(show(&state, &caller, message, Some((project_id, form.rules))).await, status)
-            }
-            Err(e) => error_page(Some(&caller), e),
-        },
+        Err(e) => {
+            let project_id = crate::projects::resolve(&state, &caller, &project).await.map(|p| p.id).unwrap_or(project);
+            super::form_failed(&caller, e, |message| show(&state, &caller, message, Some((project_id, form.rules))))
+                .await
+        }
     }
 }
