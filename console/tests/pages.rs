@@ -418,3 +418,32 @@ async fn analytics_draw_the_warehouse_queries_as_inline_svg() -> TestResult {
     client.query(&format!("DROP DATABASE IF EXISTS {}", config.database)).execute().await?;
     Ok(())
 }
+
+#[tokio::test]
+async fn a_user_limited_to_a_project_sees_only_that_projects_keys_rules_and_charts() -> TestResult {
+    for db in migrated_dbs().await? {
+        let store = &db.store;
+        let a = store.create_project("alpha").await?;
+        let b = store.create_project("bravo").await?;
+        let key_a = store.create_api_key("alpha", Some("alpha-key")).await?.key;
+        let key_b = store.create_api_key("bravo", Some("bravo-key")).await?.key;
+        let state = ConsoleState::new(store.clone(), None);
+        add_user(store, "scoped", Role::Admin, Some(&a.id)).await?;
+        let id = login(&state, "scoped").await?;
+        let s = Session { csrf: csrf_of(store, &id).await?, id };
+        let r = get(&state, &s, "/keys").await;
+        assert!(r.body.contains(&key_a.prefix) && !r.body.contains(&key_b.prefix), "{}", r.body);
+        assert!(!r.body.contains("bravo"), "{}", r.body);
+        let r = get(&state, &s, "/rules").await;
+        assert!(r.body.contains(&a.id) && !r.body.contains(&b.id), "{}", r.body);
+        let r = get(&state, &s, "/analytics").await;
+        assert!(!r.body.contains("bravo"), "{}", r.body);
+        // Another project's key and rules: not found, unchanged.
+        let r = post(&state, &s, &format!("/keys/{}", key_b.id), "action=revoke").await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.body);
+        assert!(store.api_key_by_id(&key_b.id).await?.ok_or("key")?.revoked_at_ms.is_none());
+        let r = post(&state, &s, &format!("/rules/{}", b.id), "rules=%7B%7D").await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.body);
+    }
+    Ok(())
+}
