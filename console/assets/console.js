@@ -36,6 +36,8 @@ function live(rows, feed) {
   });
 }
 
+var DOT = ' \u00b7 ';
+
 function el(tag, text, cls) {
   var node = document.createElement(tag);
   if (text !== undefined && text !== null) { node.textContent = String(text); }
@@ -79,7 +81,7 @@ function upsertRow(rows, change) {
   var first = el('td');
   first.appendChild(incidentLink(change));
   first.appendChild(document.createElement('br'));
-  first.appendChild(el('span', String(change.kind || '').replace(/_/g, ' ') + ' · ' + change.routeTemplate, 'muted'));
+  first.appendChild(el('span', String(change.kind || '').replace(/_/g, ' ') + DOT + change.routeTemplate, 'muted'));
   tr.appendChild(first);
   var badge = el('td');
   badge.appendChild(el('span', change.status, 'badge status-' + change.status));
@@ -105,7 +107,7 @@ function feedItem(feed, change) {
   li.appendChild(incidentLink(change));
   li.appendChild(document.createTextNode(' '));
   li.appendChild(el('span', change.status, 'badge status-' + change.status));
-  li.appendChild(el('span', ' ' + (change.change || '') + ' · ' + change.users + ' users · ' + change.occurrences + ' occurrences', 'muted'));
+  li.appendChild(el('span', ' ' + (change.change || '') + DOT + change.users + ' users' + DOT + change.occurrences + ' occurrences', 'muted'));
   feed.insertBefore(li, feed.firstChild);
   while (feed.children.length > 200) { feed.removeChild(feed.lastChild); }
 }

@@ -220,7 +220,11 @@ pub async fn change(
                 .map(|Json(i)| format!("{} {}.", i.name, if i.enabled { "enabled" } else { "disabled" }))
         }
         "delete" => {
-            crate::integrations::delete(s(), caller.clone(), Path(id.clone())).await.map(|_| format!("Deleted {id}."))
+            let name = match crate::integrations::get(s(), caller.clone(), Path(id.clone())).await {
+                Ok(Json(i)) => i.name,
+                Err(_) => id.clone(),
+            };
+            crate::integrations::delete(s(), caller.clone(), Path(id)).await.map(|_| format!("Deleted {name}."))
         }
         other => Err(ApiError::BadRequest(format!("action {other:?} is not enable, disable, delete or test"))),
     };
