@@ -276,3 +276,28 @@ async fn key_changes_reach_the_key_topic_signed() -> TestResult {
     }
     Ok(())
 }
+
+#[tokio::test]
+async fn the_pages_live_stream_is_authenticated_by_the_session_cookie() -> TestResult {
+    let Some(brokers) = brokers_or_skip("the pages' live stream against tansu") else { return Ok(()) };
+    let topic = friction_test_support::unique("console.live.cookie");
+    create_topics(&brokers, &[(&topic, 1)]).await;
+    let dbs = migrated_dbs().await?;
+    let store = &dbs[0].store;
+    let shutdown = Shutdown::new();
+    let hub = LiveHub::start(&kafka(), &topic, 64, shutdown.clone())?;
+    let state = ConsoleState::new(store.clone(), None).with_live(hub);
+    common::page::add_user(store, "vic", Role::Viewer, None).await?;
+    let session = common::page::login(&state, "vic").await?;
+    // What console.js's EventSource sends: a GET with the cookie, no token, no CSRF header.
+    let req = Request::get("/v1/live").header("cookie", format!("friction_session={session}")).body(Body::empty())?;
+    let resp = router(state.clone()).oneshot(req).await?;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let mut stream = Stream { body: resp.into_body(), buffer: String::new(), ended: false };
+    assert_eq!(stream.next(PATIENCE).await.map(|e| e.event).as_deref(), Some("ready"));
+    IncidentPublisher::new(&kafka(), &topic)?.publish(&change("inc-page", "p1", 1)).await?;
+    let e = stream.incident().await.ok_or("the change on the page's stream")?;
+    assert_eq!(e.data["id"], "inc-page", "{e:?}");
+    shutdown.trigger();
+    Ok(())
+}

@@ -65,6 +65,11 @@ pub async fn list(
         q.push(format!("cursor={}", super::encode_query(&cursor)));
         format!("/incidents?{}", q.join("&"))
     });
+    let live_project = projects
+        .iter()
+        .find(|(id, name)| value("project") == id || value("project") == name)
+        .map(|(id, _)| id.as_str())
+        .unwrap_or(value("project"));
     let body = html! {
         h1 { "Incidents" }
         form.filters method="get" action="/incidents" data-autosubmit {
@@ -103,18 +108,23 @@ pub async fn list(
         }
         @if let Some(e) = &error { p.error role="alert" { (e) } }
         @if incidents.is_empty() && error.is_none() {
-            p.muted { "No incidents match. Incidents appear here once the pipeline finds users struggling." }
-        } @else if !incidents.is_empty() {
-            table {
+            p.muted id="no-incidents" { "No incidents match. Incidents appear here once the pipeline finds users struggling." }
+        }
+        @if error.is_none() {
+            table id="incidents-table" {
                 caption.muted { (incidents.len()) " incidents on this page" }
                 thead { tr {
                     th scope="col" { "Incident" } th scope="col" { "Status" } th scope="col" { "Priority" }
                     th.num scope="col" { "Severity" } th.num scope="col" { "Users" } th.num scope="col" { "Sessions" }
                     th.num scope="col" { "Occurrences" } th scope="col" { "Last seen" } th scope="col" { "Project" }
                 } }
-                tbody {
+                // The first page updates live (console.js): changes matching these filters are
+                // inserted or updated in place.
+                tbody id="incident-rows" data-live[value("cursor").is_empty()]
+                    data-filter-status=(value("status")) data-filter-kind=(value("kind"))
+                    data-filter-project=(live_project) data-filter-route=(value("route")) {
                     @for i in &incidents {
-                        tr data-incident-id=(i.id) {
+                        tr data-incident-id=(i.id) data-status=(i.status.as_str()) {
                             td {
                                 a href={ "/incidents/" (i.id) } { (i.title) }
                                 br; span.muted { (i.kind.replace('_', " ")) " · " (i.route_template) }

@@ -6,10 +6,17 @@
 //! Pages need a session ([`PageCaller`]); without one they redirect to `/login`. Every form that
 //! changes something carries the session's CSRF token (`csrf`).
 
+pub mod analytics;
 pub mod assets;
+pub mod audit;
 pub mod incidents;
+pub mod integrations;
+pub mod keys;
+pub mod live;
 pub mod login;
+pub mod rules;
 pub mod timeline;
+pub mod tokens;
 pub mod users;
 
 use axum::extract::{FromRef, FromRequestParts, OriginalUri};
@@ -35,6 +42,18 @@ pub fn routes() -> Router<ConsoleState> {
         .route("/incidents/{id}/status", post(incidents::set_status))
         .route("/users", get(users::list).post(users::create))
         .route("/users/{username}", post(users::change))
+        .route("/keys", get(keys::list).post(keys::create))
+        .route("/keys/{id}", post(keys::change))
+        .route("/projects", post(keys::create_project))
+        .route("/integrations", get(integrations::list).post(integrations::create))
+        .route("/integrations/{id}", post(integrations::change))
+        .route("/rules", get(rules::list))
+        .route("/rules/{project}", post(rules::save))
+        .route("/tokens", get(tokens::list).post(tokens::create))
+        .route("/tokens/{id}/revoke", post(tokens::revoke))
+        .route("/audit", get(audit::list))
+        .route("/analytics", get(analytics::show))
+        .route("/live", get(live::feed))
         .route("/assets/{version}/{file}", get(assets::serve))
 }
 
@@ -116,6 +135,19 @@ pub fn page(status: StatusCode, markup: Markup) -> Response {
     response
 }
 
+/// The navigation: each page with the least role that may open it.
+const NAV: &[(&str, &str, Role)] = &[
+    ("/incidents", "Incidents", Role::Viewer),
+    ("/live", "Live", Role::Viewer),
+    ("/analytics", "Analytics", Role::Viewer),
+    ("/rules", "Rules", Role::Viewer),
+    ("/keys", "Projects & keys", Role::Admin),
+    ("/integrations", "Integrations", Role::Admin),
+    ("/tokens", "Tokens", Role::Admin),
+    ("/users", "Users", Role::Admin),
+    ("/audit", "Audit log", Role::Admin),
+];
+
 /// The frame of every page: the navigation (for a logged-in caller) and `body`.
 pub fn layout(title: &str, caller: Option<&Caller>, body: Markup) -> Markup {
     html! {
@@ -135,9 +167,10 @@ pub fn layout(title: &str, caller: Option<&Caller>, body: Markup) -> Markup {
                         a.brand href="/incidents" { "Friction" }
                         nav aria-label="Main" {
                             ul {
-                                li { a href="/incidents" { "Incidents" } }
-                                @if c.role >= Role::Admin {
-                                    li { a href="/users" { "Users" } }
+                                @for (href, text, role) in NAV {
+                                    @if c.role >= *role {
+                                        li { a href=(href) id={ "nav-" (href.trim_start_matches('/')) } { (text) } }
+                                    }
                                 }
                             }
                         }
@@ -154,6 +187,74 @@ pub fn layout(title: &str, caller: Option<&Caller>, body: Markup) -> Markup {
             }
         }
     }
+}
+
+/// A page's message after an action: `(text, is_error)`.
+pub type Flash = Option<(String, bool)>;
+
+/// The message of an action, as an alert (error) or a status line.
+pub fn flash(message: &Flash) -> Markup {
+    html! {
+        @if let Some((text, is_error)) = message {
+            @if *is_error { p.error role="alert" id="flash" { (text) } } @else { p.notice role="status" id="flash" { (text) } }
+        }
+    }
+}
+
+/// The 403 page unless the caller has `role` (`None`: allowed); for pages that only read.
+pub fn require_page(caller: &Caller, role: Role, what: &str) -> Option<Response> {
+    caller.require(role, what).err().map(|e| error_page(Some(caller), e))
+}
+
+/// The 403 page for a form without the session's CSRF token (`None`: the token is right).
+pub fn require_csrf(caller: &Caller, given: &str) -> Option<Response> {
+    caller.check_csrf(Some(given)).err().map(|e| error_page(Some(caller), e))
+}
+
+/// A JSON value as the body an API handler takes, so a form runs the same handler as the API.
+pub fn json_body(value: serde_json::Value) -> axum::body::Bytes {
+    axum::body::Bytes::from(value.to_string())
+}
+
+/// What a failed form shows: a wrong value, a conflict or an unavailable dependency is its page
+/// again with the message and the error's status (`Ok`); a refusal (403) or a missing thing
+/// (404) is the error page (`Err`).
+pub fn form_error(error: ApiError) -> Result<(StatusCode, Flash), ApiError> {
+    match error {
+        e @ (ApiError::BadRequest(_) | ApiError::Conflict(_) | ApiError::Unavailable(_)) => {
+            let (status, _) = e.status_and_code();
+            Ok((status, Some((e.to_string(), true))))
+        }
+        e => Err(e),
+    }
+}
+
+/// A failed form's answer ([`form_error`]): `again` renders its page with the message.
+pub async fn form_failed<F, Fut>(caller: &Caller, error: ApiError, again: F) -> Response
+where
+    F: FnOnce(Flash) -> Fut,
+    Fut: std::future::Future<Output = Response>,
+{
+    match form_error(error) {
+        Ok((status, message)) => with_status(again(message).await, status),
+        Err(e) => error_page(Some(caller), e),
+    }
+}
+
+/// The message a 303 from [`done`] carries in `?done=`.
+pub fn done_flash(query: &std::collections::HashMap<String, String>) -> Flash {
+    query.get("done").map(|d| (d.clone(), false))
+}
+
+/// `response` with `status`.
+pub fn with_status(mut response: Response, status: StatusCode) -> Response {
+    *response.status_mut() = status;
+    response
+}
+
+/// A 303 back to `path` with `done` as its message.
+pub fn done(path: &str, message: &str) -> Response {
+    Redirect::to(&format!("{path}?done={}", encode_query(message))).into_response()
 }
 
 /// The hidden CSRF field of a form.

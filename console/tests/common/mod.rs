@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod page;
+
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use friction_console::{router, ConsoleState};
