@@ -543,7 +543,7 @@ async fn every_route_answers_each_caller_as_the_role_and_scope_table_says() -> T
                 let body = api_body(&route, n).unwrap_or_default();
                 let uri = format!("{}{}", world.fill(path).await?, spec.query);
                 let (token, session) = world.credentials(who).await?;
-                let body = (!body.is_empty()).then(|| ("application/json", body));
+                let body = (!body.is_empty()).then_some(("application/json", body));
                 let answer = world.send(method, &uri, token.as_deref(), session.as_ref(), body).await;
                 cells += 1;
                 check(
