@@ -46,9 +46,12 @@ enum Who {
     /// An admin limited to project B (so only the scope can refuse).
     OtherProjectToken,
     OtherProjectSession,
+    /// An admin limited to project A, whose objects the requests name.
+    OwnProjectToken,
+    OwnProjectSession,
 }
 
-const CALLERS: [Who; 12] = [
+const CALLERS: [Who; 14] = [
     Who::Anonymous,
     Who::ViewerToken,
     Who::ViewerSession,
@@ -61,6 +64,8 @@ const CALLERS: [Who; 12] = [
     Who::ExpiredSession,
     Who::OtherProjectToken,
     Who::OtherProjectSession,
+    Who::OwnProjectToken,
+    Who::OwnProjectSession,
 ];
 
 impl Who {
@@ -69,19 +74,34 @@ impl Who {
         match self {
             Who::ViewerToken | Who::ViewerSession => Some(Role::Viewer),
             Who::EngineerToken | Who::EngineerSession => Some(Role::Engineer),
-            Who::AdminToken | Who::AdminSession | Who::OtherProjectToken | Who::OtherProjectSession => {
-                Some(Role::Admin)
-            }
+            Who::AdminToken
+            | Who::AdminSession
+            | Who::OtherProjectToken
+            | Who::OtherProjectSession
+            | Who::OwnProjectToken
+            | Who::OwnProjectSession => Some(Role::Admin),
             Who::Anonymous | Who::RevokedToken | Who::ExpiredToken | Who::ExpiredSession => None,
         }
     }
 
     fn has_session(self) -> bool {
-        matches!(self, Who::ViewerSession | Who::EngineerSession | Who::AdminSession | Who::OtherProjectSession)
+        matches!(
+            self,
+            Who::ViewerSession
+                | Who::EngineerSession
+                | Who::AdminSession
+                | Who::OtherProjectSession
+                | Who::OwnProjectSession
+        )
     }
 
     fn other_project(self) -> bool {
         matches!(self, Who::OtherProjectToken | Who::OtherProjectSession)
+    }
+
+    /// Limited to one project, A or B.
+    fn limited(self) -> bool {
+        self.other_project() || matches!(self, Who::OwnProjectToken | Who::OwnProjectSession)
     }
 }
 
@@ -137,11 +157,12 @@ fn expected(need: Need, scope: Scope, who: Who, page: bool) -> Outcome {
     if role < needed {
         return Outcome::Forbidden;
     }
-    match (scope, who.other_project()) {
-        (_, false) | (Scope::Filtered, true) => Outcome::Allowed,
-        (Scope::ProjectA, true) => Outcome::NotFound,
-        (Scope::Global, true) => Outcome::Forbidden,
-        (Scope::NewInA, true) => Outcome::BadRequest,
+    match (scope, who.limited(), who.other_project()) {
+        (_, false, _) | (Scope::Filtered, _, _) => Outcome::Allowed,
+        (Scope::Global, true, _) => Outcome::Forbidden,
+        (Scope::ProjectA | Scope::NewInA, _, false) => Outcome::Allowed,
+        (Scope::ProjectA, _, true) => Outcome::NotFound,
+        (Scope::NewInA, _, true) => Outcome::BadRequest,
     }
 }
 
@@ -257,8 +278,9 @@ struct World {
     revoked: String,
     expired: String,
     other: String,
-    /// Users for sessions: (viewer, engineer, admin, other project's admin) ids.
-    users: [String; 4],
+    own: String,
+    /// Users for sessions: (viewer, engineer, admin, other project's admin, own project's admin) ids.
+    users: [String; 5],
     fresh: u32,
     peers: AtomicU32,
 }
@@ -304,6 +326,7 @@ impl World {
             ("engineer", Role::Engineer, None),
             ("admin", Role::Admin, None),
             ("other", Role::Admin, Some(b.as_str())),
+            ("own", Role::Admin, Some(a.as_str())),
         ] {
             users.push(store.create_user(name, "not-a-hash", role, project).await?.id);
         }
@@ -314,10 +337,11 @@ impl World {
             engineer: token(Role::Engineer, None).await?,
             admin: token(Role::Admin, None).await?,
             other: token(Role::Admin, Some(b)).await?,
+            own: token(Role::Admin, Some(a.clone())).await?,
             revoked: revoked.secret,
             expired: expired.secret,
             a,
-            users: users.try_into().map_err(|_| "four users")?,
+            users: users.try_into().map_err(|_| "five users")?,
             fresh: 0,
             peers: AtomicU32::new(0),
         })
@@ -348,10 +372,12 @@ impl World {
             Who::RevokedToken => token(&self.revoked),
             Who::ExpiredToken => token(&self.expired),
             Who::OtherProjectToken => token(&self.other),
+            Who::OwnProjectToken => token(&self.own),
             Who::ViewerSession => Ok((None, Some(self.session(0, false).await?))),
             Who::EngineerSession => Ok((None, Some(self.session(1, false).await?))),
             Who::AdminSession => Ok((None, Some(self.session(2, false).await?))),
             Who::OtherProjectSession => Ok((None, Some(self.session(3, false).await?))),
+            Who::OwnProjectSession => Ok((None, Some(self.session(4, false).await?))),
             Who::ExpiredSession => Ok((None, Some(self.session(2, true).await?))),
         }
     }
