@@ -38,11 +38,33 @@ pub(crate) async fn require(
     action: &str,
     resource: &str,
 ) -> Result<(), ApiError> {
-    if let Err(e) = caller.require(role, what) {
+    refused(state, caller, action, resource, caller.require(role, what)).await
+}
+
+/// [`require`] with [`Caller::require_global`]: for what belongs to no one project.
+pub(crate) async fn require_global(
+    state: &ConsoleState,
+    caller: &Caller,
+    role: Role,
+    what: &str,
+    action: &str,
+    resource: &str,
+) -> Result<(), ApiError> {
+    refused(state, caller, action, resource, caller.require_global(role, what)).await
+}
+
+/// Audits a refusal of `action` and passes the decision on.
+async fn refused(
+    state: &ConsoleState,
+    caller: &Caller,
+    action: &str,
+    resource: &str,
+    decision: Result<(), ApiError>,
+) -> Result<(), ApiError> {
+    if let Err(e) = &decision {
         record(state, caller, action, resource, false, Some(&e.to_string())).await;
-        return Err(e);
     }
-    Ok(())
+    decision
 }
 
 /// Audits `result` of `action` on `resource` (the error's message as the detail of a failure)
@@ -134,7 +156,7 @@ pub async fn list(
     caller: Caller,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Json<AuditPage>, ApiError> {
-    caller.require(Role::Admin, "reading the audit log")?;
+    caller.require_global(Role::Admin, "reading the audit log")?;
     only_params(&params, PARAMS)?;
     let get = |k: &str| params.get(k).map(|v| v.trim()).filter(|v| !v.is_empty());
     let success = match get("outcome") {

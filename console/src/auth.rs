@@ -115,6 +115,19 @@ impl Caller {
         )))
     }
 
+    /// [`Caller::require`], and refuses (403) a caller limited to one project: what belongs to no
+    /// one project (tokens, users, the audit log, new projects) needs a caller who sees them all
+    /// (docs/console.md "Tokens and roles").
+    pub fn require_global(&self, role: Role, action: &str) -> Result<(), ApiError> {
+        self.require(role, action)?;
+        match &self.project_id {
+            None => Ok(()),
+            Some(p) => Err(ApiError::Forbidden(format!(
+                "{action} concerns every project; this caller is limited to project {p}"
+            ))),
+        }
+    }
+
     /// The project filter of a list: the one asked for (when the caller may see it) or the
     /// caller's scope. A project the caller may not see is "not found", as if it did not exist.
     pub fn project_filter(&self, asked: Option<String>) -> Result<Option<String>, ApiError> {

@@ -84,7 +84,7 @@ pub async fn create(
     caller: Caller,
     body: Bytes,
 ) -> Result<(StatusCode, Json<ProjectView>), ApiError> {
-    audit::require(&state, &caller, Role::Admin, "creating a project", "project.create", "project:*").await?;
+    audit::require_global(&state, &caller, Role::Admin, "creating a project", "project.create", "project:*").await?;
     let new: NewProject = match body::json(&body, r#"{"name": "shop"}"#) {
         Ok(new) => new,
         Err(e) => return audit::outcome(&state, &caller, "project.create", "project:*", None, Err(e)).await,

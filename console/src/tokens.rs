@@ -86,7 +86,7 @@ pub struct NewToken {
 #[utoipa::path(get, path = "/v1/tokens", tag = "tokens",
     responses((status = 200, body = TokenList), (status = 401), (status = 403)))]
 pub async fn list(State(state): State<ConsoleState>, caller: Caller) -> Result<Json<TokenList>, ApiError> {
-    caller.require(Role::Admin, "listing tokens")?;
+    caller.require_global(Role::Admin, "listing tokens")?;
     let tokens = state.store.list_console_tokens().await?;
     Ok(Json(TokenList { tokens: tokens.into_iter().map(TokenView::from).collect() }))
 }
@@ -99,7 +99,7 @@ pub async fn create(
     caller: Caller,
     body: Bytes,
 ) -> Result<(StatusCode, Json<CreatedToken>), ApiError> {
-    audit::require(&state, &caller, Role::Admin, "creating a token", "token.create", "token:*").await?;
+    audit::require_global(&state, &caller, Role::Admin, "creating a token", "token.create", "token:*").await?;
     let result = async {
         let new: NewToken = body::json(
             &body,
@@ -153,7 +153,7 @@ pub async fn revoke(
     Path(id): Path<String>,
 ) -> Result<Json<TokenView>, ApiError> {
     let resource = format!("token:{id}");
-    audit::require(&state, &caller, Role::Admin, "revoking a token", "token.revoke", &resource).await?;
+    audit::require_global(&state, &caller, Role::Admin, "revoking a token", "token.revoke", &resource).await?;
     let result = state.store.revoke_console_token(&id).await.map_err(ApiError::from);
     let resource = result.as_ref().map(|t| format!("token:{}", t.id)).unwrap_or(resource);
     let token = audit::outcome(&state, &caller, "token.revoke", &resource, None, result).await?;

@@ -584,7 +584,7 @@ async fn a_scoped_token_sees_only_its_project() -> TestResult {
         assert_eq!(status, StatusCode::NOT_FOUND);
         let (status, _) =
             call(&state, "POST", "/v1/tokens", Some(&admin), Some(r#"{"role": "viewer", "project": "other"}"#)).await;
-        assert_eq!(status, StatusCode::BAD_REQUEST, "no token for a project the caller cannot see");
+        assert_eq!(status, StatusCode::FORBIDDEN, "a project-limited admin makes no tokens (docs/console.md)");
     }
     Ok(())
 }

@@ -303,13 +303,21 @@ impl Store {
             .map_err(|e| StoreError::InvalidKeySettings { reason: format!("allowedOrigins: {e}") })?;
         // Strictly after the previous change, so the record always wins over the older one.
         let now = now_ms().max(key.updated_at_ms.unwrap_or(0) + 1).max(key.created_at_ms + 1);
-        sqlx::query("UPDATE api_keys SET allowed_origins = $1, rate_limit_per_sec = $2, updated_at = $3 WHERE id = $4")
+        // No rate is written as SQL NULL, not bound: sqlx 0.8's Any driver sends a bound `None::<f64>`
+        // to PostgreSQL as a `real` (float4) parameter, the connection caches the statement so, and a
+        // later rate (8 bytes) is refused there ("incorrect binary data format in bind parameter 2").
+        let query = match rate {
+            Some(rate) => sqlx::query(
+                "UPDATE api_keys SET allowed_origins = $1, rate_limit_per_sec = $2, updated_at = $3 WHERE id = $4",
+            )
             .bind(origins_json)
-            .bind(rate)
-            .bind(now)
-            .bind(&key.id)
-            .execute(&self.pool)
-            .await?;
+            .bind(rate),
+            None => sqlx::query(
+                "UPDATE api_keys SET allowed_origins = $1, rate_limit_per_sec = NULL, updated_at = $2 WHERE id = $3",
+            )
+            .bind(origins_json),
+        };
+        query.bind(now).bind(&key.id).execute(&self.pool).await?;
         self.api_key_by_id(&key.id).await?.ok_or_else(|| StoreError::KeyNotFound(id_or_prefix.to_owned()))
     }
 

@@ -29,7 +29,7 @@ async fn audit(state: &ConsoleState, caller: &Caller, action: &str, username: &s
 
 /// Refuses (403, audited) unless the caller is an admin.
 async fn require_admin(state: &ConsoleState, caller: &Caller, action: &str, username: &str) -> Result<(), Response> {
-    match caller.require(Role::Admin, "managing users") {
+    match caller.require_global(Role::Admin, "managing users") {
         Ok(()) => Ok(()),
         Err(e) => {
             if action != "view" {

@@ -24,8 +24,8 @@ function frictionBinary() {
 
 /** Starts the gateway (or takes the one named in the environment); `options.env` adds variables,
  * `options.before` lists `friction` commands to run in its data directory first. Resolves to
- * { eventsUrl, endpoint, apiKey, consoleUrl, adminToken, stop() } (the console fields are null for an
- * external gateway). */
+ * { eventsUrl, endpoint, apiKey, consoleUrl, adminToken, dataDir, bin, stop() } (the console fields are
+ * null for an external gateway). */
 async function startGateway(options = {}) {
   if (process.env.FRICTION_SDK_GATEWAY) {
     const apiKey = process.env.FRICTION_SDK_API_KEY;
@@ -101,6 +101,10 @@ async function startGateway(options = {}) {
     eventsUrl: info.eventsUrl,
     consoleUrl: consoleOrigin,
     adminToken,
+    // The data directory (admin-password, the SQLite store) and the binary, for CLI commands
+    // against the running console.
+    dataDir,
+    bin,
     metricsUrl: (/console: (http:\/\/[^/\s]+)/.exec(err) || [])[1] ? /console: (http:\/\/[^/\s]+)/.exec(err)[1] + '/metrics' : null,
     endpoint: info.eventsUrl.replace(/\/v1\/events$/, ''),
     log: () => '--- stdout ---\n' + out + '\n--- stderr ---\n' + err,
