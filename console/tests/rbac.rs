@@ -264,6 +264,13 @@ const PAGES: &[Page] = &[
         form: "username={fresh}&role=viewer&project=",
     },
     Page { method: "POST", path: "/users/{username}", need: ADMIN, scope: Scope::Global, form: "action=disable" },
+    Page { method: "GET", path: "/keys", need: ADMIN, scope: Scope::Filtered, form: "" },
+    Page { method: "GET", path: "/integrations", need: ADMIN, scope: Scope::Filtered, form: "" },
+    Page { method: "GET", path: "/rules", need: VIEWER, scope: Scope::Filtered, form: "" },
+    Page { method: "GET", path: "/tokens", need: ADMIN, scope: Scope::Global, form: "" },
+    Page { method: "GET", path: "/audit", need: ADMIN, scope: Scope::Global, form: "" },
+    Page { method: "GET", path: "/analytics", need: VIEWER, scope: Scope::Filtered, form: "" },
+    Page { method: "GET", path: "/live", need: VIEWER, scope: Scope::Filtered, form: "" },
     Page { method: "POST", path: "/logout", need: VIEWER, scope: Scope::Filtered, form: "" },
 ];
 
