@@ -6,9 +6,9 @@
 //! indented or blank (Java `\tat ...`, Node `    at ...`, Python's `  File ...`, Rust backtrace
 //! frames), when it is a Java `Caused by:` / `... N more`, Rust's `stack backtrace:` / `note: ...`
 //! or the message line after `panicked at file:line:col:`, Python's chaining lines and the
-//! exception line that ends a traceback; and, when the pending record looks like an error, a
-//! `Traceback (most recent call last):` or an exception line (`java.lang.IllegalStateException: x`,
-//! `TypeError: x`). Everything else starts a record. With [`Start::Pattern`], a line starts a record
+//! exception line that ends a traceback; and, when the pending record is one line that looks like
+//! an error, a `Traceback (most recent call last):` or an exception line
+//! (`java.lang.IllegalStateException: x`, `TypeError: x`). Everything else starts a record. With [`Start::Pattern`], a line starts a record
 //! exactly when it matches.
 //!
 //! Where a record starts depends only on the lines since the previous record's start, so reading
@@ -133,7 +133,10 @@ impl Joiner {
         {
             return true;
         }
-        self.pending_is_error && (line.starts_with(TRACEBACK) || is_exception_line(line))
+        // Only right after a single error line: `log.error("...", e)` writes the line, then the
+        // exception; after a trace that already ended, `Error: x` starts the next record.
+        let single_error_line = self.pending_is_error && self.pending.as_ref().is_some_and(|p| p.lines == 1);
+        single_error_line && (line.starts_with(TRACEBACK) || is_exception_line(line))
     }
 }
 
@@ -295,6 +298,12 @@ mod tests {
         assert_eq!(t.len(), 2);
         let t = texts(Start::Auto, "ERROR boom\nTypeError: x\n");
         assert_eq!(t.len(), 1);
+        // After a trace that ended, an exception line is the next record.
+        let t = texts(
+            Start::Auto,
+            "ERROR boom\nTraceback (most recent call last):\n  File x\nKeyError: 1\nError: next\n    at x\n",
+        );
+        assert_eq!(t.len(), 2, "{t:#?}");
     }
 
     #[test]

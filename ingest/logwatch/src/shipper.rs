@@ -176,11 +176,17 @@ impl Shipper {
                     let outcome = classify(status, retry_after.as_deref(), &text);
                     if outcome == Outcome::Permanent || matches!(status, 401 | 403) {
                         tracing::error!(status, body = %text, "the gateway refused a batch of log lines");
+                    } else if matches!(outcome, Outcome::Retry(_)) && attempt == 0 {
+                        tracing::warn!(status, "the gateway cannot take log lines now; retrying with backoff");
                     }
                     (outcome, status.to_string())
                 }
                 Err(e) => {
-                    tracing::debug!(error = %e, "sending log lines failed");
+                    if attempt == 0 {
+                        tracing::warn!(error = %e, "sending log lines failed; retrying with backoff");
+                    } else {
+                        tracing::debug!(error = %e, attempt, "sending log lines failed");
+                    }
                     (Outcome::Retry(None), "connection".to_string())
                 }
             };

@@ -68,6 +68,9 @@ struct Tracked {
     at_startup: bool,
     /// Everything was read and flushed; waiting for the acknowledgements before closing.
     drained: bool,
+    /// The last read found nothing: before reading what arrives next, the first line is checked
+    /// (a file truncated and rewritten past the old offset in between).
+    at_eof: bool,
 }
 
 pub struct Tailer {
@@ -172,6 +175,7 @@ impl Tailer {
                     truncated: false,
                     at_startup: self.first_scan,
                     drained: false,
+                    at_eof: false,
                 });
             }
         }
@@ -185,16 +189,9 @@ impl Tailer {
             }
             if t.id.is_none() {
                 self.identify(i);
-            } else if t.gone_since.is_none() {
+            } else if t.gone_since.is_none() && self.first_line_changed(i) {
                 // A file truncated and written past the old offset between two looks.
-                let mut head = [0u8; FINGERPRINT_BYTES];
-                let n = t.file.read_at(&mut head, 0).unwrap_or(0);
-                let now_fp = fingerprint(head.get(..n).unwrap_or(&[]));
-                if let (Some(fp), Some(id)) = (now_fp, t.id) {
-                    if fp != id.fingerprint {
-                        self.truncate(i)?;
-                    }
-                }
+                self.truncate(i)?;
             }
         }
         // Checkpoints of files no longer open are forgotten.
@@ -223,6 +220,15 @@ impl Tailer {
         }
         self.lines_since = 0;
         self.rate_since = Instant::now();
+    }
+
+    /// The file's first line is no longer the one it was identified by.
+    fn first_line_changed(&self, i: usize) -> bool {
+        let Some(t) = self.files.get(i) else { return false };
+        let Some(id) = t.id else { return false };
+        let mut head = [0u8; FINGERPRINT_BYTES];
+        let n = t.file.read_at(&mut head, 0).unwrap_or(0);
+        fingerprint(head.get(..n).unwrap_or(&[])).is_some_and(|fp| fp != id.fingerprint)
     }
 
     /// Gives a file its identity once it has a first line, and its position from the checkpoint.
@@ -262,7 +268,27 @@ impl Tailer {
     /// Reads what a file has beyond its position; returns the bytes read.
     fn poll(&mut self, i: usize) -> Result<usize, Closed> {
         let Some(t) = self.files.get_mut(i) else { return Ok(0) };
-        if t.id.is_none() || t.drained {
+        if t.drained {
+            return Ok(0);
+        }
+        if t.id.is_none() {
+            self.identify(i);
+        }
+        let Some(t) = self.files.get_mut(i) else { return Ok(0) };
+        if t.id.is_none() {
+            return Ok(0);
+        }
+        if t.at_eof {
+            let size = t.file.metadata().map(|m| m.len()).unwrap_or(0);
+            if size == t.read_pos {
+                return Ok(0);
+            }
+            if size < t.read_pos || t.gone_since.is_none() && self.first_line_changed(i) {
+                self.truncate(i)?;
+            }
+        }
+        let Some(t) = self.files.get_mut(i) else { return Ok(0) };
+        if t.id.is_none() {
             return Ok(0);
         }
         let n = match t.file.read_at(&mut self.chunk, t.read_pos) {
@@ -273,12 +299,14 @@ impl Tailer {
             }
         };
         if n == 0 {
+            t.at_eof = true;
             let size = t.file.metadata().map(|m| m.len()).unwrap_or(u64::MAX);
             if size < t.read_pos {
                 self.truncate(i)?;
             }
             return Ok(0);
         }
+        t.at_eof = false;
         t.last_data = Instant::now();
         let chunk = self.chunk.get(..n).unwrap_or(&[]);
         let mut lines = 0u64;
