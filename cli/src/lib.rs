@@ -3,6 +3,7 @@
 
 pub mod integrations;
 pub mod keys;
+pub mod logwatch;
 pub mod pipeline;
 pub mod tokens;
 pub mod up;
@@ -56,6 +57,8 @@ pub enum Command {
     /// Ticket integrations (Jira, Linear, GitHub, webhooks): add, list, test, enable, disable.
     #[command(subcommand)]
     Integrations(integrations::IntegrationsCommand),
+    /// Tail log files and post them to the gateway (friction-logwatch): rotation, stack traces, checkpoints.
+    Logwatch(logwatch::LogwatchCommand),
 }
 
 #[derive(Subcommand)]
@@ -164,6 +167,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Warehouse(cmd) => warehouse::run(cmd).await,
         Command::Tokens(cmd) => tokens::run(cmd).await,
         Command::Integrations(cmd) => integrations::run(cmd).await,
+        Command::Logwatch(cmd) => logwatch::run(cmd).await.map(|_| ExitCode::SUCCESS),
         Command::Migrate(store) => {
             let s = Store::from_env_or_dir(store.database_url.as_deref(), &store.data_dir).await?;
             let applied = s.migrate().await?;

@@ -8,6 +8,11 @@ use std::time::Duration;
 
 use clap::Args;
 
+/// The example at the end of `--help`.
+pub const EXAMPLE: &str = "Example:\n  friction-logwatch --watch 'pos=/var/log/pos/*.log' --gateway-url http://127.0.0.1:8080 \\\n    --api-key \"$FRICTION_API_KEY\" --patterns patterns.yaml --admin-addr 127.0.0.1:9108\n\n\
+Rotation: rename (logrotate `create`) is followed by inode; for copytruncate, do not let the glob\n\
+match the rotated copies (app.log.1). Docs: docs/operators.md, \"Tailing log files\".";
+
 /// `SERVICE=GLOB`: files matching GLOB are the log of SERVICE.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WatchSpec {

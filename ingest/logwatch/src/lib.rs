@@ -43,6 +43,8 @@ pub enum LogwatchError {
     Client(reqwest::Error),
     #[error("the tailer thread could not start: {0}")]
     Thread(std::io::Error),
+    #[error("the admin server could not listen: {0}")]
+    Admin(std::io::Error),
 }
 
 /// A running logwatch: the tailer thread and the shipper task.
@@ -58,6 +60,23 @@ impl LogwatchHandle {
         let tailer = self.tailer;
         let _ = tokio::task::spawn_blocking(move || tailer.join()).await;
     }
+}
+
+/// What `friction-logwatch` and `friction logwatch` run: the admin server (`/metrics`, `/healthz`,
+/// `/readyz`), then tailing and sending until `shutdown` triggers (SIGTERM, Ctrl-C).
+pub async fn serve(
+    args: LogwatchArgs,
+    admin: &friction_runtime::config::AdminArgs,
+    shutdown: Shutdown,
+) -> Result<(), LogwatchError> {
+    let health = friction_runtime::Health::default();
+    let ready = health.register("logwatch");
+    let addr = friction_runtime::serve_admin(admin, health, shutdown.clone()).await.map_err(LogwatchError::Admin)?;
+    tracing::info!(admin = %addr, "admin server listening: /metrics /healthz /readyz");
+    let handle = spawn(args, shutdown)?;
+    ready.set(true);
+    handle.join().await;
+    Ok(())
 }
 
 /// Starts tailing and sending; both stop when `shutdown` triggers. Must be called inside a tokio

@@ -341,6 +341,9 @@ impl Tailer {
         for r in records {
             self.send(i, &r)?;
         }
+        if let Some(t) = self.files.get_mut(i) {
+            t.last_data = Instant::now();
+        }
         Ok(n)
     }
 
@@ -362,7 +365,8 @@ impl Tailer {
         while i < self.files.len() {
             let Some(t) = self.files.get_mut(i) else { break };
             let quiet = t.last_data.elapsed();
-            if t.joiner.has_pending() && quiet >= timeout {
+            // Only a file read to its end can be quiet: unread bytes may continue the record.
+            if t.joiner.has_pending() && t.at_eof && quiet >= timeout {
                 if let Some(r) = t.joiner.flush() {
                     self.send(i, &r)?;
                 }

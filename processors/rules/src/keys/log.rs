@@ -43,11 +43,9 @@ pub fn normalize_log_message(message: &str) -> String {
     out
 }
 
-/// The attribute that names the pattern rule a line matched (docs/operators.md "Tailing log files").
-pub const PATTERN_ATTRIBUTE: &str = "pattern";
-
 /// The pattern name in a log line's attributes (a flat JSON object of strings, as the detector
-/// receives them): the value of `"pattern"` when it is a plain name (letters, digits, `_`, `-`, `.`;
+/// receives them; friction-logwatch sets it, docs/operators.md "Tailing log files"): the value of
+/// `"pattern"` when it is a plain name (letters, digits, `_`, `-`, `.`;
 /// 1 to 128 bytes), else `None`. Cheap: no JSON parsing, a substring search.
 ///
 /// ```
