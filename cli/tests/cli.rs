@@ -128,7 +128,7 @@ fn help_describes_every_command() {
     let names: Vec<&str> = commands.iter().map(|(name, _)| name.as_str()).collect();
     assert_eq!(
         names,
-        ["up", "topics", "projects", "keys", "tokens", "migrate", "warehouse", "integrations"],
+        ["up", "topics", "projects", "keys", "tokens", "migrate", "warehouse", "integrations", "logwatch"],
         "the commands the README documents"
     );
     for (name, about) in &commands {
