@@ -97,14 +97,19 @@ async fn rotation_by_copy_truncate_while_writing_delivers_every_line_once() {
                     writeln!(f, "{line}").expect("write");
                     written.store(i + 1, Ordering::SeqCst);
                 }
-                if i % 100 == 0 {
+                if i % 20 == 0 {
                     std::thread::sleep(Duration::from_millis(5));
                 }
             }
         })
     };
     let mut topic = Topic::new(&gw.topic);
-    topic.wait_until(WAIT, "a first part", |t| t.distinct() >= 1000);
+    // Rotate while the writer is at line 1000 or so, whatever the tailer has read by then.
+    let deadline = std::time::Instant::now() + WAIT;
+    while written.load(Ordering::SeqCst) < 1000 {
+        assert!(std::time::Instant::now() < deadline, "the writer is stuck");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
     {
         // copytruncate loses what the app writes between the copy and the truncation unless the
         // tailer has read it: hold the writer until everything written so far arrived.
@@ -113,6 +118,7 @@ async fn rotation_by_copy_truncate_while_writing_delivers_every_line_once() {
         topic.wait_until(WAIT, "the lines written before the rotation", |t| t.distinct() >= n);
         std::fs::copy(&log, dir.join("app.log.1")).expect("copy");
         OpenOptions::new().write(true).open(&log).expect("open").set_len(0).expect("truncate");
+        assert!(n < 2000, "rotated mid-writing ({n} lines written)");
     }
     topic.wait_until(WAIT, "3000 lines", |t| t.distinct() >= 3000);
     writer.join().expect("writer");
