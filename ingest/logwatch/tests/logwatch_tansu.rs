@@ -35,16 +35,34 @@ fn append(path: &std::path::Path, lines: &[String]) {
     f.write_all(text.as_bytes()).expect("write");
 }
 
+/// Waits until every expected line arrived, then a little longer for anything behind them; checks
+/// each arrived under one id and nothing else came. Returns the copies (resent lines).
+fn expect_all(topic: &mut Topic, expected: &[String]) -> usize {
+    topic.wait_until(WAIT, "every line", |t| t.distinct() >= expected.len());
+    topic.settle(Duration::from_millis(500));
+    topic.assert_each_once(expected)
+}
+
+/// `dir/app.log` with its first line, and a logwatch tailing `dir/*.log` as service `pos`.
+fn watch_app_log(
+    gw: &common::Gateway,
+    dir: &std::path::Path,
+    first: &str,
+) -> (std::path::PathBuf, Shutdown, friction_logwatch::LogwatchHandle) {
+    let log = dir.join("app.log");
+    append(&log, &[first.to_string()]);
+    let shutdown = Shutdown::new();
+    let lw = friction_logwatch::spawn(args(gw, "pos", &dir.join("*.log"), &dir.join("state")), shutdown.clone())
+        .expect("logwatch");
+    (log, shutdown, lw)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rotation_by_rename_while_writing_delivers_every_line_once() {
     let Some(gw) = gateway("rotation_by_rename_while_writing_delivers_every_line_once").await else { return };
     let (_dir, dir) = tempdir();
-    let log = dir.join("app.log");
-    append(&log, &lines("rename", 0, 1));
-    let shutdown = Shutdown::new();
-    let lw = friction_logwatch::spawn(args(&gw, "pos", &dir.join("*.log"), &dir.join("state")), shutdown.clone())
-        .expect("logwatch");
     let expected = lines("rename", 0, 3000);
+    let (log, shutdown, lw) = watch_app_log(&gw, &dir, &expected[0]);
     let writer = {
         let (log, dir, expected) = (log.clone(), dir.clone(), expected.clone());
         std::thread::spawn(move || {
@@ -66,10 +84,8 @@ async fn rotation_by_rename_while_writing_delivers_every_line_once() {
         })
     };
     let mut topic = Topic::new(&gw.topic);
-    topic.wait_until(WAIT, "3000 lines", |t| t.distinct() >= 3000);
+    expect_all(&mut topic, &expected);
     writer.join().expect("writer");
-    topic.settle(Duration::from_millis(500));
-    topic.assert_each_once(&expected);
     shutdown.trigger();
     lw.join().await;
 }
@@ -78,12 +94,8 @@ async fn rotation_by_rename_while_writing_delivers_every_line_once() {
 async fn rotation_by_copy_truncate_while_writing_delivers_every_line_once() {
     let Some(gw) = gateway("rotation_by_copy_truncate_while_writing_delivers_every_line_once").await else { return };
     let (_dir, dir) = tempdir();
-    let log = dir.join("app.log");
-    append(&log, &lines("copytrunc", 0, 1));
-    let shutdown = Shutdown::new();
-    let lw = friction_logwatch::spawn(args(&gw, "pos", &dir.join("*.log"), &dir.join("state")), shutdown.clone())
-        .expect("logwatch");
     let expected = lines("copytrunc", 0, 3000);
+    let (log, shutdown, lw) = watch_app_log(&gw, &dir, &expected[0]);
     // The writer holds the lock while it writes a line; the test takes it to rotate.
     let lock = Arc::new(Mutex::new(()));
     let written = Arc::new(std::sync::atomic::AtomicUsize::new(1));
@@ -120,10 +132,8 @@ async fn rotation_by_copy_truncate_while_writing_delivers_every_line_once() {
         OpenOptions::new().write(true).open(&log).expect("open").set_len(0).expect("truncate");
         assert!(n < 2000, "rotated mid-writing ({n} lines written)");
     }
-    topic.wait_until(WAIT, "3000 lines", |t| t.distinct() >= 3000);
+    expect_all(&mut topic, &expected);
     writer.join().expect("writer");
-    topic.settle(Duration::from_millis(500));
-    topic.assert_each_once(&expected);
     shutdown.trigger();
     lw.join().await;
 }
@@ -162,10 +172,8 @@ async fn sigkill_mid_file_and_restart_delivers_every_line_once() {
     eprintln!("killed after {:?} with {delivered_before} lines delivered", began.elapsed());
     assert!(delivered_before < 4_000, "killed mid-file");
     let second = start();
-    topic.wait_until(WAIT, "the whole file", |t| t.distinct() >= 4_000);
+    let copies = expect_all(&mut topic, &expected);
     eprintln!("all delivered after {:?}", began.elapsed());
-    topic.settle(Duration::from_millis(500));
-    let copies = topic.assert_each_once(&expected);
     // At least once: what was acknowledged but not yet in the checkpoint is sent again, with its
     // ids; the checkpoint keeps that to about a batch.
     assert!(copies <= 400, "{copies} copies: the checkpoint did not hold");
@@ -286,9 +294,7 @@ async fn a_gateway_outage_is_buffered_and_delivered_after() {
         assert!(files.iter().all(|f| f["offset"] == 0), "{text}");
     }
     gw.sink.down.store(false, Ordering::SeqCst);
-    topic.wait_until(WAIT, "every line after the outage", |t| t.distinct() >= expected.len());
-    topic.settle(Duration::from_millis(500));
-    topic.assert_each_once(&expected);
+    expect_all(&mut topic, &expected);
     let priced = topic.all.iter().find(|(_, m, _)| m.contains("MISSING_PRICE")).expect("the pattern line");
     assert_eq!(priced.2.get("pattern").map(String::as_str), Some("MISSING_PRICE"));
     assert_eq!(priced.2.get("product").map(String::as_str), Some("999"));
