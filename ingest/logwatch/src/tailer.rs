@@ -338,6 +338,8 @@ impl Tailer {
         t.read_pos += n as u64;
         self.lines_since += lines;
         metrics::counter!("friction_logwatch_lines_read_total", "service" => t.service.to_string()).increment(lines);
+        metrics::counter!("friction_logwatch_records_total", "service" => t.service.to_string())
+            .increment(records.len() as u64);
         for r in records {
             self.send(i, &r)?;
         }
@@ -353,8 +355,15 @@ impl Tailer {
         let Some(id) = t.id else { return Ok(()) };
         let source = Source { service: &t.service, path: &t.path_text, file: id, generation: t.generation };
         let out = build(&source, record, friction_runtime::now_ms(), &self.cx.keys, &self.cx.patterns);
-        metrics::counter!("friction_logwatch_records_total", "service" => t.service.to_string()).increment(1);
         self.cx.tx.blocking_send(out).map_err(|_| Closed)
+    }
+
+    /// [`Self::send`] for a record ended outside a read (quiet file, rotation, truncation), counted.
+    fn send_counted(&self, i: usize, record: &Joined) -> Result<(), Closed> {
+        if let Some(t) = self.files.get(i) {
+            metrics::counter!("friction_logwatch_records_total", "service" => t.service.to_string()).increment(1);
+        }
+        self.send(i, record)
     }
 
     /// Ends the records of quiet files; closes files renamed away once read, flushed and acknowledged.
@@ -368,7 +377,7 @@ impl Tailer {
             // Only a file read to its end can be quiet: unread bytes may continue the record.
             if t.joiner.has_pending() && t.at_eof && quiet >= timeout {
                 if let Some(r) = t.joiner.flush() {
-                    self.send(i, &r)?;
+                    self.send_counted(i, &r)?;
                 }
             }
             let Some(t) = self.files.get_mut(i) else { break };
@@ -381,12 +390,12 @@ impl Tailer {
                     t.carry.clear();
                     t.carry_start = t.read_pos;
                     if let Some(r) = record {
-                        self.send(i, &r)?;
+                        self.send_counted(i, &r)?;
                     }
                 }
                 let Some(t) = self.files.get_mut(i) else { break };
                 if let Some(r) = t.joiner.flush() {
-                    self.send(i, &r)?;
+                    self.send_counted(i, &r)?;
                 }
                 let Some(t) = self.files.get_mut(i) else { break };
                 t.drained = true;
@@ -418,7 +427,7 @@ impl Tailer {
         metrics::counter!("friction_logwatch_rotations_total", "kind" => "truncate").increment(1);
         let pending = t.joiner.flush();
         if let Some(r) = pending {
-            self.send(i, &r)?;
+            self.send_counted(i, &r)?;
         }
         let Some(t) = self.files.get_mut(i) else { return Ok(()) };
         if let (Some(old), Ok(mut c)) = (t.id, self.cx.checkpoints.lock()) {
