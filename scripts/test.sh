@@ -14,6 +14,8 @@
 #   FRICTION_KEEP_SERVICES=1  leave the services this run started running afterwards
 #   FRICTION_SKIP_SDK=1     skip the browser SDK phase (and installing Chromium and its npm packages)
 #   FRICTION_TOOLS_DIR      where scripts/secrets.sh keeps its pinned scanner (default ~/.cache/friction)
+#   FRICTION_FUZZ_SECONDS   seconds of mutation per fuzz target in the fuzz phase (default 5, 10 targets;
+#                           0 replays the corpus only); FRICTION_FUZZ_SEED picks the mutations (default a fixed seed)
 #
 # The tests read FRICTION_TEST_BROKERS, FRICTION_TEST_POSTGRES_URL and FRICTION_TEST_CLICKHOUSE_URL.
 # A test that can do without one of them skips when it is unset, unless FRICTION_REQUIRE_SERVICES=1,
@@ -211,6 +213,9 @@ fi
 # -- phase: test -------------------------------------------------------------------------------
 t=$SECONDS
 log "phase: test (cargo nextest run --workspace --no-fail-fast${*:+ $*})"
+# The hostile-input suite (cli/tests/hostile.rs) writes a report per store here; printed after the run.
+HOSTILE_REPORTS="${CARGO_TARGET_DIR:-$REPO_ROOT/target}/tmp"
+rm -f "$HOSTILE_REPORTS"/hostile-report-*.txt
 test_rc=0
 # nextest_logged ARGS...: nextest with a copy of its output in $TEST_LOG; nextest's exit code.
 nextest_logged() {
@@ -226,6 +231,31 @@ else
     run_child nextest_logged "$@" || test_rc=$?
 fi
 phase_done test "$t"
+for report in "$HOSTILE_REPORTS"/hostile-report-*.txt; do
+    [[ -f $report ]] || continue
+    log "hostile-input suite report: $report"
+    cat "$report"
+done
+
+# -- phase: fuzz -------------------------------------------------------------------------------
+# Every fuzz target (fuzz/, friction-fuzz, built above) replays its corpus, then mutates it for
+# FRICTION_FUZZ_SECONDS; a panicking input is printed and saved under fuzz/corpus/<target>/.
+# Runs whether or not the tests passed. Longer runs: benches/README.md "Fuzzing".
+fuzz_rc=0
+t=$SECONDS
+FUZZ_SECONDS="${FRICTION_FUZZ_SECONDS:-5}"
+log "phase: fuzz (friction-fuzz run, ${FUZZ_SECONDS} s per target)"
+# The build phase made it (Cargo builds a package's binaries for its integration tests).
+if [[ ! -x $REPO_ROOT/target/debug/friction-fuzz ]]; then
+    run_child cargo build -p friction-fuzz || fuzz_rc=$?
+fi
+if [[ $fuzz_rc -eq 0 ]]; then
+    # A fixed seed by default, so that a run's verdict does not depend on luck: the long, random
+    # runs are in benches/README.md ("Fuzzing"); FRICTION_FUZZ_SEED picks another.
+    run_child "$REPO_ROOT/target/debug/friction-fuzz" run --seconds "$FUZZ_SECONDS" \
+        --seed "${FRICTION_FUZZ_SEED:-20261207}" || fuzz_rc=$?
+fi
+phase_done fuzz "$t"
 
 # -- phase: sdk --------------------------------------------------------------------------------
 # The browser SDK: unit tests, headless Chromium against a recording endpoint, the demo shop, and
@@ -263,6 +293,10 @@ fi
 if [[ $sdk_rc -ne 0 ]]; then
     log "FAILED: the SDK tests (cd sdk && npm test) exited with $sdk_rc"
     exit "$sdk_rc"
+fi
+if [[ $fuzz_rc -ne 0 ]]; then
+    log "FAILED: the tests passed but a fuzz target failed (friction-fuzz exited with $fuzz_rc; its crashes are above)"
+    exit "$fuzz_rc"
 fi
 if [[ $secrets_failed -ne 0 ]]; then
     log "FAILED: the tests passed but scripts/secrets.sh found a credential in a tracked file"

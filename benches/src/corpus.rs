@@ -15,11 +15,11 @@
 //! [`FOLLOW_DEAD`] and the others from [`FOLLOW_NORMAL`]. Background noise that real pages have is
 //! added too: an unrelated JS error in 15 % of sessions, a failing background poll in 5 %.
 //!
-//! The class weights ([`Class::weight`]) set the proportions; they are documented with the
-//! benchmark in `benches/README.md`. Frustration is over-represented compared with production
-//! (where a few percent of sessions have any) so recall is measured on hundreds of instances; the
-//! false-positive classes outnumber the true ones about 2:1, and every click of ordinary browsing
-//! is a chance for a false positive too.
+//! The class weights ([`Class::weight`]) set the proportions; they are tabled, with the instances
+//! each gives, in `benches/HISTORY.md` ("Detector quality", corpus composition). Frustration is
+//! over-represented compared with production (where a few percent of sessions have any) so recall
+//! is measured on hundreds of instances; the false-positive classes outnumber the true ones about
+//! 2:1, and every click of ordinary browsing is a chance for a false positive too.
 
 use std::borrow::Cow;
 

@@ -8,9 +8,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::{Subcommand, ValueEnum};
 use friction_exporter::integration::{add_integration, close_breaker, integration, list_integrations, set_enabled};
-use friction_exporter::{
-    check_integration, IntegrationConfig, Kind, MasterKey, NewIntegration, RegressionPolicy, Secret,
-};
+use friction_exporter::{check_integration, IntegrationConfig, Kind, NewIntegration, RegressionPolicy, Secret};
 
 use crate::StoreArgs;
 
@@ -141,7 +139,7 @@ pub async fn run(cmd: IntegrationsCommand) -> anyhow::Result<ExitCode> {
             secret_env,
             store,
         } => {
-            let key = MasterKey::from_env()?;
+            let key = crate::up::master_key(&store.data_dir, false)?;
             let secret = read_secret(&secret_env)?;
             let store = store.open().await?;
             let kind = match kind {
@@ -208,7 +206,7 @@ pub async fn run(cmd: IntegrationsCommand) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         IntegrationsCommand::Test { id, store } => {
-            let key = MasterKey::from_env()?;
+            let key = crate::up::master_key(&store.data_dir, false)?;
             let store = store.open().await?;
             let found = integration(&store, &id).await?.with_context(|| format!("no integration {id:?}"))?;
             match check_integration(&found, &key).await {

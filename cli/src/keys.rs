@@ -94,23 +94,9 @@ pub enum KeysCommand {
     },
 }
 
-/// The record gateways read for a key, signed with `secret` when given.
+/// The record gateways read for a key (its origins and rate included), signed with `secret` when given.
 pub fn key_record(key: &ApiKey, secret: Option<&KeysSecret>) -> ApiKeyRecord {
-    let mut record = ApiKeyRecord {
-        key_hash: key.key_hash.clone(),
-        key_id: key.id.clone(),
-        project_id: key.project_id.clone(),
-        project_name: key.project_name.clone(),
-        revoked: key.revoked_at_ms.is_some(),
-        allowed_origins: Vec::new(),
-        rate_limit_per_sec: None,
-        updated_at: key.revoked_at_ms.unwrap_or(key.created_at_ms),
-        mac: None,
-    };
-    if let Some(secret) = secret {
-        friction_schemas::apikey::sign(&mut record, secret.as_bytes());
-    }
-    record
+    key.record(secret.map(KeysSecret::as_bytes))
 }
 
 /// Publishes keys (signed with `secret` when given) and waits for the broker to acknowledge each one.

@@ -1,12 +1,14 @@
 //! The `friction` command line: `up` (every stage in one process), `topics apply`, `projects`,
-//! `keys`, `tokens` and `migrate`. Commands are plain async functions so tests call them directly.
+//! `keys`, `tokens`, `users`, `migrate` and `doctor`. Commands are plain async functions so tests call them directly.
 
+pub mod doctor;
 pub mod integrations;
 pub mod keys;
 pub mod logwatch;
 pub mod pipeline;
 pub mod tokens;
 pub mod up;
+pub mod users;
 pub mod warehouse;
 
 use std::path::{Path, PathBuf};
@@ -49,6 +51,9 @@ pub enum Command {
     /// Console bearer tokens with a role (viewer, engineer, admin): shown once, stored hashed.
     #[command(subcommand)]
     Tokens(tokens::TokensCommand),
+    /// Console users (viewer, engineer, admin): passwords stored as Argon2id hashes.
+    #[command(subcommand)]
+    Users(users::UsersCommand),
     /// Apply the database migrations (other commands do this too).
     Migrate(StoreArgs),
     /// The ClickHouse warehouse: `migrate` creates or upgrades its tables.
@@ -57,6 +62,9 @@ pub enum Command {
     /// Ticket integrations (Jira, Linear, GitHub, webhooks): add, list, test, enable, disable.
     #[command(subcommand)]
     Integrations(integrations::IntegrationsCommand),
+    /// Check a deployment: broker, topics, store migrations, ClickHouse schema, integrations,
+    /// consumer lag, clocks. Prints each check with its fix; exit 0 ok, 1 warnings, 2 failures.
+    Doctor(doctor::DoctorArgs),
     /// Tail log files and post them to the gateway (friction-logwatch): rotation, stack traces, checkpoints.
     Logwatch(logwatch::LogwatchCommand),
 }
@@ -116,6 +124,14 @@ impl StoreArgs {
     }
 }
 
+/// The id of the project named `project` (or with that id); `users` and `tokens` take either.
+pub(crate) async fn project_id(store: &Store, project: &str) -> anyhow::Result<String> {
+    if let Some(found) = store.project_by_name(project).await? {
+        return Ok(found.id);
+    }
+    Ok(store.project_by_id(project).await?.with_context(|| format!("project {project:?} not found"))?.id)
+}
+
 /// The file `friction up` writes with its embedded broker's address, so other commands on the
 /// machine reach it without flags.
 pub fn brokers_file(data_dir: &Path) -> PathBuf {
@@ -166,7 +182,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Keys(cmd) => keys::run(cmd).await,
         Command::Warehouse(cmd) => warehouse::run(cmd).await,
         Command::Tokens(cmd) => tokens::run(cmd).await,
+        Command::Users(cmd) => users::run(cmd).await,
         Command::Integrations(cmd) => integrations::run(cmd).await,
+        Command::Doctor(args) => doctor::run(args).await,
         Command::Logwatch(cmd) => logwatch::run(cmd).await.map(|_| ExitCode::SUCCESS),
         Command::Migrate(store) => {
             let s = Store::from_env_or_dir(store.database_url.as_deref(), &store.data_dir).await?;
@@ -177,7 +195,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn load_catalogue(file: Option<&Path>) -> anyhow::Result<Vec<friction_runtime::topics::TopicSpec>> {
+pub(crate) fn load_catalogue(file: Option<&Path>) -> anyhow::Result<Vec<friction_runtime::topics::TopicSpec>> {
     match file {
         Some(path) => {
             let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;

@@ -51,6 +51,24 @@ impl Default for PipelineNames {
 }
 
 impl PipelineNames {
+    /// The catalogue's names with `prefix` put before every topic and consumer group
+    /// (`friction up --topic-prefix`); an empty prefix gives [`PipelineNames::default`].
+    pub fn with_prefix(prefix: &str) -> Self {
+        let d = PipelineNames::default();
+        let p = |name: String| format!("{prefix}{name}");
+        PipelineNames {
+            events: p(d.events),
+            sessionized: p(d.sessionized),
+            sessions: p(d.sessions),
+            signals: p(d.signals),
+            incidents: p(d.incidents),
+            deadletter: p(d.deadletter),
+            sessionizer_changelog: p(d.sessionizer_changelog),
+            detector_changelog: p(d.detector_changelog),
+            group_prefix: prefix.to_string(),
+        }
+    }
+
     /// The consumer group of the stage whose group is `stage_name` by default.
     fn group(&self, stage_name: &str) -> String {
         format!("{}{stage_name}", self.group_prefix)
@@ -60,6 +78,7 @@ impl PipelineNames {
 /// The sessionizer, the detector, the incidents stage, the exporter and (when `CLICKHOUSE_URL` is
 /// set) the warehouse, each its own consumer group, with their binaries' default settings on
 /// `names`. The incidents and exporter stages block on the current Tokio runtime for store calls.
+/// The exporter's master key comes from `FRICTION_MASTER_KEY` ([`start_stages_with`] takes one).
 pub fn start_stages(
     names: &PipelineNames,
     kafka: &KafkaArgs,
@@ -67,6 +86,27 @@ pub fn start_stages(
     store: &Store,
     health: &Health,
     shutdown: &Shutdown,
+) -> anyhow::Result<Vec<(&'static str, StageThread)>> {
+    let exporter = ExporterSetup { master_key: friction_exporter::MasterKey::from_env(), console_url: None };
+    start_stages_with(names, kafka, rules_file, store, health, shutdown, exporter)
+}
+
+/// What the in-process exporter gets from `friction up`: the master key (the environment's or
+/// `DATA_DIR/master-key`) and the console URL for the tickets' links.
+pub struct ExporterSetup {
+    pub master_key: Result<friction_exporter::MasterKey, friction_exporter::secret::SecretError>,
+    pub console_url: Option<String>,
+}
+
+/// [`start_stages`] with the exporter's master key and console URL given.
+pub fn start_stages_with(
+    names: &PipelineNames,
+    kafka: &KafkaArgs,
+    rules_file: Option<&Path>,
+    store: &Store,
+    health: &Health,
+    shutdown: &Shutdown,
+    exporter_setup: ExporterSetup,
 ) -> anyhow::Result<Vec<(&'static str, StageThread)>> {
     let sessionizer = SessionizerArgs {
         group: names.group(friction_sessionizer::STAGE_NAME),
@@ -109,7 +149,15 @@ pub fn start_stages(
         deadletter_topic: names.deadletter.clone(),
     };
     let health_handle = Some(health.register("exporter"));
-    let e = friction_exporter::spawn_in_process(&exporter, kafka, store, health_handle, shutdown.clone())?;
+    let e = friction_exporter::spawn_in_process_with(
+        &exporter,
+        kafka,
+        store,
+        health_handle,
+        shutdown.clone(),
+        exporter_setup.master_key,
+        exporter_setup.console_url,
+    )?;
     let mut stages = vec![("sessionizer", s), ("detector", d), ("incidents", i), ("exporter", e)];
     if let Some(w) = start_warehouse(names, kafka, health, shutdown)? {
         stages.push(("warehouse", w));

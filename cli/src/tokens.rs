@@ -38,6 +38,9 @@ pub enum TokensCommand {
         /// A note to tell tokens apart (e.g. `ci`, `alice`).
         #[arg(long)]
         label: Option<String>,
+        /// Limit the token to this project (name or id); default all projects.
+        #[arg(long)]
+        project: Option<String>,
         #[command(flatten)]
         store: StoreArgs,
     },
@@ -57,9 +60,13 @@ pub enum TokensCommand {
 
 pub async fn run(cmd: TokensCommand) -> anyhow::Result<ExitCode> {
     match cmd {
-        TokensCommand::Create { role, label, store } => {
+        TokensCommand::Create { role, label, project, store } => {
             let store = store.open().await?;
-            let new = store.create_console_token(role.into(), label.as_deref()).await?;
+            let project_id = match project.as_deref() {
+                Some(p) => Some(crate::project_id(&store, p).await?),
+                None => None,
+            };
+            let new = store.create_console_token_for(role.into(), label.as_deref(), project_id.as_deref()).await?;
             store.audit("cli", "token.create", &format!("token:{}", new.token.id), true, None, None).await?;
             println!("{}", new.secret);
             eprintln!(
@@ -76,7 +83,8 @@ pub async fn run(cmd: TokensCommand) -> anyhow::Result<ExitCode> {
             }
             for t in tokens {
                 let state = if t.revoked_at_ms.is_some() { "revoked" } else { "active" };
-                println!("{}\t{}\t{}\t{}\t{}", t.id, t.prefix, t.role, state, t.label.unwrap_or_default());
+                let project = t.project_id.as_deref().unwrap_or("*");
+                println!("{}\t{}\t{}\t{}\t{}\t{project}", t.id, t.prefix, t.role, state, t.label.unwrap_or_default());
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -2,8 +2,11 @@
 //! unless `--brokers` names a real one, SQLite in the data directory unless `DATABASE_URL` is set,
 //! the gateway, the stages ([`crate::pipeline`]), and the console API. On first start
 //! it creates project `default`, an API key (printed as `api key: ...` and written to
-//! `DIR/api-key`, mode 0600) and an admin console token (`DIR/admin-token`, 0600); later starts
-//! reuse them.
+//! `DIR/api-key`, mode 0600), an admin console token (`DIR/admin-token`, 0600), the console user
+//! `admin` with a random password (printed once as `admin password: ...` and written to
+//! `DIR/admin-password`, 0600) and, unless `FRICTION_MASTER_KEY` is set, the key that encrypts
+//! integration secrets (`DIR/master-key`, 0600); later starts reuse them. Tickets link to this
+//! console (`--console-url`, default its own address).
 //!
 //! Private by default (docs/operators.md, "Files and permissions"): the data directory is 0700
 //! (an existing one others can read is tightened, with a log line), every file written here is
@@ -23,7 +26,7 @@ use friction_runtime::{serve_admin_with, Health, KafkaArgs, Shutdown};
 use friction_store::Store;
 
 use crate::keys::{keys_secret_file, publish_keys};
-use crate::pipeline::{start_stages, PipelineNames};
+use crate::pipeline::{start_stages_with, ExporterSetup, PipelineNames};
 use crate::{brokers_file, StoreArgs};
 
 pub const DEFAULT_PROJECT: &str = "default";
@@ -42,9 +45,23 @@ pub struct UpArgs {
     pub kafka: KafkaArgs,
     #[command(flatten)]
     pub gateway: GatewayArgs,
+    /// Put before every topic and consumer-group name (e.g. `staging.`), so that several
+    /// pipelines can share one Kafka cluster (`--brokers`). Default: none.
+    #[arg(long, env = "FRICTION_TOPIC_PREFIX", default_value = "")]
+    pub topic_prefix: String,
+    /// Incident changes a client of the console's live stream (`GET /v1/live`) may fall behind
+    /// before it is dropped (it then resumes with `Last-Event-ID`).
+    #[arg(long, env = "FRICTION_LIVE_BUFFER", default_value_t = friction_console::live::DEFAULT_BUFFER)]
+    pub live_buffer: usize,
     /// Detector thresholds per project (YAML/JSON with `default:` and `projects:`); defaults otherwise.
     #[arg(long, env = "FRICTION_RULES_FILE")]
     pub rules_file: Option<std::path::PathBuf>,
+    /// The console's address as people's browsers reach it, for the links in tickets
+    /// (`URL/incidents/ID`); default `http://` and the console's own address.
+    #[arg(long, env = "FRICTION_CONSOLE_URL")]
+    pub console_url: Option<String>,
+    #[command(flatten)]
+    pub console: friction_console::ConsoleArgs,
     /// Tail log files into this gateway as SERVICE's log: `SERVICE=GLOB`, repeatable (or
     /// comma-separated in the variable); checkpoints in DATA_DIR/logwatch.
     #[arg(long = "watch-logs", env = "FRICTION_WATCH_LOGS", value_delimiter = ',')]
@@ -90,6 +107,57 @@ async fn ensure_admin_token(store: &Store, data_dir: &Path) -> anyhow::Result<()
     let detail = format!("role admin, prefix {}", new.token.prefix);
     store.audit(UP_ACTOR, "token.create", &format!("token:{}", new.token.id), true, None, Some(&detail)).await?;
     write_secret_file(&path, &new.secret)
+}
+
+/// The console user `friction up` creates on first start.
+pub const ADMIN_USER: &str = "admin";
+
+/// Creates the user `admin` (role admin) with a random password written to `DIR/admin-password`
+/// (0600) when the store has no such user; returns the password to print once.
+async fn ensure_admin_user(store: &Store, data_dir: &Path) -> anyhow::Result<Option<String>> {
+    if store.user_by_username(ADMIN_USER).await?.is_some() {
+        return Ok(None);
+    }
+    let password = friction_console::password::generate();
+    let hash = friction_console::password::hash(&password).await?;
+    let user = store.create_user(ADMIN_USER, &hash, friction_store::Role::Admin, None).await?;
+    store.audit(UP_ACTOR, "user.create", &format!("user:{}", user.username), true, None, Some("role admin")).await?;
+    write_secret_file(&data_dir.join("admin-password"), &password)?;
+    Ok(Some(password))
+}
+
+/// The file with the key that encrypts integration secrets when `FRICTION_MASTER_KEY` is not set.
+pub fn master_key_file(data_dir: &Path) -> std::path::PathBuf {
+    data_dir.join("master-key")
+}
+
+/// The master key: `FRICTION_MASTER_KEY` when set (it wins), else `DIR/master-key`, created (32
+/// random bytes, hex, 0600) when missing and `create` is true.
+pub fn master_key(data_dir: &Path, create: bool) -> anyhow::Result<friction_exporter::MasterKey> {
+    use friction_exporter::secret::{SecretError, MASTER_KEY_ENV};
+    use friction_exporter::MasterKey;
+    match MasterKey::from_env() {
+        Ok(key) => return Ok(key),
+        Err(SecretError::MissingMasterKey) => {}
+        Err(e) => return Err(e.into()),
+    }
+    let path = master_key_file(data_dir);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            tighten_file(&path)?;
+            MasterKey::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && create => {
+            let key = MasterKey::random();
+            write_secret_file(&path, &key.to_hex())?;
+            Ok(key)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(anyhow::anyhow!(
+            "{MASTER_KEY_ENV} is not set and {} does not exist (`friction up` creates it)",
+            path.display()
+        )),
+        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+    }
 }
 
 /// The audit log's actor for what `friction up` creates by itself.
@@ -185,10 +253,14 @@ fn write_secret_file(path: &Path, secret: &str) -> anyhow::Result<()> {
 pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     let data_dir = args.store.data_dir.clone();
     prepare_data_dir(&data_dir)?;
-    for file in ["api-key", "admin-token"] {
+    for file in ["api-key", "admin-token", "admin-password"] {
         tighten_file(&data_dir.join(file))?;
     }
+    let prefix = args.topic_prefix.as_str();
+    let names = PipelineNames::with_prefix(prefix);
     let mut gateway_args = args.gateway.clone();
+    gateway_args.events_topic = format!("{prefix}{}", gateway_args.events_topic);
+    gateway_args.apikeys_topic = format!("{prefix}{}", gateway_args.apikeys_topic);
     let keys_secret = match gateway_args.keys_secret.clone() {
         Some(secret) => secret,
         None => load_or_create_keys_secret(&data_dir)?,
@@ -200,7 +272,10 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     let store = args.store.open().await?;
     eprintln!("store: {} ({})", store.url_for_display(), store.backend());
 
-    let catalogue = friction_runtime::topics::catalogue();
+    let mut catalogue = friction_runtime::topics::catalogue();
+    for topic in &mut catalogue {
+        topic.name = format!("{prefix}{}", topic.name);
+    }
     let (embedded, kafka) = match args.kafka.brokers.as_deref().filter(|b| !b.is_empty()) {
         Some(brokers) => {
             let admin: rdkafka::admin::AdminClient<rdkafka::client::DefaultClientContext> =
@@ -227,7 +302,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
 
     let secret = ensure_default_key(&store, &data_dir).await?;
     let all_keys = store.list_api_keys(None).await?;
-    publish_keys(&kafka, &args.gateway.apikeys_topic, &all_keys, Some(&keys_secret))
+    publish_keys(&kafka, &gateway_args.apikeys_topic, &all_keys, Some(&keys_secret))
         .await
         .context("publishing API keys")?;
 
@@ -247,26 +322,42 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         });
     }
     ensure_admin_token(&store, &data_dir).await?;
-    let publisher = friction_console::IncidentPublisher::new(&kafka, friction_runtime::topics::INCIDENTS)?;
-    let mut console_state =
-        friction_console::ConsoleState::new(store.clone(), Some(publisher)).with_auth_throttle(args.gateway.auth);
+    let admin_password = ensure_admin_user(&store, &data_dir).await?;
+    let master_key = master_key(&data_dir, true)?;
+    let publisher = friction_console::IncidentPublisher::new(&kafka, &names.incidents)?;
+    let key_publisher =
+        friction_console::KeyPublisher::new(&kafka, &args.gateway.apikeys_topic, Some(keys_secret.as_bytes()))?;
+    let mut console_state = friction_console::ConsoleState::new(store.clone(), Some(publisher))
+        .with_auth_throttle(args.gateway.auth)
+        .with_key_publisher(key_publisher)
+        .with_console_args(&args.console);
     if let Some(clickhouse) = crate::warehouse::clickhouse_from_env() {
         console_state = console_state.with_clickhouse(clickhouse.client()?);
+    }
+    console_state = console_state.with_master_key(master_key.clone());
+    match friction_console::LiveHub::start(&kafka, &names.incidents, args.live_buffer, shutdown.clone()) {
+        Ok(hub) => console_state = console_state.with_live(hub),
+        Err(e) => tracing::warn!(error = %e, "console: the live stream (/v1/live) is off"),
     }
     let console_api = friction_console::router(console_state);
     let console =
         serve_admin_with(args.console_addr, args.console_http.limits(), health.clone(), shutdown.clone(), console_api)
             .await
             .with_context(|| format!("cannot listen on {}", args.console_addr))?;
+    let apikeys_topic = gateway_args.apikeys_topic.clone();
     let gateway = friction_gateway::start(gateway_args, &kafka, &health, shutdown.clone()).await?;
-    let stages =
-        start_stages(&PipelineNames::default(), &kafka, args.rules_file.as_deref(), &store, &health, &shutdown)?;
+    let console_url = match args.console_url.as_deref().map(str::trim).filter(|u| !u.is_empty()) {
+        Some(url) => url.trim_end_matches('/').to_owned(),
+        None => format!("http://{console}"),
+    };
+    let exporter = ExporterSetup { master_key: Ok(master_key), console_url: Some(console_url.clone()) };
+    let stages = start_stages_with(&names, &kafka, args.rules_file.as_deref(), &store, &health, &shutdown, exporter)?;
 
     // Announce only once the gateway can authenticate the key it prints.
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     while !gateway.keys.is_ready() {
         if std::time::Instant::now() > deadline {
-            anyhow::bail!("the gateway did not load API keys from {} within 30 s", args.gateway.apikeys_topic);
+            anyhow::bail!("the gateway did not load API keys from {} within 30 s", apikeys_topic);
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -278,12 +369,28 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         &secret,
         shutdown.clone(),
     )?;
-    println!("api key: {secret}");
+    // One write: a reader that takes the first line and closes the pipe (a script, the tests) must
+    // not make the next line fail, and a failed write to stdout must not stop the server.
+    let mut announcement = format!("api key: {secret}\n");
+    if let Some(password) = &admin_password {
+        announcement.push_str(&format!("admin password: {password}\n"));
+    }
+    {
+        use std::io::Write as _;
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(announcement.as_bytes()).and_then(|()| out.flush());
+    }
     eprintln!("gateway: http://{}/v1/events", gateway.addr);
-    eprintln!("console: http://{console}/v1/incidents (health at /readyz, metrics at /metrics)");
+    eprintln!(
+        "console: http://{console}/ (log in as admin; API at /v1/incidents, health at /readyz, metrics at /metrics)"
+    );
     eprintln!("key file: {}", data_dir.join("api-key").display());
+    eprintln!("admin password file: {} (user admin)", data_dir.join("admin-password").display());
     eprintln!("admin token file: {} (send as `Authorization: Bearer ...`)", data_dir.join("admin-token").display());
-    eprintln!("stages: sessionizer, detector, incidents (incident changes on {})", friction_runtime::topics::INCIDENTS);
+    if console_url != format!("http://{console}") {
+        eprintln!("tickets link to {console_url}/incidents/ID");
+    }
+    eprintln!("stages: sessionizer, detector, incidents (incident changes on {})", names.incidents);
     eprintln!("friction is up; Ctrl-C to stop");
 
     let result = gateway.server.await;

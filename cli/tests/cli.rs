@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{get, post, sigterm, start_up, start_up_with, text, wait_exit};
+use common::{get, post, request_with, sigterm, start_up, start_up_with, text, wait_exit};
 
 fn friction(dir: &Path, args: &[&str]) -> std::process::Output {
     friction_with_db(dir, None, args)
@@ -128,7 +128,7 @@ fn help_describes_every_command() {
     let names: Vec<&str> = commands.iter().map(|(name, _)| name.as_str()).collect();
     assert_eq!(
         names,
-        ["up", "topics", "projects", "keys", "tokens", "migrate", "warehouse", "integrations", "logwatch"],
+        ["up", "topics", "projects", "keys", "tokens", "users", "migrate", "warehouse", "integrations", "doctor", "logwatch"],
         "the commands the README documents"
     );
     for (name, about) in &commands {
@@ -180,6 +180,28 @@ fn friction_up_accepts_the_seed_event_stops_on_sigterm_and_reuses_its_key() {
     assert_eq!(status, 401, "{body}");
     assert!(body.contains("\"unauthorized\""), "{body}");
 
+    // The console's pages: the first admin logs in with the password in DIR/admin-password.
+    let password = std::fs::read_to_string(dir.path().join("admin-password")).expect("admin password file");
+    let password = password.trim();
+    assert_eq!(password.len(), 20, "{password}");
+    let (status, head, _) = request_with(&up.console, "GET", "/", &[], "text/plain", "");
+    assert_eq!(status, 303, "{head}");
+    assert!(head.contains("location: /login"), "{head}");
+    let form = format!("username=admin&password={password}");
+    let (status, head, _) =
+        request_with(&up.console, "POST", "/login", &[], "application/x-www-form-urlencoded", &form);
+    assert_eq!(status, 303, "{head}");
+    let cookie = head
+        .lines()
+        .find_map(|l| l.strip_prefix("set-cookie: "))
+        .and_then(|c| c.split(';').next())
+        .expect("a session cookie")
+        .to_string();
+    assert!(cookie.starts_with("friction_session="), "{cookie}");
+    let (status, _, page) = request_with(&up.console, "GET", "/incidents", &[("Cookie", &cookie)], "text/plain", "");
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("<h1>Incidents</h1>"), "{page}");
+
     // A key created by another command while `up` runs reaches the gateway through the embedded broker.
     let out = friction(dir.path(), &["keys", "create", "--project", "default"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -229,6 +251,17 @@ fn tokens_create_prints_only_the_token_list_hides_it_and_revoke_works() {
         assert!(out.status.success(), "{}", text(&out.stderr));
         assert!(text(&friction(&["tokens", "list"]).stdout).contains("revoked"));
 
+        assert!(friction(&["projects", "create", "shop"]).status.success());
+        let out = friction(&["tokens", "create", "--role", "viewer", "--project", "shop"]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let scoped = text(&out.stdout).trim().to_string();
+        let shop = text(&friction(&["projects", "list"]).stdout).split('\t').next().unwrap_or("").to_string();
+        let list = text(&friction(&["tokens", "list"]).stdout);
+        let line = list.lines().find(|l| l.contains(&scoped[..12])).unwrap_or_default();
+        assert!(!shop.is_empty() && line.ends_with(&format!("\t{shop}")), "scoped to the project: {line:?} {shop}");
+        let out = friction(&["tokens", "create", "--role", "viewer", "--project", "nope"]);
+        assert!(!out.status.success() && text(&out.stderr).contains("nope"), "{}", text(&out.stderr));
+
         let out = friction(&["tokens", "create", "--role", "root"]);
         assert!(!out.status.success());
         let err = text(&out.stderr);
@@ -237,6 +270,89 @@ fn tokens_create_prints_only_the_token_list_hides_it_and_revoke_works() {
         assert!(!out.status.success());
         assert!(text(&out.stderr).contains("frt_nothere"), "{}", text(&out.stderr));
     }
+}
+
+#[test]
+fn users_are_created_listed_disabled_and_given_new_passwords() {
+    for db in databases() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let friction = |args: &[&str]| friction_with_db(dir.path(), db.as_deref(), args);
+        assert!(friction(&["projects", "create", "shop"]).status.success());
+        let out = friction(&["users", "create", "alice", "--role", "engineer", "--project", "shop"]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let password = text(&out.stdout).trim().to_string();
+        assert_eq!(password.len(), 20, "stdout is only the generated password: {password:?}");
+        assert!(!text(&out.stderr).contains(&password), "printed once");
+
+        let mut child = Command::new(env!("CARGO_BIN_EXE_friction"))
+            .args(["users", "create", "bob", "--role", "viewer", "--password-stdin"])
+            .env("FRICTION_DATA_DIR", dir.path())
+            .env_remove("FRICTION_BROKERS")
+            .envs(db.as_deref().map(|u| ("DATABASE_URL", u)))
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("runs");
+        {
+            use std::io::Write;
+            let mut stdin = child.stdin.take().expect("stdin");
+            stdin.write_all(b"bobs long password\n").expect("write");
+        }
+        let out = child.wait_with_output().expect("output");
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert_eq!(text(&out.stdout), "", "a password from stdin is not printed");
+
+        let list = text(&friction(&["users", "list"]).stdout);
+        assert!(list.contains("alice\tengineer\t") && list.contains("bob\tviewer\t*\tactive"), "{list}");
+        assert!(!list.contains(&password), "{list}");
+
+        assert!(friction(&["users", "disable", "bob"]).status.success());
+        assert!(text(&friction(&["users", "list"]).stdout).contains("bob\tviewer\t*\tdisabled"));
+        let out = friction(&["users", "set-password", "alice"]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let new_password = text(&out.stdout).trim().to_string();
+        assert!(new_password.len() == 20 && new_password != password);
+
+        let out = friction(&["users", "create", "alice", "--role", "admin"]);
+        assert!(!out.status.success());
+        assert!(text(&out.stderr).contains("already exists"), "{}", text(&out.stderr));
+        let out = friction(&["users", "disable", "nobody"]);
+        assert!(!out.status.success());
+        assert!(text(&out.stderr).contains("nobody"), "{}", text(&out.stderr));
+
+        let audit = audit_actions(dir.path(), db.as_deref());
+        let actions: Vec<&str> = audit.iter().map(|(_, action, _)| action.as_str()).collect();
+        for a in ["user.create", "user.disable", "user.password"] {
+            assert!(actions.contains(&a), "{a} in {actions:?}");
+        }
+    }
+}
+
+/// Integration secrets are encrypted with `FRICTION_MASTER_KEY` when it is set (it wins), else with
+/// `DATA_DIR/master-key`, which `friction up` creates.
+#[test]
+fn integrations_use_the_master_key_file_unless_the_variable_is_set() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let run = |env: Option<&str>| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_friction"));
+        cmd.args(["integrations", "test", "nothing"]).env("FRICTION_DATA_DIR", dir.path()).env_remove("DATABASE_URL");
+        match env {
+            Some(v) => cmd.env("FRICTION_MASTER_KEY", v),
+            None => cmd.env_remove("FRICTION_MASTER_KEY"),
+        };
+        let out = cmd.output().expect("runs");
+        assert!(!out.status.success());
+        text(&out.stderr)
+    };
+    let err = run(None);
+    assert!(err.contains("FRICTION_MASTER_KEY is not set") && err.contains("master-key"), "{err}");
+    std::fs::create_dir_all(dir.path()).expect("dir");
+    std::fs::write(dir.path().join("master-key"), format!("{}\n", "ab".repeat(32))).expect("key file");
+    let err = run(None);
+    assert!(err.contains("no integration \"nothing\"") && !err.contains("is not set"), "the file's key is used: {err}");
+    let err = run(Some("not-a-key"));
+    assert!(err.contains("FRICTION_MASTER_KEY must be 32 bytes"), "the variable wins over the file: {err}");
 }
 
 #[cfg(unix)]
@@ -261,9 +377,17 @@ fn friction_up_keeps_its_files_private_and_refuses_keys_from_another_store() {
 
     let mut up = start_up(&data);
     assert_eq!(mode(&data), 0o700, "the data directory is tightened");
-    for file in
-        ["friction.db", "friction.db-wal", "friction.db-shm", "api-key", "admin-token", "brokers", "keys-secret"]
-    {
+    for file in [
+        "friction.db",
+        "friction.db-wal",
+        "friction.db-shm",
+        "api-key",
+        "admin-token",
+        "admin-password",
+        "master-key",
+        "brokers",
+        "keys-secret",
+    ] {
         let path = data.join(file);
         if file == "friction.db-shm" && !path.exists() {
             continue;
@@ -312,7 +436,12 @@ fn friction_up_keeps_its_files_private_and_refuses_keys_from_another_store() {
 
     let audit = audit_actions(&data, None);
     let actions: Vec<(&str, &str)> = audit.iter().map(|(actor, action, _)| (actor.as_str(), action.as_str())).collect();
-    for expected in [("friction up", "key.create"), ("friction up", "token.create"), ("cli", "key.create")] {
+    for expected in [
+        ("friction up", "key.create"),
+        ("friction up", "token.create"),
+        ("friction up", "user.create"),
+        ("cli", "key.create"),
+    ] {
         assert!(actions.contains(&expected), "no {expected:?} in {actions:?}");
     }
 

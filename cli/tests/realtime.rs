@@ -17,7 +17,7 @@ mod common;
 
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{get, post, request, sigterm, start_up_with, text, wait_exit, Up};
 use friction_test_support::fakes::{jira_basic, Api, Fake, FakeIssue};
@@ -60,18 +60,9 @@ fn rage_session(session: &str, user: &str, button: &str) -> String {
     rage_batch(session, user, button, now_ms())
 }
 
-/// Polls `f` until it returns `Some`, failing after [`DEADLINE`] with `what` and the last state.
-fn wait_for<T>(what: &str, mut f: impl FnMut() -> Result<T, String>) -> T {
-    let deadline = Instant::now() + DEADLINE;
-    loop {
-        match f() {
-            Ok(v) => return v,
-            Err(last) => {
-                assert!(Instant::now() < deadline, "{what}: not within {DEADLINE:?}; last seen: {last}");
-                std::thread::sleep(Duration::from_millis(100));
-            }
-        }
-    }
+/// Polls `f` until it returns `Ok`, failing after [`DEADLINE`] with `what` and the last state.
+fn wait_for<T>(what: &str, f: impl FnMut() -> Result<T, String>) -> T {
+    common::wait_within(what, DEADLINE, f)
 }
 
 /// The console's incidents (every status), as JSON objects.
@@ -123,26 +114,7 @@ fn setup() -> Setup {
     let up = start_up_with(dir.path(), &[("FRICTION_MASTER_KEY", MASTER_KEY)]);
     let admin = std::fs::read_to_string(dir.path().join("admin-token")).expect("admin token file").trim().to_owned();
     // The secret comes from the environment (README, docs/exporter.md), never the command line.
-    let out = friction(
-        dir.path(),
-        &[
-            "integrations",
-            "add",
-            "--name",
-            "jira",
-            "--kind",
-            "jira",
-            "--url",
-            &jira.url(),
-            "--email",
-            EMAIL,
-            "--project-key",
-            "OPS",
-            "--issue-type-id",
-            "10004",
-        ],
-        Some(TOKEN),
-    );
+    let out = friction(dir.path(), &common::jira_integration_args(&jira.url(), EMAIL), Some(TOKEN));
     assert!(out.status.success(), "integrations add: {}", text(&out.stderr));
     let out = friction(dir.path(), &["integrations", "test", "jira"], None);
     assert!(out.status.success(), "integrations test: {} {}", text(&out.stdout), text(&out.stderr));
@@ -208,7 +180,12 @@ fn three_rage_sessions_confirm_one_incident_with_one_ticket() {
     assert_eq!(pay["kind"], "rage_click", "{pay}");
     assert_eq!(pay["sessions"], 3, "{pay}");
     let id = pay["id"].as_str().expect("id").to_owned();
-    wait_ticket(&s.jira, "a Jira ticket for the pay incident", &id);
+    let ticket = wait_ticket(&s.jira, "a Jira ticket for the pay incident", &id);
+    // The ticket links to the incident's page on this console, which asks a stranger to log in first.
+    let link = format!("http://{}/incidents/{id}", s.up.console);
+    assert!(ticket.body.contains(&link), "the ticket links to {link}: {}", ticket.body);
+    let (status, _, _) = common::request_with(&s.up.console, "GET", &format!("/incidents/{id}"), &[], "text/plain", "");
+    assert_eq!(status, 303, "the link is the console's incident page");
     s.finish(&[&id]);
 }
 

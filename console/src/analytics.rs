@@ -48,16 +48,22 @@ struct Common {
     route: Option<String>,
 }
 
-async fn common(state: &ConsoleState, params: &HashMap<String, String>, allowed: &[&str]) -> Result<Common, ApiError> {
+async fn common(
+    state: &ConsoleState,
+    caller: &Caller,
+    params: &HashMap<String, String>,
+    allowed: &[&str],
+) -> Result<Common, ApiError> {
     if let Some(unknown) = params.keys().find(|k| !allowed.contains(&k.as_str())) {
         return Err(ApiError::BadRequest(format!(
             "unknown query parameter {unknown:?} (expected {})",
             allowed.join(", ")
         )));
     }
+    crate::incidents::check_params(params)?;
     let get = |k: &str| params.get(k).map(|v| v.trim()).filter(|v| !v.is_empty());
     let project = get("project").ok_or_else(|| ApiError::BadRequest("project is required (its id or name)".into()))?;
-    let project_id = crate::incidents::project_id(state, project).await?;
+    let project_id = crate::projects::resolve(state, caller, project).await?.id;
     let to = get("to").map(|v| time_param("to", v)).transpose()?.unwrap_or_else(friction_runtime::now_ms);
     let from = get("from").map(|v| time_param("from", v)).transpose()?.unwrap_or(to - 7 * DAY_MS);
     Ok(Common { project_id, from, to, route: get("route").map(str::to_owned) })
@@ -73,13 +79,22 @@ pub struct Series<T> {
 }
 
 /// `GET /v1/analytics/frustration-rate?project=&route=&from=&to=&bucket=minute|hour|day|week`
+#[utoipa::path(get, path = "/v1/analytics/frustration-rate", tag = "analytics",
+    params(
+        ("project" = String, Query, description = "id or name"),
+        ("route" = Option<String>, Query, description = "route template"),
+        ("from" = Option<String>, Query, description = "epoch ms or RFC 3339 (default: 7 days before `to`)"),
+        ("to" = Option<String>, Query, description = "epoch ms or RFC 3339 (default: now)"),
+        ("bucket" = Option<String>, Query, description = "minute, hour, day (default) or week"),
+    ),
+    responses((status = 200, description = "{projectId, from, to, points}"), (status = 400), (status = 401), (status = 404), (status = 503)))]
 pub async fn frustration_rate(
     State(state): State<ConsoleState>,
     caller: Caller,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Json<Series<analytics::FrustrationRatePoint>>, ApiError> {
     caller.require(Role::Viewer, "reading analytics")?;
-    let c = common(&state, &params, &["project", "route", "from", "to", "bucket"]).await?;
+    let c = common(&state, &caller, &params, &["project", "route", "from", "to", "bucket"]).await?;
     let bucket = match params.get("bucket").map(|b| b.trim()).filter(|b| !b.is_empty()) {
         None => Bucket::Day,
         Some("minute") => Bucket::Minute,
@@ -97,13 +112,23 @@ pub async fn frustration_rate(
 }
 
 /// `GET /v1/analytics/top-elements?project=&route=&kind=&from=&to=&limit=`
+#[utoipa::path(get, path = "/v1/analytics/top-elements", tag = "analytics",
+    params(
+        ("project" = String, Query, description = "id or name"),
+        ("route" = Option<String>, Query, description = "route template"),
+        ("kind" = Option<String>, Query, description = "signal kind"),
+        ("from" = Option<String>, Query, description = "epoch ms or RFC 3339"),
+        ("to" = Option<String>, Query, description = "epoch ms or RFC 3339"),
+        ("limit" = Option<u32>, Query, description = "default 20, at most 1000"),
+    ),
+    responses((status = 200, description = "{projectId, from, to, points}"), (status = 400), (status = 401), (status = 404), (status = 503)))]
 pub async fn top_elements(
     State(state): State<ConsoleState>,
     caller: Caller,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Json<Series<analytics::TopElement>>, ApiError> {
     caller.require(Role::Viewer, "reading analytics")?;
-    let c = common(&state, &params, &["project", "route", "kind", "from", "to", "limit"]).await?;
+    let c = common(&state, &caller, &params, &["project", "route", "kind", "from", "to", "limit"]).await?;
     let limit = params
         .get("limit")
         .map(|l| {

@@ -21,6 +21,9 @@ pub enum ApiError {
     BadRequest(String),
     #[error("{0}")]
     NotFound(String),
+    /// The request conflicts with what exists (a name already taken).
+    #[error("{0}")]
+    Conflict(String),
     /// A dependency (the store, the broker, ClickHouse) cannot serve the request now.
     #[error("{0}")]
     Unavailable(String),
@@ -29,13 +32,14 @@ pub enum ApiError {
 }
 
 impl ApiError {
-    fn status_and_code(&self) -> (StatusCode, &'static str) {
+    pub(crate) fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
             ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
             ApiError::TooManyAuthFailures(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_auth_failures"),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
@@ -44,10 +48,28 @@ impl ApiError {
 
 impl From<friction_store::StoreError> for ApiError {
     fn from(e: friction_store::StoreError) -> Self {
-        if e.is_unavailable() {
-            ApiError::Unavailable(format!("the store is unavailable: {e}"))
-        } else {
-            ApiError::Internal(e.to_string())
+        use friction_store::StoreError as E;
+        match e {
+            E::InvalidProjectName { .. }
+            | E::InvalidKeyLabel { .. }
+            | E::InvalidKeySettings { .. }
+            | E::UnknownRole(_) => ApiError::BadRequest(e.to_string()),
+            E::AmbiguousKeyPrefix { .. } | E::AmbiguousTokenPrefix { .. } => ApiError::BadRequest(e.to_string()),
+            E::ProjectNotFound(_) | E::KeyNotFound(_) | E::TokenNotFound(_) => ApiError::NotFound(e.to_string()),
+            E::ProjectExists(_) => ApiError::Conflict(e.to_string()),
+            e if e.is_unavailable() => ApiError::Unavailable(format!("the store is unavailable: {e}")),
+            e => ApiError::Internal(e.to_string()),
+        }
+    }
+}
+
+impl From<friction_exporter::ExportError> for ApiError {
+    fn from(e: friction_exporter::ExportError) -> Self {
+        use friction_exporter::ExportError as E;
+        match e {
+            E::Invalid(m) => ApiError::BadRequest(m),
+            E::Secret(s) => ApiError::Unavailable(s.to_string()),
+            E::Store(s) => friction_store::StoreError::from(s).into(),
         }
     }
 }

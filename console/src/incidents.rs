@@ -1,4 +1,5 @@
-//! `GET /v1/incidents`, `GET /v1/incidents/{id}`, `PATCH /v1/incidents/{id}`.
+//! `GET /v1/incidents`, `GET /v1/incidents/{id}`, `PATCH /v1/incidents/{id}`, limited to the
+//! projects the caller may see (another project's incident answers 404).
 
 use std::collections::HashMap;
 
@@ -16,14 +17,7 @@ use crate::{ApiError, ConsoleState};
 const DEFAULT_LIMIT: u32 = 50;
 const MAX_LIMIT: u32 = 200;
 
-/// Epoch milliseconds as RFC 3339 (UTC, millisecond precision), as the ingest API writes times.
-pub fn rfc3339(ms: i64) -> String {
-    let nanos = i128::from(ms) * 1_000_000;
-    time::OffsetDateTime::from_unix_timestamp_nanos(nanos)
-        .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
-        .unwrap_or_else(|| ms.to_string())
-}
+pub use crate::body::rfc3339;
 
 /// An incident as the API lists it (docs/architecture.md §3).
 #[derive(Debug, Serialize)]
@@ -58,6 +52,8 @@ pub struct IncidentView {
     pub tickets: Vec<serde_json::Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub samples: Option<Vec<SampleView>>,
+    /// What users met and where to look first, in plain language (kept since it was made).
+    pub explanation: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -109,7 +105,10 @@ impl IncidentView {
             created_at_ms: _,
             updated_at_ms: _,
             confirmed_manually,
+            explanation,
         } = i;
+        let explanation =
+            if explanation.is_empty() { model::explanation(&kind, &route_template, &element_key) } else { explanation };
         IncidentView {
             id,
             project_id,
@@ -136,6 +135,7 @@ impl IncidentView {
             version,
             tickets: Vec::new(),
             samples: with_samples.then(|| samples.into_iter().map(SampleView::from).collect()),
+            explanation,
         }
     }
 }
@@ -192,26 +192,46 @@ fn decode_cursor(text: &str, sort: IncidentSort) -> Result<IncidentCursor, ApiEr
     }
 }
 
-/// Resolves a `project` parameter given as an id or a name.
-pub(crate) async fn project_id(state: &ConsoleState, project: &str) -> Result<String, ApiError> {
-    if let Some(p) = state.store.project_by_id(project).await? {
-        return Ok(p.id);
+/// Refuses a control character (NUL included) in a query parameter or a path segment, naming it:
+/// no id, name or route the store keeps holds one (the gateway refuses them, docs/architecture.md
+/// §3), and PostgreSQL cannot even compare text holding a NUL (it answered 500 before this check).
+pub(crate) fn check_param(name: &str, value: &str) -> Result<(), ApiError> {
+    match value.chars().find(|c| c.is_control()) {
+        Some(c) => Err(ApiError::BadRequest(format!(
+            "{name}: contains the control character U+{:04X}; no id, name or route holds one",
+            c as u32
+        ))),
+        None => Ok(()),
     }
-    if let Some(p) = state.store.project_by_name(project).await? {
-        return Ok(p.id);
-    }
-    Err(ApiError::NotFound(format!("project {project:?} not found (give its id or name)")))
 }
 
-const LIST_PARAMS: &[&str] = &["project", "status", "kind", "route", "sort", "limit", "cursor"];
+/// [`check_param`] on every query parameter (names and values).
+pub(crate) fn check_params(params: &HashMap<String, String>) -> Result<(), ApiError> {
+    params.iter().try_for_each(|(k, v)| check_param("query parameter name", k).and_then(|()| check_param(k, v)))
+}
 
-/// `GET /v1/incidents?project=&status=&kind=&route=&sort=severity|lastSeen&limit=&cursor=`
+const LIST_PARAMS: &[&str] = &["project", "status", "kind", "route", "sort", "limit", "cursor", "exported"];
+
+/// `GET /v1/incidents?project=&status=&kind=&route=&exported=&sort=severity|lastSeen&limit=&cursor=`
+#[utoipa::path(get, path = "/v1/incidents", tag = "incidents",
+    params(
+        ("project" = Option<String>, Query, description = "id or name"),
+        ("status" = Option<String>, Query, description = "open, confirmed, resolved, ignored, regressed"),
+        ("kind" = Option<String>, Query, description = "primary kind, e.g. rage_click"),
+        ("route" = Option<String>, Query, description = "route template, exact"),
+        ("exported" = Option<bool>, Query, description = "true: with a ticket made by the exporter; false: without"),
+        ("sort" = Option<String>, Query, description = "severity (default) or lastSeen"),
+        ("limit" = Option<u32>, Query, description = "1-200, default 50"),
+        ("cursor" = Option<String>, Query, description = "nextCursor of the previous page"),
+    ),
+    responses((status = 200, description = "{incidents, nextCursor}"), (status = 400), (status = 401)))]
 pub async fn list(
     State(state): State<ConsoleState>,
     caller: Caller,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Json<IncidentList>, ApiError> {
     caller.require(Role::Viewer, "listing incidents")?;
+    check_params(&params)?;
     if let Some(unknown) = params.keys().find(|k| !LIST_PARAMS.contains(&k.as_str())) {
         return Err(ApiError::BadRequest(format!(
             "unknown query parameter {unknown:?} (expected {})",
@@ -241,18 +261,19 @@ pub async fn list(
             )));
         }
     }
-    let limit = match get("limit") {
-        None => DEFAULT_LIMIT,
-        Some(l) => match l.parse::<u32>() {
-            Ok(n) if (1..=MAX_LIMIT).contains(&n) => n,
-            _ => return Err(ApiError::BadRequest(format!("limit {l:?} must be a whole number from 1 to {MAX_LIMIT}"))),
-        },
-    };
+    let limit = crate::body::limit(get("limit"), DEFAULT_LIMIT, MAX_LIMIT)?;
     let after = get("cursor").map(|c| decode_cursor(c, sort)).transpose()?;
+    let exported = match get("exported") {
+        None => None,
+        Some("true") => Some(true),
+        Some("false") => Some(false),
+        Some(other) => return Err(ApiError::BadRequest(format!("exported {other:?} is not true or false"))),
+    };
     let project_id = match get("project") {
-        Some(p) => Some(project_id(&state, p).await?),
+        Some(p) => Some(crate::projects::resolve(&state, &caller, p).await?.id),
         None => None,
     };
+    let project_id = caller.project_filter(project_id)?;
     let filter = IncidentFilter {
         project_id,
         status,
@@ -261,6 +282,8 @@ pub async fn list(
         sort,
         limit: limit + 1,
         after,
+        exported,
+        project_ids: crate::projects::visible_ids(&state, &caller).await?,
     };
     let mut incidents = state.store.list_incidents(&filter).await?;
     let next_cursor = if incidents.len() > limit as usize {
@@ -280,15 +303,26 @@ pub async fn list(
     }))
 }
 
+/// The incident `id`, if it exists and the caller may see its project (404 otherwise).
+pub(crate) async fn visible_incident(state: &ConsoleState, caller: &Caller, id: &str) -> Result<Incident, ApiError> {
+    match state.store.incident(id).await? {
+        Some(i) if caller.may_see(&i.project_id) => Ok(i),
+        _ => Err(ApiError::NotFound(format!("incident {id:?} not found"))),
+    }
+}
+
 /// `GET /v1/incidents/{id}`: one incident with its evidence samples.
+#[utoipa::path(get, path = "/v1/incidents/{id}", tag = "incidents",
+    params(("id" = String, Path, description = "the incident's id")),
+    responses((status = 200, description = "the incident with samples and tickets"), (status = 401), (status = 404)))]
 pub async fn get(
     State(state): State<ConsoleState>,
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<IncidentView>, ApiError> {
     caller.require(Role::Viewer, "reading an incident")?;
-    let incident =
-        state.store.incident(&id).await?.ok_or_else(|| ApiError::NotFound(format!("incident {id:?} not found")))?;
+    check_param("id", &id)?;
+    let incident = visible_incident(&state, &caller, &id).await?;
     let tickets = state.store.incident_tickets(&id).await?;
     let mut view = IncidentView::new(incident, true);
     view.tickets = tickets.iter().filter_map(|t| serde_json::to_value(t).ok()).collect();
@@ -305,12 +339,33 @@ struct PatchBody {
 /// engineers and admins. `confirmed` on an incident its policy has not confirmed confirms it by
 /// hand. Audited; the change is published to the incidents topic, where the exporter makes the
 /// ticket of a confirmed incident like any other (docs/console.md).
+#[utoipa::path(patch, path = "/v1/incidents/{id}", tag = "incidents",
+    params(("id" = String, Path, description = "the incident's id")),
+    request_body(content = Object, description = "{\"status\": \"resolved\" | \"ignored\" | \"open\" | \"confirmed\"}"),
+    responses((status = 200, description = "the incident after the change"), (status = 400), (status = 401), (status = 403), (status = 404), (status = 503)))]
 pub async fn patch(
     State(state): State<ConsoleState>,
     caller: Caller,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Json<IncidentView>, ApiError> {
+    let parsed = serde_json::from_slice::<PatchBody>(&body).map_err(|e| {
+        ApiError::BadRequest(format!(
+            "body: {e} (expected {{\"status\": \"resolved\" | \"ignored\" | \"open\" | \"confirmed\"}})"
+        ))
+    });
+    let incident = set_status(&state, &caller, &id, parsed.map(|b| b.status)).await?;
+    Ok(Json(IncidentView::new(incident, true)))
+}
+
+/// Changes an incident's status for `caller` (the API's PATCH and the console's status buttons):
+/// role checked and audited, the change stored and published.
+pub(crate) async fn set_status(
+    state: &ConsoleState,
+    caller: &Caller,
+    id: &str,
+    status: Result<IncidentStatus, ApiError>,
+) -> Result<Incident, ApiError> {
     let resource = format!("incident:{id}");
     let audit = |success: bool, detail: String| {
         let (state, actor, ip, resource) = (state.clone(), caller.actor(), caller.ip.clone(), resource.clone());
@@ -326,18 +381,16 @@ pub async fn patch(
         audit(false, e.to_string()).await;
         return Err(e);
     }
-    let body: PatchBody = serde_json::from_slice(&body).map_err(|e| {
-        ApiError::BadRequest(format!(
-            "body: {e} (expected {{\"status\": \"resolved\" | \"ignored\" | \"open\" | \"confirmed\"}})"
-        ))
-    })?;
+    // Before the audit row of a refused change: the resource names the id, and PostgreSQL would
+    // refuse a NUL in it.
+    check_param("id", id)?;
+    let status = status?;
     // Optimistic: read, decide, write if nobody changed it meanwhile; else again.
     for _ in 0..10 {
-        let mut incident =
-            state.store.incident(&id).await?.ok_or_else(|| ApiError::NotFound(format!("incident {id:?} not found")))?;
+        let mut incident = visible_incident(state, caller, id).await?;
         let expected = incident.version;
         let now = friction_runtime::now_ms();
-        let before = match model::set_status(&mut incident, body.status, now) {
+        let before = match model::set_status(&mut incident, status, now) {
             Ok(before) => before,
             Err(e) => {
                 audit(false, e.to_string()).await;
@@ -351,7 +404,7 @@ pub async fn patch(
                 let change = model::to_change(&incident, ChangeKind::Replayed, None, now);
                 publisher.publish(&change).await.map_err(|e| ApiError::Unavailable(format!("publishing: {e}")))?;
             }
-            return Ok(Json(IncidentView::new(incident, true)));
+            return Ok(incident);
         };
         model::rescore(&mut incident, &state.incident_config);
         incident.version += 1;
@@ -370,7 +423,7 @@ pub async fn patch(
                 ))
             })?;
         }
-        return Ok(Json(IncidentView::new(incident, true)));
+        return Ok(incident);
     }
     Err(ApiError::Unavailable(format!("incident {id} keeps changing; try again")))
 }

@@ -291,6 +291,41 @@ async fn how_signals_are_cut_into_batches_does_not_change_the_incidents() -> Tes
     Ok(())
 }
 
+/// A NUL or another control character in an incident id or a query parameter is a 400 naming it on
+/// every store (PostgreSQL answered 500: it cannot compare text holding a NUL; issue 18's suite,
+/// cli/tests/hostile.rs, found it).
+#[tokio::test]
+async fn control_characters_in_ids_and_parameters_are_a_400_naming_them() -> TestResult {
+    for db in migrated_dbs().await? {
+        let store = &db.store;
+        store.create_project("shop").await?;
+        let engineer = store.create_console_token(Role::Engineer, None).await?.secret;
+        for (method, uri, names) in [
+            ("GET", "/v1/incidents/%00", "id"),
+            ("GET", "/v1/incidents/fp%00x", "id"),
+            ("PATCH", "/v1/incidents/%00", "id"),
+            ("GET", "/v1/incidents?project=%00", "project"),
+            ("GET", "/v1/incidents?route=/a%00b", "route"),
+            ("GET", "/v1/incidents?route=/a%1Bb", "route"),
+            ("GET", "/v1/incidents?status=open&kind=rage_click&route=%7F", "route"),
+            ("GET", "/v1/analytics/top-elements?project=%00", "project"),
+            ("GET", "/v1/analytics/frustration-rate?project=shop&route=%00", "route"),
+        ] {
+            let body = (method == "PATCH").then_some(r#"{"status": "resolved"}"#);
+            let (status, v) = call(store, method, uri, Some(&engineer), body).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{} {method} {uri}: {v}", db.name());
+            let message = v["error"]["message"].as_str().unwrap_or_default();
+            assert!(message.starts_with(&format!("{names}: contains the control character")), "{uri}: {message}");
+        }
+        // The same without the control character: a plain 404 or an empty list.
+        let (status, _) = call(store, "GET", "/v1/incidents/fpx", Some(&engineer), None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{}", db.name());
+        let (status, v) = call(store, "GET", "/v1/incidents?route=/ab", Some(&engineer), None).await;
+        assert_eq!(status, StatusCode::OK, "{}: {v}", db.name());
+    }
+    Ok(())
+}
+
 async fn call_state(state: ConsoleState, uri: &str, token: &str) -> (StatusCode, Value) {
     let req = Request::get(uri).header("authorization", format!("Bearer {token}")).body(Body::empty());
     let resp = router(state).oneshot(req.expect("request")).await.expect("response");

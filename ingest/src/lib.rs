@@ -16,6 +16,7 @@ pub mod payload;
 pub mod ratelimit;
 pub mod router;
 pub mod scrub;
+pub mod sdk;
 pub mod server;
 pub mod sink;
 pub mod text;

@@ -1,5 +1,5 @@
-//! The HTTP surface: `POST /v1/events`, `POST /v1/logs`, their CORS preflights, and
-//! `GET /v1/schema/events.json`.
+//! The HTTP surface: `POST /v1/events`, `POST /v1/logs`, their CORS preflights,
+//! `GET /v1/schema/events.json` and the browser SDK at `GET /sdk/v1/friction.js` ([`crate::sdk`]).
 
 use std::borrow::Cow;
 use std::net::SocketAddr;
@@ -52,6 +52,7 @@ pub fn router(state: Arc<GatewayState>) -> Router {
         .route("/v1/events", post(post_events).options(preflight))
         .route("/v1/logs", post(post_logs).options(preflight))
         .route("/v1/schema/events.json", get(json_schema))
+        .route(crate::sdk::SDK_PATH, get(crate::sdk::serve))
         .route("/healthz", get(|| async { Json(serde_json::json!({"status": "ok"})) }))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), cors))

@@ -49,6 +49,52 @@ pub fn scrub_opt(value: &mut Option<Cow<'_, str>>) {
     }
 }
 
+/// Scrubs a JSON text (an event's `metadata`) so that it stays JSON: scrubbing the text itself
+/// would turn a card number written as a JSON number into `[card]`, or drop the backslash of an
+/// escaped quote along with a query-string secret. When the text holds nothing to scrub (the common
+/// case) it stays borrowed; otherwise every string (keys included) and number is scrubbed in the
+/// parsed document, a number that changes becoming a string, and the document written back. A text
+/// that does not parse as JSON becomes `{}`.
+pub fn scrub_json(value: &mut Cow<'_, str>) {
+    if matches!(scrub(value), Cow::Borrowed(_)) {
+        return;
+    }
+    let scrubbed = match serde_json::from_str::<serde_json::Value>(value) {
+        Ok(mut doc) => {
+            scrub_json_value(&mut doc);
+            doc.to_string()
+        }
+        Err(_) => "{}".to_string(),
+    };
+    *value = Cow::Owned(scrubbed);
+}
+
+fn scrub_json_value(value: &mut serde_json::Value) {
+    use serde_json::Value;
+    match value {
+        Value::String(s) => {
+            if let Cow::Owned(clean) = scrub(s) {
+                *s = clean;
+            }
+        }
+        Value::Number(n) => {
+            let text = n.to_string();
+            if let Cow::Owned(clean) = scrub(&text) {
+                *value = Value::String(clean);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(scrub_json_value),
+        Value::Object(map) => {
+            let entries = std::mem::take(map);
+            for (k, mut v) in entries {
+                scrub_json_value(&mut v);
+                map.insert(scrub(&k).into_owned(), v);
+            }
+        }
+        Value::Null | Value::Bool(_) => {}
+    }
+}
+
 fn is_local_char(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"._%+-".contains(&b)
 }
@@ -255,6 +301,20 @@ mod tests {
         );
         assert_eq!(scrub("/search?q=shoes&page=2"), "/search?q=shoes&page=2");
         assert_eq!(scrub("/reset?password=hunter2"), "/reset?password=[redacted]");
+    }
+
+    /// Found by the `ingest_events` fuzz target (fuzz/corpus/ingest_events/crash-*): scrubbing the
+    /// metadata's text made it invalid JSON.
+    #[test]
+    fn scrubbed_metadata_stays_json() {
+        let mut m: Cow<str> =
+            Cow::Borrowed(r#"{"card": 4111111111111111, "u": "?token=ab\"c", "a@b.io": ["x@y.org", 1]}"#);
+        scrub_json(&mut m);
+        let doc: serde_json::Value = serde_json::from_str(&m).expect("still JSON");
+        assert_eq!(doc, serde_json::json!({"card": "[card]", "u": "?token=[redacted]\"c", "[email]": ["[email]", 1]}));
+        let mut clean: Cow<str> = Cow::Borrowed(r#"{"plan": "pro", "n": 3}"#);
+        scrub_json(&mut clean);
+        assert!(matches!(clean, Cow::Borrowed(_)));
     }
 
     #[test]

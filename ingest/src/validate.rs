@@ -19,7 +19,7 @@ use friction_schemas::event::{
 use friction_schemas::RawEvent;
 
 use crate::api::{GatewayError, Rejected};
-use crate::scrub::{scrub_cow, scrub_opt};
+use crate::scrub::{scrub_cow, scrub_json, scrub_opt};
 use crate::text::{check_id, check_key, check_key_opt, clean_text, clean_text_opt, has_lone_surrogate_escape};
 
 /// The event types of the ingest contract (docs/architecture.md §3). Anything else is rejected by name.
@@ -657,7 +657,7 @@ fn check_fields(e: &mut RawEvent<'_>) -> Result<(), String> {
 fn scrub_event(e: &mut RawEvent<'_>) {
     scrub_opt(&mut e.url);
     scrub_opt(&mut e.route);
-    scrub_cow(&mut e.metadata);
+    scrub_json(&mut e.metadata);
     if let Some(t) = e.target.as_mut() {
         scrub_opt(&mut t.text);
         scrub_opt(&mut t.href);

@@ -116,6 +116,7 @@ async fn closed_within(s: &mut TcpStream, deadline: Duration) -> Option<Duration
 fn assert_json_error(a: &Answer, status: u16, code: &str) {
     assert_eq!(a.status, status, "{}", a.head);
     assert!(a.head.to_ascii_lowercase().contains("content-type: application/json"), "{}", a.head);
+    assert!(a.head.to_ascii_lowercase().contains("x-content-type-options: nosniff"), "{}", a.head);
     assert_eq!(a.body["error"]["code"], code, "{} {}", a.head, a.body);
     assert!(a.body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{}", a.body);
 }

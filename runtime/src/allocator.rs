@@ -4,7 +4,7 @@
 //! second to the OS (v3's `purge_delay`, 1,000 ms). A stage frees and allocates all the time
 //! (windows slide, sessions close), so it kept giving pages back and faulting them in again,
 //! zeroed by the kernel: ~10 % of the detector's in-process throughput once its heap had aged
-//! (benches/README.md, "Allocator purge delay"). mimalloc reads its options only from the
+//! (benches/HISTORY.md, "Allocator purge delay"). mimalloc reads its options only from the
 //! environment, when it starts (before `main`), and setting one from code needs an FFI call
 //! (`unsafe`, which this workspace forbids). So [`tune`] re-executes the binary once with the
 //! option in its environment: same PID, arguments and open files.

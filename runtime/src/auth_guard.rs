@@ -43,13 +43,15 @@ struct Window {
     failures: u32,
 }
 
-/// Failures per source in fixed windows, for at most `capacity` sources.
+/// Failures per source in fixed windows, for at most `capacity` sources. A source is an address
+/// ([`source_of`]) by default; any other key (a username at the console's login) with
+/// [`FailureBudget::keyed`] and the `_key` methods.
 #[derive(Debug)]
-pub struct FailureBudget {
+pub struct FailureBudget<K = IpAddr> {
     limit: u32,
     window: Duration,
     capacity: usize,
-    entries: HashMap<IpAddr, Window>,
+    entries: HashMap<K, Window>,
 }
 
 /// The source a failure is charged to: an IPv4 address, or the /64 of an IPv6 one (a single host
@@ -67,18 +69,35 @@ pub fn source_of(ip: IpAddr) -> IpAddr {
     }
 }
 
-impl FailureBudget {
+impl FailureBudget<IpAddr> {
     /// `limit` 0 never throttles.
     pub fn new(limit: u32, window: Duration, capacity: usize) -> Self {
-        FailureBudget { limit, window, capacity: capacity.max(1), entries: HashMap::new() }
+        FailureBudget::keyed(limit, window, capacity)
     }
 
     /// `Err(wait)` when `ip`'s source has used its budget and its window ends in `wait`.
     pub fn check(&self, ip: IpAddr, now: Instant) -> Result<(), Duration> {
+        self.check_key(&source_of(ip), now)
+    }
+
+    /// Counts one failure of `ip`'s source; true when this one used up its budget.
+    pub fn record_failure(&mut self, ip: IpAddr, now: Instant) -> bool {
+        self.record_failure_key(source_of(ip), now)
+    }
+}
+
+impl<K: Eq + std::hash::Hash + Clone> FailureBudget<K> {
+    /// A budget per `K`; `limit` 0 never throttles.
+    pub fn keyed(limit: u32, window: Duration, capacity: usize) -> Self {
+        FailureBudget { limit, window, capacity: capacity.max(1), entries: HashMap::new() }
+    }
+
+    /// `Err(wait)` when `key` has used its budget and its window ends in `wait`.
+    pub fn check_key(&self, key: &K, now: Instant) -> Result<(), Duration> {
         if self.limit == 0 {
             return Ok(());
         }
-        match self.entries.get(&source_of(ip)) {
+        match self.entries.get(key) {
             Some(w) if w.failures >= self.limit => {
                 let end = w.start + self.window;
                 if end > now {
@@ -91,22 +110,21 @@ impl FailureBudget {
         }
     }
 
-    /// Counts one failure of `ip`'s source; true when this one used up its budget.
-    pub fn record_failure(&mut self, ip: IpAddr, now: Instant) -> bool {
+    /// Counts one failure of `key`; true when this one used up its budget.
+    pub fn record_failure_key(&mut self, key: K, now: Instant) -> bool {
         if self.limit == 0 {
             return false;
         }
-        let source = source_of(ip);
-        if !self.entries.contains_key(&source) && self.entries.len() >= self.capacity {
+        if !self.entries.contains_key(&key) && self.entries.len() >= self.capacity {
             let window = self.window;
             self.entries.retain(|_, w| w.start + window > now);
             if self.entries.len() >= self.capacity {
-                if let Some(oldest) = self.entries.iter().min_by_key(|(_, w)| w.start).map(|(k, _)| *k) {
+                if let Some(oldest) = self.entries.iter().min_by_key(|(_, w)| w.start).map(|(k, _)| k.clone()) {
                     self.entries.remove(&oldest);
                 }
             }
         }
-        let w = self.entries.entry(source).or_insert(Window { start: now, failures: 0 });
+        let w = self.entries.entry(key).or_insert(Window { start: now, failures: 0 });
         if w.start + self.window <= now {
             *w = Window { start: now, failures: 0 };
         }

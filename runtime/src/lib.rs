@@ -6,7 +6,8 @@
 /// benches) allocates through mimalloc. The stages allocate and free a few short strings per event;
 /// under glibc's malloc a tenth of the sessionizer's time went to consolidating and trimming its
 /// heap and zeroing the pages it took back (SZ_ONLY=handler and =partition, back to back: +15–20 %
-/// and +25–40 % events/s with mimalloc, benches/README.md).
+/// and +25–40 % events/s with mimalloc; benches/HISTORY.md, "Commit cadence, pass-through output,
+/// mimalloc").
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -447,7 +447,7 @@ async fn refuse(state: &Listener, stream: TcpStream, peer: SocketAddr) {
     let body = serde_json::json!({"error": {"code": "overloaded", "message": "too many connections; retry shortly"}})
         .to_string();
     let answer = format!(
-        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nretry-after: {RETRY_AFTER_SECS}\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nx-content-type-options: nosniff\r\nretry-after: {RETRY_AFTER_SECS}\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",
         body.len()
     );
     let mut stream = stream;
@@ -568,6 +568,14 @@ impl Drop for Deregister {
 }
 
 async fn handle(state: &Listener, request: hyper::Request<Incoming>, peer: SocketAddr, health_only: bool) -> Response {
+    let mut response = answer(state, request, peer, health_only).await;
+    // Every answer is what its content type says (JSON, the SDK's script, the console's pages):
+    // a browser must not guess otherwise from text a client put in it.
+    response.headers_mut().insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    response
+}
+
+async fn answer(state: &Listener, request: hyper::Request<Incoming>, peer: SocketAddr, health_only: bool) -> Response {
     if health_only && !HEALTH_PATHS.contains(&request.uri().path()) {
         let mut response = error_response(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -654,7 +662,10 @@ fn rewrite_parse_error(head: &[u8]) -> Option<Vec<u8>> {
     let start = text.to_ascii_lowercase().find("\r\ncontent-length: 0\r\n")?;
     let mut out = String::with_capacity(text.len() + body.len() + 64);
     out.push_str(&text[..start]);
-    out.push_str(&format!("\r\ncontent-type: application/json\r\ncontent-length: {}", body.len()));
+    out.push_str(&format!(
+        "\r\ncontent-type: application/json\r\nx-content-type-options: nosniff\r\ncontent-length: {}",
+        body.len()
+    ));
     out.push_str(&text[start + "\r\ncontent-length: 0".len()..]);
     out.push_str(&body);
     Some(out.into_bytes())

@@ -174,13 +174,7 @@ pub async fn apply(
     specs: &[TopicSpec],
     timeout: Duration,
 ) -> Result<ApplyReport, TopicsError> {
-    let metadata = admin.inner().fetch_metadata(None, timeout)?;
-    let existing: BTreeMap<String, i32> = metadata
-        .topics()
-        .iter()
-        .filter(|t| t.error().is_none())
-        .map(|t| (t.name().to_string(), t.partitions().len() as i32))
-        .collect();
+    let existing = existing_partitions(admin, timeout)?;
     let options = AdminOptions::new().operation_timeout(Some(timeout)).request_timeout(Some(timeout));
     let mut report = ApplyReport::default();
 
@@ -209,11 +203,69 @@ pub async fn apply(
     }
 
     let present: Vec<&TopicSpec> = specs.iter().filter(|s| existing.contains_key(&s.name)).collect();
-    if !present.is_empty() {
-        let resources: Vec<ResourceSpecifier> = present.iter().map(|s| ResourceSpecifier::Topic(&s.name)).collect();
-        let described = admin.describe_configs(&resources, &options).await.unwrap_or_default();
-        for (i, spec) in present.iter().enumerate() {
-            let mut observed = ObservedTopic { partitions: existing[&spec.name], configs: BTreeMap::new() };
+    let observed = describe(admin, &present, &existing, timeout).await;
+    for (spec, observed) in present.iter().zip(&observed) {
+        let (differences, unverified) = diff(spec, observed);
+        if !unverified.is_empty() {
+            report.unverified.push((spec.name.clone(), unverified));
+        }
+        if differences.is_empty() {
+            report.unchanged.push(spec.name.clone());
+        } else {
+            report.differing.push((spec.name.clone(), differences));
+        }
+    }
+    Ok(report)
+}
+
+/// What the broker holds of each of `specs`: `None` for a topic it does not have. Changes nothing
+/// (`friction doctor`; [`apply`] creates the missing ones).
+pub async fn observe(
+    admin: &AdminClient<DefaultClientContext>,
+    specs: &[TopicSpec],
+    timeout: Duration,
+) -> Result<Vec<Option<ObservedTopic>>, TopicsError> {
+    let existing = existing_partitions(admin, timeout)?;
+    let present: Vec<&TopicSpec> = specs.iter().filter(|s| existing.contains_key(&s.name)).collect();
+    let mut described = describe(admin, &present, &existing, timeout).await.into_iter();
+    Ok(specs.iter().map(|s| if existing.contains_key(&s.name) { described.next() } else { None }).collect())
+}
+
+/// Every topic the broker reports without an error, with its partition count.
+fn existing_partitions(
+    admin: &AdminClient<DefaultClientContext>,
+    timeout: Duration,
+) -> Result<BTreeMap<String, i32>, TopicsError> {
+    let metadata = admin.inner().fetch_metadata(None, timeout)?;
+    Ok(metadata
+        .topics()
+        .iter()
+        .filter(|t| t.error().is_none())
+        .map(|t| (t.name().to_string(), t.partitions().len() as i32))
+        .collect())
+}
+
+/// The partitions and reported configs of `present` (topics in `existing`), in their order.
+async fn describe(
+    admin: &AdminClient<DefaultClientContext>,
+    present: &[&TopicSpec],
+    existing: &BTreeMap<String, i32>,
+    timeout: Duration,
+) -> Vec<ObservedTopic> {
+    if present.is_empty() {
+        return Vec::new();
+    }
+    let options = AdminOptions::new().operation_timeout(Some(timeout)).request_timeout(Some(timeout));
+    let resources: Vec<ResourceSpecifier> = present.iter().map(|s| ResourceSpecifier::Topic(&s.name)).collect();
+    let described = admin.describe_configs(&resources, &options).await.unwrap_or_default();
+    present
+        .iter()
+        .enumerate()
+        .map(|(i, spec)| {
+            let mut observed = ObservedTopic {
+                partitions: existing.get(&spec.name).copied().unwrap_or_default(),
+                configs: BTreeMap::new(),
+            };
             if let Some(Ok(resource)) = described.get(i) {
                 for entry in &resource.entries {
                     if let Some(value) = &entry.value {
@@ -221,18 +273,9 @@ pub async fn apply(
                     }
                 }
             }
-            let (differences, unverified) = diff(spec, &observed);
-            if !unverified.is_empty() {
-                report.unverified.push((spec.name.clone(), unverified));
-            }
-            if differences.is_empty() {
-                report.unchanged.push(spec.name.clone());
-            } else {
-                report.differing.push((spec.name.clone(), differences));
-            }
-        }
-    }
-    Ok(report)
+            observed
+        })
+        .collect()
 }
 
 #[cfg(test)]

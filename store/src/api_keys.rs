@@ -3,6 +3,7 @@
 /// The stored form of a secret. Defined once, in `friction-schemas`, because the gateway hashes
 /// the keys it receives with it and must find the ones stored here.
 pub use friction_schemas::hash_api_key;
+use friction_schemas::ApiKeyRecord;
 use rand::RngCore;
 use sqlx::any::AnyRow;
 use sqlx::Row;
@@ -20,7 +21,7 @@ pub const API_KEY_PREFIX_LEN: usize = 12;
 const LABEL_MAX_LEN: usize = 200;
 
 /// A stored API key. It never holds the secret, only its hash.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct ApiKey {
     /// 16 random lowercase hex characters.
     pub id: String,
@@ -38,12 +39,91 @@ pub struct ApiKey {
     pub created_at_ms: i64,
     /// When it was revoked, epoch milliseconds; `None` while it is valid.
     pub revoked_at_ms: Option<i64>,
+    /// Origins a browser may send events from with this key (the gateway refuses others with
+    /// 403); empty: any origin the gateway's CORS setting allows.
+    pub allowed_origins: Vec<String>,
+    /// Events per second this key may send (the gateway's token bucket); `None`: its default.
+    pub rate_limit_per_sec: Option<f64>,
+    /// When origins or rate last changed, epoch milliseconds.
+    pub updated_at_ms: Option<i64>,
 }
 
 impl ApiKey {
     /// Whether the key may still be used.
     pub fn is_active(&self) -> bool {
         self.revoked_at_ms.is_none()
+    }
+
+    /// The record gateways read for this key from `friction.apikeys.v1` (docs/architecture.md §6),
+    /// signed with the key publishers' secret when given. Its `updated_at` is the key's latest
+    /// change, so a gateway keeps the newest record.
+    pub fn record(&self, secret: Option<&[u8]>) -> ApiKeyRecord {
+        let updated_at = [Some(self.created_at_ms), self.updated_at_ms, self.revoked_at_ms]
+            .into_iter()
+            .flatten()
+            .max()
+            .unwrap_or(self.created_at_ms);
+        let mut record = ApiKeyRecord {
+            key_hash: self.key_hash.clone(),
+            key_id: self.id.clone(),
+            project_id: self.project_id.clone(),
+            project_name: self.project_name.clone(),
+            revoked: self.revoked_at_ms.is_some(),
+            allowed_origins: self.allowed_origins.clone(),
+            rate_limit_per_sec: self.rate_limit_per_sec,
+            updated_at,
+            mac: None,
+        };
+        if let Some(secret) = secret {
+            friction_schemas::apikey::sign(&mut record, secret);
+        }
+        record
+    }
+}
+
+/// The longest origin accepted, and how many a key may list.
+const ORIGIN_MAX_LEN: usize = 200;
+const ORIGINS_MAX: usize = 50;
+
+/// Checks a key's allowed origins: `*`, or `scheme://host[:port]` with scheme http or https and
+/// nothing after the authority (what browsers send in `Origin`). Returns them trimmed, without
+/// duplicates, in the order given.
+pub fn validate_origins(origins: &[String]) -> Result<Vec<String>, StoreError> {
+    let invalid = |reason: String| StoreError::InvalidKeySettings { reason };
+    if origins.len() > ORIGINS_MAX {
+        return Err(invalid(format!("allowedOrigins: at most {ORIGINS_MAX} origins, got {}", origins.len())));
+    }
+    let mut out: Vec<String> = Vec::with_capacity(origins.len());
+    for origin in origins {
+        let o = origin.trim();
+        let rest = o.strip_prefix("https://").or_else(|| o.strip_prefix("http://"));
+        let valid = o == "*"
+            || (o.len() <= ORIGIN_MAX_LEN
+                && rest.is_some_and(|authority| {
+                    !authority.is_empty()
+                        && authority
+                            .chars()
+                            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
+                }));
+        if !valid {
+            return Err(invalid(format!(
+                "allowedOrigins: {o:?} is not an origin (`https://shop.example`, `http://localhost:3000` or `*`)"
+            )));
+        }
+        if !out.iter().any(|x| x.eq_ignore_ascii_case(o)) {
+            out.push(o.to_owned());
+        }
+    }
+    Ok(out)
+}
+
+/// Checks a key's rate: a finite number of events per second above 0 and at most 1,000,000.
+pub fn validate_rate(rate: Option<f64>) -> Result<Option<f64>, StoreError> {
+    match rate {
+        Some(r) if !(r.is_finite() && r > 0.0 && r <= 1_000_000.0) => Err(StoreError::InvalidKeySettings {
+            reason: format!("rateLimitPerSec: {r} must be above 0 and at most 1000000 (events per second)"),
+        }),
+        other => Ok(other),
     }
 }
 
@@ -92,10 +172,20 @@ pub(crate) fn normalize_label(label: Option<&str>) -> Result<Option<String>, Sto
 }
 
 const KEY_SELECT: &str = "SELECT k.id, k.project_id, p.name, k.key_hash, k.prefix, k.label, \
-     k.created_at, k.revoked_at FROM api_keys k JOIN projects p ON p.id = k.project_id";
+     k.created_at, k.revoked_at, k.allowed_origins, k.rate_limit_per_sec, k.updated_at \
+     FROM api_keys k JOIN projects p ON p.id = k.project_id";
 
 fn key_from_row(row: &AnyRow) -> Result<ApiKey, sqlx::Error> {
+    let origins: Option<String> = row.try_get(8)?;
+    let allowed_origins = match origins.as_deref().filter(|o| !o.is_empty()) {
+        Some(text) => serde_json::from_str(text)
+            .map_err(|e| sqlx::Error::ColumnDecode { index: "allowed_origins".into(), source: Box::new(e) })?,
+        None => Vec::new(),
+    };
     Ok(ApiKey {
+        allowed_origins,
+        rate_limit_per_sec: row.try_get(9)?,
+        updated_at_ms: row.try_get(10)?,
         id: row.try_get(0)?,
         project_id: row.try_get(1)?,
         project_name: row.try_get(2)?,
@@ -126,6 +216,9 @@ impl Store {
             label,
             created_at_ms: now_ms(),
             revoked_at_ms: None,
+            allowed_origins: Vec::new(),
+            rate_limit_per_sec: None,
+            updated_at_ms: None,
         };
         // The foreign key catches a project deleted since the lookup.
         sqlx::query(
@@ -188,6 +281,32 @@ impl Store {
         let key = self.resolve_key(id_or_prefix).await?;
         sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
             .bind(now_ms())
+            .bind(&key.id)
+            .execute(&self.pool)
+            .await?;
+        self.api_key_by_id(&key.id).await?.ok_or_else(|| StoreError::KeyNotFound(id_or_prefix.to_owned()))
+    }
+
+    /// Sets the origins a key may be used from and its rate (both validated: [`validate_origins`],
+    /// [`validate_rate`]); returns the key as stored. Publish its [`ApiKey::record`] afterwards so
+    /// gateways apply it.
+    pub async fn set_api_key_limits(
+        &self,
+        id_or_prefix: &str,
+        allowed_origins: &[String],
+        rate_limit_per_sec: Option<f64>,
+    ) -> Result<ApiKey, StoreError> {
+        let origins = validate_origins(allowed_origins)?;
+        let rate = validate_rate(rate_limit_per_sec)?;
+        let key = self.resolve_key(id_or_prefix).await?;
+        let origins_json = serde_json::to_string(&origins)
+            .map_err(|e| StoreError::InvalidKeySettings { reason: format!("allowedOrigins: {e}") })?;
+        // Strictly after the previous change, so the record always wins over the older one.
+        let now = now_ms().max(key.updated_at_ms.unwrap_or(0) + 1).max(key.created_at_ms + 1);
+        sqlx::query("UPDATE api_keys SET allowed_origins = $1, rate_limit_per_sec = $2, updated_at = $3 WHERE id = $4")
+            .bind(origins_json)
+            .bind(rate)
+            .bind(now)
             .bind(&key.id)
             .execute(&self.pool)
             .await?;

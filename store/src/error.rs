@@ -43,6 +43,13 @@ pub enum StoreError {
         reason: String,
     },
 
+    /// An API key's allowed origins or rate are not acceptable; the reason names the field.
+    #[error("invalid API key settings: {reason}")]
+    InvalidKeySettings {
+        /// The rule it breaks.
+        reason: String,
+    },
+
     /// A project with this name already exists.
     #[error("project {0:?} already exists")]
     ProjectExists(String),
@@ -80,6 +87,23 @@ pub enum StoreError {
         /// How many tokens it matches.
         matches: usize,
     },
+
+    /// A username breaks the naming rule.
+    #[error("invalid username {name:?}: {reason}")]
+    InvalidUsername {
+        /// The name as given.
+        name: String,
+        /// The rule it breaks.
+        reason: String,
+    },
+
+    /// A user with this username already exists.
+    #[error("user {0:?} already exists")]
+    UserExists(String),
+
+    /// No user has this username.
+    #[error("user {0:?} not found")]
+    UserNotFound(String),
 
     /// A schema migration failed; the transaction it ran in was rolled back.
     #[error("migration {version} ({name}) failed: {source}")]

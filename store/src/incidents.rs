@@ -120,11 +120,15 @@ pub struct Incident {
     pub updated_at_ms: i64,
     /// An engineer confirmed it by hand (console PATCH): a retraction does not un-confirm it.
     pub confirmed_manually: bool,
+    /// The plain-language explanation of its kind, written when it was made (empty for incidents
+    /// made before it was kept).
+    #[serde(default)]
+    pub explanation: String,
 }
 
 /// The columns of `incidents`, in table order. [`incident_columns`] gives each its value and
 /// [`incident_from_row`] reads each back, by name.
-const INCIDENT_COLUMNS: [&str; 27] = [
+const INCIDENT_COLUMNS: [&str; 28] = [
     "id",
     "project_id",
     "fingerprint",
@@ -152,6 +156,7 @@ const INCIDENT_COLUMNS: [&str; 27] = [
     "created_at",
     "updated_at",
     "confirmed_manually",
+    "explanation",
 ];
 
 /// The columns an update leaves as they were: what names the incident, and when it was created.
@@ -193,6 +198,7 @@ fn incident_columns(i: &Incident) -> Result<[(&'static str, Bind<'_>); INCIDENT_
         created_at_ms,
         updated_at_ms,
         confirmed_manually,
+        explanation,
     } = i;
     Ok([
         ("id", Bind::Str(id)),
@@ -222,6 +228,7 @@ fn incident_columns(i: &Incident) -> Result<[(&'static str, Bind<'_>); INCIDENT_
         ("created_at", Bind::Int(*created_at_ms)),
         ("updated_at", Bind::Int(*updated_at_ms)),
         ("confirmed_manually", Bind::Int(i64::from(*confirmed_manually))),
+        ("explanation", Bind::Str(explanation)),
     ])
 }
 
@@ -289,6 +296,7 @@ fn incident_from_row(row: &AnyRow) -> Result<Incident, sqlx::Error> {
         created_at_ms: row.try_get("created_at")?,
         updated_at_ms: row.try_get("updated_at")?,
         confirmed_manually: row.try_get::<i64, _>("confirmed_manually")? != 0,
+        explanation: row.try_get("explanation")?,
     })
 }
 
@@ -320,6 +328,11 @@ pub struct IncidentFilter {
     /// At most this many (the caller bounds it).
     pub limit: u32,
     pub after: Option<IncidentCursor>,
+    /// `Some(true)`: only incidents with a ticket made in the exporter's ledger (a row in state
+    /// `created`); `Some(false)`: only those without one.
+    pub exported: Option<bool>,
+    /// Only these projects (what the caller may see); `None`: every project.
+    pub project_ids: Option<Vec<String>>,
 }
 
 /// Rows per multi-row statement: well below SQLite's 32,766 and PostgreSQL's 65,535 parameters.
@@ -392,8 +405,12 @@ pub struct ConfirmationPoint {
     pub log_level: Option<String>,
 }
 
+/// An incident with a ticket made by the exporter (docs/exporter.md "The ledger row").
+const EXPORTED: &str =
+    "EXISTS (SELECT 1 FROM ticket_links t WHERE t.incident_id = incidents.id AND t.state = 'created')";
+
 /// A statement parameter, borrowed where it can be.
-enum Bind<'a> {
+pub(crate) enum Bind<'a> {
     Str(&'a str),
     OptStr(Option<&'a str>),
     Text(String),
@@ -406,7 +423,7 @@ enum Bind<'a> {
 type AnyQuery<'q> = Query<'q, Any, AnyArguments<'q>>;
 
 impl<'q> Bind<'q> {
-    fn bind_to(self, query: AnyQuery<'q>) -> AnyQuery<'q> {
+    pub(crate) fn bind_to(self, query: AnyQuery<'q>) -> AnyQuery<'q> {
         match self {
             Bind::Str(v) => query.bind(v),
             Bind::OptStr(v) => query.bind(v),
@@ -458,6 +475,11 @@ impl Store {
         if let Some(r) = &filter.route_template {
             push("route_template = ?1", vec![Bind::Text(r.clone())], &mut binds);
         }
+        match filter.exported {
+            Some(true) => push(EXPORTED, vec![], &mut binds),
+            Some(false) => push(&format!("NOT {EXPORTED}"), vec![], &mut binds),
+            None => {}
+        }
         match &filter.after {
             Some(IncidentCursor::Severity(s, id)) => push(
                 "(severity < ?1 OR (severity = ?2 AND id > ?3))",
@@ -470,6 +492,17 @@ impl Store {
                 &mut binds,
             ),
             None => {}
+        }
+        // After the last `push` (the closure borrows `clauses`): the allowed projects, numbered
+        // directly so `$1` and `$10` cannot be confused.
+        if let Some(ids) = &filter.project_ids {
+            if ids.is_empty() {
+                clauses.push("1 = 0".to_owned());
+            } else {
+                let marks: Vec<String> = (1..=ids.len()).map(|i| format!("${}", binds.len() + i)).collect();
+                clauses.push(format!("project_id IN ({})", marks.join(", ")));
+                binds.extend(ids.iter().map(|id| Bind::Text(id.clone())));
+            }
         }
         let order = match filter.sort {
             IncidentSort::Severity => "severity DESC, id ASC",
@@ -764,6 +797,7 @@ mod tests {
             created_at_ms: 1,
             updated_at_ms: 2,
             confirmed_manually: false,
+            explanation: String::new(),
         }
     }
 
@@ -778,7 +812,7 @@ mod tests {
             "id, project_id, fingerprint, kind, labels, title, route_template, element_key, status, severity, \
              priority, occurrences, sessions, users, first_seen, last_seen, confirmed_at, resolved_at, \
              resolved_releases, releases, latest_release, generation, samples, version, created_at, updated_at, \
-             confirmed_manually"
+             confirmed_manually, explanation"
         );
         let updated: Vec<&str> = names.into_iter().filter(|n| !SET_ONCE_COLUMNS.contains(n)).collect();
         assert_eq!(
@@ -786,7 +820,8 @@ mod tests {
             "UPDATE incidents SET kind = $1, labels = $2, title = $3, status = $4, severity = $5, priority = $6, \
              occurrences = $7, sessions = $8, users = $9, first_seen = $10, last_seen = $11, confirmed_at = $12, \
              resolved_at = $13, resolved_releases = $14, releases = $15, latest_release = $16, generation = $17, \
-             samples = $18, version = $19, updated_at = $20, confirmed_manually = $21 WHERE id = $22 AND version = $23"
+             samples = $18, version = $19, updated_at = $20, confirmed_manually = $21, explanation = $22 \
+             WHERE id = $23 AND version = $24"
         );
         Ok(())
     }

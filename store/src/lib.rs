@@ -20,10 +20,12 @@ mod error;
 mod incidents;
 mod migrate;
 mod projects;
+mod rules;
 pub mod testing;
 mod tickets;
 mod tokens;
 mod url;
+mod users;
 
 use std::path::Path;
 use std::sync::Once;
@@ -32,7 +34,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use sqlx::any::AnyPoolOptions;
 use sqlx::AnyPool;
 
-pub use api_keys::{generate_api_key_secret, hash_api_key, ApiKey, NewApiKey, API_KEY_PREFIX, API_KEY_PREFIX_LEN};
+pub use api_keys::{
+    generate_api_key_secret, hash_api_key, validate_origins, validate_rate, ApiKey, NewApiKey, API_KEY_PREFIX,
+    API_KEY_PREFIX_LEN,
+};
 pub use error::{sqlx_error_is_unavailable, sqlx_error_refuses_content, StoreError};
 pub use incidents::{
     ConfirmationPoint, Contribution, EvidenceSample, Incident, IncidentCursor, IncidentFilter, IncidentSort,
@@ -40,9 +45,13 @@ pub use incidents::{
 };
 pub use migrate::{AppliedMigration, Migration, MIGRATIONS};
 pub use projects::{validate_project_name, Project, PROJECT_NAME_MAX_LEN};
+pub use rules::ProjectRules;
 pub use tickets::TicketRef;
-pub use tokens::{AuditEntry, ConsoleToken, NewConsoleToken, Role, CONSOLE_TOKEN_PREFIX, CONSOLE_TOKEN_PREFIX_LEN};
+pub use tokens::{
+    AuditEntry, AuditFilter, ConsoleToken, NewConsoleToken, Role, CONSOLE_TOKEN_PREFIX, CONSOLE_TOKEN_PREFIX_LEN,
+};
 pub use url::redact_url;
+pub use users::{validate_username, ConsoleSession, NewSession, User, UserCredentials, USERNAME_MAX_LEN};
 
 /// The file name of the default SQLite database inside the data directory.
 pub const SQLITE_FILE_NAME: &str = "friction.db";

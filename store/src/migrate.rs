@@ -42,6 +42,12 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "incident_contributions",
         sql: include_str!("../migrations/0005_incident_contributions.sql"),
     },
+    Migration {
+        version: 6,
+        name: "users_and_sessions",
+        sql: include_str!("../migrations/0006_users_and_sessions.sql"),
+    },
+    Migration { version: 7, name: "console_api", sql: include_str!("../migrations/0007_console_api.sql") },
 ];
 
 /// A row of `_friction_migrations`.

@@ -12,6 +12,7 @@ use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
+use crate::incidents::Bind;
 use crate::{hash_api_key, now_ms, random_id, Store, StoreError};
 
 /// What every console token starts with.
@@ -70,6 +71,17 @@ pub struct ConsoleToken {
     pub label: Option<String>,
     pub created_at_ms: i64,
     pub revoked_at_ms: Option<i64>,
+    /// `Some(project id)`: this token sees only that project.
+    pub project_id: Option<String>,
+    /// Refused from this time on (epoch ms); `None`: never expires.
+    pub expires_at_ms: Option<i64>,
+}
+
+impl ConsoleToken {
+    /// Whether the token has expired at `now_ms`.
+    pub fn is_expired(&self, now_ms: i64) -> bool {
+        self.expires_at_ms.is_some_and(|at| at <= now_ms)
+    }
 }
 
 /// A token just created, with the secret shown once. `Debug` hides the secret.
@@ -100,11 +112,42 @@ pub struct AuditEntry {
     pub detail: Option<String>,
 }
 
-const TOKEN_SELECT: &str = "SELECT id, prefix, role, label, created_at, revoked_at FROM console_tokens";
+/// Which audit rows [`Store::audit_query`] returns: every given field must match exactly; times
+/// are epoch ms (`from` inclusive, `to` exclusive); `before` is the `(at, id)` of the last row of
+/// the previous page.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    pub actor: Option<String>,
+    pub action: Option<String>,
+    pub resource: Option<String>,
+    pub success: Option<bool>,
+    pub from_ms: Option<i64>,
+    pub to_ms: Option<i64>,
+    pub before: Option<(i64, String)>,
+    pub limit: u32,
+}
+
+fn audit_from_row(r: &AnyRow) -> Result<AuditEntry, sqlx::Error> {
+    Ok(AuditEntry {
+        id: r.try_get(0)?,
+        at_ms: r.try_get(1)?,
+        actor: r.try_get(2)?,
+        action: r.try_get(3)?,
+        resource: r.try_get(4)?,
+        success: r.try_get::<i64, _>(5)? != 0,
+        ip: r.try_get(6)?,
+        detail: r.try_get(7)?,
+    })
+}
+
+const TOKEN_SELECT: &str =
+    "SELECT id, prefix, role, label, created_at, revoked_at, project_id, expires_at FROM console_tokens";
 
 fn token_from_row(row: &AnyRow) -> Result<ConsoleToken, sqlx::Error> {
     let role: String = row.try_get(2)?;
     Ok(ConsoleToken {
+        project_id: row.try_get(6)?,
+        expires_at_ms: row.try_get(7)?,
         id: row.try_get(0)?,
         prefix: row.try_get(1)?,
         role: role.parse().map_err(|e| sqlx::Error::ColumnDecode { index: "role".into(), source: Box::new(e) })?,
@@ -117,6 +160,33 @@ fn token_from_row(row: &AnyRow) -> Result<ConsoleToken, sqlx::Error> {
 impl Store {
     /// Creates a token with `role`; its secret is returned once and stored only as a hash.
     pub async fn create_console_token(&self, role: Role, label: Option<&str>) -> Result<NewConsoleToken, StoreError> {
+        self.create_console_token_with(role, label, None, None).await
+    }
+
+    /// [`Store::create_console_token`] limited to one project (by id) when `project_id` is given.
+    pub async fn create_console_token_for(
+        &self,
+        role: Role,
+        label: Option<&str>,
+        project_id: Option<&str>,
+    ) -> Result<NewConsoleToken, StoreError> {
+        self.create_console_token_with(role, label, None, project_id).await
+    }
+
+    /// [`Store::create_console_token`] with an expiry (epoch ms; refused from then on) and a
+    /// project scope (`Some(project id)`: it sees only that project).
+    pub async fn create_console_token_with(
+        &self,
+        role: Role,
+        label: Option<&str>,
+        expires_at_ms: Option<i64>,
+        project_id: Option<&str>,
+    ) -> Result<NewConsoleToken, StoreError> {
+        if let Some(p) = project_id {
+            if self.project_by_id(p).await?.is_none() {
+                return Err(StoreError::ProjectNotFound(p.to_owned()));
+            }
+        }
         let label = crate::api_keys::normalize_label(label)?;
         let mut bytes = [0u8; 32];
         rand::rng().fill_bytes(&mut bytes);
@@ -128,9 +198,12 @@ impl Store {
             label,
             created_at_ms: now_ms(),
             revoked_at_ms: None,
+            project_id: project_id.map(str::to_owned),
+            expires_at_ms,
         };
         sqlx::query(
-            "INSERT INTO console_tokens (id, token_hash, prefix, role, label, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO console_tokens (id, token_hash, prefix, role, label, created_at, project_id, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(&token.id)
         .bind(hash_api_key(&secret))
@@ -138,6 +211,8 @@ impl Store {
         .bind(role.as_str())
         .bind(&token.label)
         .bind(token.created_at_ms)
+        .bind(&token.project_id)
+        .bind(token.expires_at_ms)
         .execute(&self.pool)
         .await?;
         Ok(NewConsoleToken { secret, token })
@@ -212,6 +287,54 @@ impl Store {
         Ok(())
     }
 
+    /// Audit rows matching `filter`, newest first (ties by id, descending), at most `filter.limit`.
+    pub async fn audit_query(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>, StoreError> {
+        let mut clauses: Vec<String> = Vec::new();
+        let mut binds: Vec<Bind<'_>> = Vec::new();
+        // `?N` in a clause is its N-th value; it becomes the statement's `$k`.
+        let mut push = |clause: &str, values: Vec<Bind<'static>>, binds: &mut Vec<Bind<'_>>| {
+            let mut clause = clause.to_owned();
+            for (i, v) in values.into_iter().enumerate() {
+                binds.push(v);
+                clause = clause.replace(&format!("?{}", i + 1), &format!("${}", binds.len()));
+            }
+            clauses.push(clause);
+        };
+        for (column, value) in [("actor", &filter.actor), ("action", &filter.action), ("resource", &filter.resource)] {
+            if let Some(v) = value {
+                push(&format!("{column} = ?1"), vec![Bind::Text(v.clone())], &mut binds);
+            }
+        }
+        if let Some(success) = filter.success {
+            push("success = ?1", vec![Bind::Int(i64::from(success))], &mut binds);
+        }
+        if let Some(from) = filter.from_ms {
+            push("at >= ?1", vec![Bind::Int(from)], &mut binds);
+        }
+        if let Some(to) = filter.to_ms {
+            push("at < ?1", vec![Bind::Int(to)], &mut binds);
+        }
+        if let Some((at, id)) = &filter.before {
+            push(
+                "(at < ?1 OR (at = ?2 AND id < ?3))",
+                vec![Bind::Int(*at), Bind::Int(*at), Bind::Text(id.clone())],
+                &mut binds,
+            );
+        }
+        let mut sql = "SELECT id, at, actor, action, resource, success, ip, detail FROM audit_log".to_owned();
+        if !clauses.is_empty() {
+            sql.push_str(" WHERE ");
+            sql.push_str(&clauses.join(" AND "));
+        }
+        sql.push_str(&format!(" ORDER BY at DESC, id DESC LIMIT {}", filter.limit));
+        let mut query = sqlx::query(&sql);
+        for b in binds {
+            query = b.bind_to(query);
+        }
+        let rows = query.fetch_all(&self.pool).await?;
+        rows.iter().map(audit_from_row).collect::<Result<_, sqlx::Error>>().map_err(StoreError::from)
+    }
+
     /// The newest `limit` audit rows, newest first.
     pub async fn audit_log(&self, limit: u32) -> Result<Vec<AuditEntry>, StoreError> {
         let rows = sqlx::query(&format!(
@@ -219,20 +342,6 @@ impl Store {
         ))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(AuditEntry {
-                    id: r.try_get(0)?,
-                    at_ms: r.try_get(1)?,
-                    actor: r.try_get(2)?,
-                    action: r.try_get(3)?,
-                    resource: r.try_get(4)?,
-                    success: r.try_get::<i64, _>(5)? != 0,
-                    ip: r.try_get(6)?,
-                    detail: r.try_get(7)?,
-                })
-            })
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(StoreError::from)
+        rows.iter().map(audit_from_row).collect::<Result<_, sqlx::Error>>().map_err(StoreError::from)
     }
 }

@@ -56,6 +56,9 @@ impl StageHandler for Counter {
         if payload == b"bad" {
             return Err("payload is `bad`".into());
         }
+        if payload == b"panic" {
+            panic!("payload is `panic` (a deliberate bug in a handler)");
+        }
         let key = std::str::from_utf8(key.unwrap_or(&[])).map_err(|e| e.to_string())?.to_string();
         let round = String::from_utf8_lossy(payload).split('-').next().unwrap_or_default().to_owned();
         log_of(&self.log).counted.insert((round, partition));
@@ -297,4 +300,29 @@ async fn two_members_split_partitions_and_state_follows_a_partition() {
         .expect("thread")
         .expect("B stops cleanly");
     assert_no_count_lost(&seen, &expected);
+}
+
+/// A handler that panics stops its stage like an error does: the thread ends with
+/// `StageError::Panicked` and the stage's health check says not ready (it used to stay ready while
+/// nothing consumed; `friction up`'s `/readyz` and `friction_stage_failures_total` rely on this).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_handler_stops_the_stage_and_it_is_not_ready() {
+    let t = topics().await;
+    let kafka = kafka();
+    produce(&kafka, &t.input, &[("key-0".into(), b"panic".to_vec())]).await;
+    let mut config = StageConfig::new(t.group.clone(), vec![t.input.clone()]);
+    config.changelog_topic = Some(t.changelog.clone());
+    config.deadletter_topic = t.dlq.clone();
+    let handler = Counter {
+        out_topic: Arc::from(t.output.as_str()),
+        counts: HashMap::new(),
+        dirty: Vec::new(),
+        log: Arc::default(),
+    };
+    let health = friction_runtime::admin::Health::default();
+    let check = health.register("stage");
+    let handle = spawn_stage(config, &kafka, handler, Shutdown::new(), Some(check.clone())).expect("stage starts");
+    let result = tokio::task::spawn_blocking(move || handle.join()).await.expect("join").expect("no panic escapes");
+    assert!(matches!(result, Err(friction_runtime::stage::StageError::Panicked(_))), "{result:?}");
+    assert!(!check.get(), "a stage that panicked is not ready");
 }

@@ -105,6 +105,30 @@ pub fn request(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], b
     (status, body)
 }
 
+/// One HTTP/1.1 request with a body of `content_type`; (status, head, body).
+pub fn request_with(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    content_type: &str,
+    body: &str,
+) -> (u16, String, String) {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str(&format!("Content-Type: {content_type}\r\nContent-Length: {}\r\n", body.len()));
+    write!(stream, "{head}\r\n{body}").expect("write");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("read");
+    let status = response.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    (status, head.to_string(), body.to_string())
+}
+
 /// POST /v1/events with an API key; (status, body).
 pub fn post(addr: &str, key: &str, body: &str) -> (u16, String) {
     request(addr, "POST", "/v1/events", &[("X-API-Key", key)], body)
@@ -134,4 +158,40 @@ pub fn wait_exit(child: &mut Child, limit: Duration) -> std::process::ExitStatus
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// Polls `f` every 100 ms until it returns `Ok`, failing after `limit` with `what` and the last
+/// state it returned.
+pub fn wait_within<T>(what: &str, limit: Duration, mut f: impl FnMut() -> Result<T, String>) -> T {
+    let deadline = Instant::now() + limit;
+    loop {
+        match f() {
+            Ok(v) => return v,
+            Err(last) => {
+                assert!(Instant::now() < deadline, "{what}: not within {limit:?}; last seen: {last}");
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+    }
+}
+
+/// `friction integrations add` of a Jira integration named `jira` at `url` for `email` (project
+/// OPS, issue type 10004, as the fake Jira expects); the token comes from the environment.
+pub fn jira_integration_args<'a>(url: &'a str, email: &'a str) -> [&'a str; 14] {
+    [
+        "integrations",
+        "add",
+        "--name",
+        "jira",
+        "--kind",
+        "jira",
+        "--url",
+        url,
+        "--email",
+        email,
+        "--project-key",
+        "OPS",
+        "--issue-type-id",
+        "10004",
+    ]
 }

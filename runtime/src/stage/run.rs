@@ -66,16 +66,25 @@ pub fn spawn_stage<H: StageHandler>(
     let topics: Vec<&str> = config.input_topics.iter().map(String::as_str).collect();
     consumer.subscribe(&topics)?;
     let name = config.name.clone();
+    // Present from the start (0), so that a dashboard or a test can tell "no failure" from "no stage".
+    metrics::counter!("friction_stage_failures_total", "stage" => name.clone()).increment(0);
     let thread = std::thread::Builder::new()
         .name(format!("stage-{name}"))
         .spawn(move || {
-            let result = run_loop(&consumer, &core, &config, &shutdown, health.as_ref());
+            // A panic stops the stage like an error does: not ready, counted, logged (it used to
+            // leave the stage's health check saying ready while nothing consumed).
+            let run = std::panic::AssertUnwindSafe(|| run_loop(&consumer, &core, &config, &shutdown, health.as_ref()));
+            let result =
+                std::panic::catch_unwind(run).unwrap_or_else(|_| Err(StageError::Panicked(config.name.clone())));
             if let Some(h) = &health {
                 h.set(false);
             }
             match &result {
                 Ok(()) => tracing::info!(stage = %config.name, "stage stopped"),
-                Err(e) => tracing::error!(stage = %config.name, error = %e, "stage failed"),
+                Err(e) => {
+                    metrics::counter!("friction_stage_failures_total", "stage" => config.name.clone()).increment(1);
+                    tracing::error!(stage = %config.name, error = %e, "stage failed")
+                }
             }
             consumer.unsubscribe();
             result

@@ -25,53 +25,10 @@ pub struct TicketContent {
     pub link: Option<String>,
 }
 
-/// A plain-language explanation of what users hit and where to look, per signal kind.
+/// A plain-language explanation of what users hit and where to look, per signal kind
+/// (friction-incidents' `model::explanation`, which the console shows too), with the counts.
 pub fn explain(change: &IncidentChange) -> String {
-    let element = if change.element_key.is_empty() { "an element" } else { change.element_key.as_str() };
-    let route = if change.route_template.is_empty() { "a page" } else { change.route_template.as_str() };
-    let what = match change.kind.as_str() {
-        "rage_click" => format!(
-            "Users clicked {element} on {route} several times in quick succession and the page did not respond \
-             to the first clicks. Look at the click handler of {element}: a slow or failing request, a handler \
-             that is not attached yet, or an overlay that swallows the click."
-        ),
-        "dead_click" => format!(
-            "Users clicked {element} on {route} and nothing happened for several seconds: no navigation, no \
-             request, no change on the page. Check that {element} has a working handler and is not covered by \
-             another element, and whether it looks clickable without being so."
-        ),
-        "slow_click" => format!(
-            "Clicks on {element} on {route} got a visible response only after one to several seconds. Look at \
-             what the click waits for (a request, heavy rendering) and show progress sooner."
-        ),
-        "error_click" => format!(
-            "Clicking {element} on {route} was followed within a second by a JavaScript error or a failed \
-             request the click started. Look at the error and the request in the evidence below."
-        ),
-        "u_turn" => format!(
-            "Users went from {route} to another page and came straight back within seconds without doing \
-             anything there: the destination was probably not what they expected. Check the link's label and target."
-        ),
-        "form_abandon" => format!(
-            "Users filled in part of the form on {route} and left without submitting it; the last field they \
-             touched was {element}. Check whether that field asks for something users do not have or do not \
-             understand, and whether the form is longer than it needs to be."
-        ),
-        "validation_loop" => format!(
-            "Users submitted the form {element} on {route} again and again, and each time a field was rejected \
-             as invalid. Check that the validation messages say what is wrong and how to fix it, and that the \
-             rules accept every valid input."
-        ),
-        "disabled_click" => format!(
-            "Users clicked {element} on {route} while it was disabled. Tell them why it is disabled, or what \
-             they have to do first."
-        ),
-        "server_error" => format!(
-            "The server logged the same error repeatedly ({element}) while users were on {route}. Look at the \
-             server logs for this message."
-        ),
-        _ => format!("Users met {} on {route} at {element}.", change.kind.replace('_', " ")),
-    };
+    let what = friction_incidents::model::explanation(&change.kind, &change.route_template, &change.element_key);
     format!("{what} It affected {} users in {} sessions ({} times).", change.users, change.sessions, change.occurrences)
 }
 

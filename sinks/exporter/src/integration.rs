@@ -233,6 +233,16 @@ pub async fn set_enabled(store: &Store, id_or_name: &str, enabled: bool) -> Resu
     Ok(done.rows_affected() > 0)
 }
 
+/// Deletes an integration (by id or name); whether one was. Its ledger rows stay as history: the
+/// dispatcher claims rows of existing, enabled integrations only.
+pub async fn delete_integration(store: &Store, id_or_name: &str) -> Result<bool, ExportError> {
+    let done = sqlx::query("DELETE FROM integrations WHERE id = $1 OR name = $1")
+        .bind(id_or_name)
+        .execute(store.pool())
+        .await?;
+    Ok(done.rows_affected() > 0)
+}
+
 /// Opens the breaker: no calls until the configuration changes. `reason` must be scrubbed.
 pub async fn open_breaker(store: &Store, id: &str, reason: &str) -> Result<(), ExportError> {
     sqlx::query("UPDATE integrations SET breaker = 'open', breaker_reason = $2, updated_at = $3 WHERE id = $1")

@@ -146,12 +146,28 @@ pub fn spawn_in_process(
     shutdown: friction_runtime::Shutdown,
 ) -> Result<std::thread::JoinHandle<Result<(), friction_runtime::stage::StageError>>, friction_runtime::stage::StageError>
 {
+    let key = MasterKey::from_env();
+    spawn_in_process_with(args, kafka, store, health, shutdown, key, None)
+}
+
+/// [`spawn_in_process`] with the master key given (`friction up` reads `DATA_DIR/master-key`
+/// when the environment has none) and the console's URL for the tickets' links.
+pub fn spawn_in_process_with(
+    args: &ExporterArgs,
+    kafka: &friction_runtime::KafkaArgs,
+    store: &friction_store::Store,
+    health: Option<friction_runtime::admin::HealthHandle>,
+    shutdown: friction_runtime::Shutdown,
+    key: Result<MasterKey, secret::SecretError>,
+    console_url: Option<String>,
+) -> Result<std::thread::JoinHandle<Result<(), friction_runtime::stage::StageError>>, friction_runtime::stage::StageError>
+{
     let mut waker = None;
-    match MasterKey::from_env() {
+    match key {
         Ok(key) => match Dispatcher::new(
             store.clone(),
             key,
-            DispatcherConfig { llm: llm::LlmConfig::from_env(), ..Default::default() },
+            DispatcherConfig { llm: llm::LlmConfig::from_env(), console_url, ..Default::default() },
         ) {
             Ok(dispatcher) => {
                 waker = Some(dispatcher.waker());
@@ -171,12 +187,42 @@ pub fn spawn_in_process(
 /// `friction integrations test`: checks the credentials and the target; `Ok` with what was
 /// checked, or `Err` with the class and a scrubbed reason.
 pub async fn check_integration(integration: &Integration, key: &MasterKey) -> Result<String, String> {
-    let secret = integration.secret(key).map_err(|e| e.to_string())?;
-    let http = reqwest::Client::builder()
+    let outcome = test_integration(integration, key).await;
+    if outcome.ok {
+        Ok(outcome.message)
+    } else {
+        Err(outcome.message)
+    }
+}
+
+/// What one credentials check of an integration found (the console's "test connection").
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct CheckOutcome {
+    /// The target answered the check with success.
+    pub ok: bool,
+    /// The HTTP status of a refusal (401, 404, 5xx...); `None` on success (a 2xx) or when the
+    /// target did not answer.
+    pub status: Option<u16>,
+    /// What was checked (`authenticated as ...`), or the failure's class and scrubbed reason.
+    pub message: String,
+}
+
+/// One read-only call to the target's "who am I" (Jira `/rest/api/3/myself`, Linear `viewer`,
+/// GitHub the repository, a webhook a signed `ping`) through the exporter's own client code.
+pub async fn test_integration(integration: &Integration, key: &MasterKey) -> CheckOutcome {
+    let failed = |message: String| CheckOutcome { ok: false, status: None, message };
+    let secret = match integration.secret(key) {
+        Ok(secret) => secret,
+        Err(e) => return failed(e.to_string()),
+    };
+    let http = match reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(targets::connect_timeout(std::time::Duration::from_secs(15)))
         .build()
-        .map_err(|e| e.without_url().to_string())?;
+    {
+        Ok(http) => http,
+        Err(e) => return failed(e.without_url().to_string()),
+    };
     let target = targets::Target {
         integration,
         secret,
@@ -184,7 +230,10 @@ pub async fn check_integration(integration: &Integration, key: &MasterKey) -> Re
         timeout: std::time::Duration::from_secs(15),
         allow_private_network: false,
     };
-    target.check().await.map_err(|e| e.to_string())
+    match target.check().await {
+        Ok(message) => CheckOutcome { ok: true, status: None, message },
+        Err(e) => CheckOutcome { ok: false, status: e.status, message: e.to_string() },
+    }
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use friction_runtime::stage::{DeadLetter, Outputs, StageConfig, StageHandler};
 use friction_schemas::registry::Registry;
 use friction_schemas::{decode, IncidentChange, SessionSummary, Sessionized, SignalRecord};
 
-use crate::writer::{insert_with_retries, Batch, RetryPolicy};
+use crate::writer::{insert_with_retries, Batch, PartitionTime, RetryPolicy};
 use crate::{WarehouseConfig, WarehouseError};
 
 /// The stage's handler. Build it with [`WarehouseHandler::new`] and run it with the runtime
@@ -219,7 +219,7 @@ struct InsertContext<'a> {
 
 impl InsertContext<'_> {
     /// Inserts `rows` into `table` (see [`WarehouseHandler::insert_batch`]) and empties them.
-    fn table<T: RowOwned + RowWrite>(
+    fn table<T: RowOwned + RowWrite + PartitionTime + Clone>(
         &self,
         table: &str,
         rows: &mut Vec<T>,

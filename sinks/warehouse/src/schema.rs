@@ -277,13 +277,7 @@ pub async fn migrate(client: &clickhouse::Client, database: &str) -> Result<Migr
         .map_err(|e| WarehouseError::clickhouse("creating the database", e))?;
     let mut report = MigrateReport::default();
     for table in TABLES {
-        let existing: Vec<String> = admin
-            .query("SELECT name FROM system.columns WHERE database = ? AND table = ?")
-            .bind(database)
-            .bind(table.name)
-            .fetch_all::<String>()
-            .await
-            .map_err(|e| WarehouseError::clickhouse("reading system.columns", e))?;
+        let existing = existing_columns(&admin, database, table.name).await?;
         if existing.is_empty() {
             admin
                 .query(&create_table_sql(database, &table))
@@ -313,6 +307,42 @@ pub async fn migrate(client: &clickhouse::Client, database: &str) -> Result<Migr
         }
     }
     Ok(report)
+}
+
+/// What [`migrate`] would change in `database`, changing nothing: `table` for a missing table,
+/// `table.column` for a missing column (`friction doctor`). Empty when the schema is current.
+pub async fn pending(client: &clickhouse::Client, database: &str) -> Result<Vec<String>, WarehouseError> {
+    check_database_name(database)?;
+    let admin = client.clone().with_database("system");
+    let mut pending = Vec::new();
+    for table in TABLES {
+        let existing = existing_columns(&admin, database, table.name).await?;
+        if existing.is_empty() {
+            pending.push(table.name.to_string());
+            continue;
+        }
+        for col in table.columns {
+            if !existing.iter().any(|e| e == col.name) {
+                pending.push(format!("{}.{}", table.name, col.name));
+            }
+        }
+    }
+    Ok(pending)
+}
+
+/// The columns of `database.table` (none when either is missing), through a `system` client.
+async fn existing_columns(
+    admin: &clickhouse::Client,
+    database: &str,
+    table: &str,
+) -> Result<Vec<String>, WarehouseError> {
+    admin
+        .query("SELECT name FROM system.columns WHERE database = ? AND table = ?")
+        .bind(database)
+        .bind(table)
+        .fetch_all::<String>()
+        .await
+        .map_err(|e| WarehouseError::clickhouse("reading system.columns", e))
 }
 
 #[cfg(test)]

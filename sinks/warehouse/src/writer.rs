@@ -86,10 +86,102 @@ pub fn response_refuses_content(text: &str) -> bool {
     }
 }
 
+/// Most monthly partitions one `INSERT` may touch. ClickHouse writes one part per partition an
+/// insert touches: 18.16 took more than the 30 s attempt timeout for 150 events of a backfill, one
+/// per month (found by cli/tests/hostile.rs); the insert timed out, was retried whole, and held the
+/// warehouse (everything behind it waiting) for minutes, each attempt leaving copies. A batch over
+/// more months is inserted in groups of at most this many.
+pub const MAX_MONTHS_PER_INSERT: usize = 16;
+
+/// The time a row's table is partitioned by (epoch ms; every table is partitioned by month).
+pub trait PartitionTime {
+    fn partition_ms(&self) -> i64;
+}
+
+impl PartitionTime for EventRow {
+    fn partition_ms(&self) -> i64 {
+        self.timestamp_ms
+    }
+}
+
+impl PartitionTime for SessionRow {
+    fn partition_ms(&self) -> i64 {
+        self.start_ms
+    }
+}
+
+impl PartitionTime for SignalRow {
+    fn partition_ms(&self) -> i64 {
+        self.start_ms
+    }
+}
+
+impl PartitionTime for IncidentRow {
+    fn partition_ms(&self) -> i64 {
+        self.changed_at_ms
+    }
+}
+
+/// `rows` in groups that each span at most `max` 28-day periods (so at most `2 * max` calendar
+/// months, whatever ClickHouse's time zone), by time; `None` when all of them fit in one (the
+/// common case: one insert, as before).
+pub fn month_groups<T: PartitionTime + Clone>(rows: &[T], max: usize) -> Option<Vec<Vec<T>>> {
+    const PERIOD_MS: i64 = 28 * 24 * 3600 * 1000;
+    let period = |r: &T| r.partition_ms().div_euclid(PERIOD_MS);
+    let mut periods: Vec<i64> = rows.iter().map(period).collect();
+    periods.sort_unstable();
+    periods.dedup();
+    if periods.len() <= max.max(1) {
+        return None;
+    }
+    let mut sorted: Vec<&T> = rows.iter().collect();
+    sorted.sort_by_key(|r| period(r));
+    let mut groups: Vec<Vec<T>> = Vec::new();
+    let mut in_group = 0usize;
+    let mut last = None;
+    for row in sorted {
+        let p = period(row);
+        if last != Some(p) {
+            if groups.is_empty() || in_group == max.max(1) {
+                groups.push(Vec::new());
+                in_group = 0;
+            }
+            in_group += 1;
+            last = Some(p);
+        }
+        if let Some(g) = groups.last_mut() {
+            g.push(row.clone());
+        }
+    }
+    Some(groups)
+}
+
 /// Inserts `rows`, retrying with backoff (not when ClickHouse refuses the rows' content:
 /// [`WarehouseError::InsertRefused`] at once); the error after the last retry names the table, the
-/// number of attempts and ClickHouse's last answer.
+/// number of attempts and ClickHouse's last answer. Rows spread over more than
+/// [`MAX_MONTHS_PER_INSERT`] months go in several inserts ([`month_groups`]); the attempts
+/// returned are the most any of them took.
 pub async fn insert_with_retries<T>(
+    client: &Client,
+    table: &str,
+    rows: &[T],
+    policy: &RetryPolicy,
+) -> Result<u32, WarehouseError>
+where
+    T: RowOwned + RowWrite + PartitionTime + Clone,
+{
+    let Some(groups) = month_groups(rows, MAX_MONTHS_PER_INSERT) else {
+        return insert_group_with_retries(client, table, rows, policy).await;
+    };
+    let mut attempts = 0;
+    for group in &groups {
+        attempts = attempts.max(insert_group_with_retries(client, table, group, policy).await?);
+    }
+    Ok(attempts)
+}
+
+/// [`insert_with_retries`] of one `INSERT`.
+async fn insert_group_with_retries<T>(
     client: &Client,
     table: &str,
     rows: &[T],
@@ -205,6 +297,36 @@ mod tests {
         }
         assert!(!refuses_content(&clickhouse::error::Error::TimedOut));
         assert!(refuses_content(&clickhouse::error::Error::BadResponse("Code: 70. DB::Exception: x".into())));
+    }
+
+    #[derive(Clone, Debug, PartialEq)]
+    struct At(i64);
+    impl PartitionTime for At {
+        fn partition_ms(&self) -> i64 {
+            self.0
+        }
+    }
+
+    #[test]
+    fn rows_over_many_months_are_grouped_few_months_stay_one_insert() {
+        const DAY: i64 = 24 * 3600 * 1000;
+        // A few months: one insert, as before.
+        let few: Vec<At> = (0..500).map(|i| At(1_700_000_000_000 + (i % 3) * 30 * DAY)).collect();
+        assert_eq!(month_groups(&few, 16), None);
+        // 150 months, shuffled: groups of at most 16 periods, every row once, in time order.
+        let many: Vec<At> = (0..150i64).map(|m| At(946_684_800_000 + ((m * 37) % 150) * 31 * DAY)).collect();
+        let groups = month_groups(&many, 16).expect("grouped");
+        assert_eq!(groups.iter().map(Vec::len).sum::<usize>(), 150);
+        for g in &groups {
+            let mut periods: Vec<i64> = g.iter().map(|r| r.0.div_euclid(28 * DAY)).collect();
+            periods.dedup();
+            assert!(periods.len() <= 16, "{} periods", periods.len());
+        }
+        let flat: Vec<i64> = groups.concat().iter().map(|r| r.0).collect();
+        assert!(flat.windows(2).all(|w| w[0] <= w[1]));
+        // Times before 1970 and at the extremes neither panic nor overflow.
+        let odd = [At(i64::MIN), At(-1), At(0), At(i64::MAX)];
+        assert_eq!(month_groups(&odd, 1).map(|g| g.len()), Some(4));
     }
 
     #[test]

@@ -7,6 +7,7 @@ use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::{Message, OwnedMessage};
 use rdkafka::{Offset, TopicPartitionList};
 
 use crate::{service, BROKERS_ENV};
@@ -78,10 +79,16 @@ pub async fn create_topics(brokers: &str, topics: &[(&str, i32)]) {
 /// A consumer of partitions `0..partitions` of `topic` from the beginning, assigned (no group
 /// membership, nothing committed).
 pub fn reader(topic: &str, partitions: i32) -> BaseConsumer {
+    assigned_reader(topic, partitions, false)
+}
+
+/// [`reader`], reporting the end of each partition (`PartitionEOF`) when `eof`.
+fn assigned_reader(topic: &str, partitions: i32, eof: bool) -> BaseConsumer {
     let c: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", brokers())
         .set("group.id", crate::unique("e2e.reader"))
         .set("enable.auto.commit", "false")
+        .set("enable.partition.eof", if eof { "true" } else { "false" })
         .create()
         .expect("consumer");
     let mut tpl = TopicPartitionList::new();
@@ -90,4 +97,26 @@ pub fn reader(topic: &str, partitions: i32) -> BaseConsumer {
     }
     c.assign(&tpl).expect("assign");
     c
+}
+
+/// Every message of partitions `0..partitions` of `topic`, from the beginning to the end each
+/// partition has when the reader gets there; stops early after `limit` with what it has.
+pub fn read_to_end(topic: &str, partitions: i32, limit: Duration) -> Vec<OwnedMessage> {
+    let c = assigned_reader(topic, partitions, true);
+    let mut out = Vec::new();
+    let mut at_end = std::collections::BTreeSet::new();
+    let deadline = Instant::now() + limit;
+    while at_end.len() < partitions as usize && Instant::now() < deadline {
+        match c.poll(Duration::from_millis(200)) {
+            Some(Ok(m)) => {
+                at_end.remove(&m.partition());
+                out.push(m.detach());
+            }
+            Some(Err(rdkafka::error::KafkaError::PartitionEOF(p))) => {
+                at_end.insert(p);
+            }
+            _ => {}
+        }
+    }
+    out
 }
