@@ -128,7 +128,19 @@ fn help_describes_every_command() {
     let names: Vec<&str> = commands.iter().map(|(name, _)| name.as_str()).collect();
     assert_eq!(
         names,
-        ["up", "topics", "projects", "keys", "tokens", "users", "migrate", "warehouse", "integrations", "doctor", "logwatch"],
+        [
+            "up",
+            "topics",
+            "projects",
+            "keys",
+            "tokens",
+            "users",
+            "migrate",
+            "warehouse",
+            "integrations",
+            "doctor",
+            "logwatch"
+        ],
         "the commands the README documents"
     );
     for (name, about) in &commands {
