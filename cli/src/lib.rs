@@ -4,6 +4,7 @@
 pub mod doctor;
 pub mod integrations;
 pub mod keys;
+pub mod logwatch;
 pub mod pipeline;
 pub mod tokens;
 pub mod up;
@@ -64,6 +65,8 @@ pub enum Command {
     /// Check a deployment: broker, topics, store migrations, ClickHouse schema, integrations,
     /// consumer lag, clocks. Prints each check with its fix; exit 0 ok, 1 warnings, 2 failures.
     Doctor(doctor::DoctorArgs),
+    /// Tail log files and post them to the gateway (friction-logwatch): rotation, stack traces, checkpoints.
+    Logwatch(logwatch::LogwatchCommand),
 }
 
 #[derive(Subcommand)]
@@ -182,6 +185,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Users(cmd) => users::run(cmd).await,
         Command::Integrations(cmd) => integrations::run(cmd).await,
         Command::Doctor(args) => doctor::run(args).await,
+        Command::Logwatch(cmd) => logwatch::run(cmd).await.map(|_| ExitCode::SUCCESS),
         Command::Migrate(store) => {
             let s = Store::from_env_or_dir(store.database_url.as_deref(), &store.data_dir).await?;
             let applied = s.migrate().await?;

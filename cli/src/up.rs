@@ -62,6 +62,13 @@ pub struct UpArgs {
     pub console_url: Option<String>,
     #[command(flatten)]
     pub console: friction_console::ConsoleArgs,
+    /// Tail log files into this gateway as SERVICE's log: `SERVICE=GLOB`, repeatable (or
+    /// comma-separated in the variable); checkpoints in DATA_DIR/logwatch.
+    #[arg(long = "watch-logs", env = "FRICTION_WATCH_LOGS", value_delimiter = ',')]
+    pub watch_logs: Vec<friction_logwatch::WatchSpec>,
+    /// Pattern rules (YAML) for the files of --watch-logs.
+    #[arg(long = "watch-logs-patterns", env = "FRICTION_WATCH_LOGS_PATTERNS")]
+    pub watch_logs_patterns: Option<std::path::PathBuf>,
 }
 
 /// Reuses the key in `DIR/api-key` if the store still has it active, or creates a new one.
@@ -354,6 +361,14 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    let logwatch = crate::logwatch::start_for_up(
+        &args.watch_logs,
+        args.watch_logs_patterns.clone(),
+        &data_dir,
+        gateway.addr,
+        &secret,
+        shutdown.clone(),
+    )?;
     // One write: a reader that takes the first line and closes the pipe (a script, the tests) must
     // not make the next line fail, and a failed write to stdout must not stop the server.
     let mut announcement = format!("api key: {secret}\n");
@@ -380,6 +395,9 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
 
     let result = gateway.server.await;
     shutdown.trigger();
+    if let Some(logwatch) = logwatch {
+        logwatch.join().await;
+    }
     for (name, thread) in stages {
         if let Err(e) = friction_runtime::stage::wait_stage(name, thread).await {
             eprintln!("{name} stopped with an error: {e}");

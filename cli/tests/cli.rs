@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{get, post, request_with, sigterm, start_up, text, wait_exit};
+use common::{get, post, request_with, sigterm, start_up, start_up_with, text, wait_exit};
 
 fn friction(dir: &Path, args: &[&str]) -> std::process::Output {
     friction_with_db(dir, None, args)
@@ -128,7 +128,19 @@ fn help_describes_every_command() {
     let names: Vec<&str> = commands.iter().map(|(name, _)| name.as_str()).collect();
     assert_eq!(
         names,
-        ["up", "topics", "projects", "keys", "tokens", "users", "migrate", "warehouse", "integrations", "doctor"],
+        [
+            "up",
+            "topics",
+            "projects",
+            "keys",
+            "tokens",
+            "users",
+            "migrate",
+            "warehouse",
+            "integrations",
+            "doctor",
+            "logwatch"
+        ],
         "the commands the README documents"
     );
     for (name, about) in &commands {
@@ -449,4 +461,48 @@ fn friction_up_keeps_its_files_private_and_refuses_keys_from_another_store() {
     let status = wait_exit(&mut up.child, Duration::from_secs(20));
     let log: Vec<String> = up.stderr_rx.try_iter().collect();
     assert!(status.success(), "exit {status:?}; stderr: {log:?}");
+}
+
+#[test]
+fn friction_up_watch_logs_turns_a_pattern_into_one_server_error_incident() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let logs = dir.path().join("logs");
+    std::fs::create_dir(&logs).expect("logs dir");
+    let patterns = dir.path().join("patterns.yaml");
+    std::fs::write(
+        &patterns,
+        "patterns:\n  - name: MISSING_PRICE\n    regex: 'MISSING_PRICE product=(?P<product>\\d+)'\n",
+    )
+    .expect("patterns");
+    std::fs::write(
+        logs.join("pos.log"),
+        "2024-01-15T10:00:00Z INFO order o-1 placed\n\
+         2024-01-15T10:00:01Z ERROR MISSING_PRICE product=999 order=o-2\n\
+         2024-01-15T10:00:02Z ERROR MISSING_PRICE product=1000 order=o-3\n",
+    )
+    .expect("log");
+    let glob = format!("pos={}/*.log", logs.display());
+    let up = start_up_with(
+        dir.path(),
+        &[("FRICTION_WATCH_LOGS", glob.as_str()), ("FRICTION_WATCH_LOGS_PATTERNS", &patterns.display().to_string())],
+    );
+    let admin = std::fs::read_to_string(dir.path().join("admin-token")).expect("admin token");
+    // Both lines (one episode: 1 s apart) are one incident, keyed by the pattern, not the message.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let (status, body) = get(&up.console, "/v1/incidents", Some(admin.trim()));
+        assert_eq!(status, 200, "{body}");
+        let v: serde_json::Value = serde_json::from_str(&body).expect("json");
+        let incidents = v["incidents"].as_array().cloned().unwrap_or_default();
+        let ours: Vec<_> = incidents.iter().filter(|i| i["elementKey"] == "log:pos:pattern:MISSING_PRICE").collect();
+        if ours.first().is_some_and(|i| i["lastSeen"] == "2024-01-15T10:00:02Z") {
+            assert_eq!(ours.len(), 1, "{body}");
+            assert_eq!(incidents.iter().filter(|i| i["kind"] == "server_error").count(), 1, "{body}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "no incident for the pattern: {body}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let (_, metrics) = get(&up.console, "/metrics", None);
+    assert!(metrics.contains("friction_logwatch_records_sent_total"), "{metrics}");
 }

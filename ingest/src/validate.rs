@@ -273,6 +273,10 @@ struct WireLog<'a> {
     timestamp: &'a RawValue,
     #[serde(borrow, default)]
     attributes: Option<BTreeMap<Cow<'a, str>, &'a RawValue>>,
+    /// The client's id for the line (a UUID), as `eventId` on events: friction-logwatch derives it
+    /// from the file and the byte offset, so a line re-sent after a restart keeps its id.
+    #[serde(borrow, default, rename = "eventId")]
+    event_id: Option<Cow<'a, str>>,
 }
 
 /// The events of a batch that passed validation, and the ones that did not.
@@ -335,6 +339,13 @@ pub fn parse_timestamp(raw: &RawValue) -> Result<i64, String> {
         return Err(format!("{ms} is after the year 9999"));
     }
     Ok(ms)
+}
+
+/// A client's `eventId`: a UUID, in its canonical hyphenated form.
+fn client_event_id(id: Cow<'_, str>) -> Result<Cow<'_, str>, (&'static str, String)> {
+    let parsed = uuid::Uuid::try_parse(&id).map_err(|_| ("invalid_field", format!("eventId: {id:?} is not a UUID")))?;
+    let canonical = parsed.hyphenated().to_string();
+    Ok(if canonical == id.as_ref() { id } else { Cow::Owned(canonical) })
 }
 
 /// A deterministic id for an event sent without `eventId`: the same event content (retried by the
@@ -472,16 +483,7 @@ fn validate_event<'a>(
     }
     let client_ts = parse_timestamp(wire.timestamp).map_err(|e| ("invalid_timestamp", format!("timestamp: {e}")))?;
     let (event_id, derived) = match wire.event_id {
-        Some(id) => {
-            let parsed =
-                uuid::Uuid::try_parse(&id).map_err(|_| ("invalid_field", format!("eventId: {id:?} is not a UUID")))?;
-            let canonical = parsed.hyphenated().to_string();
-            if canonical == id.as_ref() {
-                (id, false)
-            } else {
-                (Cow::Owned(canonical), false)
-            }
-        }
+        Some(id) => (client_event_id(id)?, false),
         None => (Cow::Owned(derived_event_id(ctx.project_id, &wire.session_id, text)), true),
     };
     let required = |present: bool, field: &str| {
@@ -752,12 +754,15 @@ fn validate_log<'a>(raw: &'a RawValue, ctx: &BatchContext<'a>) -> Result<RawEven
         attributes.insert(k, value);
     }
     let session_id = format!("log:{}", wire.service);
-    let event_id = derived_event_id(ctx.project_id, &session_id, text);
+    let (event_id, event_id_derived) = match wire.event_id {
+        Some(id) => (client_event_id(id)?, false),
+        None => (Cow::Owned(derived_event_id(ctx.project_id, &session_id, text)), true),
+    };
     let mut event = RawEvent {
         project_id: Cow::Borrowed(ctx.project_id),
         session_id: Cow::Owned(session_id),
-        event_id: Cow::Owned(event_id),
-        event_id_derived: true,
+        event_id,
+        event_id_derived,
         event_type: Cow::Borrowed("log"),
         timestamp,
         client_timestamp: ts,

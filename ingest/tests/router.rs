@@ -438,6 +438,25 @@ async fn logs_become_log_events() {
 }
 
 #[tokio::test]
+async fn a_log_line_keeps_its_client_event_id() {
+    let h = harness();
+    let id = "0b2b9c1e-1111-4000-8000-abcdef012345";
+    let body = json!({"logs": [
+        {"service": "pos", "level": "error", "message": "MISSING_PRICE", "timestamp": 1_705_312_800_000i64, "eventId": id},
+        {"service": "pos", "level": "error", "message": "x", "timestamp": 1_705_312_800_000i64, "eventId": "nope"},
+        {"service": "pos", "level": "error", "message": "y", "timestamp": 1_705_312_800_000i64}
+    ]});
+    let req = post("/v1/logs", ()).header("x-api-key", KEY).body(Body::from(body.to_string())).expect("req");
+    let (s, _, b) = send(&h.app, req).await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{b}");
+    assert_eq!(b["accepted"], 2, "{b}");
+    assert!(b["rejected"][0]["message"].as_str().unwrap_or("").contains("logs[1].eventId"), "{b}");
+    let e = events(&h);
+    assert_eq!((e[0].event_id.as_ref(), e[0].event_id_derived), (id, false));
+    assert!(e[1].event_id_derived);
+}
+
+#[tokio::test]
 async fn unknown_paths_are_json_404() {
     let h = harness();
     let (s, _, b) = send(&h.app, Request::get("/v2/nope").body(Body::empty()).expect("req")).await;

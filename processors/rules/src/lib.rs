@@ -61,7 +61,7 @@ pub use config::{ConfigError, RuleConfig, Rules};
 pub use detect::{detect, detect_counting};
 pub use event::{Event, EventKind, LogLevel, Modifiers, MouseButton, NavigationKind, Target};
 pub use judge::RULE_VERSION;
-pub use keys::{element_key, fingerprint, normalize_log_message, route_template, signal_id};
+pub use keys::{element_key, fingerprint, log_pattern_name, normalize_log_message, route_template, signal_id};
 pub use kind::SignalKind;
 pub use signal::{
     episode_priority, Detection, Episode, Evidence, Horizon, LivenessCheck, PendingKey, PendingPlace, Signal,

@@ -576,6 +576,27 @@ fn server_errors_group_by_normalized_message() {
     assert_eq!(s.run_with(&r).signals.len(), 3);
 }
 
+#[test]
+fn server_errors_with_a_pattern_name_group_by_the_pattern() {
+    let mut s = Session::default();
+    s.log_with(
+        1000,
+        LogLevel::Error,
+        "MISSING_PRICE product 999 order A-17",
+        r#"{"pattern":"MISSING_PRICE","product":"999"}"#,
+    )
+    .log_with(2000, LogLevel::Error, "no price for SKU-1000 in cart", r#"{"pattern":"MISSING_PRICE","product":"1000"}"#)
+    .log(3000, LogLevel::Error, "no price for SKU-1000 in cart")
+    .tick(30_000);
+    let d = s.run();
+    assert_eq!(kinds(&d.signals), vec![ServerError, ServerError, ServerError]);
+    assert_eq!(d.signals[0].element_key, "log:api:pattern:MISSING_PRICE");
+    assert_eq!(d.signals[0].element_key, d.signals[1].element_key);
+    assert_eq!(d.signals[0].fingerprint("p"), d.signals[1].fingerprint("p"));
+    // Without the attribute the message decides, as before.
+    assert_eq!(d.signals[2].element_key, "log:api:no price for <id> in cart");
+}
+
 // ---------------------------------------------------------------- suppressions, one by one
 
 fn burst_with(target: Target<'static>, extra: impl FnOnce(&mut Session)) -> friction_rules::Detection {

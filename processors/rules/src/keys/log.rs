@@ -1,5 +1,6 @@
 //! Log-message normalisation: the variable parts of a server log line (numbers, hex, UUIDs, e-mail
-//! addresses, ids) replaced by placeholders, so one message of many requests is one key.
+//! addresses, ids) replaced by placeholders, so one message of many requests is one key; and the
+//! pattern name a log shipper (friction-logwatch) put in a line's attributes.
 
 use super::token::{is_hexish, is_uuid};
 
@@ -40,6 +41,37 @@ pub fn normalize_log_message(message: &str) -> String {
         }
     }
     out
+}
+
+/// The pattern name in a log line's attributes (a flat JSON object of strings, as the detector
+/// receives them; friction-logwatch sets it, docs/operators.md "Tailing log files"): the value of
+/// `"pattern"` when it is a plain name (letters, digits, `_`, `-`, `.`;
+/// 1 to 128 bytes), else `None`. Cheap: no JSON parsing, a substring search.
+///
+/// ```
+/// use friction_rules::log_pattern_name;
+/// assert_eq!(log_pattern_name(r#"{"pattern":"MISSING_PRICE","product":"999"}"#), Some("MISSING_PRICE"));
+/// assert_eq!(log_pattern_name(r#"{"order":"1"}"#), None);
+/// ```
+pub fn log_pattern_name(attributes: &str) -> Option<&str> {
+    const NEEDLE: &str = "\"pattern\":\"";
+    let mut from = 0;
+    while let Some(found) = attributes.get(from..).and_then(|rest| rest.find(NEEDLE)) {
+        let at = from + found;
+        from = at + NEEDLE.len();
+        // A key starts right after `{` or `,` (whitespace allowed); anything else is inside a value.
+        let before = attributes.get(..at).unwrap_or("").trim_end();
+        if !(before.ends_with('{') || before.ends_with(',')) {
+            continue;
+        }
+        let value = attributes.get(from..).unwrap_or("");
+        let end = value.find('"')?;
+        let name = value.get(..end)?;
+        let plain = (1..=128).contains(&name.len())
+            && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
+        return plain.then_some(name);
+    }
+    None
 }
 
 fn push_word(word: &str, out: &mut String) {
@@ -85,5 +117,19 @@ mod tests {
         assert_eq!(normalize_log_message("db timeout on shard-12."), "db timeout on <id>.");
         assert_eq!(normalize_log_message("GET /orders/42 -> 502"), normalize_log_message("GET /orders/7 -> 503"));
         assert_ne!(normalize_log_message("disk full"), normalize_log_message("out of memory"));
+    }
+
+    #[test]
+    fn pattern_names_are_read_from_attributes() {
+        assert_eq!(log_pattern_name(r#"{"order":"7","pattern":"MISSING_PRICE"}"#), Some("MISSING_PRICE"));
+        assert_eq!(log_pattern_name(r#"{ "pattern":"db.timeout-2"}"#), Some("db.timeout-2"));
+        // Inside a value, not a key.
+        assert_eq!(log_pattern_name(r#"{"note":"x\"pattern\":\"EVIL"}"#), None);
+        assert_eq!(log_pattern_name(r#"{"note":"a \"pattern\":\"B\" c","pattern":"REAL"}"#), Some("REAL"));
+        // Not a plain name.
+        assert_eq!(log_pattern_name(r#"{"pattern":"two words"}"#), None);
+        assert_eq!(log_pattern_name(r#"{"pattern":""}"#), None);
+        assert_eq!(log_pattern_name(""), None);
+        assert_eq!(log_pattern_name(r#"{"pattern":"unterminated"#), None);
     }
 }

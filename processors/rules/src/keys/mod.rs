@@ -21,6 +21,6 @@ pub use element::element_key;
 pub(crate) use element::{element_key_hash, KeySource};
 pub(crate) use ids::episode_id;
 pub use ids::{fingerprint, signal_id};
-pub use log::normalize_log_message;
+pub use log::{log_pattern_name, normalize_log_message};
 pub use route::route_template;
 pub(crate) use sink::fnv;

@@ -1,7 +1,9 @@
 //! Server errors from log lines (docs/architecture.md §4): every line at or above `server_error_min_level` is a
 //! `server_error` signal keyed by `log:<service>:<normalized message>` — numbers, ids, hex, UUIDs
 //! and e-mail addresses replaced — so the same error with different values groups into one
-//! incident, and a storm of identical lines within the episode window is one episode.
+//! incident, and a storm of identical lines within the episode window is one episode. A line whose
+//! attributes name the pattern rule it matched (`pattern`, set by friction-logwatch) is keyed by
+//! `log:<service>:pattern:<name>` instead: whatever the message says, one pattern is one incident.
 
 use std::borrow::Cow;
 
@@ -38,7 +40,10 @@ pub(crate) fn run<'e>(cx: &Cx<'e, '_>, out: &mut Out<'e>) {
             continue;
         }
         let decided = cx.by_event(e.timestamp_ms);
-        let mut key = format!("log:{}:{}", service.trim(), keys::normalize_log_message(message));
+        let mut key = match keys::log_pattern_name(attributes) {
+            Some(pattern) => format!("log:{}:pattern:{pattern}", service.trim()),
+            None => format!("log:{}:{}", service.trim(), keys::normalize_log_message(message)),
+        };
         if key.len() > MAX_KEY_BYTES {
             let mut cut = MAX_KEY_BYTES;
             while !key.is_char_boundary(cut) {

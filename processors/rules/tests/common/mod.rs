@@ -113,13 +113,18 @@ impl Session {
     }
 
     pub fn log(&mut self, t: i64, level: LogLevel, message: &str) -> &mut Self {
+        self.log_with(t, level, message, "")
+    }
+
+    /// A log line with its attributes (a JSON object of strings, as the detector gets them).
+    pub fn log_with(&mut self, t: i64, level: LogLevel, message: &str, attributes: &str) -> &mut Self {
         self.push(
             t,
             EventKind::Log {
                 service: Cow::Borrowed("api"),
                 level,
                 message: Cow::Owned(message.to_owned()),
-                attributes: Cow::Borrowed(""),
+                attributes: Cow::Owned(attributes.to_owned()),
             },
         )
     }
