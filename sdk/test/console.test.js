@@ -4,8 +4,11 @@
 // shop's "Pay" and the incident appears in the incidents list; its page shows the evidence; an
 // engineer (made with `friction users create`) resolves it; a viewer has no button and gets 403
 // when forcing the change; the audit log lists the login, the change and the refusal; logout ends
-// the session; the login form works from the keyboard with labelled fields; and axe-core finds no
-// serious or critical violation on the login, incidents, incident and users pages.
+// the session; the login form works from the keyboard with labelled fields; the admin adds a Jira
+// integration against the fake Jira, tests it (success), and tests it again once Jira no longer
+// accepts its token (failure, 401); the audit page lists each of these and filters by action; and
+// axe-core finds no serious or critical violation on the login, incidents, incident, users,
+// integrations, audit, keys, tokens, rules, analytics and live pages.
 
 const { describe, it, before, after } = require('node:test');
 const assert = require('node:assert/strict');
@@ -15,6 +18,9 @@ const { spawnSync } = require('node:child_process');
 const { startServer } = require('./helpers/server');
 const { launch, newPage } = require('./helpers/browser');
 const { startGateway } = require('./helpers/gateway');
+const { startFakeJira } = require('./helpers/fake-jira');
+
+const JIRA = { email: 'console-e2e@example.com', token: 'jira-console-token-' + process.pid, projectKey: 'SHOP' };
 
 // Whether the incidents page updates itself (the live list): then the new row must appear
 // without a reload within LIVE_LIMIT_MS of the API having it; else the test reloads until it does.
@@ -26,15 +32,17 @@ const AXE = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 let server;
 let browser;
 let gateway;
+let jira;
 
 before(async () => {
-  [server, browser, gateway] = await Promise.all([startServer(), launch(), startGateway()]);
+  [server, browser, gateway, jira] = await Promise.all([startServer(), launch(), startGateway(), startFakeJira(JIRA)]);
 });
 
 after(async () => {
   if (browser) await browser.close();
   if (server) await server.close();
   if (gateway) await gateway.stop();
+  if (jira) await jira.close();
 });
 
 /** Runs `friction args...` against the running console's data directory; its stdout. */
@@ -143,8 +151,86 @@ async function rageClickPay() {
   await context.close();
 }
 
+/** The integrations page: the admin adds a Jira integration against the fake Jira with the form,
+ * "Test connection" succeeds; once Jira refuses the stored token (rotated there), it fails with 401. */
+async function addAndTestJira(page) {
+  await page.goto(gateway.consoleUrl + '/integrations');
+  assert.equal(await page.locator('h1').textContent(), 'Integrations');
+  await assertLabelled(page, 'integrations');
+  await assertAccessible(page, 'integrations (empty)');
+  const form = page.locator('#integration-create');
+  await form.locator('input[name=name]').fill('jira-shop');
+  await form.locator('select[name=kind]').selectOption('jira');
+  await form.locator('input[name=url]').fill(jira.url);
+  await form.locator('input[name=secret]').fill(JIRA.token);
+  await form.locator('input[name=email]').fill(JIRA.email);
+  await form.locator('input[name=project_key]').fill(JIRA.projectKey);
+  await form.locator('input[name=issue_type_id]').fill('10001');
+  await Promise.all([page.waitForURL('**/integrations?**'), form.locator('button[type=submit]').click()]);
+  assert.match(await page.locator('#flash').textContent(), /Added jira integration jira-shop/);
+  const row = page.locator('#integrations-table tr[data-integration-name="jira-shop"]');
+  assert.equal(await row.count(), 1, 'the new integration is listed');
+  assert.equal((await row.locator('td.state').textContent()).trim(), 'enabled');
+
+  const testButton = page.getByRole('button', { name: 'Test connection jira-shop', exact: true });
+  assert.equal(await testButton.getAttribute('data-action'), 'test');
+  await testButton.click();
+  const ok = page.locator('#test-result[data-ok="true"]');
+  await ok.waitFor({ timeout: 10000 });
+  assert.match(await ok.textContent(), /jira-shop: success/);
+  await assertAccessible(page, 'integrations (a successful test)');
+
+  // The token is revoked at Jira: the one the console stored is now refused.
+  jira.setToken(JIRA.token + '-rotated');
+  await page.getByRole('button', { name: 'Test connection jira-shop', exact: true }).click();
+  const failed = page.locator('#test-result[data-ok="false"]');
+  await failed.waitFor({ timeout: 10000 });
+  assert.equal(await failed.getAttribute('data-status'), '401');
+  assert.match(await failed.textContent(), /jira-shop: failed \(HTTP 401\)/);
+  assert.ok((await page.locator('#test-message').textContent()).trim().length > 0, 'a failure message');
+  assert.equal(await failed.getAttribute('role'), 'alert', 'the failure is announced');
+  await assertAccessible(page, 'integrations (a failed test)');
+}
+
+/** The rows of the audit page: { action, outcome, actor, resource }. */
+function auditRows(page) {
+  return page.locator('#audit-table tbody tr[data-audit-id]').evaluateAll((rows) => rows.map((r) => ({
+    action: r.getAttribute('data-action'), outcome: r.getAttribute('data-outcome'),
+    actor: r.cells[1].textContent.trim(), resource: r.cells[3].textContent.trim() })));
+}
+
+/** The audit page lists the logins, the status change, the refusal, the integration's addition and
+ * both tests; filtering by action leaves only that action's rows. */
+async function checkAuditPage(page) {
+  await page.goto(gateway.consoleUrl + '/audit');
+  assert.equal(await page.locator('h1').textContent(), 'Audit log');
+  await assertLabelled(page, 'audit');
+  await assertAccessible(page, 'audit');
+  const rows = await auditRows(page);
+  const has = (actor, action, outcome) => rows.some((r) => r.actor === actor && r.action === action && r.outcome === outcome);
+  const listing = JSON.stringify(rows);
+  assert.ok(has('user:admin', 'login', 'success'), 'the admin\'s login: ' + listing);
+  assert.ok(has('user:erin', 'login', 'success'), 'the engineer\'s login: ' + listing);
+  assert.ok(has('user:erin', 'incident.update', 'success'), 'the status change: ' + listing);
+  assert.ok(has('user:vic', 'incident.update', 'failure'), 'the refused change: ' + listing);
+  assert.ok(has('user:admin', 'integration.add', 'success'), 'the integration\'s addition: ' + listing);
+  assert.ok(has('user:admin', 'integration.test', 'success'), 'the successful test: ' + listing);
+  assert.ok(has('user:admin', 'integration.test', 'failure'), 'the failed test: ' + listing);
+
+  const filters = page.locator('#audit-filters');
+  await filters.locator('input[name=action]').fill('integration.test');
+  await Promise.all([page.waitForURL('**/audit?**action=integration.test**'),
+    filters.locator('button[type=submit]').click()]);
+  const tests = await auditRows(page);
+  assert.equal(tests.length, 2, 'only the two tests: ' + JSON.stringify(tests));
+  assert.ok(tests.every((r) => r.action === 'integration.test' && r.actor === 'user:admin'), JSON.stringify(tests));
+  assert.deepEqual(tests.map((r) => r.outcome).sort(), ['failure', 'success']);
+  assert.equal(await filters.locator('input[name=action]').inputValue(), 'integration.test', 'the filter stays shown');
+  await assertAccessible(page, 'audit (filtered)');
+}
+
 describe('the console in a browser', () => {
-  it('login, a new incident, its evidence, roles, the audit log, logout, keyboard and accessibility', async (t) => {
+  it('login, a new incident, its evidence, roles, an integration and its tests, the audit log, logout, keyboard and accessibility', async (t) => {
     if (!gateway.consoleUrl || !gateway.dataDir) {
       t.skip('an external gateway (FRICTION_SDK_GATEWAY) has no console to drive');
       return;
@@ -241,6 +327,16 @@ describe('the console in a browser', () => {
     assert.ok(has('user:erin', 'login', true), 'the engineer\'s login is audited');
     assert.ok(has('user:erin', 'incident.update', true), 'the change is audited');
     assert.ok(has('user:vic', 'incident.update', false), 'the refused change is audited');
+
+    // Integrations, the audit page, and the other pages' accessibility.
+    await addAndTestJira(page);
+    await checkAuditPage(page);
+    for (const p of ['/keys', '/tokens', '/rules', '/analytics', '/live']) {
+      await page.goto(gateway.consoleUrl + p);
+      assert.equal(new URL(page.url()).pathname, p, 'the admin opens ' + p);
+      await assertLabelled(page, p);
+      await assertAccessible(page, p);
+    }
 
     // Logout ends the session: the old cookie is sent to the login page.
     const cookie = (await adminContext.cookies()).find((c) => c.name === 'friction_session');

@@ -2,14 +2,16 @@
 // A local fake of the Jira Cloud REST v3 endpoints the exporter calls, enforcing what the real API
 // would: Basic auth with the account e-mail and API token, JSON bodies, an ADF description, a
 // project key, an issue type id and labels on create. It records every issue so tests can count
-// tickets per incident marker.
+// tickets per incident marker. `setToken(t)` changes the token it accepts (a token revoked or
+// rotated at Jira: the stored one is then refused with 401).
 
 const http = require('node:http');
 
 function startFakeJira({ email, token, projectKey }) {
   const issues = []; // { id, key, fields }
   const problems = [];
-  const expectedAuth = 'Basic ' + Buffer.from(email + ':' + token).toString('base64');
+  const basic = (t) => 'Basic ' + Buffer.from(email + ':' + t).toString('base64');
+  let expectedAuth = basic(token);
   const server = http.createServer((req, res) => {
     let raw = '';
     req.on('data', (d) => {
@@ -73,6 +75,9 @@ function startFakeJira({ email, token, projectKey }) {
         url: 'http://127.0.0.1:' + port,
         issues,
         problems,
+        setToken: (t) => {
+          expectedAuth = basic(t);
+        },
         close: () => new Promise((r) => server.close(r)),
       });
     });
