@@ -3,13 +3,13 @@
 
 use anyhow::Context as _;
 use clap::Parser;
-use friction_console::serve::OptionalClickHouseArgs;
 use friction_console::{ConsoleServeArgs, ConsoleSetup};
 use friction_exporter::secret::SecretError;
 use friction_exporter::MasterKey;
 use friction_gateway::keys::KeysSecret;
 use friction_runtime::auth_guard::AuthThrottleArgs;
 use friction_runtime::{topics, CommonArgs, Health, KafkaArgs, Shutdown};
+use friction_warehouse::OptionalClickHouseArgs;
 
 /// Friction's console: the web app and the JSON API over the store, ClickHouse and Kafka.
 #[derive(Parser)]

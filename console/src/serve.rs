@@ -35,33 +35,6 @@ pub struct ConsoleServeArgs {
     pub console: ConsoleArgs,
 }
 
-/// ClickHouse for analytics and evidence timelines; optional (without it analytics answer 503).
-#[derive(clap::Args, Clone, Debug, Default)]
-pub struct OptionalClickHouseArgs {
-    /// ClickHouse HTTP interface, e.g. `http://127.0.0.1:8123`; unset: analytics are off.
-    #[arg(long, env = "CLICKHOUSE_URL")]
-    pub clickhouse_url: Option<String>,
-    #[arg(long, env = "CLICKHOUSE_DATABASE", default_value = friction_warehouse::DEFAULT_DATABASE)]
-    pub clickhouse_database: String,
-    #[arg(long, env = "CLICKHOUSE_USER")]
-    pub clickhouse_user: Option<String>,
-    #[arg(long, env = "CLICKHOUSE_PASSWORD", hide_env_values = true)]
-    pub clickhouse_password: Option<String>,
-}
-
-impl OptionalClickHouseArgs {
-    /// The warehouse's settings, or `None` when no URL is set (an empty one counts as unset).
-    pub fn config(&self) -> Option<friction_warehouse::ClickHouseConfig> {
-        let nonempty = |v: &Option<String>| v.clone().filter(|v| !v.is_empty());
-        Some(friction_warehouse::ClickHouseConfig {
-            url: nonempty(&self.clickhouse_url)?,
-            database: self.clickhouse_database.clone(),
-            user: nonempty(&self.clickhouse_user),
-            password: nonempty(&self.clickhouse_password),
-        })
-    }
-}
-
 /// Everything the console needs besides its own flags.
 pub struct ConsoleSetup {
     pub store: Store,
