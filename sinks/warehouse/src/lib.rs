@@ -322,4 +322,20 @@ mod tests {
         let clickhouse = ClickHouseConfig::new("http://127.0.0.1:9");
         assert_eq!(flags.config(clickhouse.clone()), WarehouseConfig::new(clickhouse));
     }
+
+    #[test]
+    fn optional_clickhouse_is_off_without_a_url_and_empty_values_count_as_unset() {
+        use clap::Parser as _;
+        #[derive(clap::Parser)]
+        struct Flags {
+            #[command(flatten)]
+            clickhouse: OptionalClickHouseArgs,
+        }
+        let parse = |args: &[&str]| Flags::parse_from(std::iter::once("t").chain(args.iter().copied())).clickhouse;
+        // Every flag given, so variables of the environment do not count.
+        let none = ["--clickhouse-user", "", "--clickhouse-password", "", "--clickhouse-database", DEFAULT_DATABASE];
+        assert_eq!(parse(&[&["--clickhouse-url", ""][..], &none].concat()).config(), None);
+        let config = parse(&[&["--clickhouse-url", "http://ch:8123"][..], &none].concat()).config();
+        assert_eq!(config, Some(ClickHouseConfig::new("http://ch:8123")));
+    }
 }
