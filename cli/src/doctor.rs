@@ -30,15 +30,9 @@ pub struct DoctorArgs {
     /// A topics file to check against instead of the built-in catalogue (as `topics apply --file`).
     #[arg(long)]
     pub topics_file: Option<PathBuf>,
-    /// ClickHouse HTTP interface; unset: no warehouse to check.
-    #[arg(long, env = "CLICKHOUSE_URL")]
-    pub clickhouse_url: Option<String>,
-    #[arg(long, env = "CLICKHOUSE_DATABASE", default_value = friction_warehouse::DEFAULT_DATABASE)]
-    pub clickhouse_database: String,
-    #[arg(long, env = "CLICKHOUSE_USER")]
-    pub clickhouse_user: Option<String>,
-    #[arg(long, env = "CLICKHOUSE_PASSWORD", hide_env_values = true)]
-    pub clickhouse_password: Option<String>,
+    /// ClickHouse; without a URL there is no warehouse to check.
+    #[command(flatten)]
+    pub clickhouse: friction_warehouse::OptionalClickHouseArgs,
     /// Consumer groups of the stages (the same variables the stages read).
     #[arg(long, env = "FRICTION_SESSIONIZER_GROUP", default_value = friction_sessionizer::STAGE_NAME)]
     pub sessionizer_group: String,
@@ -428,15 +422,8 @@ pub async fn gather(args: &DoctorArgs) -> anyhow::Result<Vec<Check>> {
     }
 
     // Warehouse, clock vs ClickHouse.
-    let clickhouse =
-        args.clickhouse_url.as_deref().filter(|u| !u.is_empty()).map(|url| friction_warehouse::ClickHouseConfig {
-            url: url.to_string(),
-            database: args.clickhouse_database.clone(),
-            user: args.clickhouse_user.clone(),
-            password: args.clickhouse_password.clone(),
-        });
-    match clickhouse {
-        None => checks.push(warehouse_check(&args.clickhouse_database, None)),
+    match args.clickhouse.config() {
+        None => checks.push(warehouse_check(&args.clickhouse.clickhouse_database, None)),
         Some(config) => match config.client() {
             Err(e) => checks.push(warehouse_check(&config.database, Some(Err(e.to_string())))),
             Ok(client) => {

@@ -38,7 +38,7 @@ pub struct Cli {
 #[derive(Subcommand)]
 pub enum Command {
     /// Run every stage in one process: embedded broker (unless --brokers) and SQLite (unless DATABASE_URL).
-    Up(up::UpArgs),
+    Up(Box<up::UpArgs>),
     /// Kafka topics from topics.yaml.
     #[command(subcommand)]
     Topics(TopicsCommand),
@@ -150,7 +150,7 @@ pub fn resolve_brokers(kafka: &KafkaArgs, data_dir: &Path) -> Option<KafkaArgs> 
 
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Up(args) => up::run(args).await.map(|_| ExitCode::SUCCESS),
+        Command::Up(args) => up::run(*args).await.map(|_| ExitCode::SUCCESS),
         Command::Topics(TopicsCommand::Apply { kafka, file }) => topics_apply(&kafka, file.as_deref()).await,
         Command::Topics(TopicsCommand::List { file }) => {
             for t in load_catalogue(file.as_deref())? {

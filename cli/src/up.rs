@@ -13,7 +13,6 @@
 //! 0600, and API-key records are signed with the key publishers' secret (`FRICTION_KEYS_SECRET`,
 //! else `DIR/keys-secret`, created at random on first start), which the gateway verifies.
 
-use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
@@ -21,8 +20,7 @@ use anyhow::Context as _;
 use clap::Args;
 use friction_gateway::GatewayArgs;
 use friction_runtime::kafka::EmbeddedBroker;
-use friction_runtime::serve::AdminHttpArgs;
-use friction_runtime::{serve_admin_with, Health, KafkaArgs, Shutdown};
+use friction_runtime::{Health, KafkaArgs, Shutdown};
 use friction_store::Store;
 
 use crate::keys::{keys_secret_file, publish_keys};
@@ -35,12 +33,9 @@ pub const DEFAULT_PROJECT: &str = "default";
 pub struct UpArgs {
     #[command(flatten)]
     pub store: StoreArgs,
-    /// Where the console API (`/v1/incidents`) and /metrics, /healthz, /readyz listen.
-    #[arg(long, env = "FRICTION_CONSOLE_ADDR", default_value = "127.0.0.1:8081")]
-    pub console_addr: SocketAddr,
-    /// The console listener's bounds (it also serves /metrics and the health endpoints).
+    /// The console's listener, its bounds, sessions and live stream.
     #[command(flatten)]
-    pub console_http: AdminHttpArgs,
+    pub console: friction_console::ConsoleServeArgs,
     #[command(flatten)]
     pub kafka: KafkaArgs,
     #[command(flatten)]
@@ -49,19 +44,9 @@ pub struct UpArgs {
     /// pipelines can share one Kafka cluster (`--brokers`). Default: none.
     #[arg(long, env = "FRICTION_TOPIC_PREFIX", default_value = "")]
     pub topic_prefix: String,
-    /// Incident changes a client of the console's live stream (`GET /v1/live`) may fall behind
-    /// before it is dropped (it then resumes with `Last-Event-ID`).
-    #[arg(long, env = "FRICTION_LIVE_BUFFER", default_value_t = friction_console::live::DEFAULT_BUFFER)]
-    pub live_buffer: usize,
     /// Detector thresholds per project (YAML/JSON with `default:` and `projects:`); defaults otherwise.
     #[arg(long, env = "FRICTION_RULES_FILE")]
     pub rules_file: Option<std::path::PathBuf>,
-    /// The console's address as people's browsers reach it, for the links in tickets
-    /// (`URL/incidents/ID`); default `http://` and the console's own address.
-    #[arg(long, env = "FRICTION_CONSOLE_URL")]
-    pub console_url: Option<String>,
-    #[command(flatten)]
-    pub console: friction_console::ConsoleArgs,
     /// Tail log files into this gateway as SERVICE's log: `SERVICE=GLOB`, repeatable (or
     /// comma-separated in the variable); checkpoints in DATA_DIR/logwatch.
     #[arg(long = "watch-logs", env = "FRICTION_WATCH_LOGS", value_delimiter = ',')]
@@ -307,46 +292,25 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         .context("publishing API keys")?;
 
     let health = Health::default();
-    let store_health = health.register("store");
-    store_health.set(store.ping().await.is_ok());
-    {
-        let store = store.clone();
-        let shutdown = shutdown.clone();
-        tokio::spawn(async move {
-            loop {
-                tokio::select! {
-                    _ = shutdown.wait() => return,
-                    _ = tokio::time::sleep(Duration::from_secs(5)) => store_health.set(store.ping().await.is_ok()),
-                }
-            }
-        });
-    }
     ensure_admin_token(&store, &data_dir).await?;
     let admin_password = ensure_admin_user(&store, &data_dir).await?;
     let master_key = master_key(&data_dir, true)?;
-    let publisher = friction_console::IncidentPublisher::new(&kafka, &names.incidents)?;
-    let key_publisher =
-        friction_console::KeyPublisher::new(&kafka, &args.gateway.apikeys_topic, Some(keys_secret.as_bytes()))?;
-    let mut console_state = friction_console::ConsoleState::new(store.clone(), Some(publisher))
-        .with_auth_throttle(args.gateway.auth)
-        .with_key_publisher(key_publisher)
-        .with_console_args(&args.console);
-    if let Some(clickhouse) = crate::warehouse::clickhouse_from_env() {
-        console_state = console_state.with_clickhouse(clickhouse.client()?);
-    }
-    console_state = console_state.with_master_key(master_key.clone());
-    match friction_console::LiveHub::start(&kafka, &names.incidents, args.live_buffer, shutdown.clone()) {
-        Ok(hub) => console_state = console_state.with_live(hub),
-        Err(e) => tracing::warn!(error = %e, "console: the live stream (/v1/live) is off"),
-    }
-    let console_api = friction_console::router(console_state);
-    let console =
-        serve_admin_with(args.console_addr, args.console_http.limits(), health.clone(), shutdown.clone(), console_api)
-            .await
-            .with_context(|| format!("cannot listen on {}", args.console_addr))?;
+    let setup = friction_console::ConsoleSetup {
+        store: store.clone(),
+        kafka: kafka.clone(),
+        incidents_topic: names.incidents.clone(),
+        apikeys_topic: gateway_args.apikeys_topic.clone(),
+        keys_secret: Some(keys_secret.as_bytes().to_vec()),
+        auth: args.gateway.auth,
+        clickhouse: crate::warehouse::clickhouse_from_env(),
+        master_key: Some(master_key.clone()),
+        // The gateway below checks the broker.
+        check_broker: false,
+    };
+    let console = friction_console::serve(&args.console, setup, &health, &shutdown).await?;
     let apikeys_topic = gateway_args.apikeys_topic.clone();
     let gateway = friction_gateway::start(gateway_args, &kafka, &health, shutdown.clone()).await?;
-    let console_url = match args.console_url.as_deref().map(str::trim).filter(|u| !u.is_empty()) {
+    let console_url = match args.console.console_url.as_deref().map(str::trim).filter(|u| !u.is_empty()) {
         Some(url) => url.trim_end_matches('/').to_owned(),
         None => format!("http://{console}"),
     };

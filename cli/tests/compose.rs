@@ -9,7 +9,8 @@
 //! then every stage must answer its health check path; then the `cli` service (as `docker compose
 //! run --rm cli ...` would) creates a project, an API key and a Jira integration against the fake
 //! Jira, events go through the gateway, and the test waits for the confirmed incident in the store,
-//! its ticket in the fake Jira and the events in ClickHouse.
+//! its ticket in the fake Jira and the events in ClickHouse; the `console` service lists it to a
+//! token the cli made and shows its page to a user the cli created, logged in with the form.
 //!
 //! `k8s_manifests_name_real_binaries_flags_and_variables`: parses every YAML file of deploy/k8s;
 //! each Deployment and Job container runs a binary of the image with flags and settings the binary
@@ -183,7 +184,11 @@ fn compose_services(dotenv: &BTreeMap<&str, String>) -> Vec<Service> {
             .unwrap_or_default();
         let health_path = strings(def.get("healthcheck").and_then(|h| h.get("test")))
             .iter()
-            .find_map(|a| a.strip_prefix("http://127.0.0.1:9100").map(str::to_string));
+            .find_map(|a| {
+                // The admin server, or the console's own listener (it serves the health endpoints).
+                a.strip_prefix("http://127.0.0.1:9100").or_else(|| a.strip_prefix("http://127.0.0.1:8081"))
+            })
+            .map(str::to_string);
         let depends_on = match def.get("depends_on") {
             Some(Value::Mapping(m)) => m.keys().map(scalar).collect(),
             Some(Value::Sequence(s)) => s.iter().map(scalar).collect(),
@@ -284,7 +289,7 @@ impl Local {
     /// The service's command and environment with compose's hosts replaced by the local services.
     fn map(&self, service: &Service, logs: &Path) -> Command {
         let mut argv = service.argv.clone();
-        for flag in ["--admin-addr", "--gateway-addr"] {
+        for flag in ["--admin-addr", "--gateway-addr", "--console-addr"] {
             set_flag(&mut argv, flag, &free_addr());
         }
         let mut cmd = Command::new(binary(&argv[0]));
@@ -324,10 +329,12 @@ impl Local {
     }
 }
 
+/// Where the service's health endpoints answer: its `--admin-addr`, or the console's
+/// `--console-addr` (the console serves them on its own listener).
 fn admin_addr(cmd: &Command) -> String {
-    let args: Vec<String> = cmd.get_args().map(|a| a.to_string_lossy().into_owned()).collect();
-    let i = args.iter().position(|a| a == "--admin-addr").expect("--admin-addr in the command");
-    args[i + 1].clone()
+    flag_value(cmd, "--admin-addr")
+        .or_else(|| flag_value(cmd, "--console-addr"))
+        .expect("--admin-addr or --console-addr in the command")
 }
 
 fn flag_value(cmd: &Command, flag: &str) -> Option<String> {
@@ -366,11 +373,12 @@ fn compose_services_run_as_written() {
         "incidents",
         "exporter",
         "warehouse",
+        "console",
     ] {
         assert!(names.contains(&expected), "no {expected} service in {names:?}");
     }
     // The image holds every binary of the workspace, and each one is some service's command
-    // (`friction-console` does not exist yet; docs/operations.md, "Topology").
+    // (docs/operations.md, "Topology").
     assert_eq!(image_binaries(), workspace_binaries(), "deploy/Dockerfile copies every [[bin]] of the workspace");
     for bin in image_binaries() {
         assert!(services.iter().any(|s| s.argv[0] == bin), "no service runs {bin}");
@@ -448,6 +456,7 @@ fn compose_services_run_as_written() {
     // Every long-running service (one copy each), ready on its health check path.
     let mut running: Vec<(String, KillOnDrop)> = Vec::new();
     let mut gateway = None;
+    let mut console = None;
     for s in services.iter().filter(|s| !s.one_shot && !s.tools) {
         for dep in &s.depends_on {
             let job = jobs.iter().any(|j| &j.name == dep);
@@ -457,6 +466,9 @@ fn compose_services_run_as_written() {
         let admin = admin_addr(&cmd);
         if let Some(addr) = flag_value(&cmd, "--gateway-addr") {
             gateway = Some(addr);
+        }
+        if let Some(addr) = flag_value(&cmd, "--console-addr") {
+            console = Some(addr);
         }
         let child: Child = cmd.stdout(Stdio::null()).spawn().expect("service starts");
         running.push((s.name.clone(), KillOnDrop(child)));
@@ -477,6 +489,7 @@ fn compose_services_run_as_written() {
         });
     }
     let gateway = gateway.expect("the gateway service has --gateway-addr");
+    let console = console.expect("the console service has --console-addr");
 
     // `docker compose run --rm cli ...`: a project, an API key, a Jira integration.
     let cli = services.iter().find(|s| s.name == "cli").expect("cli service");
@@ -565,6 +578,35 @@ fn compose_services_run_as_written() {
             }
         })
     });
+
+    // The console service shows it: to a token made by the cli service, and on its pages to a user
+    // the cli service created.
+    let token = cli_run(&["tokens", "create", "--role", "viewer", "--label", "compose"], None);
+    let (status, body) = common::get(&console, "/v1/incidents", Some(&token));
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains(&incident), "{incident} not in {body}");
+    let password = cli_run(&["users", "create", "ops", "--role", "viewer"], None);
+    let form = format!("username=ops&password={password}");
+    let (status, head, _) =
+        common::request_with(&console, "POST", "/login", &[], "application/x-www-form-urlencoded", &form);
+    assert_eq!(status, 303, "{head}");
+    let cookie = head
+        .lines()
+        .find_map(|l| l.strip_prefix("set-cookie: "))
+        .and_then(|c| c.split(';').next())
+        .expect("a session cookie")
+        .to_string();
+    let (status, _, page) = common::request_with(
+        &console,
+        "GET",
+        &format!("/incidents/{incident}"),
+        &[("Cookie", &cookie)],
+        "text/plain",
+        "",
+    );
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("<span>ops · viewer</span>"), "{page}");
+    assert!(page.contains("<h1>Rage clicks on an unresponsive element on pay at /checkout</h1>"), "{page}");
 
     // The doctor, as an operator would run it on the stack: every check ok once the stages have
     // committed what they read (lag 0 on every partition with data).
@@ -698,14 +740,20 @@ fn k8s_manifests_name_real_binaries_flags_and_variables() {
                             .flatten()
                             .filter_map(|p| p.get("name").map(scalar))
                             .collect();
-                        assert!(ports.contains(&"admin".to_string()), "{file} {name}: no admin port");
+                        // The console serves its health endpoints on its own listener.
+                        let health_port = if argv[0] == "friction-console" { "http" } else { "admin" };
+                        assert!(ports.iter().any(|p| p == health_port), "{file} {name}: no {health_port} port");
                         for (probe, path) in [("readinessProbe", "/readyz"), ("livenessProbe", "/healthz")] {
                             let get = c
                                 .get(probe)
                                 .and_then(|p| p.get("httpGet"))
                                 .unwrap_or_else(|| panic!("{file} {name}: no {probe}"));
                             assert_eq!(get.get("path").map(scalar).as_deref(), Some(path), "{file} {name} {probe}");
-                            assert_eq!(get.get("port").map(scalar).as_deref(), Some("admin"), "{file} {name} {probe}");
+                            assert_eq!(
+                                get.get("port").map(scalar).as_deref(),
+                                Some(health_port),
+                                "{file} {name} {probe}"
+                            );
                         }
                         deployments.insert(name.clone(), argv[0].clone());
                     }

@@ -5,8 +5,9 @@
 //! people logged in with a session ([`web`], [`session`]) or callers with a bearer token, each with
 //! a role (viewer reads, engineer changes incidents and rules, admin manages) and an optional
 //! project scope ([`auth`]). Every write is audited. The API is described by an OpenAPI 3.1
-//! document generated from the handlers ([`openapi`], served at `/v1/openapi.json`). `friction up`
-//! serves it on `--console-addr` next to `/metrics`, `/healthz` and `/readyz`.
+//! document generated from the handlers ([`openapi`], served at `/v1/openapi.json`). The
+//! `friction-console` binary and `friction up` serve it ([`serve`]) on `--console-addr` next to
+//! `/metrics`, `/healthz` and `/readyz`.
 
 pub mod analytics;
 pub mod audit;
@@ -22,6 +23,7 @@ pub mod password;
 pub mod projects;
 mod refusals;
 pub mod rules;
+pub mod serve;
 pub mod session;
 pub mod tokens;
 pub mod web;
@@ -41,6 +43,7 @@ use rdkafka::producer::{FutureProducer, FutureRecord};
 pub use auth::Caller;
 pub use error::ApiError;
 pub use live::LiveHub;
+pub use serve::{serve, ConsoleServeArgs, ConsoleSetup};
 pub use session::{ConsoleArgs, SessionSettings};
 
 /// Why the publisher could not be set up.

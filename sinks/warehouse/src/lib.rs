@@ -116,6 +116,34 @@ pub struct ClickHouseArgs {
     pub clickhouse_password: Option<String>,
 }
 
+/// Where ClickHouse is, when it is optional (`friction-console`'s analytics, `friction doctor`):
+/// the flags of [`ClickHouseArgs`] with the URL optional.
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct OptionalClickHouseArgs {
+    /// ClickHouse HTTP interface, e.g. `http://127.0.0.1:8123`; unset: analytics are off.
+    #[arg(long, env = "CLICKHOUSE_URL")]
+    pub clickhouse_url: Option<String>,
+    #[arg(long, env = "CLICKHOUSE_DATABASE", default_value = DEFAULT_DATABASE)]
+    pub clickhouse_database: String,
+    #[arg(long, env = "CLICKHOUSE_USER")]
+    pub clickhouse_user: Option<String>,
+    #[arg(long, env = "CLICKHOUSE_PASSWORD", hide_env_values = true)]
+    pub clickhouse_password: Option<String>,
+}
+
+impl OptionalClickHouseArgs {
+    /// The warehouse's settings, or `None` when no URL is set (an empty one counts as unset).
+    pub fn config(&self) -> Option<ClickHouseConfig> {
+        let nonempty = |v: &Option<String>| v.clone().filter(|v| !v.is_empty());
+        Some(ClickHouseConfig {
+            url: nonempty(&self.clickhouse_url)?,
+            database: self.clickhouse_database.clone(),
+            user: nonempty(&self.clickhouse_user),
+            password: nonempty(&self.clickhouse_password),
+        })
+    }
+}
+
 impl ClickHouseArgs {
     pub fn config(&self) -> ClickHouseConfig {
         ClickHouseConfig {
@@ -293,5 +321,21 @@ mod tests {
         assert_eq!(flags, WarehouseArgs::default());
         let clickhouse = ClickHouseConfig::new("http://127.0.0.1:9");
         assert_eq!(flags.config(clickhouse.clone()), WarehouseConfig::new(clickhouse));
+    }
+
+    #[test]
+    fn optional_clickhouse_is_off_without_a_url_and_empty_values_count_as_unset() {
+        use clap::Parser as _;
+        #[derive(clap::Parser)]
+        struct Flags {
+            #[command(flatten)]
+            clickhouse: OptionalClickHouseArgs,
+        }
+        let parse = |args: &[&str]| Flags::parse_from(std::iter::once("t").chain(args.iter().copied())).clickhouse;
+        // Every flag given, so variables of the environment do not count.
+        let none = ["--clickhouse-user", "", "--clickhouse-password", "", "--clickhouse-database", DEFAULT_DATABASE];
+        assert_eq!(parse(&[&["--clickhouse-url", ""][..], &none].concat()).config(), None);
+        let config = parse(&[&["--clickhouse-url", "http://ch:8123"][..], &none].concat()).config();
+        assert_eq!(config, Some(ClickHouseConfig::new("http://ch:8123")));
     }
 }
