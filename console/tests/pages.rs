@@ -434,6 +434,11 @@ async fn a_user_limited_to_a_project_sees_only_that_projects_keys_rules_and_char
         let r = get(&state, &s, "/keys").await;
         assert!(r.body.contains(&key_a.prefix) && !r.body.contains(&key_b.prefix), "{}", r.body);
         assert!(!r.body.contains("bravo"), "{}", r.body);
+        // The pages about every project (403 for it) are not in its navigation.
+        for global in ["nav-tokens", "nav-users", "nav-audit"] {
+            assert!(!r.body.contains(global), "{global} offered to a project-limited admin: {}", r.body);
+        }
+        assert!(r.body.contains("nav-keys"), "{}", r.body);
         let r = get(&state, &s, "/rules").await;
         assert!(r.body.contains(&a.id) && !r.body.contains(&b.id), "{}", r.body);
         let r = get(&state, &s, "/analytics").await;

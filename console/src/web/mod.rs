@@ -135,17 +135,18 @@ pub fn page(status: StatusCode, markup: Markup) -> Response {
     response
 }
 
-/// The navigation: each page with the least role that may open it.
-const NAV: &[(&str, &str, Role)] = &[
-    ("/incidents", "Incidents", Role::Viewer),
-    ("/live", "Live", Role::Viewer),
-    ("/analytics", "Analytics", Role::Viewer),
-    ("/rules", "Rules", Role::Viewer),
-    ("/keys", "Projects & keys", Role::Admin),
-    ("/integrations", "Integrations", Role::Admin),
-    ("/tokens", "Tokens", Role::Admin),
-    ("/users", "Users", Role::Admin),
-    ("/audit", "Audit log", Role::Admin),
+/// The navigation: each page with the least role that may open it, and whether it is about
+/// every project (a caller limited to one project may not open those).
+const NAV: &[(&str, &str, Role, bool)] = &[
+    ("/incidents", "Incidents", Role::Viewer, false),
+    ("/live", "Live", Role::Viewer, false),
+    ("/analytics", "Analytics", Role::Viewer, false),
+    ("/rules", "Rules", Role::Viewer, false),
+    ("/keys", "Projects & keys", Role::Admin, false),
+    ("/integrations", "Integrations", Role::Admin, false),
+    ("/tokens", "Tokens", Role::Admin, true),
+    ("/users", "Users", Role::Admin, true),
+    ("/audit", "Audit log", Role::Admin, true),
 ];
 
 /// The frame of every page: the navigation (for a logged-in caller) and `body`.
@@ -167,8 +168,8 @@ pub fn layout(title: &str, caller: Option<&Caller>, body: Markup) -> Markup {
                         a.brand href="/incidents" { "Friction" }
                         nav aria-label="Main" {
                             ul {
-                                @for (href, text, role) in NAV {
-                                    @if c.role >= *role {
+                                @for (href, text, role, global) in NAV {
+                                    @if c.role >= *role && (!*global || c.project_id.is_none()) {
                                         li { a href=(href) id={ "nav-" (href.trim_start_matches('/')) } { (text) } }
                                     }
                                 }
