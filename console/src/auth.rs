@@ -127,16 +127,6 @@ impl Caller {
             ))),
         }
     }
-
-    /// The project filter of a list: the one asked for (when the caller may see it) or the
-    /// caller's scope. A project the caller may not see is "not found", as if it did not exist.
-    pub fn project_filter(&self, asked: Option<String>) -> Result<Option<String>, ApiError> {
-        match (asked, &self.project_id) {
-            (Some(p), _) if !self.may_see(&p) => Err(ApiError::NotFound(format!("project {p:?} not found"))),
-            (Some(p), _) => Ok(Some(p)),
-            (None, scope) => Ok(scope.clone()),
-        }
-    }
 }
 
 /// The peer address axum saw (present when served with connect info).

@@ -269,11 +269,11 @@ pub async fn list(
         Some("false") => Some(false),
         Some(other) => return Err(ApiError::BadRequest(format!("exported {other:?} is not true or false"))),
     };
+    // The project asked for, if the caller may see it (404 otherwise), else the caller's scope.
     let project_id = match get("project") {
         Some(p) => Some(crate::projects::resolve(&state, &caller, p).await?.id),
-        None => None,
+        None => caller.project_id.clone(),
     };
-    let project_id = caller.project_filter(project_id)?;
     let filter = IncidentFilter {
         project_id,
         status,
@@ -283,7 +283,6 @@ pub async fn list(
         limit: limit + 1,
         after,
         exported,
-        project_ids: crate::projects::visible_ids(&state, &caller).await?,
     };
     let mut incidents = state.store.list_incidents(&filter).await?;
     let next_cursor = if incidents.len() > limit as usize {

@@ -58,13 +58,6 @@ pub(crate) async fn resolve(state: &ConsoleState, caller: &Caller, project: &str
     }
 }
 
-/// The ids of the projects the caller may see; `None` when that is every project.
-pub(crate) async fn visible_ids(state: &ConsoleState, caller: &Caller) -> Result<Option<Vec<String>>, ApiError> {
-    let all = state.store.list_projects().await?;
-    let visible: Vec<String> = all.iter().filter(|p| caller.may_see(&p.id)).map(|p| p.id.clone()).collect();
-    Ok(if visible.len() == all.len() { None } else { Some(visible) })
-}
-
 /// `GET /v1/projects`: the projects the caller may see, by name.
 #[utoipa::path(get, path = "/v1/projects", tag = "projects",
     responses((status = 200, body = ProjectList), (status = 401)))]

@@ -15,12 +15,14 @@ use axum::http::{header, Request, StatusCode};
 use friction_console::{router, ConsoleState};
 use friction_exporter::MasterKey;
 use friction_incidents::{apply_batch, IncidentConfig};
-use friction_schemas::SignalRecord;
 use friction_store::testing::migrated_dbs;
 use friction_store::{Role, Store};
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
 use tower::ServiceExt;
+
+mod common;
+use common::rage_signal as signal;
 
 type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -290,23 +292,6 @@ struct World {
     users: [String; 5],
     fresh: u32,
     peers: AtomicU32,
-}
-
-fn signal(id: &str, project: &str, fingerprint: &str, element: &str, session: &str, start_ms: i64) -> SignalRecord {
-    SignalRecord {
-        id: id.into(),
-        project_id: project.into(),
-        fingerprint: fingerprint.into(),
-        kind: "rage_click".into(),
-        label: "rage_click".into(),
-        session_id: session.into(),
-        view_id: "v".into(),
-        route_template: "/checkout".into(),
-        element_key: element.into(),
-        start_ms,
-        end_ms: start_ms + 100,
-        ..Default::default()
-    }
 }
 
 impl World {

@@ -12,34 +12,15 @@ use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use friction_console::{router, ConsoleArgs, ConsoleState, SessionSettings};
 use friction_incidents::{apply_batch, IncidentConfig};
-use friction_schemas::SignalRecord;
 use friction_store::testing::migrated_dbs;
 use friction_store::{Role, Store};
 use tower::ServiceExt;
 
 mod common;
 use common::page::{add_user, csrf_of, enc, login, send, send_from, PASSWORD};
+use common::rage_signal as signal;
 
 type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
-
-fn signal(id: &str, project: &str, fingerprint: &str, element: &str, session: &str, start_ms: i64) -> SignalRecord {
-    SignalRecord {
-        id: id.into(),
-        project_id: project.into(),
-        fingerprint: fingerprint.into(),
-        kind: "rage_click".into(),
-        label: "rage_click".into(),
-        session_id: session.into(),
-        view_id: "v".into(),
-        route_template: "/checkout".into(),
-        element_key: element.into(),
-        start_ms,
-        end_ms: start_ms + 100,
-        user_id: Some(format!("user-{session}")),
-        release: Some("1.0".into()),
-        ..Default::default()
-    }
-}
 
 /// Two projects with one incident each (`fp-a` in `a`, `fp-b` in `b`); returns the project ids.
 async fn seed(store: &Store) -> Result<(String, String), Box<dyn std::error::Error + Send + Sync>> {

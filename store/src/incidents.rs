@@ -331,8 +331,6 @@ pub struct IncidentFilter {
     /// `Some(true)`: only incidents with a ticket made in the exporter's ledger (a row in state
     /// `created`); `Some(false)`: only those without one.
     pub exported: Option<bool>,
-    /// Only these projects (what the caller may see); `None`: every project.
-    pub project_ids: Option<Vec<String>>,
 }
 
 /// Rows per multi-row statement: well below SQLite's 32,766 and PostgreSQL's 65,535 parameters.
@@ -492,17 +490,6 @@ impl Store {
                 &mut binds,
             ),
             None => {}
-        }
-        // After the last `push` (the closure borrows `clauses`): the allowed projects, numbered
-        // directly so `$1` and `$10` cannot be confused.
-        if let Some(ids) = &filter.project_ids {
-            if ids.is_empty() {
-                clauses.push("1 = 0".to_owned());
-            } else {
-                let marks: Vec<String> = (1..=ids.len()).map(|i| format!("${}", binds.len() + i)).collect();
-                clauses.push(format!("project_id IN ({})", marks.join(", ")));
-                binds.extend(ids.iter().map(|id| Bind::Text(id.clone())));
-            }
         }
         let order = match filter.sort {
             IncidentSort::Severity => "severity DESC, id ASC",

@@ -8,6 +8,7 @@ pub mod page;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use friction_console::{router, ConsoleState};
+use friction_schemas::SignalRecord;
 use http_body_util::BodyExt;
 use serde_json::Value;
 use tower::ServiceExt;
@@ -52,4 +53,31 @@ pub fn assert_forbidden(what: &str, status: StatusCode, body: &Value, role: &str
 pub fn assert_bad(what: &str, status: StatusCode, body: &Value, field: &str) {
     assert_eq!(status, StatusCode::BAD_REQUEST, "{what}: {body}");
     assert!(message(body).contains(field), "{what}: the message names {field:?}: {body}");
+}
+
+/// A rage-click signal of `project` on `element` in `session`, as the incidents stage would receive it.
+pub fn rage_signal(
+    id: &str,
+    project: &str,
+    fingerprint: &str,
+    element: &str,
+    session: &str,
+    start_ms: i64,
+) -> SignalRecord {
+    SignalRecord {
+        id: id.into(),
+        project_id: project.into(),
+        fingerprint: fingerprint.into(),
+        kind: "rage_click".into(),
+        label: "rage_click".into(),
+        session_id: session.into(),
+        view_id: "v".into(),
+        route_template: "/checkout".into(),
+        element_key: element.into(),
+        start_ms,
+        end_ms: start_ms + 100,
+        user_id: Some(format!("user-{session}")),
+        release: Some("1.0".into()),
+        ..Default::default()
+    }
 }
